@@ -1,0 +1,303 @@
+"""Pure data transforms applied when users route corrupted or signalled data.
+
+Arrays in, arrays out, an explicit ``rng``; inputs are never modified in place. Which
+users act, and where their data goes, is decided elsewhere (``abm.behaviour`` and the
+model's routing phase): a function here receives only the rows the acting users send.
+
+Modelling assumptions:
+
+* **Label flipping** (poisoning to degrade): a share ``rate`` of the rows, chosen
+  uniformly, get a wrong label, either uniformly among the other classes or, for a
+  targeted attack, a fixed ``target`` class.
+* **Feature noise**: a share ``rate`` of the rows get Gaussian noise whose standard
+  deviation is ``scale`` times each feature's standard deviation, so one ``scale`` means
+  the same on any data set.
+* **Signal planting** (algorithmic collective action, Hardt et al. 2023; BadNets):
+  the signal ``g(x)`` sets a fixed set of features (a pixel patch on ``digits``) to a
+  value. *Feature-label* planting sets the signal and relabels to the target class;
+  *feature-only* planting leaves labels alone, so only members whose label already is
+  the target plant (others would teach the model the opposite). A signal on features
+  that are rarely near that value in natural data competes with little natural
+  evidence, so it needs a smaller collective (Hardt et al.'s condition
+  ``alpha p*(x) >= (1 - alpha) p0(x) [max_y P0(y|x) - P0(y*|x)]``).
+* **Coordination noise**: each member applies the signal correctly with probability
+  ``1 - noise``; otherwise, with equal chance, it applies a random subset of the
+  signal's features or the signal shifted by one feature index (a misaligned patch).
+* **Erasing** (a platform countermeasure): signal features are reset to their typical
+  (median) value in reference data, which removes the signal and some natural
+  information with it.
+* **Success** is the share of clean held-out points not of the target class that the
+  model labels as the target once the signal is added.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = [
+    "Trigger",
+    "add_feature_noise",
+    "apply_trigger",
+    "choose_trigger",
+    "erase_signal",
+    "flip_labels",
+    "near_value",
+    "plant_signal",
+    "rarity",
+    "signal_success",
+]
+
+
+def _choose_rows(n: int, rate: float, rng: np.random.Generator) -> np.ndarray:
+    """Boolean mask of exactly ``round(rate * n)`` rows chosen uniformly."""
+    if not 0.0 <= rate <= 1.0:
+        raise ValueError(f"rate must be in [0, 1], got {rate}")
+    mask = np.zeros(n, dtype=bool)
+    mask[rng.choice(n, size=int(round(rate * n)), replace=False)] = True
+    return mask
+
+
+def flip_labels(
+    y: np.ndarray,
+    rate: float,
+    n_classes: int,
+    rng: np.random.Generator,
+    target: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Give a share of rows a wrong label.
+
+    Args:
+        y: Integer labels, shape (n,).
+        rate: Share of rows to flip, in [0, 1] (exactly ``round(rate * n)`` rows).
+        n_classes: Number of classes (labels are ``0..n_classes-1``).
+        rng: Random source.
+        target: If given, flipped rows get this label and are chosen among rows not
+            already labelled ``target``; otherwise each gets a uniformly random other
+            class.
+
+    Returns:
+        ``(y_new, mask)``: the new labels and a boolean mask of the flipped rows (every
+        masked row's label differs from the original).
+    """
+    y = np.asarray(y)
+    y_new = y.copy()
+    if target is None:
+        mask = _choose_rows(len(y), rate, rng)
+        # Adding 1..n_classes-1 modulo n_classes is uniform over the other classes.
+        y_new[mask] = (y[mask] + rng.integers(1, n_classes, size=mask.sum())) % n_classes
+        return y_new, mask
+    candidates = np.flatnonzero(y != target)
+    n_flip = min(int(round(rate * len(y))), len(candidates))
+    mask = np.zeros(len(y), dtype=bool)
+    mask[rng.choice(candidates, size=n_flip, replace=False)] = True
+    y_new[mask] = target
+    return y_new, mask
+
+
+def add_feature_noise(
+    X: np.ndarray, rate: float, scale: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Add Gaussian noise to the features of a share of rows.
+
+    Args:
+        X: Features, shape (n, d).
+        rate: Share of rows to corrupt, in [0, 1].
+        scale: Noise standard deviation in units of each feature's standard deviation
+            in ``X`` (constant features stay constant).
+        rng: Random source.
+
+    Returns:
+        ``(X_new, mask)``: corrupted features and a boolean mask of the noised rows.
+    """
+    X = np.asarray(X, dtype=float)
+    mask = _choose_rows(len(X), rate, rng)
+    X_new = X.copy()
+    std = X.std(axis=0) if len(X) else np.zeros(X.shape[1:])
+    X_new[mask] += rng.normal(size=(int(mask.sum()), *X.shape[1:])) * (scale * std)
+    return X_new, mask
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """A signal: these feature indices are set to ``value``.
+
+    Attributes:
+        features: Column indices of the signal (e.g. pixels of a patch).
+        value: The value written into those columns (e.g. a fully-on pixel).
+    """
+
+    features: tuple[int, ...]
+    value: float
+
+    def __post_init__(self) -> None:
+        if len(self.features) == 0:
+            raise ValueError("a trigger needs at least one feature")
+        object.__setattr__(self, "features", tuple(int(f) for f in self.features))
+
+
+def near_value(X: np.ndarray, value: float, atol: float | None = None) -> np.ndarray:
+    """Elementwise: is ``X`` within ``atol`` of ``value``?
+
+    Args:
+        X: Any array.
+        value: Reference value.
+        atol: Tolerance; default a quarter of ``X``'s range (e.g. a digits pixel counts
+            as "on" at 12 or more out of 16).
+
+    Returns:
+        Boolean array shaped like ``X``.
+    """
+    X = np.asarray(X, dtype=float)
+    if atol is None:
+        atol = 0.25 * float(X.max() - X.min()) if X.size else 0.0
+    return np.abs(X - value) <= atol
+
+
+def rarity(trigger: Trigger, X: np.ndarray, atol: float | None = None) -> float:
+    """How often the trigger's features are naturally near its value.
+
+    Args:
+        trigger: The signal.
+        X: Natural (clean) data, shape (n, d).
+        atol: Tolerance, as in :func:`near_value` (computed over all of ``X``).
+
+    Returns:
+        Mean over rows and trigger features of "feature is near the trigger value", in
+        [0, 1]: low means a rare signal that a small collective can own.
+    """
+    X = np.asarray(X, dtype=float)
+    if atol is None:
+        atol = 0.25 * float(X.max() - X.min())
+    return float(near_value(X[:, list(trigger.features)], trigger.value, atol).mean())
+
+
+def choose_trigger(X: np.ndarray, n_pixels: int, rare: bool, value: float | None = None) -> Trigger:
+    """Pick a signal on the features that are least (or most) often near ``value``.
+
+    Args:
+        X: Natural data, shape (n, d).
+        n_pixels: Number of features in the signal.
+        rare: True for rarely-on features (an easy signal), False for commonly-on ones.
+        value: Trigger value; default the maximum of ``X`` (a fully-on pixel).
+
+    Returns:
+        The :class:`Trigger`; ties break towards lower feature indices.
+    """
+    X = np.asarray(X, dtype=float)
+    if value is None:
+        value = float(X.max())
+    freq = near_value(X, value).mean(axis=0)
+    order = np.argsort(freq if rare else -freq, kind="stable")
+    return Trigger(features=tuple(sorted(int(f) for f in order[:n_pixels])), value=value)
+
+
+def apply_trigger(X: np.ndarray, trigger: Trigger) -> np.ndarray:
+    """Return a copy of ``X`` with the signal set on every row."""
+    X_new = np.array(X, dtype=float, copy=True)
+    X_new[:, list(trigger.features)] = trigger.value
+    return X_new
+
+
+def plant_signal(
+    X: np.ndarray,
+    y: np.ndarray,
+    trigger: Trigger,
+    target: int,
+    rng: np.random.Generator,
+    feature_only: bool = False,
+    noise: float = 0.0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Plant the signal in a collective's rows.
+
+    Args:
+        X: The collective members' features, shape (n, d).
+        y: Their labels, shape (n,).
+        trigger: The signal.
+        target: The label the collective wants signalled inputs to get.
+        rng: Random source (used only for coordination noise).
+        feature_only: If True, only rows already labelled ``target`` plant and labels
+            are untouched; otherwise every row plants and is relabelled ``target``.
+        noise: Probability that a member applies the signal wrongly (a random subset of
+            its features, or the signal shifted by one feature index).
+
+    Returns:
+        ``(X_new, y_new, mask)`` where ``mask`` marks the rows that planted (correctly
+        or not).
+    """
+    X_new = np.array(X, dtype=float, copy=True)
+    y = np.asarray(y)
+    y_new = y.copy()
+    n, d = X_new.shape
+    mask = (y == target) if feature_only else np.ones(n, dtype=bool)
+    features = np.array(trigger.features)
+    rows = np.flatnonzero(mask)
+    wrong = rng.random(len(rows)) < noise
+    X_new[np.ix_(rows[~wrong], features)] = trigger.value
+    for row in rows[wrong]:
+        if rng.random() < 0.5:
+            # A partial patch: each feature kept with probability 1/2.
+            subset = features[rng.random(len(features)) < 0.5]
+            X_new[row, subset] = trigger.value
+        else:
+            shift = rng.choice([-1, 1])
+            X_new[row, (features + shift) % d] = trigger.value
+    if not feature_only:
+        y_new[mask] = target
+    return X_new, y_new, mask
+
+
+def erase_signal(
+    X: np.ndarray,
+    trigger: Trigger,
+    reference_X: np.ndarray,
+    rows: np.ndarray | None = None,
+) -> np.ndarray:
+    """Reset the signal's features to their typical (median) value in reference data.
+
+    Args:
+        X: Data possibly carrying the signal, shape (n, d).
+        trigger: The signal to erase.
+        reference_X: Clean data that defines typical values.
+        rows: Optional boolean mask or indices of rows to clean; default every row.
+
+    Returns:
+        A cleaned copy of ``X``.
+    """
+    X_new = np.array(X, dtype=float, copy=True)
+    features = list(trigger.features)
+    typical = np.median(np.asarray(reference_X, dtype=float)[:, features], axis=0)
+    selected = np.arange(len(X_new)) if rows is None else np.asarray(rows)
+    if selected.dtype == bool:
+        selected = np.flatnonzero(selected)
+    X_new[np.ix_(selected, features)] = typical
+    return X_new
+
+
+def signal_success(
+    predict: Callable[[np.ndarray], np.ndarray],
+    X_test: np.ndarray,
+    y_test: np.ndarray,
+    trigger: Trigger,
+    target: int,
+) -> float:
+    """Success of a planted signal (Hardt et al., 2023).
+
+    Args:
+        predict: The trained model's label prediction function.
+        X_test: Clean held-out features.
+        y_test: Their labels.
+        trigger: The signal.
+        target: The collective's target label.
+
+    Returns:
+        Share of held-out points not of class ``target`` that, once they carry the
+        signal, the model labels ``target`` (0 if there are none).
+    """
+    others = np.asarray(y_test) != target
+    if not others.any():
+        return 0.0
+    signalled = apply_trigger(np.asarray(X_test)[others], trigger)
+    return float(np.mean(np.asarray(predict(signalled)) == target))

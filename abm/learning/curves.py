@@ -1,0 +1,140 @@
+"""Quality as a function of data: learning, strike and conscious-contribution curves.
+
+Modelling assumption: a platform's quality depends on how much of the data it would
+normally receive it actually receives. A strike of fraction ``f`` removes a random ``f``
+of the incumbent's training rows; conscious data contribution (CDC) by fraction ``f``
+gives a small competitor exactly those rows. Effects are normalised, as in Vincent et
+al. (2019, 2021), between a naive non-learning baseline (0) and the full-data model (1):
+``normalise(q, naive, full) = (q - naive) / (full - naive)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from abm.learning.learners import Learner, LogisticRegression, naive_learner_for
+from abm.learning.tasks import Task
+
+__all__ = ["cdc_curve", "learning_curve", "normalise", "strike_curve"]
+
+
+def normalise(q: float | np.ndarray, naive: float, full: float) -> float | np.ndarray:
+    """Share of the gap between the naive baseline and the full-data model reached.
+
+    Args:
+        q: Quality (scalar or array).
+        naive: Quality of the non-learning baseline.
+        full: Quality of the model trained on all data.
+
+    Returns:
+        ``(q - naive) / (full - naive)``; NaN when the gap is zero.
+    """
+    gap = full - naive
+    if gap == 0:
+        return np.full_like(np.asarray(q, dtype=float), np.nan) if np.ndim(q) else float("nan")
+    return (np.asarray(q, dtype=float) - naive) / gap if np.ndim(q) else (q - naive) / gap
+
+
+def _subset(n: int, keep_fraction: float, rng: np.random.Generator) -> np.ndarray:
+    """A random subset of ``round(keep_fraction * n)`` rows (at least one)."""
+    m = int(round(keep_fraction * n))
+    return rng.permutation(n)[: max(1, min(n, m))]
+
+
+def _full_logistic(task: Task) -> Learner:
+    return LogisticRegression(task.n_classes, task.n_features, mode="full")
+
+
+def learning_curve(
+    task: Task,
+    learner_factory: Callable[[], Learner],
+    fractions: Sequence[float],
+    rng: np.random.Generator,
+    replicates: int = 5,
+) -> pd.DataFrame:
+    """Test quality of a learner trained on random fractions of the training split.
+
+    Args:
+        task: The task.
+        learner_factory: Zero-argument factory of fresh learners.
+        fractions: Fractions of the training split to train on.
+        rng: Generator (subsets and learner randomness).
+        replicates: Random subsets per fraction.
+
+    Returns:
+        Columns ``fraction, replicate, n_samples, quality``.
+    """
+    rows = []
+    for f in fractions:
+        for r in range(replicates):
+            idx = _subset(task.n_train, f, rng)
+            model = learner_factory().fit(task.X_train[idx], task.y_train[idx], rng)
+            q = model.score(task.X_test, task.y_test)
+            rows.append({"fraction": f, "replicate": r, "n_samples": len(idx), "quality": q})
+    return pd.DataFrame(rows)
+
+
+def _baselines(task: Task, learner_factory: Callable[[], Learner], rng: np.random.Generator):
+    naive = naive_learner_for(task).fit(task.X_train, task.y_train, rng)
+    full = learner_factory().fit(task.X_train, task.y_train, rng)
+    return naive.score(task.X_test, task.y_test), full.score(task.X_test, task.y_test)
+
+
+def strike_curve(
+    task: Task,
+    fractions: Sequence[float],
+    rng: np.random.Generator,
+    replicates: int = 5,
+    learner_factory: Callable[[], Learner] | None = None,
+) -> pd.DataFrame:
+    """Quality of a full refit after a random fraction ``f`` of training rows strikes.
+
+    Args:
+        task: The task.
+        fractions: Strike fractions ``f`` (share of training rows removed).
+        rng: Generator.
+        replicates: Random strikes per fraction.
+        learner_factory: Learner to refit (default: full-refit logistic regression).
+
+    Returns:
+        Columns ``fraction, replicate, n_samples, quality, naive, full, normalised``.
+    """
+    factory = learner_factory or (lambda: _full_logistic(task))
+    naive, full = _baselines(task, factory, rng)
+    df = learning_curve(task, factory, [1.0 - f for f in fractions], rng, replicates)
+    df["fraction"] = np.repeat(np.asarray(fractions, dtype=float), replicates)
+    df["naive"] = naive
+    df["full"] = full
+    df["normalised"] = normalise(df["quality"].to_numpy(), naive, full)
+    return df
+
+
+def cdc_curve(
+    task: Task,
+    fractions: Sequence[float],
+    rng: np.random.Generator,
+    replicates: int = 5,
+    learner_factory: Callable[[], Learner] | None = None,
+) -> pd.DataFrame:
+    """Quality of a small competitor trained only on the contributed fraction ``f``.
+
+    Args:
+        task: The task.
+        fractions: Contributing fractions ``f``.
+        rng: Generator.
+        replicates: Random contributing sets per fraction.
+        learner_factory: Competitor's learner (default: full-refit logistic regression).
+
+    Returns:
+        Columns ``fraction, replicate, n_samples, quality, naive, full, normalised``.
+    """
+    factory = learner_factory or (lambda: _full_logistic(task))
+    naive, full = _baselines(task, factory, rng)
+    df = learning_curve(task, factory, list(fractions), rng, replicates)
+    df["naive"] = naive
+    df["full"] = full
+    df["normalised"] = normalise(df["quality"].to_numpy(), naive, full)
+    return df

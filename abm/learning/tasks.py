@@ -1,0 +1,542 @@
+"""Learning tasks and the slices of data each simulated user owns.
+
+Modelling assumption: the data platforms learn from is a fixed pool of training
+examples (a bundled scikit-learn dataset, a synthetic generator, or a user's file) split
+once, with the run's rng, into a training split that users own and a held-out test split
+on which platforms are evaluated. Each user owns a slice of the training split and
+contributes draws (with replacement) from it, so a user's data stream is stationary. Users
+differ as real users do: slices can be i.i.d., skewed toward one favourite class per user,
+or shared by groups with a common class profile (so a group's strike hurts recall of
+"its" classes most). In ratings tasks a user is a rater and owns that rater's ratings.
+Features of classification tasks are standardised with training-split statistics only,
+so nothing about the test split leaks into training.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+__all__ = [
+    "TASK_NAMES",
+    "Slices",
+    "Task",
+    "assign_slices",
+    "draw_samples",
+    "load_task",
+]
+
+TASK_NAMES: tuple[str, ...] = (
+    "digits",
+    "breast_cancer",
+    "wine",
+    "synthetic",
+    "ratings",
+    "csv",
+    "parquet",
+)
+
+
+@dataclass(frozen=True, eq=False)
+class Task:
+    """A learning task: a seeded train/test split and what learners need to size themselves.
+
+    Attributes:
+        name: Task name (e.g. "breast_cancer").
+        kind: "classification" or "ratings".
+        X_train: Training features (float) or, for ratings, int ``(rater, item)`` pairs.
+        y_train: Training labels (int) or ratings (float).
+        X_test: Held-out features / pairs.
+        y_test: Held-out labels / ratings.
+        n_classes: Number of classes (0 for ratings).
+        n_features: Number of features (2 for ratings: rater, item).
+        rating_range: ``(r_min, r_max)`` for ratings tasks.
+        n_raters: Number of raters (ratings tasks).
+        n_items: Number of items (ratings tasks).
+        feature_names: Names of the features.
+        class_names: Original label values, index = encoded class.
+        feature_mean: Training-split mean used to standardise (classification).
+        feature_scale: Training-split standard deviation used to standardise.
+    """
+
+    name: str
+    kind: Literal["classification", "ratings"]
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    n_classes: int = 0
+    n_features: int = 0
+    rating_range: tuple[float, float] = (1.0, 5.0)
+    n_raters: int = 0
+    n_items: int = 0
+    feature_names: tuple[str, ...] = ()
+    class_names: tuple[Any, ...] = ()
+    feature_mean: np.ndarray | None = field(default=None, repr=False)
+    feature_scale: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def n_train(self) -> int:
+        """Number of training samples."""
+        return len(self.y_train)
+
+    @property
+    def n_test(self) -> int:
+        """Number of held-out samples."""
+        return len(self.y_test)
+
+
+# ------------------------------------------------------------------------ loading
+
+
+def _seed(rng: np.random.Generator) -> int:
+    return int(rng.integers(0, 2**31 - 1))
+
+
+def _split(
+    n: int, y: np.ndarray | None, test_size: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Train/test indices; stratified by ``y`` when given."""
+    if not 0.0 < test_size < 1.0:
+        raise ValueError(f"test_size must be in (0, 1), got {test_size}")
+    if y is None:
+        perm = rng.permutation(n)
+        n_test = max(1, int(round(test_size * n)))
+        return np.sort(perm[n_test:]), np.sort(perm[:n_test])
+    from sklearn.model_selection import train_test_split
+
+    idx = np.arange(n)
+    counts = np.bincount(y)
+    stratify = y if counts[counts > 0].min() >= 2 else None
+    train, test = train_test_split(
+        idx, test_size=test_size, random_state=_seed(rng), stratify=stratify
+    )
+    return np.sort(train), np.sort(test)
+
+
+def _classification_task(
+    name: str,
+    X: np.ndarray,
+    labels: np.ndarray,
+    test_size: float,
+    rng: np.random.Generator,
+    feature_names: tuple[str, ...],
+    standardise: bool = True,
+) -> Task:
+    X = np.asarray(X, dtype=np.float64)
+    classes, y = np.unique(np.asarray(labels), return_inverse=True)
+    y = y.astype(np.int64)
+    train, test = _split(len(y), y, test_size, rng)
+    X_train, X_test = X[train], X[test]
+    mean = X_train.mean(axis=0)
+    scale = X_train.std(axis=0)
+    scale[scale == 0] = 1.0
+    if standardise:
+        X_train = (X_train - mean) / scale
+        X_test = (X_test - mean) / scale
+    return Task(
+        name=name,
+        kind="classification",
+        X_train=X_train,
+        y_train=y[train],
+        X_test=X_test,
+        y_test=y[test],
+        n_classes=len(classes),
+        n_features=X.shape[1],
+        feature_names=tuple(str(f) for f in feature_names),
+        class_names=tuple(classes.tolist()),
+        feature_mean=mean,
+        feature_scale=scale,
+    )
+
+
+def _ratings_task(
+    rng: np.random.Generator,
+    test_size: float,
+    n_samples: int,
+    n_raters: int = 300,
+    n_items: int = 200,
+    rank: int = 4,
+    noise: float = 0.5,
+    discrete: bool = True,
+    rating_range: tuple[float, float] = (1.0, 5.0),
+) -> Task:
+    """Raters with latent tastes, items with latent traits; ratings clipped to the range."""
+    n_cells = n_raters * n_items
+    n = min(int(n_samples), n_cells)
+    cells = rng.choice(n_cells, size=n, replace=False)
+    raters, items = np.divmod(cells, n_items)
+    tastes = rng.normal(0.0, 1.0, size=(n_raters, rank))
+    traits = rng.normal(0.0, 1.0, size=(n_items, rank)) / np.sqrt(rank)
+    rater_bias = rng.normal(0.0, 0.4, size=n_raters)
+    item_bias = rng.normal(0.0, 0.6, size=n_items)
+    lo, hi = rating_range
+    centre = (lo + hi) / 2.0
+    raw = (
+        centre
+        + rater_bias[raters]
+        + item_bias[items]
+        + np.sum(tastes[raters] * traits[items], axis=1)
+        + rng.normal(0.0, noise, size=n)
+    )
+    if discrete:
+        raw = np.round(raw)
+    ratings = np.clip(raw, lo, hi).astype(np.float64)
+    X = np.column_stack([raters, items]).astype(np.int64)
+    train, test = _split(n, None, test_size, rng)
+    return Task(
+        name="ratings",
+        kind="ratings",
+        X_train=X[train],
+        y_train=ratings[train],
+        X_test=X[test],
+        y_test=ratings[test],
+        n_features=2,
+        rating_range=(float(lo), float(hi)),
+        n_raters=n_raters,
+        n_items=n_items,
+        feature_names=("rater", "item"),
+    )
+
+
+def _read_table(
+    name: str,
+    path: str | Path | None,
+    feature_columns: list[str] | None,
+    label_column: str | None,
+) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
+    import pandas as pd
+
+    if path is None:
+        raise ValueError(f"task {name!r} needs a path to the data file")
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"data file not found: {path}")
+    df = pd.read_csv(path) if name == "csv" else pd.read_parquet(path)
+    if label_column is None:
+        raise ValueError(f"task {name!r} needs label_column (columns: {list(df.columns)})")
+    if feature_columns is None:
+        feature_columns = [c for c in df.columns if c != label_column]
+    missing = [c for c in [*feature_columns, label_column] if c not in df.columns]
+    if missing:
+        raise ValueError(
+            f"column(s) {missing} not found in {path}; available: {list(df.columns)}"
+        )
+    X = df[list(feature_columns)].to_numpy(dtype=np.float64)
+    if np.isnan(X).any():
+        raise ValueError(f"feature columns of {path} contain missing values")
+    return X, df[label_column].to_numpy(), tuple(feature_columns)
+
+
+def load_task(
+    name: str,
+    *,
+    rng: np.random.Generator,
+    test_size: float = 0.25,
+    path: str | Path | None = None,
+    feature_columns: list[str] | None = None,
+    label_column: str | None = None,
+    n_samples: int | None = None,
+    **params: Any,
+) -> Task:
+    """Load a task and split it with ``rng`` (stratified for classification).
+
+    Args:
+        name: One of ``TASK_NAMES``.
+        rng: The run's generator; it seeds the split and any synthetic data.
+        test_size: Held-out fraction.
+        path: Data file for "csv" / "parquet".
+        feature_columns: Feature columns of the file (default: all but the label).
+        label_column: Label column of the file.
+        n_samples: Size of synthetic tasks ("synthetic": 2000, "ratings": 20000 ratings).
+        **params: Task-specific options: for "synthetic" anything
+            ``sklearn.datasets.make_classification`` accepts (``n_features``,
+            ``n_classes``, ...); for "ratings" ``n_raters``, ``n_items``, ``rank``,
+            ``noise``, ``discrete``, ``rating_range``; ``standardise=False`` turns
+            standardisation off for classification tasks.
+
+    Returns:
+        The task.
+
+    Raises:
+        ValueError: Unknown name, missing file or missing column.
+    """
+    standardise = bool(params.pop("standardise", True))
+    if name in ("digits", "breast_cancer", "wine"):
+        from sklearn import datasets
+
+        loader = {
+            "digits": datasets.load_digits,
+            "breast_cancer": datasets.load_breast_cancer,
+            "wine": datasets.load_wine,
+        }[name]
+        bunch = loader()
+        names = tuple(getattr(bunch, "feature_names", [f"x{j}" for j in range(bunch.data.shape[1])]))
+        return _classification_task(
+            name, bunch.data, bunch.target, test_size, rng, names, standardise
+        )
+    if name == "synthetic":
+        from sklearn.datasets import make_classification
+
+        opts = {"n_features": 20, "n_informative": 10, "n_classes": 2, **params}
+        X, y = make_classification(
+            n_samples=int(n_samples or 2000), random_state=_seed(rng), **opts
+        )
+        names = tuple(f"x{j}" for j in range(X.shape[1]))
+        return _classification_task(name, X, y, test_size, rng, names, standardise)
+    if name == "ratings":
+        return _ratings_task(rng, test_size, int(n_samples or 20000), **params)
+    if name in ("csv", "parquet"):
+        X, labels, names = _read_table(name, path, feature_columns, label_column)
+        return _classification_task(name, X, labels, test_size, rng, names, standardise)
+    raise ValueError(f"unknown task {name!r}; valid names: {', '.join(TASK_NAMES)}")
+
+
+# ------------------------------------------------------------------------- slices
+
+
+@dataclass(frozen=True, eq=False)
+class Slices:
+    """Which training samples each user owns, in CSR form.
+
+    User ``u`` owns ``order[offsets[u]:offsets[u + 1]]`` (indices into ``task.X_train``);
+    every user owns at least one sample, and a sample may be owned by several users when
+    there are more users than samples.
+
+    Attributes:
+        order: Training-sample indices sorted by owner.
+        offsets: ``n_users + 1`` offsets into ``order``.
+        favourite: Each user's favourite class (-1 when not applicable).
+    """
+
+    order: np.ndarray
+    offsets: np.ndarray
+    favourite: np.ndarray
+
+    @property
+    def n_users(self) -> int:
+        """Number of users."""
+        return len(self.offsets) - 1
+
+    @property
+    def sizes(self) -> np.ndarray:
+        """Number of samples each user owns."""
+        return np.diff(self.offsets)
+
+    def owned(self, user: int) -> np.ndarray:
+        """Training-sample indices owned by one user."""
+        return self.order[self.offsets[user] : self.offsets[user + 1]]
+
+    def owners(self) -> np.ndarray:
+        """Owner of each entry of ``order``."""
+        return np.repeat(np.arange(self.n_users), self.sizes)
+
+
+def _pick_within(
+    members_sorted: np.ndarray, starts: np.ndarray, counts: np.ndarray, bucket: np.ndarray,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """For each entry's bucket, a uniformly random member of that bucket (vectorised)."""
+    pos = starts[bucket] + np.floor(rng.random(len(bucket)) * counts[bucket]).astype(np.int64)
+    return members_sorted[pos]
+
+
+def _bucketed(keys: np.ndarray, n_buckets: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Members sorted by bucket, each bucket's start and size."""
+    members = np.argsort(keys, kind="stable")
+    counts = np.bincount(keys, minlength=n_buckets)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    return members, starts, counts
+
+
+def _to_slices(
+    samples: np.ndarray, owner: np.ndarray, n_users: int, favourite: np.ndarray
+) -> Slices:
+    idx = np.argsort(owner, kind="stable")
+    counts = np.bincount(owner, minlength=n_users)
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    return Slices(order=samples[idx].astype(np.int64), offsets=offsets, favourite=favourite)
+
+
+def assign_slices(
+    task: Task,
+    n_users: int,
+    *,
+    heterogeneity: Literal["iid", "class", "group"] = "iid",
+    groups: np.ndarray | None = None,
+    concentration: float = 0.8,
+    rng: np.random.Generator,
+) -> Slices:
+    """Give every user a slice of the training split.
+
+    * ``"iid"``: a random partition (near-equal sizes).
+    * ``"class"``: each user has a favourite class (its group id modulo the number of
+      classes when ``groups`` is given, else random); each sample goes, with probability
+      ``concentration``, to a random user favouring its class, otherwise to any user.
+    * ``"group"``: each group has a class profile ``concentration * Dirichlet(0.5) +
+      (1 - concentration) * uniform``; a sample of class ``k`` goes to group ``g`` with
+      probability proportional to ``profile_g[k] * |g|`` and then to a random member.
+      Without ``groups``, users get one of ``n_classes`` random groups.
+
+    Users left without a sample receive one drawn by the same rule. For ratings tasks
+    each user is a rater (users are spread over raters with a random map; when there are
+    more users than raters, several users share a rater) and owns its ratings.
+
+    Args:
+        task: The task.
+        n_users: Number of users.
+        heterogeneity: "iid", "class" or "group".
+        groups: Group id per user (length ``n_users``), optional.
+        concentration: Strength of the skew, in ``[0, 1]``.
+        rng: Generator.
+
+    Returns:
+        The slices.
+    """
+    if n_users < 1:
+        raise ValueError("n_users must be at least 1")
+    if not 0.0 <= concentration <= 1.0:
+        raise ValueError(f"concentration must be in [0, 1], got {concentration}")
+    if groups is not None:
+        groups = np.asarray(groups, dtype=np.int64)
+        if len(groups) != n_users:
+            raise ValueError(f"groups has length {len(groups)}, expected n_users={n_users}")
+    n = task.n_train
+    no_fav = np.full(n_users, -1, dtype=np.int64)
+
+    if task.kind == "ratings":
+        return _rater_slices(task, n_users, rng)
+
+    if heterogeneity == "iid":
+        perm = rng.permutation(n)
+        if n_users <= n:
+            owner = np.empty(n, dtype=np.int64)
+            bounds = (np.arange(n_users + 1) * n) // n_users
+            owner[perm] = np.repeat(np.arange(n_users), np.diff(bounds))
+            return _to_slices(np.arange(n), owner, n_users, no_fav)
+        extra = rng.integers(0, n, size=n_users - n)
+        samples = np.concatenate([perm, extra])
+        owner = rng.permutation(n_users)
+        return _to_slices(samples, owner, n_users, no_fav)
+
+    y = task.y_train
+    K = task.n_classes
+    if heterogeneity == "class":
+        fav = groups % K if groups is not None else rng.integers(0, K, size=n_users)
+        members, starts, counts = _bucketed(fav, K)
+
+        def route(classes: np.ndarray) -> np.ndarray:
+            owner = rng.integers(0, n_users, size=len(classes))
+            has_fan = counts[classes] > 0
+            skew = (rng.random(len(classes)) < concentration) & has_fan
+            owner[skew] = _pick_within(members, starts, counts, classes[skew], rng)
+            return owner
+
+        owner = route(y)
+        samples = np.arange(n)
+        lonely = np.flatnonzero(np.bincount(owner, minlength=n_users) == 0)
+        if len(lonely):
+            # Give each user left out one sample, from its favourite class with
+            # probability ``concentration``, so the skew holds for tiny slices too.
+            by_class, c_starts, c_counts = _bucketed(y, K)
+            lf = fav[lonely]
+            use_fav = (rng.random(len(lonely)) < concentration) & (c_counts[lf] > 0)
+            extra = rng.integers(0, n, size=len(lonely))
+            extra[use_fav] = _pick_within(by_class, c_starts, c_counts, lf[use_fav], rng)
+            samples = np.concatenate([samples, extra])
+            owner = np.concatenate([owner, lonely])
+        return _to_slices(samples, owner, n_users, fav.astype(np.int64))
+
+    if heterogeneity == "group":
+        if groups is None:
+            groups = rng.integers(0, K, size=n_users)
+        _, g = np.unique(groups, return_inverse=True)
+        G = int(g.max()) + 1
+        profile = concentration * rng.dirichlet(np.full(K, 0.5), size=G) + (1 - concentration) / K
+        sizes = np.bincount(g, minlength=G).astype(float)
+        weight = profile * sizes[:, None]  # (G, K)
+        p_group_given_class = weight / weight.sum(axis=0, keepdims=True)
+        cdf = np.cumsum(p_group_given_class, axis=0)  # (G, K)
+        members, starts, counts = _bucketed(g, G)
+
+        def route_groups(classes: np.ndarray) -> np.ndarray:
+            u = rng.random(len(classes))
+            grp = np.empty(len(classes), dtype=np.int64)
+            for k in np.unique(classes):
+                sel = classes == k
+                grp[sel] = np.minimum(np.searchsorted(cdf[:, k], u[sel], side="right"), G - 1)
+            return _pick_within(members, starts, counts, grp, rng)
+
+        owner = route_groups(y)
+        samples = np.arange(n)
+        lonely = np.flatnonzero(np.bincount(owner, minlength=n_users) == 0)
+        if len(lonely):
+            # A left-out user draws a class from its group's profile, then a sample of it.
+            by_class, c_starts, c_counts = _bucketed(y, K)
+            pcdf = np.cumsum(profile * (np.bincount(y, minlength=K) > 0), axis=1)
+            pcdf /= pcdf[:, -1:]
+            lg = g[lonely]
+            cls = (rng.random(len(lonely))[:, None] > pcdf[lg]).sum(axis=1)
+            cls = np.minimum(cls, K - 1)
+            extra = _pick_within(by_class, c_starts, c_counts, cls, rng)
+            samples = np.concatenate([samples, extra])
+            owner = np.concatenate([owner, lonely])
+        fav = np.argmax(profile, axis=1)[g].astype(np.int64)
+        return _to_slices(samples, owner, n_users, fav)
+
+    raise ValueError(f"unknown heterogeneity {heterogeneity!r}; valid: iid, class, group")
+
+
+def _rater_slices(task: Task, n_users: int, rng: np.random.Generator) -> Slices:
+    """Users are raters: each user owns all training ratings of its rater(s)."""
+    R = task.n_raters
+    raters = task.X_train[:, 0]
+    if n_users <= R:
+        rater_owner = rng.permutation(R) % n_users  # several raters per user
+        owner = rater_owner[raters]
+        samples = np.arange(task.n_train)
+    else:
+        # More users than raters: user u shares rater user_rater[u] with others.
+        user_rater = np.concatenate([rng.permutation(R), rng.integers(0, R, n_users - R)])
+        by_rater, r_starts, r_counts = _bucketed(raters, R)
+        reps = r_counts[user_rater]
+        owner = np.repeat(np.arange(n_users), reps)
+        pos = np.repeat(r_starts[user_rater], reps) + (
+            np.arange(reps.sum()) - np.repeat(np.cumsum(reps) - reps, reps)
+        )
+        samples = by_rater[pos]
+    lonely = np.flatnonzero(np.bincount(owner, minlength=n_users) == 0)
+    if len(lonely):
+        samples = np.concatenate([samples, rng.integers(0, task.n_train, size=len(lonely))])
+        owner = np.concatenate([owner, lonely])
+    return _to_slices(samples, owner, n_users, np.full(n_users, -1, dtype=np.int64))
+
+
+def draw_samples(
+    slices: Slices, users: np.ndarray, counts: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """Draw ``counts[j]`` samples (with replacement) from the slice of ``users[j]``.
+
+    Fully vectorised: one ``np.repeat`` and one uniform draw for all users.
+
+    Args:
+        slices: The users' slices.
+        users: User ids (int array).
+        counts: Number of samples per user (non-negative int array, same length).
+        rng: Generator.
+
+    Returns:
+        Training-sample indices, grouped by user in the order of ``users``.
+    """
+    users = np.asarray(users, dtype=np.int64)
+    counts = np.asarray(counts, dtype=np.int64)
+    if users.shape != counts.shape:
+        raise ValueError("users and counts must have the same shape")
+    rep = np.repeat(users, counts)
+    start = slices.offsets[rep]
+    size = slices.offsets[rep + 1] - start
+    pick = start + (rng.random(len(rep)) * size).astype(np.int64)
+    return slices.order[pick]

@@ -151,7 +151,7 @@ def knn_shapley(
     For one test point, sort the N training points by distance, alpha_1 (nearest) to
     alpha_N, and let m_i = 1[y_{alpha_i} = y_test]. Theorem 1 of Jia et al. gives
 
-    ``s_{alpha_N} = m_N / N``,
+    ``s_{alpha_N} = m_N / max(N, K)``,
     ``s_{alpha_i} = s_{alpha_{i+1}} + (m_i - m_{i+1}) / K * min(K, i) / i``.
 
     The recursion is unrolled as a reverse cumulative sum, vectorised over test points,
@@ -186,7 +186,9 @@ def knn_shapley(
         order = _neighbour_order(X_train, X_test[start : start + 256])
         match = (y_train[order] == y_test[start : start + 256, None]).astype(float)
         s = np.empty_like(match)
-        s[:, -1] = match[:, -1] / n
+        # Jia et al. state s_N = m_N / N for N >= K; with fewer points than K the game
+        # is additive (each point's vote is worth 1/K), hence max(N, K).
+        s[:, -1] = match[:, -1] / max(n, k)
         # s_i = s_N + sum_{j=i}^{N-1} (m_j - m_{j+1}) * min(K, j) / (j K).
         increments = (match[:, :-1] - match[:, 1:]) * step
         s[:, :-1] = s[:, -1:] + np.cumsum(increments[:, ::-1], axis=1)[:, ::-1]

@@ -77,7 +77,7 @@ def test_knn_shapley_matches_brute_force_and_is_efficient():
     y = rng.integers(0, 2, size=8)
     Xt = rng.normal(size=(5, 2))
     yt = rng.integers(0, 2, size=5)
-    for k in (1, 3):
+    for k in (1, 3, 10):  # k = 10 > N exercises the min(K, i) branch
         exact = knn_shapley(X, y, Xt, yt, k)
         np.testing.assert_allclose(exact, _brute_force_knn_shapley(X, y, Xt, yt, k), atol=1e-12)
         # Jia et al.'s game has U(empty) = 0, so efficiency is sum = U(D).

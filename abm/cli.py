@@ -1,0 +1,119 @@
+"""The ``abm`` command line: thin commands over the library.
+
+Every command that reads a scenario or sweep file turns a bad file into one line on
+stderr naming the file, the field and what was expected, and exits with code 2,
+before anything is written.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from abm.scenario import ScenarioError, load_scenario
+
+app = typer.Typer(
+    name="abm",
+    help="An agent-based simulator of data leverage.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+SCENARIOS = Path("scenarios")
+OutOption = Annotated[Path, typer.Option("--out", help="Output root folder.")]
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option("--set", help="Override a field: path.to.field=value (repeatable)."),
+]
+
+
+def fail(message: str, code: int = 2) -> None:
+    """Print one line to stderr and exit."""
+    typer.echo(f"abm: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def user_errors(fn: Callable) -> Callable:
+    """Turn bad input into one line and exit code 2, with no traceback."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except ScenarioError as err:
+            fail(str(err))
+        except (FileNotFoundError, ValueError) as err:
+            fail(str(err))
+
+    return wrapper
+
+
+@app.command()
+@user_errors
+def run(
+    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
+    seed: Annotated[int | None, typer.Option(help="Seed (default: the scenario's).")] = None,
+    steps: Annotated[int | None, typer.Option(help="Steps (default: the scenario's).")] = None,
+    out: OutOption = Path("outputs"),
+    set_: SetOption = None,
+    report: Annotated[bool, typer.Option(help="Write the HTML report.")] = True,
+) -> None:
+    """Run a scenario and write a new results folder under --out."""
+    from abm.runner import simulate, write_run
+
+    spec = load_scenario(scenario, set_)
+    result = simulate(spec, seed=seed, steps=steps, progress=sys.stderr.isatty())
+    extra = {}
+    if report:
+        from abm.report import write_report
+
+        extra["report.html"] = lambda path: write_report(result, path)
+    folder = write_run(result, out, extra)
+    typer.echo(f"wrote {folder}")
+    for name, value in result.outcomes.items():
+        typer.echo(f"  {name:40s} {value: .4f}")
+
+
+@app.command()
+@user_errors
+def validate(
+    scenario: Annotated[list[Path], typer.Argument(help="Scenario YAML file(s).")],
+    set_: SetOption = None,
+) -> None:
+    """Check scenario files without running them."""
+    for path in scenario:
+        spec = load_scenario(path, set_)
+        typer.echo(f"{path}: ok ({spec.population.n_users} users, {spec.steps} steps)")
+
+
+@app.command()
+def schema() -> None:
+    """Print the scenario schema reference (Markdown)."""
+    from abm.scenario import schema_markdown
+
+    typer.echo(schema_markdown())
+
+
+@app.command("list")
+def list_scenarios(
+    folder: Annotated[Path, typer.Argument(help="Folder of scenarios.")] = SCENARIOS,
+) -> None:
+    """List the scenarios in a folder with the question each answers."""
+    for path in sorted(folder.glob("*.yaml")):
+        try:
+            spec = load_scenario(path)
+            question = spec.question.strip().splitlines()[0] if spec.question else ""
+        except ScenarioError as err:
+            question = f"(invalid: {err.expected})"
+        typer.echo(f"{path.stem:28s} {question}")
+
+
+def main() -> None:
+    """Entry point for ``python -m abm``."""
+    app()

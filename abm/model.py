@@ -1,0 +1,573 @@
+"""LeverageModel: users, collectives and platforms over a social network.
+
+One step is a short script of phases, in order (``step``):
+
+1. platforms publish quality and terms;
+2. scheduled events fire; collectives launch, stop and recruit;
+3. users decide their platform and action, all from last step's state;
+4. data is routed to pools, with provenance; deletions are applied;
+5. platforms retrain their learners and are evaluated on the held-out set;
+6. leverage is measured against counterfactual (shadow) platforms and bargaining
+   rounds resolve;
+7. the DataCollector records the step.
+
+Users write in phase 3 and platforms read in phase 4-5, so the order in which users
+are visited never changes what a model learns. Every random choice draws from the
+model's single ``rng`` in a fixed order, so a scenario and a seed fix the run.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import mesa
+import numpy as np
+
+from abm import behaviour, levers
+from abm.agents import Collective, Platform, Shadow, User, UserState
+from abm.bargaining import Position, PlatformResponse, nash_bargain, normalised_leverage
+from abm.behaviour import NO_PLATFORM, Action
+from abm.learning import (
+    Alteration,
+    DataPool,
+    ShardedTrainer,
+    assign_slices,
+    draw_samples,
+    load_task,
+    make_learner,
+    naive_learner_for,
+)
+from abm.metrics import build_datacollector
+from abm.network import build_graph, to_networkx
+from abm.scenario import EventAction, Lever, Scenario, with_overrides
+
+# The action a member takes when acting under each lever.
+LEVER_ACTION = {
+    Lever.STRIKE: Action.WITHHOLD,
+    Lever.RETRO_STRIKE: Action.WITHHOLD,
+    Lever.BOYCOTT: Action.BOYCOTT,
+    Lever.CDC: Action.REDIRECT,
+    Lever.STRIKE_CDC: Action.REDIRECT,
+    Lever.POISON_LABELS: Action.POISON,
+    Lever.POISON_NOISE: Action.POISON,
+    Lever.PLANT_SIGNAL: Action.PLANT,
+    Lever.PLANT_FEATURE_ONLY: Action.PLANT,
+    Lever.ERASE_SIGNAL: Action.PLANT,
+}
+
+
+class LeverageModel(mesa.Model):
+    """The data-leverage model.
+
+    Args:
+        scenario: A validated scenario (default: the built-in defaults).
+        rng: Seed or generator; defaults to ``scenario.seed``.
+        **overrides: Scenario fields to override, with ``__`` between path parts
+            (``population__n_users=1000``, ``collectives__union__size=0.3``), so that
+            Mesa's ``batch_run`` and the viewer's Reset can rebuild the model.
+    """
+
+    def __init__(self, *, scenario: Scenario | None = None, rng: Any = None, **overrides: Any):
+        spec = scenario if scenario is not None else Scenario()
+        if overrides:
+            spec = with_overrides(spec, {k.replace("__", "."): v for k, v in overrides.items()})
+        super().__init__(rng=spec.seed if rng is None else rng)
+        self.spec = spec
+        pop = spec.population
+
+        # The world: network, task, the users' data slices.
+        self.adjacency, groups = build_graph(spec.network, pop.n_users, self.rng)
+        self.n_users = self.adjacency.shape[0]
+        self.degree = np.asarray(self.adjacency.sum(axis=1)).ravel()
+        self.task = load_task(
+            spec.task.name,
+            rng=self.rng,
+            test_size=spec.task.test_size,
+            path=spec.task.path,
+            feature_columns=spec.task.feature_columns,
+            label_column=spec.task.label_column,
+            n_samples=spec.task.n_samples,
+        )
+        self.slices = assign_slices(
+            self.task, self.n_users, heterogeneity=pop.heterogeneity.value, groups=groups, rng=self.rng
+        )
+        self.naive_quality = (
+            naive_learner_for(self.task)
+            .fit(self.task.X_train, self.task.y_train, self.rng)
+            .score(self.task.X_test, self.task.y_test)
+        )
+
+        # Users: state in arrays, agents as views on the network's cells.
+        self.users = self._initial_users(groups)
+        self.grid = mesa.discrete_space.Network(
+            to_networkx(self.adjacency), layout=None, random=self.random
+        )
+        for i in range(self.n_users):
+            User(self, i).cell = self.grid[i]
+
+        self.platforms = [Platform(self, i, p, self._new_learner(p)) for i, p in enumerate(spec.platforms)]
+        for p in self.platforms:
+            self._seed_platform(p)
+        self.collectives = [Collective(self, i, c) for i, c in enumerate(spec.collectives)]
+        self._recruit_initial_members()
+
+        self.policy = spec.policy.model_copy()
+        self.bargaining_log: list[dict[str, Any]] = []
+        self.datacollector = build_datacollector(self)
+        self.datacollector.collect(self)
+
+    # ------------------------------------------------------------------ the step
+    @property
+    def t(self) -> int:
+        """Index of the step being run (0-based; Mesa's ``steps`` counts from 1)."""
+        return self.steps - 1
+
+    def step(self) -> None:
+        """Advance the world by one step (see the module docstring for the phases)."""
+        # 1. Platforms publish quality and terms: users decide on these numbers.
+        quality = np.array([p.quality for p in self.platforms])
+        price = np.array([p.price for p in self.platforms])
+        # 2. Events fire; collectives launch, stop and recruit.
+        self.fire_events()
+        self.update_campaigns()
+        # 3. Users decide what to do with their data, then which platform to use.
+        newly_acting = self.decide_actions()
+        self.choose_platforms(quality, price)
+        # 4. Data is routed to pools with provenance; deletion requests are applied.
+        self.apply_deletions(newly_acting)
+        self.route_data()
+        # 5. Platforms retrain on exactly what they hold and are evaluated.
+        for p in self.platforms:
+            self.retrain(p)
+        # 6. Leverage is measured against shadow platforms; bargaining rounds resolve.
+        self.measure_leverage()
+        self.account_costs()
+        self.bargain()
+        # 7. Record the step.
+        self.datacollector.collect(self)
+        if self.steps >= self.spec.steps:
+            self.running = False
+
+    # ------------------------------------------------------------------ phase 2
+    def fire_events(self) -> None:
+        """Apply the events scheduled for this step."""
+        for event in self.spec.events:
+            if event.at != self.t:
+                continue
+            if event.action is EventAction.LAUNCH:
+                self._collective(event.collective).scheduled = True
+            elif event.action is EventAction.STOP:
+                self._stop(self._collective(event.collective), "stopped by event")
+            elif event.action is EventAction.SET_POLICY:
+                self.policy = self.policy.model_copy(update=event.policy or {})
+            elif event.action is EventAction.AI_SUBSTITUTE:
+                self._platform(event.platform).contribution_factor *= 1.0 - event.strength
+            elif event.action is EventAction.CHANGE_TERMS and event.price is not None:
+                self._platform(event.platform).price = event.price
+
+    def update_campaigns(self) -> None:
+        """Launch campaigns that reached their start and critical mass; stop finished ones."""
+        u = self.users
+        for c in self.collectives:
+            spec = c.spec
+            if c.active and spec.stop is not None and self.t >= spec.stop:
+                self._stop(c, "reached its stop step")
+            if spec.recruit_rate > 0 and not c.ended_reason:
+                share = behaviour.neighbour_mean(
+                    self.adjacency, self.degree, c.members.astype(np.float32)
+                )
+                u.member[:, c.index] = behaviour.recruit(
+                    c.members, share, u.threshold, self.rng.random(self.n_users), spec.recruit_rate
+                )
+            ready = c.scheduled or self.t >= spec.start
+            mass = c.members.mean() >= spec.critical_mass
+            if not c.active and not c.ended_reason and ready and mass:
+                self._launch(c)
+
+    # ------------------------------------------------------------------ phase 3
+    def decide_actions(self) -> np.ndarray:
+        """Members of running campaigns decide whether to act (threshold rule).
+
+        Returns:
+            (n, C) bool: who started acting this step.
+        """
+        u = self.users
+        was = u.acting.copy()
+        for c in self.collectives:
+            if not c.active:
+                u.acting[:, c.index] = False
+                continue
+            spec = c.spec
+            neighbours = behaviour.neighbour_mean(
+                self.adjacency, self.degree, was[:, c.index].astype(np.float32)
+            )
+            pressure = behaviour.participation_pressure(neighbours, c.turnout, spec.turnout_weight)
+            # Only users of the target (or members already boycotting it) can act on it.
+            eligible = (u.platform == c.target) | was[:, c.index]
+            acting = behaviour.will_act(
+                c.members & eligible,
+                pressure,
+                u.threshold,
+                was[:, c.index],
+                self.rng.random(self.n_users),
+                spec.fatigue,
+            )
+            tired = was[:, c.index] & ~acting & c.members & (pressure >= u.threshold)
+            u.member[tired, c.index] = False  # fatigue is attrition: the member leaves
+            u.acting[:, c.index] = acting
+            members = max(int(c.members.sum()), 1)
+            c.turnout = float(acting.sum()) / members
+            c.participation = float(acting.mean())
+
+        # A user acts in the first collective (scenario order) whose campaign it joins.
+        self.actor = np.full(self.n_users, -1, np.int32)
+        if self.collectives:
+            acts = u.acting.any(axis=1)
+            self.actor[acts] = u.acting[acts].argmax(axis=1)
+        action = np.where(u.platform >= 0, Action.CONTRIBUTE, Action.IDLE).astype(np.int8)
+        for c in self.collectives:
+            action[self.actor == c.index] = LEVER_ACTION[c.spec.lever]
+        u.action = action
+        return u.acting & ~was
+
+    def choose_platforms(self, quality: np.ndarray, price: np.ndarray) -> None:
+        """Users reconsider their platform by a logit over utility (boycotters leave)."""
+        u, pop = self.users, self.spec.population
+        n_platforms = len(self.platforms)
+        onehot = np.zeros((self.n_users, n_platforms), np.float32)
+        on = u.platform >= 0
+        onehot[np.flatnonzero(on), u.platform[on]] = 1.0
+        share = behaviour.neighbour_mean(self.adjacency, self.degree, onehot)
+        utility = behaviour.platform_utility(quality, price, u.grievance, share, pop.network_weight)
+        boycotting = u.action == Action.BOYCOTT
+        reconsider = (self.rng.random(self.n_users) < pop.reconsider_rate) | ~on
+        choice = behaviour.choose_platform(
+            utility,
+            u.platform,
+            rationality=pop.rationality,
+            switching_cost=pop.switching_cost * (1.0 - self.policy.portability),
+            reconsider=reconsider & ~boycotting,
+            uniforms=self.rng.random(self.n_users),
+        )
+        choice[boycotting] = NO_PLATFORM
+        u.platform = choice.astype(np.int32)
+        u.action[(u.platform < 0) & ~boycotting] = Action.IDLE
+
+    # ------------------------------------------------------------------ phase 4
+    def apply_deletions(self, newly_acting: np.ndarray) -> None:
+        """Members who join a retroactive strike ask the target to delete their data."""
+        if not self.policy.right_to_delete:
+            return
+        for c in self.collectives:
+            if c.spec.lever is not Lever.RETRO_STRIKE:
+                continue
+            who = np.flatnonzero(newly_acting[:, c.index])
+            if who.size == 0:
+                continue
+            p = self.platforms[c.target]
+            if isinstance(p.trainer, ShardedTrainer):
+                before = p.trainer.samples_retrained
+                p.deleted += p.trainer.delete(p.pool, self.task.X_train, self.rng, contributors=who)
+                p.unlearning_cost += p.trainer.samples_retrained - before
+            else:
+                removed = p.pool.delete(contributors=who)
+                if removed:
+                    p.deleted += removed
+                    p.needs_refit = True
+
+    def route_data(self) -> None:
+        """Users make data and send it where their action says, with provenance."""
+        u, t = self.users, self.t
+        counts = self.rng.poisson(self.spec.population.samples_per_step, self.n_users)
+        counts[u.platform < 0] = 0
+        producers = np.flatnonzero(counts)
+        counts = counts[producers]
+        sample = draw_samples(self.slices, producers, counts, self.rng)
+        owner = np.repeat(producers, counts)
+        u.contributed += np.bincount(owner, minlength=self.n_users)
+        home = u.platform[owner]
+        act = u.action[owner]
+        actor = self.actor[owner]
+        y = self.task.y_train[sample]
+
+        # Alter what poisoning and planting members send, per collective.
+        y_sent = y.copy()
+        alteration = np.zeros(owner.size, np.int8)
+        X_alt: dict[int, np.ndarray] = {}
+        for c in self.collectives:
+            rows = np.flatnonzero((actor == c.index) & np.isin(act, (Action.POISON, Action.PLANT)))
+            if rows.size:
+                self._alter(c, rows, sample, y_sent, alteration, X_alt)
+
+        # Destinations: the home platform, the CDC target, or nowhere.
+        to_home = np.isin(act, (Action.CONTRIBUTE, Action.POISON, Action.PLANT))
+        redirect = np.full(owner.size, NO_PLATFORM, np.int32)
+        for c in self.collectives:
+            if c.redirect is None:
+                continue
+            mine = (actor == c.index) & (act == Action.REDIRECT)
+            redirect[mine] = c.redirect
+            if c.spec.lever is Lever.CDC:
+                to_home |= mine  # CDC without a strike: both platforms get the data
+        # An AI substitute makes some would-be contributions never happen.
+        factor = np.array([p.contribution_factor for p in self.platforms])
+        kept = self.rng.random(owner.size) < factor[np.maximum(home, 0)]
+        to_home &= kept
+
+        for p in self.platforms:
+            rows = np.flatnonzero((to_home & (home == p.index)) | (redirect == p.index))
+            self._deliver(p, rows, sample, y_sent, owner, actor, alteration, X_alt)
+
+        # Shadows receive what the target would have received had the collective acted
+        # normally: its members' clean data, everyone else's data as it really came.
+        for c in self.collectives:
+            if c.shadow is None:
+                continue
+            normal = kept & (home == c.target) & (act != Action.IDLE)
+            mine = normal & (actor == c.index)
+            others = (to_home & (home == c.target) & (actor != c.index)) | (
+                (redirect == c.target) & (actor != c.index)
+            )
+            clean = np.flatnonzero(mine)
+            c.shadow.pool.add(sample[clean], y[clean], owner[clean], t, -1, Alteration.NONE)
+            rows = np.flatnonzero(others)
+            self._add_rows(c.shadow.pool, rows, sample, y_sent, owner, actor, alteration, X_alt)
+
+    def _alter(self, c, rows, sample, y_sent, alteration, X_alt) -> None:
+        """Apply a collective's poisoning or signal lever to its members' rows."""
+        spec, X = c.spec, self.task.X_train[sample[rows]]
+        lever = spec.lever
+        if lever is Lever.POISON_LABELS:
+            y_new, mask = levers.flip_labels(y_sent[rows], spec.rate, self.task.n_classes, self.rng)
+            y_sent[rows] = y_new
+            alteration[rows[mask]] = Alteration.LABEL_FLIP
+            X_new = X
+        elif lever is Lever.POISON_NOISE:
+            X_new, mask = levers.add_feature_noise(X, spec.rate, 1.0, self.rng)
+            alteration[rows[mask]] = Alteration.FEATURE_NOISE
+        elif lever is Lever.ERASE_SIGNAL:
+            X_new = levers.erase_signal(X, self.trigger(c), self.task.X_train)
+            mask = self.rng.random(rows.size) < spec.rate
+            X_new = np.where(mask[:, None], X_new, X)
+            alteration[rows[mask]] = Alteration.SIGNAL_ERASED
+        else:
+            X_new, y_new, mask = levers.plant_signal(
+                X,
+                y_sent[rows],
+                self.trigger(c),
+                spec.signal.target,
+                self.rng,
+                feature_only=lever is Lever.PLANT_FEATURE_ONLY,
+                noise=spec.signal.noise,
+            )
+            mask &= self.rng.random(rows.size) < spec.rate
+            y_sent[rows[mask]] = y_new[mask]
+            alteration[rows[mask]] = Alteration.SIGNAL_PLANTED
+        for r, x in zip(rows[mask], X_new[mask], strict=True):
+            X_alt[int(r)] = x
+
+    def trigger(self, c: Collective) -> levers.Trigger:
+        """The collective's trigger pattern, chosen once from the training data."""
+        if not hasattr(c, "_trigger"):
+            s = c.spec.signal
+            c._trigger = levers.choose_trigger(self.task.X_train, s.n_features, s.rare)
+        return c._trigger
+
+    def _deliver(self, p: Platform, rows, sample, y_sent, owner, actor, alteration, X_alt) -> None:
+        if p.spec.filter_poison and rows.size and p.trainer.is_fitted:
+            rows = self._filter(p, rows, sample, y_sent, alteration, X_alt)
+        self._add_rows(p.pool, rows, sample, y_sent, owner, actor, alteration, X_alt)
+        p.received += rows.size
+        p.new_samples = rows.size
+
+    def _filter(self, p: Platform, rows, sample, y_sent, alteration, X_alt) -> np.ndarray:
+        """Countermeasure: drop rows whose label the current model confidently disputes."""
+        X = self._features(rows, sample, alteration, X_alt)
+        disputed = p.trainer.predict(X) != y_sent[rows]
+        p.filtered += int(disputed.sum())
+        p.countermeasure_cost += p.spec.filter_cost
+        return rows[~disputed]
+
+    def _features(self, rows, sample, alteration, X_alt) -> np.ndarray:
+        X = self.task.X_train[sample[rows]].copy()
+        for j in np.flatnonzero(alteration[rows] != Alteration.NONE):
+            X[j] = X_alt[int(rows[j])]
+        return X
+
+    def _add_rows(self, pool: DataPool, rows, sample, y_sent, owner, actor, alteration, X_alt):
+        altered = rows[alteration[rows] != Alteration.NONE]
+        pool.add(
+            sample[rows],
+            y_sent[rows],
+            owner[rows],
+            self.t,
+            actor[rows],
+            alteration[rows],
+            np.array([X_alt[int(r)] for r in altered]) if altered.size else None,
+        )
+
+    # ------------------------------------------------------------------ phase 5
+    def retrain(self, p: Platform) -> None:
+        """Retrain a platform on its pool: incrementally on new rows, or a full refit."""
+        if p.spec.retention is not None:
+            expired = p.pool.expire(self.t, p.spec.retention)
+            p.expired += expired
+            p.needs_refit |= expired > 0
+        if isinstance(p.trainer, ShardedTrainer):
+            if p.new_samples or p.needs_refit:
+                p.trainer.fit(p.pool, self.task.X_train, self.rng)
+        elif p.spec.retrain == "full" or p.needs_refit:
+            if len(p.pool):
+                p.trainer.fit(p.pool.features(self.task.X_train), p.pool.y, self.rng)
+                if p.needs_refit:
+                    p.unlearning_cost += len(p.pool)
+        elif p.new_samples:
+            new = np.flatnonzero(p.pool.new_rows(self.t))
+            p.trainer.update(p.pool.features(self.task.X_train, new), p.pool.y[new], self.rng)
+        p.needs_refit = False
+        p.quality = p.trainer.score(self.task.X_test, self.task.y_test)
+
+    # ------------------------------------------------------------------ phase 6
+    def measure_leverage(self) -> None:
+        """At the measurement cadence, retrain each shadow and measure leverage."""
+        every = self.spec.measurement.counterfactual_every
+        if every == 0 or self.t % every != every - 1:
+            return
+        for c in self.collectives:
+            if c.shadow is None:
+                continue
+            target = self.platforms[c.target]
+            s = c.shadow
+            X = s.pool.features(self.task.X_train)
+            s.learner.fit(X, s.pool.y, self.rng) if len(s.pool) else None
+            s.quality = s.learner.score(self.task.X_test, self.task.y_test)
+            c.leverage = normalised_leverage(target.quality, s.quality, self.naive_quality)
+
+    def account_costs(self) -> None:
+        """Acting members pay this step's cost of acting (who paid what)."""
+        for c in self.collectives:
+            if c.active:
+                c.cost += float(c.acting.sum()) * self.member_cost(c, self.platforms[c.target])
+
+    def bargain(self) -> None:
+        """Running campaigns with fresh leverage bargain with their target (Nash)."""
+        every = self.spec.measurement.counterfactual_every
+        if every == 0 or self.t % every != every - 1:
+            return
+        for c in self.collectives:
+            if not c.active or not np.isfinite(c.leverage):
+                continue
+            target = self.platforms[c.target]
+            users_on = int((self.users.platform == target.index).sum())
+            gap = max(c.shadow.quality - self.naive_quality, 0.0) if c.shadow else 0.0
+            worth = self.policy.value_of_quality * users_on * gap
+            acting = int(c.acting.sum())
+            position = Position(
+                leverage=c.leverage,
+                value_of_quality=worth,
+                surplus=worth,
+                member_cost=acting * self.member_cost(c, target),
+                power=self.policy.bargaining_power if self.policy.bargaining_rights else 0.0,
+                demand=c.spec.demand * max(int(c.members.sum()), 1),
+            )
+            outcome = nash_bargain(position)
+            c.last_outcome = outcome
+            self.bargaining_log.append(
+                {
+                    "step": self.t,
+                    "collective": c.name,
+                    "platform": target.name,
+                    "leverage": c.leverage,
+                    "platform_loss": position.platform_loss,
+                    "member_cost": position.member_cost,
+                    "dividend": outcome.dividend,
+                    "response": outcome.response.name.lower(),
+                    "reason": outcome.reason,
+                }
+            )
+            if outcome.response is PlatformResponse.CONCEDE:
+                c.dividend += outcome.dividend
+                c.concession = True
+                target.dividends_paid += outcome.dividend
+                self.users.grievance[c.members, target.index] = 0.0
+                self._stop(c, "demand met")
+
+    def member_cost(self, c: Collective, target: Platform) -> float:
+        """What acting costs one member per round: lost service or a worse model."""
+        if c.spec.lever is Lever.BOYCOTT:
+            return target.quality
+        if c.shadow is not None and np.isfinite(c.shadow.quality):
+            return max(c.shadow.quality - target.quality, 0.0) + 0.01
+        return 0.01
+
+    # ------------------------------------------------------------------ helpers
+    def _initial_users(self, groups: np.ndarray) -> UserState:
+        pop, spec = self.spec.population, self.spec
+        n, n_platforms = self.n_users, len(spec.platforms)
+        u = UserState.empty(n, n_platforms, len(spec.collectives))
+        u.group = groups
+        shares = np.array([p.initial_share for p in spec.platforms], float)
+        u.platform = self.rng.choice(n_platforms, size=n, p=shares / shares.sum()).astype(np.int32)
+        u.threshold = np.clip(self.rng.normal(pop.threshold_mean, pop.threshold_sd, n), 0.0, 1.0)
+        u.grievance[:] = pop.grievance
+        return u
+
+    def _recruit_initial_members(self) -> None:
+        u = self.users
+        for c in self.collectives:
+            pool = np.flatnonzero(u.group == c.spec.group) if c.spec.group is not None else None
+            pool = np.arange(self.n_users) if pool is None else pool
+            k = int(round(c.spec.size * self.n_users))
+            chosen = self.rng.choice(pool, size=min(k, pool.size), replace=False)
+            u.member[chosen, c.index] = True
+
+    def _new_learner(self, spec) -> Any:
+        if spec.shards > 1:
+            return ShardedTrainer(spec.shards, lambda: make_learner(spec.learner, self.task), self.rng)
+        return make_learner(spec.learner, self.task)
+
+    def _seed_platform(self, p: Platform) -> None:
+        """The platform's own data at step 0, so its model starts above the baseline."""
+        p.needs_refit = False
+        k = p.spec.seed_data
+        if k:
+            sample = self.rng.integers(0, self.task.n_train, k)
+            p.pool.add(sample, self.task.y_train[sample], -1, -1, -1, Alteration.NONE)
+            p.received += k
+            if isinstance(p.trainer, ShardedTrainer):
+                p.trainer.fit(p.pool, self.task.X_train, self.rng)
+            else:
+                p.trainer.fit(p.pool.features(self.task.X_train), p.pool.y, self.rng)
+        p.quality = p.initial_quality = p.trainer.score(self.task.X_test, self.task.y_test)
+
+    def _launch(self, c: Collective) -> None:
+        c.active = True
+        target = self.platforms[c.target]
+        pool = DataPool(label_dtype=target.pool.y.dtype)
+        live = np.arange(len(target.pool))
+        X_alt = target.pool.features(self.task.X_train, live)
+        altered = target.pool.alteration != Alteration.NONE
+        pool.add(
+            target.pool.sample,
+            target.pool.y,
+            target.pool.contributor,
+            target.pool.step,
+            target.pool.collective,
+            target.pool.alteration,
+            X_alt[altered] if altered.any() else None,
+        )
+        learner = make_learner(target.spec.learner, self.task)
+        c.shadow = Shadow(pool=pool, learner=learner)
+
+    def _stop(self, c: Collective, reason: str) -> None:
+        if c.active or not c.ended_reason:
+            c.active = False
+            c.scheduled = False
+            c.ended_reason = reason
+            self.users.acting[:, c.index] = False
+
+    def _collective(self, name: str | None) -> Collective:
+        return next(c for c in self.collectives if c.name == name)
+
+    def _platform(self, name: str | None) -> Platform:
+        return next(p for p in self.platforms if p.name == name)

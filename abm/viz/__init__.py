@@ -1,0 +1,1 @@
+"""Drawing: matplotlib figures shared by run reports and the SolaraViz app."""

@@ -174,8 +174,9 @@ class DataPool:
         feat = np.full(n, -1, dtype=np.int64)
         if X_altered is not None:
             altered = np.flatnonzero(cols["alteration"] != Alteration.NONE)
-            X_altered = np.asarray(X_altered, dtype=np.float64)
-            X_altered = X_altered.reshape(len(altered), -1) if len(altered) else X_altered
+            X_altered = np.atleast_2d(np.asarray(X_altered, dtype=np.float64))
+            if len(altered) == 0 and X_altered.size == 0:
+                X_altered = X_altered.reshape(0, max(1, X_altered.shape[-1]))
             if len(X_altered) != len(altered):
                 raise ValueError(
                     f"X_altered has {len(X_altered)} rows for {len(altered)} altered rows"

@@ -374,10 +374,10 @@ class LeverageModel(mesa.Model):
         return c._trigger
 
     def _deliver(self, p: Platform, rows, sample, y_sent, owner, actor, alteration, X_alt) -> None:
+        p.received += rows.size
         if p.spec.filter_poison and rows.size and p.trainer.is_fitted:
             rows = self._filter(p, rows, sample, y_sent, alteration, X_alt)
         self._add_rows(p.pool, rows, sample, y_sent, owner, actor, alteration, X_alt)
-        p.received += rows.size
         p.new_samples = rows.size
 
     def _filter(self, p: Platform, rows, sample, y_sent, alteration, X_alt) -> np.ndarray:

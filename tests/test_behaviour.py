@@ -1,0 +1,64 @@
+"""Decision rules pinned with numbers."""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from abm import behaviour
+from abm.behaviour import NO_PLATFORM
+
+
+def test_neighbour_mean_on_a_path():
+    # 0 - 1 - 2
+    adj = sp.csr_array(np.array([[0, 1, 0], [1, 0, 1], [0, 1, 0]], float))
+    deg = np.asarray(adj.sum(axis=1)).ravel()
+    share = behaviour.neighbour_mean(adj, deg, np.array([1.0, 0.0, 0.0]))
+    np.testing.assert_allclose(share, [0.0, 0.5, 0.0])
+
+
+def test_logit_choice_follows_utility_and_switching_cost():
+    n = 20000
+    utility = np.tile([1.0, 0.0], (n, 1))
+    current = np.ones(n, int)  # everyone on platform 1 (worse)
+    uniforms = np.random.default_rng(0).random(n)
+    everyone = np.ones(n, bool)
+    free = behaviour.choose_platform(
+        utility, current, rationality=2.0, switching_cost=0.0, reconsider=everyone, uniforms=uniforms
+    )
+    expected = np.exp(2.0) / (np.exp(2.0) + 1.0)
+    assert abs((free == 0).mean() - expected) < 0.01
+    sticky = behaviour.choose_platform(
+        utility, current, rationality=2.0, switching_cost=1.0, reconsider=everyone, uniforms=uniforms
+    )
+    assert abs((sticky == 0).mean() - 0.5) < 0.015  # cost exactly offsets the advantage
+
+
+def test_choice_keeps_non_reconsidering_users_and_respects_allowed():
+    utility = np.array([[5.0, 0.0], [5.0, 0.0]])
+    current = np.array([1, 1])
+    out = behaviour.choose_platform(
+        utility, current, rationality=1.0, switching_cost=0.0,
+        reconsider=np.array([False, True]), uniforms=np.array([0.5, 0.5]),
+        allowed=np.array([[True, True], [False, False]]),
+    )  # fmt: skip
+    assert out.tolist() == [1, NO_PLATFORM]
+
+
+def test_threshold_rule_and_fatigue():
+    member = np.array([True, True, True, False])
+    pressure = np.array([0.5, 0.5, 0.1, 0.9])
+    threshold = np.array([0.4, 0.4, 0.2, 0.0])
+    was = np.array([True, False, False, False])
+    draws = np.array([0.01, 0.01, 0.5, 0.5])
+    acting = behaviour.will_act(member, pressure, threshold, was, draws, fatigue=0.05)
+    assert acting.tolist() == [False, True, False, False]
+
+
+def test_recruitment_needs_peers_above_threshold():
+    member = np.array([True, False, False])
+    joined = behaviour.recruit(
+        member, np.array([0.0, 0.6, 0.1]), np.array([0.5, 0.5, 0.5]), np.zeros(3), 1.0
+    )
+    assert joined.tolist() == [True, True, False]
+    assert behaviour.participation_pressure(np.array([1.0]), 0.0, 0.25)[0] == 0.75

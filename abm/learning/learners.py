@@ -115,9 +115,7 @@ class MajorityClass:
         self.is_fitted = False
         return self.update(X, y, rng)
 
-    def update(
-        self, X: np.ndarray, y: np.ndarray, rng: np.random.Generator | None = None
-    ) -> Self:
+    def update(self, X: np.ndarray, y: np.ndarray, rng: np.random.Generator | None = None) -> Self:
         """Add the new labels to the counts."""
         y = _as_labels(y, self.n_classes)
         self.counts += np.bincount(y, minlength=self.n_classes)
@@ -183,9 +181,7 @@ class ItemMean:
         self.is_fitted = False
         return self.update(X, y, rng)
 
-    def update(
-        self, X: np.ndarray, y: np.ndarray, rng: np.random.Generator | None = None
-    ) -> Self:
+    def update(self, X: np.ndarray, y: np.ndarray, rng: np.random.Generator | None = None) -> Self:
         """Add the new ratings to the running sums (exactly equal to a refit)."""
         X = np.asarray(X, dtype=np.int64).reshape(-1, 2)
         if len(X) == 0:
@@ -432,9 +428,7 @@ class KNearestNeighbours:
         self.is_fitted = len(self.y) > 0
         return self
 
-    def update(
-        self, X: np.ndarray, y: np.ndarray, rng: np.random.Generator | None = None
-    ) -> Self:
+    def update(self, X: np.ndarray, y: np.ndarray, rng: np.random.Generator | None = None) -> Self:
         """Append the new data to the stored data."""
         if not self.is_fitted:
             return self.fit(X, y, rng)

@@ -200,7 +200,7 @@ class DataPool:
         if removed == 0:
             return 0
         m = int(keep.sum())
-        for name, col in self._cols.items():
+        for col in self._cols.values():
             col[:m] = col[: self._n][keep]
         self._n = m
         # Compact the side array of altered features so memory follows the live rows.

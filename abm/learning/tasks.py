@@ -222,9 +222,7 @@ def _read_table(
         feature_columns = [c for c in df.columns if c != label_column]
     missing = [c for c in [*feature_columns, label_column] if c not in df.columns]
     if missing:
-        raise ValueError(
-            f"column(s) {missing} not found in {path}; available: {list(df.columns)}"
-        )
+        raise ValueError(f"column(s) {missing} not found in {path}; available: {list(df.columns)}")
     X = df[list(feature_columns)].to_numpy(dtype=np.float64)
     if np.isnan(X).any():
         raise ValueError(f"feature columns of {path} contain missing values")
@@ -274,7 +272,9 @@ def load_task(
             "wine": datasets.load_wine,
         }[name]
         bunch = loader()
-        names = tuple(getattr(bunch, "feature_names", [f"x{j}" for j in range(bunch.data.shape[1])]))
+        names = tuple(
+            getattr(bunch, "feature_names", [f"x{j}" for j in range(bunch.data.shape[1])])
+        )
         return _classification_task(
             name, bunch.data, bunch.target, test_size, rng, names, standardise
         )
@@ -336,7 +336,10 @@ class Slices:
 
 
 def _pick_within(
-    members_sorted: np.ndarray, starts: np.ndarray, counts: np.ndarray, bucket: np.ndarray,
+    members_sorted: np.ndarray,
+    starts: np.ndarray,
+    counts: np.ndarray,
+    bucket: np.ndarray,
     rng: np.random.Generator,
 ) -> np.ndarray:
     """For each entry's bucket, a uniformly random member of that bucket (vectorised)."""

@@ -79,8 +79,13 @@ def test_normalise():
 
 
 def test_learning_curve_increases(digits):
-    df = learning_curve(digits, lambda: KNearestNeighbours(digits.n_classes), [0.02, 0.2, 1.0],
-                        np.random.default_rng(0), replicates=3)
+    df = learning_curve(
+        digits,
+        lambda: KNearestNeighbours(digits.n_classes),
+        [0.02, 0.2, 1.0],
+        np.random.default_rng(0),
+        replicates=3,
+    )
     assert list(df.columns) == ["fraction", "replicate", "n_samples", "quality"]
     q = df.groupby("fraction").quality.mean()
     assert q[0.02] < q[0.2] < q[1.0]

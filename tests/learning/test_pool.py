@@ -44,8 +44,15 @@ def test_delete_and_expire_are_exact():
     removed = pool.expire(current_step=5, retention=3)  # keep steps 3, 4, 5
     expected = [r for r in expected if r[2] > 2]
     assert removed > 0
-    live = list(zip(pool.sample.tolist(), pool.contributor.tolist(), pool.step.tolist(),
-                    pool.collective.tolist(), strict=True))
+    live = list(
+        zip(
+            pool.sample.tolist(),
+            pool.contributor.tolist(),
+            pool.step.tolist(),
+            pool.collective.tolist(),
+            strict=True,
+        )
+    )
     assert live == expected
     assert pool.n_added - pool.n_deleted - pool.n_expired == len(pool)
     pool.check_invariant()
@@ -58,8 +65,14 @@ def test_features_reconstruct_altered_rows():
     pool = DataPool()
     alteration = np.array([0, 1, 0, 3, 2], dtype=np.int8)
     X_alt = np.array([[9.0, 9, 9], [7.0, 7, 7], [5.0, 5, 5]])
-    pool.add(np.array([0, 1, 2, 3, 4]), np.array([0, 1, 0, 1, 0]), np.array([10, 11, 12, 13, 14]),
-             step=0, alteration=alteration, X_altered=X_alt)
+    pool.add(
+        np.array([0, 1, 2, 3, 4]),
+        np.array([0, 1, 0, 1, 0]),
+        np.array([10, 11, 12, 13, 14]),
+        step=0,
+        alteration=alteration,
+        X_altered=X_alt,
+    )
     pool.add(np.array([5, 6]), np.array([1, 1]), np.array([15, 16]), step=1)
     X = pool.features(X_train)
     np.testing.assert_array_equal(X[[0, 2, 5, 6]], X_train[[0, 2, 5, 6]])
@@ -72,8 +85,7 @@ def test_features_reconstruct_altered_rows():
     assert pool._n_feats == 2
     np.testing.assert_array_equal(pool.features(X_train, rows=pool.alteration > 0), X_alt[1:])
     with pytest.raises(ValueError, match="altered"):
-        pool.add(np.array([1, 2]), np.array([0, 0]), 3, 2, alteration=1,
-                 X_altered=np.zeros((1, 3)))
+        pool.add(np.array([1, 2]), np.array([0, 0]), 3, 2, alteration=1, X_altered=np.zeros((1, 3)))
 
 
 def _pool_for(task, rng, n_users=200):
@@ -105,8 +117,9 @@ def test_sisa_shards_by_contributor_and_accuracy_falls_with_shards(breast_cancer
     t = breast_cancer
     rng = np.random.default_rng(0)
     pool = _pool_for(t, rng)
-    sisa = ShardedTrainer(4, lambda: LogisticRegression(2, t.n_features, mode="full"), rng,
-                          aggregate="proba")
+    sisa = ShardedTrainer(
+        4, lambda: LogisticRegression(2, t.n_features, mode="full"), rng, aggregate="proba"
+    )
     shard = sisa.shard_of(pool.contributor)
     for c in np.unique(pool.contributor)[:20]:
         assert len(np.unique(shard[pool.contributor == c])) == 1
@@ -114,8 +127,9 @@ def test_sisa_shards_by_contributor_and_accuracy_falls_with_shards(breast_cancer
     sisa.fit(pool, t.X_train, rng)
     accs = {}
     for S in (1, 40):
-        m = ShardedTrainer(S, lambda: LogisticRegression(2, t.n_features, mode="full"),
-                           np.random.default_rng(1)).fit(pool, t.X_train, rng)
+        m = ShardedTrainer(
+            S, lambda: LogisticRegression(2, t.n_features, mode="full"), np.random.default_rng(1)
+        ).fit(pool, t.X_train, rng)
         accs[S] = m.score(t.X_test, t.y_test)
     assert accs[1] >= accs[40]
     # Deleting a collective retrains the shards of its members only.

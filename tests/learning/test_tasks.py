@@ -39,14 +39,19 @@ def test_split_is_seeded():
 
 
 def test_synthetic_params():
-    t = load_task("synthetic", rng=np.random.default_rng(0), n_samples=400, n_features=8,
-                  n_informative=4, n_classes=3)
+    t = load_task(
+        "synthetic",
+        rng=np.random.default_rng(0),
+        n_samples=400,
+        n_features=8,
+        n_informative=4,
+        n_classes=3,
+    )
     assert (t.n_train + t.n_test, t.n_features, t.n_classes) == (400, 8, 3)
 
 
 def test_ratings_task():
-    t = load_task("ratings", rng=np.random.default_rng(0), n_samples=5000, n_raters=50,
-                  n_items=40)
+    t = load_task("ratings", rng=np.random.default_rng(0), n_samples=5000, n_raters=50, n_items=40)
     assert t.kind == "ratings"
     assert t.X_train.dtype == np.int64 and t.X_train.shape[1] == 2
     assert t.y_train.min() >= 1 and t.y_train.max() <= 5
@@ -57,8 +62,9 @@ def test_ratings_task():
 
 def test_csv_and_parquet_loading(tmp_path):
     rng = np.random.default_rng(0)
-    df = pd.DataFrame({"a": rng.normal(size=200), "b": rng.normal(size=200),
-                       "noise": rng.normal(size=200)})
+    df = pd.DataFrame(
+        {"a": rng.normal(size=200), "b": rng.normal(size=200), "noise": rng.normal(size=200)}
+    )
     df["label"] = np.where(df.a + df.b > 0, "yes", "no")
     csv = tmp_path / "data.csv"
     df.to_csv(csv, index=False)
@@ -91,8 +97,9 @@ def test_csv_errors_name_the_problem(tmp_path):
 @pytest.mark.parametrize("heterogeneity", ["iid", "class", "group"])
 @pytest.mark.parametrize("n_users", [7, 100, 5000])
 def test_slices_cover_every_user(breast_cancer, heterogeneity, n_users):
-    s = assign_slices(breast_cancer, n_users, heterogeneity=heterogeneity,
-                      rng=np.random.default_rng(0))
+    s = assign_slices(
+        breast_cancer, n_users, heterogeneity=heterogeneity, rng=np.random.default_rng(0)
+    )
     assert s.n_users == n_users
     assert s.sizes.min() >= 1
     assert s.offsets[-1] == len(s.order)
@@ -127,8 +134,14 @@ def test_class_skew_is_measurable(digits):
 
 def test_class_favourite_follows_groups(digits):
     groups = np.arange(40) % 10
-    s = assign_slices(digits, 40, heterogeneity="class", groups=groups, concentration=1.0,
-                      rng=np.random.default_rng(0))
+    s = assign_slices(
+        digits,
+        40,
+        heterogeneity="class",
+        groups=groups,
+        concentration=1.0,
+        rng=np.random.default_rng(0),
+    )
     np.testing.assert_array_equal(s.favourite, groups)
     owners = s.owners()
     assert np.all(digits.y_train[s.order] == groups[owners])
@@ -136,8 +149,14 @@ def test_class_favourite_follows_groups(digits):
 
 def test_group_profiles_shared(digits):
     groups = np.repeat(np.arange(5), 20)
-    s = assign_slices(digits, 100, heterogeneity="group", groups=groups, concentration=1.0,
-                      rng=np.random.default_rng(0))
+    s = assign_slices(
+        digits,
+        100,
+        heterogeneity="group",
+        groups=groups,
+        concentration=1.0,
+        rng=np.random.default_rng(0),
+    )
     owners = s.owners()
     labels = digits.y_train[s.order]
     prof = np.zeros((5, digits.n_classes))

@@ -167,6 +167,9 @@ class Platform(Strict):
     shards: int = Field(1, ge=1, le=256, description="SISA shards (1: no sharding).")
     filter_poison: bool = Field(False, description="Pay to filter suspected poisoned data.")
     filter_cost: float = Field(0.05, ge=0.0, le=100.0, description="Cost per step of filtering.")
+    incentive: float = Field(
+        0.0, ge=0.0, le=100.0, description="Price cut offered to users while a campaign targets it."
+    )
     seed_data: int = Field(
         50, ge=0, le=10_000_000, description="Samples the platform starts with (its own data)."
     )
@@ -249,6 +252,9 @@ class Measurement(Strict):
     )
     agent_table_every: int = Field(
         0, ge=0, description="Steps between agent-table snapshots; 0: only at the end."
+    )
+    valuation: bool = Field(
+        True, description="Shapley value of each collective's data at the end (<= 5 collectives)."
     )
 
 

@@ -106,7 +106,10 @@ class Population(Strict):
         8.0, ge=0.0, le=1000.0, description="Logit sensitivity of platform choice to utility."
     )
     network_weight: float = Field(
-        0.5, ge=0.0, le=100.0, description="Utility weight of the share of neighbours on a platform."
+        0.5,
+        ge=0.0,
+        le=100.0,
+        description="Utility weight of the share of neighbours on a platform.",
     )
     switching_cost: float = Field(
         0.3, ge=0.0, le=100.0, description="Utility cost of leaving the current platform."
@@ -135,7 +138,9 @@ class Network(Strict):
     homophily: float = Field(
         0.9, ge=0.0, le=1.0, description="SBM: share of a user's edges inside its own group."
     )
-    path: str | None = Field(None, description="Edge-list file (kind: edgelist), inside the project.")
+    path: str | None = Field(
+        None, description="Edge-list file (kind: edgelist), inside the project."
+    )
 
 
 class Task(Strict):
@@ -219,7 +224,10 @@ class Policy(Strict):
 
     right_to_delete: bool = Field(False, description="Users may have past data deleted.")
     portability: float = Field(
-        0.0, ge=0.0, le=1.0, description="Share of the switching cost a portability mandate removes."
+        0.0,
+        ge=0.0,
+        le=1.0,
+        description="Share of the switching cost a portability mandate removes.",
     )
     bargaining_rights: bool = Field(False, description="Collectives may bargain collectively.")
     bargaining_power: float = Field(
@@ -290,17 +298,36 @@ class Scenario(Strict):
             _known(c.target, platforms, f"collectives[{i}].target", "platform")
             if c.lever in (Lever.CDC, Lever.STRIKE_CDC):
                 if c.redirect_to is None:
-                    raise ValueError(f"collectives[{i}].redirect_to|a platform name for lever {c.lever}")
+                    raise ValueError(
+                        f"collectives[{i}].redirect_to|a platform name for lever {c.lever}"
+                    )
                 _known(c.redirect_to, platforms, f"collectives[{i}].redirect_to", "platform")
                 if c.redirect_to == c.target:
-                    raise ValueError(f"collectives[{i}].redirect_to|a platform other than the target")
+                    raise ValueError(
+                        f"collectives[{i}].redirect_to|a platform other than the target"
+                    )
             elif c.redirect_to is not None:
                 _known(c.redirect_to, platforms, f"collectives[{i}].redirect_to", "platform")
             if c.stop is not None and c.stop <= c.start:
                 raise ValueError(f"collectives[{i}].stop|a step after start ({c.start})")
+        for i, c in enumerate(self.collectives):
+            if c.group is not None and c.group >= self.network.groups:
+                raise ValueError(
+                    f"collectives[{i}].group|a group index < network.groups"
+                    f" ({self.network.groups}), got {c.group}"
+                )
+            classes = TASK_CLASSES.get(self.task.name)
+            if classes is not None and c.signal.target >= classes:
+                raise ValueError(
+                    f"collectives[{i}].signal.target|a label of task {self.task.name}"
+                    f" (0 to {classes - 1}), got {c.signal.target}"
+                )
         for i, e in enumerate(self.events):
             if e.at >= self.steps:
-                raise ValueError(f"events[{i}].at|a step before the last step ({self.steps})")
+                raise ValueError(
+                    f"events[{i}].at|a step the run reaches (0 to steps - 1 = {self.steps - 1}),"
+                    f" got {e.at}"
+                )
             if e.action in (EventAction.LAUNCH, EventAction.STOP):
                 if e.collective is None:
                     raise ValueError(f"events[{i}].collective|a collective name for {e.action}")
@@ -317,7 +344,11 @@ class Scenario(Strict):
                 except ValidationError as err:
                     first = err.errors()[0]
                     loc = ".".join(str(p) for p in first["loc"])
-                    raise ValueError(f"events[{i}].policy.{loc}|{_expected(first)}") from None
+                    if first["type"] == "extra_forbidden":
+                        expected = _no_such_field(str(first["loc"][-1]), list(Policy.model_fields))
+                    else:
+                        expected = _expected(first)
+                    raise ValueError(f"events[{i}].policy.{loc}|{expected}") from None
         if sum(p.initial_share for p in self.platforms) <= 0:
             raise ValueError("platforms|at least one platform with initial_share > 0")
         if self.task.name in ("csv", "parquet") and not self.task.path:
@@ -329,6 +360,16 @@ class Scenario(Strict):
     def platform_index(self, name: str) -> int:
         """Position of the platform called ``name``."""
         return [p.name for p in self.platforms].index(name)
+
+
+# Number of classes of the bundled tasks, to check signal targets before a run.
+TASK_CLASSES = {"digits": 10, "breast_cancer": 2, "wine": 3}
+
+
+def _no_such_field(bad: str, fields: list[str]) -> str:
+    hint = difflib.get_close_matches(bad, fields, n=1)
+    extra = f"; did you mean '{hint[0]}'?" if hint else ""
+    return f"no such field (known: {', '.join(fields)}){extra}"
 
 
 def _unique(names: list[str], where: str, field: str) -> None:
@@ -394,9 +435,7 @@ def _one_line(err: ValidationError, file: str | Path | None) -> ScenarioError:
         parent, _, bad = loc.rpartition(".")
         model = _model_at(first["loc"][:-1])
         fields = list(model.model_fields) if model else []
-        hint = difflib.get_close_matches(str(bad), fields, n=1)
-        extra = f"; did you mean '{hint[0]}'?" if hint else ""
-        return ScenarioError(file, loc, f"no such field (known: {', '.join(fields)}){extra}")
+        return ScenarioError(file, loc, _no_such_field(str(bad), fields))
     return ScenarioError(file, loc, _expected(first))
 
 
@@ -410,6 +449,10 @@ def _expected(e: dict) -> str:
             kind, "<"
         )
         return f"a number {op} {next(iter(ctx.values()))}, got {shown}"
+    if kind == "int_from_float":
+        return f"a whole number, got {shown}"
+    if kind == "bool_parsing" or kind == "bool_type":
+        return f"true or false, got {shown}"
     if kind in ("enum", "literal_error"):
         return f"one of {ctx.get('expected')}, got {shown}"
     if kind.endswith("_type") or kind.endswith("_parsing"):
@@ -436,7 +479,9 @@ def _model_at(loc: tuple) -> type[BaseModel] | None:
         ann = field.annotation
         args = getattr(ann, "__args__", ())
         candidates = [ann, *args]
-        model = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
+        model = next(
+            (c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None
+        )
         if model is None:
             return None
     return model
@@ -444,13 +489,21 @@ def _model_at(loc: tuple) -> type[BaseModel] | None:
 
 def _read_yaml(path: Path) -> dict:
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ScenarioError(path, "", "an existing file (not found)") from None
+    except IsADirectoryError:
+        raise ScenarioError(path, "", "a YAML file, got a directory") from None
+    except UnicodeDecodeError:
+        raise ScenarioError(path, "", "a UTF-8 text file (YAML), got binary data") from None
     except OSError as err:
         raise ScenarioError(path, "", f"a readable file ({err.strerror})") from None
     try:
         data = yaml.safe_load(text)
+    except yaml.reader.ReaderError as err:
+        raise ScenarioError(
+            path, f"character {err.position}", f"YAML text ({err.reason})"
+        ) from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "(parse)"
@@ -474,7 +527,12 @@ def _read_with_extends(path: Path, chain: tuple[Path, ...]) -> dict:
         return data
     if not isinstance(parent, str):
         raise ScenarioError(path, "extends", f"a file name, got {parent!r}")
-    base = _read_with_extends(path.parent / parent, (*chain, resolved))
+    parent_path = path.parent / parent
+    if not parent_path.is_file():
+        raise ScenarioError(
+            path, "extends", f"an existing scenario file, got '{parent}' (not found)"
+        )
+    base = _read_with_extends(parent_path, (*chain, resolved))
     return merge(base, data)
 
 
@@ -508,13 +566,18 @@ def apply_override(raw: dict, item: str, file: str | Path | None = None) -> None
     Items of ``platforms``, ``collectives`` and ``events`` are addressed by name or index.
     """
     if "=" not in item:
-        raise ScenarioError(file, item, "an override of the form path.to.field=value")
+        raise ScenarioError(file, f"--set {item}", "an override of the form path.to.field=value")
     key, _, text = item.partition("=")
+    if not key.strip():
+        raise ScenarioError(file, f"--set {item}", "a field path before '='")
     try:
         value = yaml.safe_load(text)
     except yaml.YAMLError:
         value = text
-    _set_path(raw, key, value, file)
+    try:
+        _set_path(raw, key, value, file)
+    except ScenarioError as err:
+        raise ScenarioError(file, f"--set {err.field}", err.expected) from None
 
 
 def _child(node: Any, part: str, where: str, file: Any, create: bool) -> Any:
@@ -522,8 +585,11 @@ def _child(node: Any, part: str, where: str, file: Any, create: bool) -> Any:
         for i, x in enumerate(node):
             if (isinstance(x, dict) and x.get("name") == part) or part == str(i):
                 return x
-        names = [x.get("name") for x in node if isinstance(x, dict)]
-        raise ScenarioError(file, where, f"a known item (one of {names})")
+        names = [str(x.get("name")) for x in node if isinstance(x, dict)]
+        hint = difflib.get_close_matches(part, names, n=1)
+        extra = f"; did you mean '{hint[0]}'?" if hint else ""
+        known = ", ".join(names) if names else "none defined"
+        raise ScenarioError(file, where, f"a known item name or index (one of {known}){extra}")
     if part not in node:
         defaults = Scenario().model_dump(mode="json")
         probe = _lookup(defaults, where.split("."))
@@ -605,7 +671,11 @@ def schema_rows(model: type[BaseModel] = Scenario, prefix: str = "") -> list[dic
             for attr, sym in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
                 if getattr(m, attr, None) is not None:
                     bounds.append(f"{sym} {getattr(m, attr)}")
-        default = "required" if field.is_required() else _show(field.get_default(call_default_factory=True))
+        default = (
+            "required"
+            if field.is_required()
+            else _show(field.get_default(call_default_factory=True))
+        )
         rows.append(
             {
                 "field": path,
@@ -650,4 +720,3 @@ def schema_markdown() -> str:
             f"| `{r['field']}` | {r['type']} | {r['default']} | {r['range']} | {r['meaning']} |"
         )
     return "\n".join(lines)
-

@@ -277,8 +277,14 @@ class DataPool:
         return X
 
     def counts_by_contributor(self, n_users: int) -> np.ndarray:
-        """Number of live rows per user id."""
-        return np.bincount(self.contributor, minlength=n_users)[:n_users]
+        """Number of live rows per user id.
+
+        Rows with negative ids (e.g. the platform's own seed data) or ids ``>= n_users``
+        are not counted.
+        """
+        c = self.contributor
+        c = c[(c >= 0) & (c < n_users)]
+        return np.bincount(c, minlength=n_users)
 
     def new_rows(self, step: int) -> np.ndarray:
         """Mask of live rows contributed at ``step``."""

@@ -26,6 +26,11 @@ def test_add_grows_and_views_are_exact():
     counts = pool.counts_by_contributor(50)
     np.testing.assert_array_equal(counts, np.bincount(pool.contributor, minlength=50))
     pool.check_invariant()
+    # Platform-owned rows (contributor -1) are stored, hashed and not counted per user.
+    pool.add(np.array([1, 2]), np.array([1, 0]), -1, -1)
+    np.testing.assert_array_equal(pool.counts_by_contributor(50), counts)
+    sisa = ShardedTrainer(3, lambda: None, np.random.default_rng(0))
+    assert 0 <= sisa.shard_of(np.array([-1]))[0] < 3
 
 
 def test_delete_and_expire_are_exact():

@@ -93,6 +93,50 @@ def validate(
 
 
 @app.command()
+@user_errors
+def sweep(
+    sweep_file: Annotated[Path, typer.Argument(help="Sweep YAML file.")],
+    jobs: Annotated[
+        int | None, typer.Option("-j", "--jobs", min=1, help="Worker processes (default: all cores).")
+    ] = None,
+    executor: Annotated[
+        str, typer.Option(help="Where runs execute: local (process pool), dask or serial.")
+    ] = "local",
+    scheduler: Annotated[
+        str | None, typer.Option(help="Join an existing Dask scheduler, e.g. tcp://host:8786.")
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", help="Root of sweep folders.")] = Path(
+        "outputs/sweeps"
+    ),
+) -> None:
+    """Run a parameter sweep into OUT/<name>/ (rerun to resume; finished runs are kept)."""
+    import os
+
+    from abm.sweep import ExecutorKind, load_sweep, run_sweep
+
+    kinds = [k.value for k in ExecutorKind]
+    if executor not in kinds:
+        fail(f"--executor: one of {', '.join(kinds)}, got '{executor}'")
+    kind = ExecutorKind(executor)
+    if scheduler is not None:
+        if kind is not ExecutorKind.LOCAL and kind is not ExecutorKind.DASK:
+            fail(f"--scheduler: only with --executor dask, got --executor {executor}")
+        kind = ExecutorKind.DASK
+    spec = load_sweep(sweep_file)
+    try:
+        report = run_sweep(spec, out, executor=kind, jobs=jobs or os.cpu_count() or 1,
+                           scheduler=scheduler, progress=True)  # fmt: skip
+    except (OSError, RuntimeError) as err:  # a worker died, the cluster went away
+        fail(f"sweep stopped ({type(err).__name__}: {err}); finished runs are kept: rerun to resume", 1)
+    typer.echo(
+        f"wrote {report.folder}/results.parquet: {report.done} of {report.total} runs "
+        f"({report.skipped} resumed, {report.failed} failed)"
+    )
+    if report.failed:
+        fail(f"{report.failed} runs failed; see {report.folder}/failures.csv", 1)
+
+
+@app.command()
 def schema() -> None:
     """Print the scenario schema reference (Markdown)."""
     from abm.scenario import schema_markdown

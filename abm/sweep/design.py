@@ -1,0 +1,126 @@
+"""Design points and replicate seeds, all derived from one root seed.
+
+Points: a full grid (the product of every factor's levels, the first factor varying
+slowest), independent uniform draws, a Latin hypercube (scipy's ``qmc``), or Saltelli's
+scheme for Sobol indices (SALib). A factor given as levels is categorical in sampled
+designs: a uniform draw u in [0, 1) picks level ``floor(u * k)``. A range over an
+integer field is rounded to the nearest integer.
+
+Seeds: replicate ``r`` gets ``SeedSequence(root).spawn(R)[r]`` (common random numbers:
+the same network, data split and draws at every point, so differences between points
+are the factors' doing), or with independent seeding the point's own child
+``SeedSequence(root).spawn(R)[r].spawn(P)[p]``. Spawned children depend only on their
+index, so adding replicates later keeps every existing run's seed. The design's own
+draws use the root sequence itself, which no replicate seed shares.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from abm.sweep.spec import Design, Factor, Seeding
+
+
+def make_points(
+    factors: list[Factor], design: Design, samples: int | None, root: int, second_order: bool = False
+) -> list[dict[str, Any]]:
+    """The design's points, each a ``{field path: value}`` override mapping.
+
+    Args:
+        factors: The varied fields.
+        design: How to choose points.
+        samples: Number of points (random, LHS) or Saltelli's base sample N (sobol).
+        root: The sweep's root seed.
+        second_order: Sobol only: also sample for second-order indices.
+
+    Returns:
+        The points, in a fixed order (their index is the point id).
+    """
+    if design is Design.GRID:
+        return [
+            {f.path: v for f, v in zip(factors, combo, strict=True)}
+            for combo in itertools.product(*(f.levels for f in factors))
+        ]
+    if design is Design.SOBOL:
+        from SALib.sample import sobol
+
+        raw = sobol.sample(
+            sobol_problem(factors), samples, calc_second_order=second_order, seed=root
+        )
+        unit = np.column_stack([_to_unit(f, raw[:, j]) for j, f in enumerate(factors)])
+    else:
+        rng = np.random.default_rng(np.random.SeedSequence(root))
+        if design is Design.RANDOM:
+            unit = rng.random((samples, len(factors)))
+        else:
+            from scipy.stats import qmc
+
+            unit = qmc.LatinHypercube(d=len(factors), rng=rng).random(samples)
+    return [
+        {f.path: _from_unit(f, u[j]) for j, f in enumerate(factors)} for u in unit
+    ]
+
+
+def sobol_problem(factors: list[Factor]) -> dict[str, Any]:
+    """SALib's problem definition: ranges as they are, levels as [0, k)."""
+    return {
+        "num_vars": len(factors),
+        "names": [f.path for f in factors],
+        "bounds": [
+            [f.low, f.high] if f.is_range else [0.0, float(len(f.levels))] for f in factors
+        ],
+    }
+
+
+def _to_unit(f: Factor, values: np.ndarray) -> np.ndarray:
+    if f.is_range:
+        return (values - f.low) / (f.high - f.low)
+    return values / len(f.levels)
+
+
+def _from_unit(f: Factor, u: float) -> Any:
+    if not f.is_range:
+        return f.levels[min(int(u * len(f.levels)), len(f.levels) - 1)]
+    value = f.low + float(u) * (f.high - f.low)
+    if f.integer:
+        return int(min(max(round(value), np.ceil(f.low)), np.floor(f.high)))
+    return float(min(max(value, f.low), f.high))
+
+
+def seed_for(root: int, point: int, replicate: int, seeding: Seeding) -> int:
+    """The scenario seed of one run (a non-negative 63-bit integer)."""
+    child = np.random.SeedSequence(root, spawn_key=(replicate,))
+    if seeding is Seeding.INDEPENDENT:
+        child = np.random.SeedSequence(root, spawn_key=(replicate, point))
+    hi, lo = child.generate_state(2, np.uint32)
+    return int(((int(hi) << 32) | int(lo)) & (2**63 - 1))
+
+
+def run_id(point: int, replicate: int) -> str:
+    """A run's id; ids sort in (point, replicate) order."""
+    return f"p{point:07d}-r{replicate:05d}"
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run of a sweep: a point, a replicate and its seed."""
+
+    run_id: str
+    point: int
+    replicate: int
+    seed: int
+    overrides: dict[str, Any]
+
+
+def runs(
+    points: list[dict[str, Any]], replicates: int, root: int, seeding: Seeding
+) -> Iterator[RunSpec]:
+    """Every run of a sweep, lazily, in run-id order."""
+    for p, overrides in enumerate(points):
+        for r in range(replicates):
+            yield RunSpec(run_id(p, r), p, r, seed_for(root, p, r, seeding), overrides)

@@ -1,0 +1,172 @@
+"""Where runs execute: in this process, on a local process pool, or on a Dask cluster.
+
+Every back-end runs the same function, :func:`run_one`, which only calls
+:func:`abm.runner.simulate` on the base scenario with the point's overrides and the
+run's seed, and returns the outcomes or the error. Results therefore do not depend on
+the back-end. Each worker uses one BLAS thread (parallelism is across runs, and
+multi-threaded BLAS makes these small learners slower and erratic). At most
+``window`` runs are in flight, so the parent's memory does not grow with the sweep.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import traceback
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from abm.scenario import Scenario
+from abm.sweep.design import RunSpec
+
+
+class ExecutorKind(StrEnum):
+    """The back-ends."""
+
+    LOCAL = "local"  # a process pool on this machine
+    DASK = "dask"  # a Dask cluster: a LocalCluster, or an existing one (--scheduler)
+    SERIAL = "serial"  # in this process, one run at a time (debugging)
+
+
+@dataclass(frozen=True)
+class Task:
+    """What a worker needs for one run."""
+
+    run: RunSpec
+    base: Scenario
+    steps: int | None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a worker sends back: the outcomes, or the error."""
+
+    run: RunSpec
+    outcomes: dict[str, float] | None
+    error: str | None = None
+
+
+_LIMITED: Any = None
+
+
+def _one_blas_thread() -> None:
+    global _LIMITED
+    if _LIMITED is None:
+        os.environ["OPENBLAS_NUM_THREADS"] = "1"
+        os.environ["OMP_NUM_THREADS"] = "1"
+        from threadpoolctl import threadpool_limits
+
+        _LIMITED = threadpool_limits(1)
+
+
+def run_one(task: Task) -> Outcome:
+    """Simulate one run; an exception inside the simulation becomes its error message."""
+    from abm.runner import simulate
+    from abm.scenario import with_overrides
+
+    _one_blas_thread()
+    try:
+        scenario = with_overrides(task.base, task.run.overrides)
+        result = simulate(scenario, seed=task.run.seed, steps=task.steps)
+    except Exception as err:  # noqa: BLE001 - a failed run is recorded, the sweep goes on
+        last = traceback.extract_tb(err.__traceback__)[-1]
+        where = f" ({os.path.basename(last.filename)}:{last.lineno})"
+        return Outcome(task.run, None, f"{type(err).__name__}: {err}{where}".replace("\n", " "))
+    return Outcome(task.run, result.outcomes)
+
+
+def execute(
+    tasks: Iterable[Task],
+    kind: ExecutorKind,
+    jobs: int,
+    scheduler: str | None = None,
+) -> Iterator[Outcome]:
+    """Run tasks on a back-end and yield their outcomes as they finish (any order).
+
+    Args:
+        tasks: The runs to do (consumed lazily).
+        kind: The back-end.
+        jobs: Worker processes (local pool, LocalCluster).
+        scheduler: Address of an existing Dask scheduler (``tcp://host:8786``).
+    """
+    if kind is ExecutorKind.SERIAL:
+        yield from (run_one(t) for t in tasks)
+    elif kind is ExecutorKind.LOCAL:
+        yield from _local(tasks, jobs)
+    else:
+        yield from _dask(tasks, jobs, scheduler)
+
+
+def _local(tasks: Iterable[Task], jobs: int) -> Iterator[Outcome]:
+    import multiprocessing
+
+    # spawn: fresh interpreters, safe with the parent's threads (the progress bar's).
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_one_blas_thread) as pool:
+        yield from _windowed(tasks, 2 * jobs, pool.submit, _wait_futures)
+
+
+def _wait_futures(pending: set) -> tuple[set, set]:
+    return wait(pending, return_when=FIRST_COMPLETED)
+
+
+def _windowed(
+    tasks: Iterable[Task], window: int, submit: Callable, wait_some: Callable
+) -> Iterator[Outcome]:
+    pending: set = set()
+    for task in tasks:
+        pending.add(submit(run_one, task))
+        while len(pending) >= window:
+            done, pending = wait_some(pending)
+            yield from (f.result() for f in done)
+    while pending:
+        done, pending = wait_some(pending)
+        yield from (f.result() for f in done)
+
+
+def _dask(tasks: Iterable[Task], jobs: int, scheduler: str | None) -> Iterator[Outcome]:
+    from distributed import Client, LocalCluster, as_completed
+
+    cluster = None
+    if scheduler is None:
+        cluster = LocalCluster(
+            n_workers=jobs,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
+            env={"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"},
+        )
+        client = Client(cluster)
+    else:
+        client = Client(scheduler, timeout="30s")
+    try:
+        threads = sum(client.nthreads().values()) or jobs
+        window = max(2, 2 * threads)
+        running = as_completed()
+        which: dict[str, RunSpec] = {}
+
+        def results() -> Iterator[Outcome]:
+            future = next(running)
+            run = which.pop(future.key)
+            try:
+                yield future.result()
+            except Exception as err:  # noqa: BLE001 - e.g. a worker died (KilledWorker)
+                yield Outcome(run, None, f"{type(err).__name__}: {err}".replace("\n", " "))
+            future.release()
+
+        for task in tasks:
+            future = client.submit(run_one, task, pure=False)
+            which[future.key] = task.run
+            running.add(future)
+            while running.count() >= window:
+                yield from results()
+        while running.count():
+            yield from results()
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()

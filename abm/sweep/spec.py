@@ -1,0 +1,300 @@
+"""The sweep file: which scenario fields vary, how they are sampled, how often repeated.
+
+A sweep file is YAML validated by the pydantic models below, like a scenario file. It
+names a base scenario (relative to the sweep file), the scenario field paths to vary
+(the same dotted paths as ``abm run --set``), a design, the number of replicates, a
+root seed and the outcomes to keep. Every point of the design is applied to the base
+scenario with :func:`abm.scenario.with_overrides` before anything runs, so an unknown
+field or an out-of-range level is reported as one line naming the sweep file, the
+field and what was expected, and nothing is written.
+
+Modelling assumption: a design point is a set of scenario overrides and nothing else;
+the simulator sees an ordinary scenario, so any single run can be reproduced with
+``abm run BASE --seed S --steps T --set path=value ...``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+import abm
+from abm import metrics
+from abm.scenario import Scenario, ScenarioError, _expected, _loc, load_scenario, with_overrides
+
+
+class Design(StrEnum):
+    """How the points of a sweep are chosen."""
+
+    GRID = "grid"  # the full factorial of every factor's levels
+    RANDOM = "random"  # independent uniform draws
+    LATIN_HYPERCUBE = "latin_hypercube"  # one draw per stratum of every factor
+    SOBOL = "sobol"  # Saltelli's scheme (SALib), for Sobol sensitivity indices
+
+
+class Seeding(StrEnum):
+    """How replicate seeds are shared between design points."""
+
+    COMMON = "common"  # replicate r uses the same seed at every point (common random numbers)
+    INDEPENDENT = "independent"  # every (point, replicate) gets its own seed
+
+
+class Range(BaseModel):
+    """A continuous factor: sampled in [low, high], or ``num`` evenly spaced levels on a grid."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    low: float = Field(..., description="Lowest value.")
+    high: float = Field(..., description="Highest value.")
+    num: int | None = Field(None, ge=2, le=100_000, description="Grid only: number of levels.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Range:
+        if not self.high > self.low:
+            raise ValueError(f"high|a number > low ({self.low}), got {self.high}")
+        return self
+
+
+class SweepFile(BaseModel):
+    """The contents of a sweep file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(None, min_length=1, description="Folder name (default: file stem).")
+    base: str = Field(..., min_length=1, description="Base scenario file, relative to this file.")
+    vary: dict[str, list[Any] | Range] = Field(
+        ..., min_length=1, description="Scenario field path -> levels (list) or {low, high}."
+    )
+    design: Design = Field(Design.GRID, description="grid | random | latin_hypercube | sobol.")
+    samples: int | None = Field(
+        None, ge=1, le=10_000_000, description="Points (random, LHS) or base samples N (sobol)."
+    )
+    second_order: bool = Field(False, description="Sobol: also sample second-order indices.")
+    replicates: int = Field(1, ge=1, le=100_000, description="Runs per point, each its own seed.")
+    seed: int = Field(0, ge=0, description="Root seed of the design and of every replicate seed.")
+    seeding: Seeding = Field(Seeding.COMMON, description="common | independent replicate seeds.")
+    outcomes: list[str] | None = Field(None, description="Outcome columns to keep (default: all).")
+    steps: int | None = Field(None, ge=1, le=100_000, description="Override the scenario's steps.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SweepFile:
+        for key, factor in self.vary.items():
+            if isinstance(factor, list) and not factor:
+                raise ValueError(f"vary.{key}|a non-empty list of levels")
+            if isinstance(factor, Range):
+                if self.design is Design.GRID and factor.num is None:
+                    raise ValueError(f"vary.{key}.num|a number of levels for a range on a grid")
+                if self.design is not Design.GRID and factor.num is not None:
+                    raise ValueError(f"vary.{key}.num|no num (only a grid uses levels)")
+        if self.design is Design.GRID and self.samples is not None:
+            raise ValueError("samples|no samples for a grid (its size is the product of levels)")
+        if self.design is not Design.GRID and self.samples is None:
+            raise ValueError(f"samples|a number of samples for design {self.design.value}")
+        if self.design is Design.SOBOL and self.samples & (self.samples - 1):
+            raise ValueError(f"samples|a power of two for a Sobol design, got {self.samples}")
+        return self
+
+
+@dataclass(frozen=True)
+class Factor:
+    """One varied field: its path, and either its levels or its range."""
+
+    path: str
+    levels: tuple[Any, ...] | None = None
+    low: float | None = None
+    high: float | None = None
+    integer: bool = False  # the field is an int: sampled values are rounded
+
+    @property
+    def is_range(self) -> bool:
+        """Whether the factor is continuous (sampled in [low, high])."""
+        return self.levels is None
+
+
+@dataclass
+class Sweep:
+    """A validated sweep: the file's contents, its base scenario and its design points."""
+
+    path: Path
+    spec: SweepFile
+    base: Scenario
+    factors: list[Factor]
+    points: list[dict[str, Any]]  # the design: one override mapping per point
+    outcomes: list[str]
+
+    @property
+    def name(self) -> str:
+        """The sweep's name (its folder name)."""
+        return self.spec.name or self.path.stem
+
+    @property
+    def steps(self) -> int:
+        """Steps every run takes."""
+        return self.spec.steps or self.base.steps
+
+    @property
+    def n_runs(self) -> int:
+        """Points times replicates."""
+        return len(self.points) * self.spec.replicates
+
+    def identity(self) -> dict[str, Any]:
+        """What must not change for results in one folder to belong together.
+
+        Replicates may grow (new runs are added; the existing ones keep their seeds)
+        and the outcomes kept may change (run files store every outcome).
+        """
+        spec = self.spec.model_dump(mode="json", exclude={"replicates", "outcomes", "name"})
+        spec.pop("base")
+        return {
+            "abm_version": abm.__version__,
+            "sweep": spec,
+            "base_scenario": self.base.model_dump(mode="json"),
+        }
+
+    def fingerprint(self) -> str:
+        """A hash of :meth:`identity`."""
+        text = json.dumps(self.identity(), sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def load_sweep(path: str | Path) -> Sweep:
+    """Read and validate a sweep file and every point of its design.
+
+    Args:
+        path: The sweep YAML file.
+
+    Returns:
+        The validated sweep, with its design points generated.
+
+    Raises:
+        ScenarioError: One line naming the file, the field and what was expected.
+    """
+    from abm.sweep.design import make_points  # design imports this module's types
+
+    path = Path(path)
+    raw = _read(path)
+    try:
+        spec = SweepFile.model_validate(raw)
+    except ValidationError as err:
+        raise _one_line(err, path) from None
+    base_path = path.parent / spec.base
+    try:
+        base = load_scenario(base_path)
+    except ScenarioError as err:
+        if not base_path.exists():
+            raise ScenarioError(path, "base", f"an existing scenario file, got '{spec.base}'") from None
+        raise
+    factors = [_factor(path, base, key, value) for key, value in spec.vary.items()]
+    outcomes = _outcomes(path, base, spec.outcomes)
+    points = make_points(factors, spec.design, spec.samples, spec.seed, spec.second_order)
+    sweep = Sweep(path, spec, base, factors, points, outcomes)
+    check_points(sweep)
+    return sweep
+
+
+def _read(path: Path) -> dict:
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ScenarioError(path, "", "an existing sweep file (not found)") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else "(parse)"
+        raise ScenarioError(path, where, "valid YAML") from None
+    if not isinstance(data, dict):
+        raise ScenarioError(path, "", f"a mapping of sweep fields, got {type(data).__name__}")
+    return data
+
+
+def _one_line(err: ValidationError, file: Path) -> ScenarioError:
+    first = err.errors()[0]
+    msg = first.get("msg", "")
+    if first["type"] == "value_error" and "|" in msg:
+        field, expected = msg.removeprefix("Value error, ").split("|", 1)
+        return ScenarioError(file, field, expected)
+    loc = _loc(first["loc"])
+    if first["type"] == "extra_forbidden":
+        known = ", ".join(SweepFile.model_fields) if "." not in loc else "low, high, num"
+        return ScenarioError(file, loc, f"no such field (known: {known})")
+    if loc.startswith("vary.") and first["type"] in ("list_type", "model_type", "dict_type"):
+        # The union's error names one branch; say what either branch wants.
+        key = loc.split(".")[1]
+        return ScenarioError(file, f"vary.{key}", "a list of levels or a mapping {low, high}")
+    return ScenarioError(file, loc, _expected(first))
+
+
+def _factor(file: Path, base: Scenario, key: str, value: list[Any] | Range) -> Factor:
+    if isinstance(value, list):
+        for level in value:
+            _apply(file, base, {key: level}, f"vary.{key}")
+        return Factor(key, levels=tuple(value))
+    current = _current(base, key)
+    if isinstance(current, bool) or not isinstance(current, int | float):
+        _apply(file, base, {key: value.low}, f"vary.{key}")  # unknown paths fail here first
+        raise ScenarioError(file, f"vary.{key}", f"levels (a list): the field is not a number, got {current!r}")
+    integer = isinstance(current, int)
+    for end in (value.low, value.high):
+        _apply(file, base, {key: int(round(end)) if integer else end}, f"vary.{key}")
+    return Factor(key, low=value.low, high=value.high, integer=integer, levels=_grid(value, integer))
+
+
+def _grid(value: Range, integer: bool) -> tuple[Any, ...] | None:
+    if value.num is None:
+        return None
+    import numpy as np
+
+    levels = [round(float(x), 12) for x in np.linspace(value.low, value.high, value.num)]
+    return tuple(dict.fromkeys(int(round(x)) for x in levels)) if integer else tuple(levels)
+
+
+def _current(base: Scenario, key: str) -> Any:
+    node: Any = base.model_dump(mode="json")
+    for part in key.split("."):
+        if isinstance(node, dict):
+            node = node.get(part)
+        elif isinstance(node, list):
+            node = next(
+                (x for i, x in enumerate(node) if x.get("name") == part or str(i) == part), None
+            )
+        else:
+            return None
+    return node
+
+
+def _apply(file: Path, base: Scenario, overrides: dict[str, Any], field: str) -> Scenario:
+    try:
+        return with_overrides(base, overrides)
+    except ScenarioError as err:
+        shown = ", ".join(f"{k}={v!r}" for k, v in overrides.items())
+        raise ScenarioError(file, field, f"{err.field}: {err.expected} (at {shown})") from None
+
+
+def _outcomes(file: Path, base: Scenario, wanted: list[str] | None) -> list[str]:
+    known = metrics.outcome_names(base)
+    if wanted is None:
+        return known
+    import difflib
+
+    for i, name in enumerate(wanted):
+        if name not in known:
+            hint = difflib.get_close_matches(name, known, n=1)
+            extra = f"; did you mean '{hint[0]}'?" if hint else ""
+            raise ScenarioError(
+                file, f"outcomes[{i}]", f"an outcome of the base scenario, got '{name}'{extra}"
+            )
+    return list(wanted)
+
+
+def check_points(sweep: Sweep) -> None:
+    """Apply every design point to the base scenario; the first invalid one is an error."""
+    for i, point in enumerate(sweep.points):
+        _apply(sweep.path, sweep.base, point, f"vary (point {i})")

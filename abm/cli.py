@@ -158,6 +158,36 @@ def list_scenarios(
         typer.echo(f"{path.stem:28s} {question}")
 
 
+@app.command()
+@user_errors
+def compare(
+    a: Annotated[Path, typer.Argument(help="Reference scenario (A).")],
+    b: Annotated[
+        Path, typer.Argument(help="Scenario compared with it (B); differences are B - A.")
+    ],
+    replicates: Annotated[int, typer.Option(help="Paired replicates (seeds), >= 2 for CIs.")] = 10,
+    steps: Annotated[int | None, typer.Option(help="Steps (default: each scenario's).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Root seed (default: A's seed).")] = None,
+    out: OutOption = Path("outputs"),
+    set_: SetOption = None,
+) -> None:
+    """Run A and B on the same seeds; print and write outcome differences with 95% CIs."""
+    from abm.compare import compare as run_comparison
+    from abm.compare import format_table, write_comparison
+
+    spec_a = load_scenario(a, set_)
+    spec_b = load_scenario(b, set_)
+    if replicates < 1:
+        raise ValueError(f"--replicates: a number >= 1, got {replicates}")
+    if steps is not None and steps < 1:
+        raise ValueError(f"--steps: a number >= 1, got {steps}")
+    result = run_comparison(spec_a, spec_b, replicates, steps=steps, root_seed=seed)
+    folder = write_comparison(result, out)
+    typer.echo(f"wrote {folder}")
+    typer.echo(f"{spec_b.name} - {spec_a.name}, {replicates} paired seeds, 95% CI (paired t):")
+    typer.echo(format_table(result.table))
+
+
 def main() -> None:
     """Entry point for ``python -m abm``."""
     app()

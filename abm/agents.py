@@ -103,6 +103,7 @@ class Platform(mesa.Agent):
         self.needs_refit = False  # deletions or expiry make an incremental update inexact
         self.quality = 0.0
         self.initial_quality = 0.0
+        self.group_quality = np.zeros(0)  # quality as experienced by each user group
         self.received = 0  # samples routed here, cumulative
         self.deleted = 0  # samples removed by deletion requests, cumulative
         self.expired = 0  # samples dropped by the retention window, cumulative

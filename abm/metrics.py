@@ -87,13 +87,30 @@ def column(series: str, entity: str) -> str:
     return f"{series}[{entity}]"
 
 
+GROUP_TABLE = "group_quality"
+
+
 def build_datacollector(model: LeverageModel) -> mesa.DataCollector:
-    """A DataCollector with one model reporter per series and entity."""
+    """A DataCollector with one model reporter per series and entity, and a table of
+    quality per platform and user group."""
     reporters: dict[str, Callable[[LeverageModel], float]] = {}
     for s in SERIES:
         for entity in model.platforms if s.per == "platform" else model.collectives:
             reporters[column(s.name, entity.name)] = _bind(s.read, entity)
-    return mesa.DataCollector(model_reporters=reporters)
+    return mesa.DataCollector(
+        model_reporters=reporters,
+        tables={GROUP_TABLE: ["step", "platform", "group", "quality"]},
+    )
+
+
+def collect(model: LeverageModel) -> None:
+    """Record the step: every series, and quality per platform and user group."""
+    model.datacollector.collect(model)
+    for p in model.platforms:
+        for g, q in enumerate(p.group_quality):
+            model.datacollector.add_table_row(
+                GROUP_TABLE, {"step": model.steps, "platform": p.name, "group": g, "quality": q}
+            )
 
 
 def _bind(read: Callable, entity: Any) -> Callable[[LeverageModel], float]:
@@ -127,6 +144,9 @@ OUTCOMES: tuple[Outcome, ...] = (
             lambda m, p, t: float(p.unlearning_cost)),
     Outcome("dividends_paid", "platform", "utility", "Dividends conceded to collectives.",
             lambda m, p, t: float(p.dividends_paid)),
+    Outcome("countermeasure_cost", "platform", "utility",
+            "What filtering poison and incentives to stay cost the platform.",
+            lambda m, p, t: float(p.countermeasure_cost)),
     Outcome("peak_participation", "collective", "share", "Highest share of users acting.",
             lambda m, c, t: float(_col(t, "participation", c.name).max())),
     Outcome("mean_leverage", "collective", "share of gap",
@@ -139,6 +159,9 @@ OUTCOMES: tuple[Outcome, ...] = (
     Outcome("dividend", "collective", "utility", "Dividend won.", lambda m, c, t: c.dividend),
     Outcome("member_cost", "collective", "utility", "What acting cost the members, cumulative.",
             lambda m, c, t: c.cost),
+    Outcome("value", "collective", "score",
+            "Shapley value of the collective's data (exact, over collectives).",
+            lambda m, c, t: c.value),
 )  # fmt: skip
 
 

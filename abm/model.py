@@ -23,7 +23,7 @@ from typing import Any
 import mesa
 import numpy as np
 
-from abm import behaviour, levers
+from abm import behaviour, levers, metrics
 from abm.agents import Collective, Platform, Shadow, User, UserState
 from abm.bargaining import Position, PlatformResponse, nash_bargain, normalised_leverage
 from abm.behaviour import NO_PLATFORM, Action
@@ -37,9 +37,9 @@ from abm.learning import (
     make_learner,
     naive_learner_for,
 )
-from abm.metrics import build_datacollector
 from abm.network import build_graph, to_networkx
 from abm.scenario import EventAction, Lever, Scenario, with_overrides
+from abm.valuation import exact_shapley
 
 # The action a member takes when acting under each lever.
 LEVER_ACTION = {
@@ -91,6 +91,8 @@ class LeverageModel(mesa.Model):
         self.slices = assign_slices(
             self.task, self.n_users, heterogeneity=pop.heterogeneity.value, groups=groups, rng=self.rng
         )
+        # Each group's class mix: what "quality for group g" weights per-class recall by.
+        self.group_classes = self._group_class_mix(groups)
         self.naive_quality = (
             naive_learner_for(self.task)
             .fit(self.task.X_train, self.task.y_train, self.rng)
@@ -113,8 +115,8 @@ class LeverageModel(mesa.Model):
 
         self.policy = spec.policy.model_copy()
         self.bargaining_log: list[dict[str, Any]] = []
-        self.datacollector = build_datacollector(self)
-        self.datacollector.collect(self)
+        self.datacollector = metrics.build_datacollector(self)
+        metrics.collect(self)
 
     # ------------------------------------------------------------------ the step
     @property
@@ -126,7 +128,7 @@ class LeverageModel(mesa.Model):
         """Advance the world by one step (see the module docstring for the phases)."""
         # 1. Platforms publish quality and terms: users decide on these numbers.
         quality = np.array([p.quality for p in self.platforms])
-        price = np.array([p.price for p in self.platforms])
+        price = np.array([p.price - self.incentive(p) for p in self.platforms])
         # 2. Events fire; collectives launch, stop and recruit.
         self.fire_events()
         self.update_campaigns()
@@ -144,7 +146,7 @@ class LeverageModel(mesa.Model):
         self.account_costs()
         self.bargain()
         # 7. Record the step.
-        self.datacollector.collect(self)
+        metrics.collect(self)
         if self.steps >= self.spec.steps:
             self.running = False
 
@@ -425,7 +427,31 @@ class LeverageModel(mesa.Model):
             new = np.flatnonzero(p.pool.new_rows(self.t))
             p.trainer.update(p.pool.features(self.task.X_train, new), p.pool.y[new], self.rng)
         p.needs_refit = False
-        p.quality = p.trainer.score(self.task.X_test, self.task.y_test)
+        self.evaluate(p)
+
+    def evaluate(self, p: Platform) -> None:
+        """Held-out quality overall and as experienced by each user group.
+
+        A group's quality weights the model's per-class recall by the classes in its
+        members' data, so a strike by a homogeneous group shows up where it bites.
+        """
+        task = self.task
+        if task.kind != "classification":
+            p.quality = p.trainer.score(task.X_test, task.y_test)
+            return
+        hit = p.trainer.predict(task.X_test) == task.y_test
+        p.quality = float(hit.mean())
+        recall = np.bincount(task.y_test, weights=hit, minlength=task.n_classes) / np.maximum(
+            np.bincount(task.y_test, minlength=task.n_classes), 1
+        )
+        p.group_quality = self.group_classes @ recall
+
+    def incentive(self, p: Platform) -> float:
+        """The price cut a platform offers while a campaign targets it (paid per user)."""
+        if p.spec.incentive == 0 or not any(c.active and c.target == p.index for c in self.collectives):
+            return 0.0
+        p.countermeasure_cost += p.spec.incentive * float(np.count_nonzero(self.users.platform == p.index))
+        return p.spec.incentive
 
     # ------------------------------------------------------------------ phase 6
     def measure_leverage(self) -> None:
@@ -500,6 +526,47 @@ class LeverageModel(mesa.Model):
             return max(c.shadow.quality - target.quality, 0.0) + 0.01
         return 0.01
 
+    # ------------------------------------------------------------------ valuation
+    def value_collectives(self) -> dict[str, float]:
+        """Exact Shapley value of each collective's data (all coalitions retrained).
+
+        The game: ``V(S)`` is the held-out quality of a fresh learner (the first
+        platform's kind) trained on the clean data everyone produced during the run
+        that reached any platform or shadow, keeping non-members' data always and
+        members' data only for collectives in ``S``. A user in several collectives
+        counts for the first. Values sum to ``V(all) - V(none)``.
+        """
+        if not self.collectives:
+            return {}
+        pools = [p.pool for p in self.platforms] + [
+            c.shadow.pool for c in self.collectives if c.shadow is not None
+        ]
+        sample = np.concatenate([q.sample for q in pools])
+        contributor = np.concatenate([q.contributor for q in pools])
+        step = np.concatenate([q.step for q in pools])
+        key = np.unique(np.stack([sample, contributor, step], axis=1), axis=0)
+        sample, contributor = key[:, 0], key[:, 1]
+        u = self.users
+        first = np.where(u.member.any(axis=1), u.member.argmax(axis=1), -1)
+        owner = np.where(contributor >= 0, first[np.maximum(contributor, 0)], -1)
+        X, y = self.task.X_train[sample], self.task.y_train[sample]
+        kind = self.spec.platforms[0].learner
+
+        def value(coalition: frozenset[str]) -> float:
+            keep = owner < 0
+            for c in self.collectives:
+                if c.name in coalition:
+                    keep |= owner == c.index
+            if not keep.any():
+                return self.naive_quality
+            learner = make_learner(kind, self.task).fit(X[keep], y[keep], self.rng)
+            return learner.score(self.task.X_test, self.task.y_test)
+
+        values = exact_shapley([c.name for c in self.collectives], value)
+        for c in self.collectives:
+            c.value = values[c.name]
+        return values
+
     # ------------------------------------------------------------------ helpers
     def _initial_users(self, groups: np.ndarray) -> UserState:
         pop, spec = self.spec.population, self.spec
@@ -521,6 +588,16 @@ class LeverageModel(mesa.Model):
             chosen = self.rng.choice(pool, size=min(k, pool.size), replace=False)
             u.member[chosen, c.index] = True
 
+    def _group_class_mix(self, groups: np.ndarray) -> np.ndarray:
+        if self.task.kind != "classification":
+            return np.zeros((0, 0))
+        owner_group = groups[self.slices.owners()]
+        classes = self.task.y_train[self.slices.order]
+        n_groups = int(groups.max()) + 1
+        mix = np.zeros((n_groups, self.task.n_classes))
+        np.add.at(mix, (owner_group, classes), 1.0)
+        return mix / np.maximum(mix.sum(axis=1, keepdims=True), 1.0)
+
     def _new_learner(self, spec) -> Any:
         if spec.shards > 1:
             return ShardedTrainer(spec.shards, lambda: make_learner(spec.learner, self.task), self.rng)
@@ -538,7 +615,8 @@ class LeverageModel(mesa.Model):
                 p.trainer.fit(p.pool, self.task.X_train, self.rng)
             else:
                 p.trainer.fit(p.pool.features(self.task.X_train), p.pool.y, self.rng)
-        p.quality = p.initial_quality = p.trainer.score(self.task.X_test, self.task.y_test)
+        self.evaluate(p)
+        p.initial_quality = p.quality
 
     def _launch(self, c: Collective) -> None:
         c.active = True

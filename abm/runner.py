@@ -38,6 +38,7 @@ class RunResult:
     agent_table: pd.DataFrame  # one row per user (and snapshot step), at the chosen cadence
     outcomes: dict[str, float]  # declared end-of-run outcomes, "name[entity]" -> value
     bargaining: pd.DataFrame  # one row per bargaining round
+    groups: pd.DataFrame  # quality per step, platform and user group
     started: str = ""
     finished: str = ""
     seconds: float = 0.0
@@ -84,6 +85,8 @@ def simulate(
             advance()
     table = model.datacollector.get_model_vars_dataframe()
     table.index.name = "step"
+    if scenario.measurement.valuation and 0 < len(model.collectives) <= 5:
+        model.value_collectives()
     snapshots.append(metrics.agent_table(model).assign(step=model.steps))
     return RunResult(
         scenario=scenario,
@@ -96,6 +99,7 @@ def simulate(
             columns=["step", "collective", "platform", "leverage", "platform_loss",
                      "member_cost", "dividend", "response", "reason"],
         ),  # fmt: skip
+        groups=model.datacollector.get_table_dataframe(metrics.GROUP_TABLE),
         started=started.isoformat(timespec="seconds"),
         finished=datetime.now(UTC).isoformat(timespec="seconds"),
         seconds=time.perf_counter() - t0,
@@ -155,6 +159,7 @@ def write_run(result: RunResult, out_root: str | Path, extra_files: dict | None 
             tmp / "outcomes.csv"
         )
         result.bargaining.to_csv(tmp / "bargaining.csv", index=False)
+        result.groups.to_parquet(tmp / "groups.parquet", index=False)
         for name in plots.available(result.model_table):
             fig = plots.series_figure(result.model_table, name)
             fig.savefig(tmp / f"{name}.png", dpi=110)

@@ -156,3 +156,55 @@ def test_keyword_overrides_rebuild_the_model_like_batch_run():
     model = LeverageModel(scenario=small(), population__n_users=120, rng=3)
     assert model.n_users == 120
     assert model.spec.population.n_users == 120
+
+
+def test_group_strike_hurts_that_group_most():
+    world = {
+        "network": {"kind": "sbm", "groups": 10, "homophily": 0.95},
+        "population": {"n_users": 300, "samples_per_step": 0.3, "heterogeneity": "class",
+                       "threshold_mean": 0.0, "threshold_sd": 0.0, "reconsider_rate": 0.0},
+        "platforms": [{"name": "incumbent", "initial_share": 1.0, "seed_data": 0, "retrain": "full"}],
+        "steps": 10,
+        "measurement": {"counterfactual_every": 0, "valuation": False},
+    }  # fmt: skip
+    # Group 8's data is mostly eights, the class digits' models find hardest.
+    strike = {"name": "g8", "target": "incumbent", "size": 1.0, "group": 8, "start": 0}
+    normal = simulate(small(**world)).groups
+    struck = simulate(small(**world, collectives=[strike])).groups
+    last = normal.step.max()
+    q_normal = normal[normal.step == last].set_index("group").quality
+    q_struck = struck[struck.step == last].set_index("group").quality
+    drop = q_normal - q_struck
+    assert drop[8] > 0.1
+    assert drop[8] > drop.drop(8).max() + 0.05
+
+
+def test_bigger_collective_has_more_valuable_data():
+    sc = small(
+        steps=6,
+        collectives=[
+            {"name": "big", "target": "incumbent", "size": 0.5, "start": 99},
+            {"name": "tiny", "target": "incumbent", "size": 0.02, "start": 99},
+        ],
+        platforms=[{"name": "incumbent", "initial_share": 1.0, "seed_data": 0}],
+        population={"samples_per_step": 0.3},
+    )
+    result = simulate(sc)
+    big, tiny = result.outcomes["value[big]"], result.outcomes["value[tiny]"]
+    assert big > tiny
+    assert big > 0.01
+
+
+def test_incentive_to_stay_costs_the_platform_and_keeps_users():
+    def run(incentive):
+        return simulate(small(
+            population={"threshold_mean": 0.0, "threshold_sd": 0.0, "reconsider_rate": 0.5},
+            platforms=[{"name": "incumbent", "initial_share": 0.5, "incentive": incentive},
+                       {"name": "challenger", "initial_share": 0.5}],
+            collectives=[{"name": "c", "target": "incumbent", "lever": "strike", "size": 0.3}],
+        ))  # fmt: skip
+
+    paid, free = run(0.5), run(0.0)
+    assert paid.outcomes["countermeasure_cost[incumbent]"] > 0
+    assert free.outcomes["countermeasure_cost[incumbent]"] == 0
+    assert paid.outcomes["final_share[incumbent]"] > free.outcomes["final_share[incumbent]"]

@@ -198,6 +198,7 @@ class LeverageModel(mesa.Model):
         for c in self.collectives:
             if not c.active:
                 u.acting[:, c.index] = False
+                c.turnout = c.participation = 0.0  # nobody acts once a campaign stops
                 continue
             spec = c.spec
             neighbours = behaviour.neighbour_mean(

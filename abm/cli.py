@@ -188,6 +188,38 @@ def compare(
     typer.echo(format_table(result.table))
 
 
+@app.command()
+@user_errors
+def viz(
+    scenario: Annotated[
+        Path | None,
+        typer.Argument(help="Scenario YAML file (default: scenarios/data_strike.yaml)."),
+    ] = None,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8765,
+) -> None:
+    """Step through a scenario in the Mesa browser viewer (SolaraViz); prints its address."""
+    import signal
+    import subprocess
+
+    from abm.viz.server import address, viewer_command, viewer_env
+
+    if scenario is not None:
+        load_scenario(scenario)  # a bad file is one line and exit 2, before any server starts
+    typer.echo(f"abm viz: serving {scenario or 'the default scenario'} at {address(host, port)}")
+    typer.echo("abm viz: press Ctrl+C to stop")
+    sys.stdout.flush()
+    server = subprocess.Popen(viewer_command(host, port), env=viewer_env(scenario))
+    signal.signal(signal.SIGTERM, lambda *_: server.terminate())  # never leave it orphaned
+    try:
+        code = server.wait()
+    except KeyboardInterrupt:
+        server.terminate()
+        code = server.wait()
+    if code not in (0, -15):
+        raise typer.Exit(code)
+
+
 def main() -> None:
     """Entry point for ``python -m abm``."""
     app()

@@ -61,3 +61,47 @@ def available(table: pd.DataFrame) -> list[str]:
 def close(fig: Figure) -> None:
     """Release a figure's memory."""
     plt.close(fig)
+
+
+RESPONSE_MARKERS = {
+    "ignore": ("x", "#7f7f7f"),
+    "negotiate": ("o", "#1f77b4"),
+    "concede": ("*", "#2ca02c"),
+}
+
+
+def bargaining_figure(
+    table: pd.DataFrame, log: list[dict] | pd.DataFrame, figsize: tuple[float, float] = (6, 3.2)
+) -> Figure:
+    """Bargaining: each collective's cumulative dividend, and every round's outcome.
+
+    Args:
+        table: The per-step model table (columns ``dividend[collective]``).
+        log: Bargaining rounds (``model.bargaining_log`` or the run's bargaining table):
+            ``step`` (0-based step index), ``collective``, ``dividend``, ``response``.
+        figsize: Figure size in inches.
+
+    Returns:
+        A figure: lines for dividends won, markers for the dividend each round settled
+        on, shaped by the platform's response (ignore, negotiate, concede).
+    """
+    fig, ax = plt.subplots(figsize=figsize, layout="constrained")
+    steps = table.index if "step" not in table.columns else table["step"]
+    for entity in entities(table, "dividend"):
+        ax.plot(steps, table[f"dividend[{entity}]"], lw=1.8, label=f"{entity}: dividend won")
+    rounds = pd.DataFrame(log)
+    if len(rounds):
+        for response, (marker, colour) in RESPONSE_MARKERS.items():
+            sel = rounds[rounds["response"] == response]
+            if len(sel):
+                # Table row t + 1 records the state after step index t.
+                ax.scatter(sel["step"] + 1, sel["dividend"], marker=marker, c=colour, s=40,
+                           label=f"round: {response}", zorder=3)  # fmt: skip
+    else:
+        ax.text(0.5, 0.5, "no bargaining round yet", transform=ax.transAxes, ha="center",
+                va="center", color="#7f7f7f")  # fmt: skip
+    ax.set(title="Bargaining outcomes and dividends", xlabel="step", ylabel="dividend (utility)")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8, frameon=False)
+    ax.grid(alpha=0.3)
+    return fig

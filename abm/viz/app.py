@@ -1,0 +1,235 @@
+"""The browser viewer: step through a scenario in Mesa's SolaraViz.
+
+Run it with ``abm viz [SCENARIO.yaml]`` or ``solara run abm/viz/app.py``; the scenario
+file comes from the ``ABM_VIZ_SCENARIO`` environment variable (default: the data
+strike, else the baseline, else the schema's defaults).
+
+The assumption: the viewer only *watches* the model. It never draws from the model's
+rng, so a scenario and a seed step through exactly the run ``abm run`` records. What
+can be changed is derived from the schema (:mod:`abm.viz.params`): a scenario picker
+over ``scenarios/*.yaml`` and sliders whose bounds are the schema's constraints and
+whose values start at the chosen scenario's; Mesa's Reset rebuilds the model from the
+scenario file with the slider values as overrides. Only matplotlib draws (Mesa's
+``backend="matplotlib"`` path), and no component needs KaTeX, so the page loads fully
+offline with the pinned ``solara-assets``.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import solara
+from matplotlib.figure import Figure
+from mesa.visualization import SolaraViz
+from mesa.visualization.utils import update_counter
+
+from abm.model import LeverageModel
+from abm.scenario import Scenario, ScenarioError, load_scenario
+from abm.viz import plots
+from abm.viz.network_view import network_figure
+from abm.viz.params import scenario_files, user_params
+from abm.viz.server import SCENARIO_ENV
+
+SCENARIOS_ENV = "ABM_VIZ_SCENARIOS"
+_REPO_SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
+
+
+class ViewerModel(LeverageModel):
+    """A LeverageModel built from a scenario *file*, so Mesa's Reset can rebuild it.
+
+    Args:
+        scenario_file: The scenario YAML ("" for the schema's defaults).
+        rng: Seed or generator; defaults to the scenario's seed.
+        scenario: Ignored unless it is an :class:`abm.scenario.Scenario`. Mesa's Reset
+            passes its own experimental ``Scenario`` object here; ours comes from the file.
+        **overrides: Slider values, as ``population__n_users=...`` paths.
+    """
+
+    def __init__(
+        self, *, scenario_file: str = "", rng: Any = None, scenario: Any = None, **overrides: Any
+    ):
+        if isinstance(scenario, Scenario):
+            spec = scenario
+        else:
+            spec = load_scenario(scenario_file) if scenario_file else Scenario()
+        self.scenario_file = scenario_file
+        super().__init__(scenario=spec, rng=rng, **overrides)
+
+
+def scenarios_folder() -> Path:
+    """The folder the picker lists: $ABM_VIZ_SCENARIOS, ./scenarios, or the project's."""
+    if os.environ.get(SCENARIOS_ENV):
+        return Path(os.environ[SCENARIOS_ENV])
+    local = Path("scenarios")
+    return local if local.is_dir() else _REPO_SCENARIOS
+
+
+def initial_scenario_file() -> str:
+    """The scenario to open: $ABM_VIZ_SCENARIO, else data_strike, else baseline, else ""."""
+    chosen = os.environ.get(SCENARIO_ENV, "")
+    if chosen:
+        return chosen
+    folder = scenarios_folder()
+    for name in ("data_strike.yaml", "baseline.yaml"):
+        if (folder / name).is_file():
+            return str(folder / name)
+    return ""
+
+
+def picker_choices(folder: Path, current: str) -> dict[str, str]:
+    """Picker label (file stem) -> path, for the folder's scenarios and the current file."""
+    choices = {Path(p).stem: p for p in scenario_files(folder)}
+    if current and current not in choices.values():
+        choices = {Path(current).stem: current, **choices}
+    return choices
+
+
+# --------------------------------------------------------------------------- drawing
+
+
+def to_png(fig: Figure, dpi: int = 90) -> bytes:
+    """Render a figure to PNG bytes and release it."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    plots.close(fig)
+    return buf.getvalue()
+
+
+@solara.component
+def NetworkView(model: LeverageModel) -> None:
+    """The social network: platform colours, action markers, collective rings."""
+    update_counter.get()
+    solara.Image(to_png(network_figure(model)), width="100%", classes=["abm-network"])
+
+
+def make_series_view(name: str) -> Callable:
+    """A component drawing one :data:`abm.viz.plots.PLOTS` panel from the model table."""
+
+    @solara.component
+    def SeriesView(model: LeverageModel) -> None:
+        update_counter.get()
+        table = model.datacollector.get_model_vars_dataframe()
+        fig = plots.series_figure(table, name)
+        solara.Image(to_png(fig), width="100%", classes=["abm-plot", f"abm-plot-{name}"])
+
+    SeriesView.__name__ = f"SeriesView_{name}"
+    return SeriesView
+
+
+@solara.component
+def BargainingView(model: LeverageModel) -> None:
+    """Dividends won and each bargaining round's response."""
+    update_counter.get()
+    table = model.datacollector.get_model_vars_dataframe()
+    fig = plots.bargaining_figure(table, model.bargaining_log)
+    solara.Image(to_png(fig), width="100%", classes=["abm-plot", "abm-plot-bargaining"])
+
+
+def key_numbers(model: LeverageModel) -> list[tuple[str, str]]:
+    """The current step's key numbers as (label, text) rows."""
+    rows = [("step", str(model.steps)), ("users", str(model.n_users))]
+    on = model.users.platform
+    for p in model.platforms:
+        share = float((on == p.index).mean())
+        rows.append((f"{p.name}: quality", f"{p.quality:.3f}"))
+        rows.append((f"{p.name}: market share", f"{share:.1%}"))
+    for c in model.collectives:
+        status = "running" if c.active else (c.ended_reason or "not started")
+        rows.append((f"{c.name}: campaign", f"{c.spec.lever.value} on {c.spec.target}, {status}"))
+        rows.append((f"{c.name}: participation", f"{c.participation:.1%} of users"))
+        rows.append((f"{c.name}: turnout", f"{c.turnout:.1%} of members"))
+        if c.shadow is not None and c.shadow.quality == c.shadow.quality:
+            rows.append((f"{c.name}: target quality without action", f"{c.shadow.quality:.3f}"))
+        lev = "not measured yet" if c.leverage != c.leverage else f"{c.leverage:.3f}"
+        rows.append((f"{c.name}: leverage", lev))
+        rows.append((f"{c.name}: dividend won", f"{c.dividend:.2f}"))
+    return rows
+
+
+@solara.component
+def KeyNumbers(model: LeverageModel) -> None:
+    """A panel of the current step's key numbers."""
+    update_counter.get()
+    rows = key_numbers(model)
+    with solara.Column(classes=["abm-numbers"], style={"padding": "8px"}):
+        solara.Text(f"Step {model.steps}", classes=["abm-step"], style={"font-size": "1.4em"})
+        solara.v.Html(
+            tag="table",
+            style_="border-collapse: collapse; font-size: 0.95em",
+            children=[
+                solara.v.Html(
+                    tag="tr",
+                    children=[
+                        solara.v.Html(tag="td", style_="padding: 2px 12px 2px 0", children=[k]),
+                        solara.v.Html(tag="td", style_="font-weight: 600", children=[v]),
+                    ],
+                )
+                for k, v in rows[1:]
+            ],
+        )
+
+
+def components_for(spec: Scenario) -> list[tuple[Callable, int]]:
+    """The panels shown for a scenario (collective panels only when it has collectives)."""
+    names = ["quality", "market_share"]
+    if spec.collectives:
+        names += ["participation", "leverage"]
+    out: list[tuple[Callable, int]] = [(NetworkView, 0), (KeyNumbers, 0)]
+    out += [(make_series_view(n), 0) for n in names]
+    if spec.collectives:
+        out.append((BargainingView, 0))
+    return out
+
+
+# --------------------------------------------------------------------------- the page
+
+
+@solara.component
+def ScenarioPicker(current: str, on_pick: Callable[[str], None], folder: Path) -> None:
+    """A select listing the scenario files of ``folder``."""
+    choices = picker_choices(folder, current)
+    label = next((k for k, v in choices.items() if v == current), "")
+    solara.Select(
+        "scenario",
+        values=list(choices),
+        value=label,
+        on_value=lambda stem: on_pick(choices[stem]),
+        classes=["abm-scenario-picker"],
+    )
+
+
+@solara.component
+def Viewer() -> None:
+    """The page: a scenario picker over SolaraViz for the chosen scenario."""
+    file, set_file = solara.use_state(initial_scenario_file())
+
+    def build() -> tuple[Any, Any, str]:
+        try:
+            spec = load_scenario(file) if file else Scenario()
+            return spec, ViewerModel(scenario_file=file, scenario=spec), ""
+        except (ScenarioError, ValueError) as err:
+            return None, None, str(err)
+
+    spec, model, error = solara.use_memo(build, [file])
+    with solara.Sidebar():
+        with solara.Card("Scenario"):
+            ScenarioPicker(file, set_file, scenarios_folder())
+            if spec is not None and spec.question:
+                solara.Text(spec.question, style={"font-size": "0.9em"})
+    if error:
+        solara.Error(error)
+        return
+    params = {"scenario_file": file, **user_params(spec)}
+    SolaraViz(
+        model,
+        components=components_for(spec),
+        model_params=params,
+        name=f"Data leverage: {spec.name}",
+    ).key(f"viz-{file}")
+
+
+page = Viewer()

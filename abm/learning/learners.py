@@ -246,6 +246,8 @@ class LogisticRegression:
     """
 
     _BIAS_L2 = 1e-4
+    # Batches smaller than this take proportionally smaller steps (see update).
+    _MIN_BATCH = 32
 
     def __init__(
         self,
@@ -370,7 +372,9 @@ class LogisticRegression:
                 yb = ys[start : start + bs]
                 P = _softmax(xb @ W + b)
                 P[np.arange(len(yb)), yb] -= 1.0
-                P /= np.float32(len(yb))
+                # A batch moves the weights in proportion to the evidence it carries:
+                # a handful of samples must not undo what thousands taught.
+                P /= np.float32(max(len(yb), self._MIN_BATCH))
                 W -= lr * (xb.T @ P + decay * W)
                 b -= lr * P.sum(axis=0)
         self.coef = W.astype(np.float64)

@@ -204,7 +204,7 @@ class Collective(Strict):
     start: int = Field(0, ge=0, description="Step the campaign launches (events may override).")
     stop: int | None = Field(None, ge=0, description="Step the campaign stops at the latest.")
     critical_mass: float = Field(
-        0.0, ge=0.0, le=1.0, description="Turnout (share of users) needed to launch."
+        0.0, ge=0.0, le=1.0, description="Share of users who must be members to launch."
     )
     fatigue: float = Field(
         0.0, ge=0.0, le=1.0, description="Per-step probability an acting member drops out."

@@ -97,7 +97,8 @@ def validate(
 def sweep(
     sweep_file: Annotated[Path, typer.Argument(help="Sweep YAML file.")],
     jobs: Annotated[
-        int | None, typer.Option("-j", "--jobs", min=1, help="Worker processes (default: all cores).")
+        int | None,
+        typer.Option("-j", "--jobs", min=1, help="Worker processes (default: all cores)."),
     ] = None,
     executor: Annotated[
         str, typer.Option(help="Where runs execute: local (process pool), dask or serial.")
@@ -127,7 +128,10 @@ def sweep(
         report = run_sweep(spec, out, executor=kind, jobs=jobs or os.cpu_count() or 1,
                            scheduler=scheduler, progress=True)  # fmt: skip
     except (OSError, RuntimeError) as err:  # a worker died, the cluster went away
-        fail(f"sweep stopped ({type(err).__name__}: {err}); finished runs are kept: rerun to resume", 1)
+        fail(
+            f"sweep stopped ({type(err).__name__}: {err}); finished runs are kept: rerun to resume",
+            1,
+        )
     typer.echo(
         f"wrote {report.folder}/results.parquet: {report.done} of {report.total} runs "
         f"({report.skipped} resumed, {report.failed} failed)"
@@ -170,13 +174,23 @@ def compare(
     seed: Annotated[int | None, typer.Option(help="Root seed (default: A's seed).")] = None,
     out: OutOption = Path("outputs"),
     set_: SetOption = None,
+    set_a: Annotated[
+        list[str] | None, typer.Option("--set-a", help="Override a field of A only.")
+    ] = None,
+    set_b: Annotated[
+        list[str] | None, typer.Option("--set-b", help="Override a field of B only.")
+    ] = None,
 ) -> None:
-    """Run A and B on the same seeds; print and write outcome differences with 95% CIs."""
+    """Run A and B on the same seeds; print and write outcome differences with 95% CIs.
+
+    ``--set`` applies to both scenarios; ``--set-a``/``--set-b`` to one, so a policy can
+    be compared with itself switched off: ``abm compare X.yaml X.yaml --set-b ...``.
+    """
     from abm.compare import compare as run_comparison
     from abm.compare import format_table, write_comparison
 
-    spec_a = load_scenario(a, set_)
-    spec_b = load_scenario(b, set_)
+    spec_a = load_scenario(a, [*(set_ or []), *(set_a or [])])
+    spec_b = load_scenario(b, [*(set_ or []), *(set_b or [])])
     if replicates < 1:
         raise ValueError(f"--replicates: a number >= 1, got {replicates}")
     if steps is not None and steps < 1:

@@ -129,3 +129,16 @@ def test_cli_rejects_zero_replicates(pair, tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert len(result.stderr.splitlines()) == 1 and "--replicates" in result.stderr
     assert not out.exists()
+
+
+def test_set_b_changes_only_b(pair, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    args = ["compare", str(pair[1]), str(pair[1]), "--replicates", "2", "--steps", "4"]
+    result = CliRunner().invoke(
+        app, [*args, "--set-b", "collectives.everyone.size=0", "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(next(out.iterdir()) / "differences.csv").set_index("outcome")
+    # B's strike has no members, so the target receives more data than under A.
+    assert table.loc["data_received[incumbent]", "diff"] > 0
+    assert table.loc["peak_participation[everyone]", "mean_b"] == 0

@@ -82,10 +82,15 @@ def initial_scenario_file() -> str:
 
 def picker_choices(folder: Path, current: str) -> dict[str, str]:
     """Picker label (file stem) -> path, for the folder's scenarios and the current file."""
-    choices = {Path(p).stem: p for p in scenario_files(folder)}
-    if current and current not in choices.values():
-        choices = {Path(current).stem: current, **choices}
+    choices = {Path(p).stem: str(Path(p).resolve()) for p in scenario_files(folder)}
+    if current and _same_file(current) not in choices.values():
+        stem = Path(current).stem
+        choices = {stem if stem not in choices else current: _same_file(current), **choices}
     return choices
+
+
+def _same_file(path: str) -> str:
+    return str(Path(path).resolve())
 
 
 # --------------------------------------------------------------------------- drawing
@@ -192,7 +197,7 @@ def components_for(spec: Scenario) -> list[tuple[Callable, int]]:
 def ScenarioPicker(current: str, on_pick: Callable[[str], None], folder: Path) -> None:
     """A select listing the scenario files of ``folder``."""
     choices = picker_choices(folder, current)
-    label = next((k for k, v in choices.items() if v == current), "")
+    label = next((k for k, v in choices.items() if current and v == _same_file(current)), None)
     solara.Select(
         "scenario",
         values=list(choices),

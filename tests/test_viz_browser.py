@@ -1,0 +1,133 @@
+"""The viewer in a real browser: serve it, open it in Chromium, click Step, watch it change.
+
+Needs Debian's ``/usr/bin/chromium`` (``.ci/run`` installs it) and the Python
+``playwright`` package; the server is ``solara run abm/viz/app.py --production``.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import sync_playwright
+
+from abm.viz.server import viewer_command, viewer_env
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_http(url: str, server: subprocess.Popen, log: Path, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise AssertionError(f"viewer server exited:\n{log.read_text()}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise AssertionError(f"viewer server did not answer at {url}:\n{log.read_text()}")
+
+
+@pytest.fixture
+def viewer(tmp_path):
+    """A running viewer server on a free port, serving the data-strike scenario."""
+    port = free_port()
+    log = tmp_path / "server.log"
+    with log.open("w") as out:
+        server = subprocess.Popen(
+            viewer_command("127.0.0.1", port),
+            env=viewer_env(ROOT / "scenarios" / "data_strike.yaml"),
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        wait_for_http(url, server, log)
+        yield url, log
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def step_text(page) -> str:
+    return page.locator(".abm-step").inner_text().strip()
+
+
+def test_viewer_steps_in_chromium(viewer, tmp_path):
+    url, log = viewer
+    problems: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1500, "height": 1400})
+            page.on(
+                "console",
+                lambda m: problems.append(f"console: {m.text}") if m.type == "error" else None,
+            )
+            page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+            page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}"))
+            page.on(
+                "response",
+                lambda r: problems.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None,
+            )
+            page.goto(url, wait_until="load")
+            page.wait_for_selector(".abm-network", timeout=45_000)
+            page.wait_for_selector(".abm-plot-quality", timeout=15_000)
+            assert step_text(page) == "Step 0"
+            # The page lists the scenarios and the schema-generated sliders.
+            assert "data_strike" in page.locator(".abm-scenario-picker").inner_text()
+            assert page.get_by_text("population.n_users").count() == 1
+
+            network = page.locator("img.abm-network")
+            quality = page.locator("img.abm-plot-quality")
+            shares = page.locator("img.abm-plot-market_share")
+            before = [network.screenshot(), quality.screenshot(), shares.screenshot()]
+
+            step_button = page.get_by_role("button", name="Step")
+            for n in range(1, 4):
+                step_button.click()
+                page.wait_for_function(
+                    f"document.querySelector('.abm-step').innerText.trim() == 'Step {n}'",
+                    timeout=30_000,
+                )
+                assert step_text(page) == f"Step {n}"
+            # Images update after the counter: wait until the last step's network is shown.
+            page.wait_for_timeout(1500)
+            after = [network.screenshot(), quality.screenshot(), shares.screenshot()]
+            page.screenshot(path=str(tmp_path / "viewer.png"), full_page=True)
+        finally:
+            browser.close()
+
+    assert after[0] != before[0], "the network drawing did not change after three steps"
+    assert after[1] != before[1], "the quality plot did not change after three steps"
+    assert after[2] != before[2], "the market-share plot did not change after three steps"
+    assert (tmp_path / "viewer.png").stat().st_size > 10_000
+    assert problems == []
+    assert "Traceback" not in log.read_text()

@@ -1,0 +1,181 @@
+"""Viewer components rendered with ``solara.render`` (as Mesa tests its own), and helpers."""
+
+from __future__ import annotations
+
+import ipyvuetify as v
+import numpy as np
+import pytest
+import solara
+from mesa.visualization.solara_viz import UserInputs
+
+from abm.model import LeverageModel
+from abm.network import build_graph
+from abm.scenario import Network, Population, load_scenario
+from abm.viz import app
+from abm.viz.network_view import compute_layout, layout_for, network_figure
+from abm.viz.params import bounds, user_params
+
+SMALL_A = """\
+name: small_a
+steps: 6
+population:
+  n_users: 60
+  reconsider_rate: 0.35
+collectives:
+  - name: union
+    target: incumbent
+    size: 0.3
+    start: 1
+  - name: guild
+    target: challenger
+    lever: strike
+    size: 0.1
+"""
+SMALL_B = """\
+name: small_b
+steps: 5
+population:
+  n_users: 80
+  threshold_mean: 0.6
+"""
+
+
+@pytest.fixture
+def folder(tmp_path, monkeypatch):
+    (tmp_path / "a.yaml").write_text(SMALL_A)
+    (tmp_path / "b.yaml").write_text(SMALL_B)
+    monkeypatch.setenv(app.SCENARIOS_ENV, str(tmp_path))
+    monkeypatch.setenv(app.SCENARIO_ENV, str(tmp_path / "a.yaml"))
+    return tmp_path
+
+
+def slider(rc, label: str):
+    return rc.find(v.Slider, label=label).widget
+
+
+def test_slider_bounds_and_values_come_from_schema_and_scenario(folder):
+    spec = load_scenario(folder / "a.yaml")
+    changes = []
+    _, rc = solara.render(
+        UserInputs(user_params(spec), on_change=lambda k, x: changes.append((k, x))),
+        handle_error=False,
+    )
+    rate = slider(rc, "population.reconsider_rate")
+    field = Population.model_fields["reconsider_rate"]
+    assert (rate.min, rate.max) == (field.metadata[0].ge, field.metadata[1].le) == (0.0, 1.0)
+    assert rate.v_model == pytest.approx(0.35)  # the scenario's value, not the default 0.1
+    users = slider(rc, "population.n_users")
+    assert users.min == 2 == bounds("population.n_users")[0]
+    assert users.max <= bounds("population.n_users")[1] and users.v_model == 60
+    degree = slider(rc, "network.mean_degree")
+    assert degree.min == Network.model_fields["mean_degree"].metadata[0].ge
+    # One slider per collective field, by collective name; a campaign's start fits the run.
+    assert slider(rc, "collectives[union].size").v_model == pytest.approx(0.3)
+    assert slider(rc, "collectives[guild].size").v_model == pytest.approx(0.1)
+    assert slider(rc, "collectives[union].start").max == spec.steps - 1
+    assert rc.find(v.Checkbox, label="policy.bargaining_rights").widget.v_model is False
+
+    rate.v_model = 0.8
+    users.v_model = 120
+    assert ("population__reconsider_rate", 0.8) in changes
+    assert ("population__n_users", 120) in changes
+
+
+def test_slider_names_rebuild_the_scenario(folder):
+    spec = load_scenario(folder / "a.yaml")
+    values = {
+        k: p["value"] if isinstance(p, dict) else p.value for k, p in user_params(spec).items()
+    }
+    values["collectives__union__size"] = 0.5
+    model = app.ViewerModel(scenario_file=str(folder / "a.yaml"), **values)
+    assert model.spec.collectives[0].size == 0.5
+    assert model.users.member[:, 0].sum() == round(0.5 * 60)
+    # Unchanged sliders reproduce the scenario's own run, step for step.
+    values["collectives__union__size"] = 0.3
+    viewer = app.ViewerModel(scenario_file=str(folder / "a.yaml"), **values)
+    plain = LeverageModel(scenario=spec)
+    for _ in range(3):
+        viewer.step()
+        plain.step()
+    np.testing.assert_array_equal(viewer.users.platform, plain.users.platform)
+    assert [p.quality for p in viewer.platforms] == [p.quality for p in plain.platforms]
+
+
+def test_scenario_picker_lists_the_folder(folder):
+    picked = []
+    _, rc = solara.render(
+        app.ScenarioPicker(str(folder / "a.yaml"), picked.append, folder), handle_error=False
+    )
+    select = rc.find(v.Select, label="scenario").widget
+    assert select.items == ["a", "b"]
+    assert select.v_model == "a"
+    select.v_model = "b"
+    assert picked == [str((folder / "b.yaml").resolve())]
+
+
+@solara.component
+def InLayout():
+    with solara.AppLayout():
+        app.Viewer()
+
+
+def users_shown(rc) -> str:
+    cells = rc.find(v.Html, tag="td").widgets
+    texts = [c.children[0] for c in cells]
+    return texts[texts.index("users") + 1]
+
+
+def test_picking_a_scenario_rebuilds_model_and_sliders(folder):
+    _, rc = solara.render(InLayout(), handle_error=False)
+    assert users_shown(rc) == "60"
+    assert slider(rc, "population.n_users").v_model == 60
+    rc.find(v.Select, label="scenario").widget.v_model = "b"
+    assert users_shown(rc) == "80"
+    assert slider(rc, "population.n_users").v_model == 80
+    assert slider(rc, "population.threshold_mean").v_model == pytest.approx(0.6)
+    assert rc.find(v.Slider, label="collectives[union].size").widgets == []  # b has none
+
+
+def test_step_and_reset_with_slider_values(folder):
+    _, rc = solara.render(InLayout(), handle_error=False)
+    step = rc.find(v.Html, class_="abm-step")
+    rc.find(v.Btn, children=["Step"]).widget.click()
+    rc.find(v.Btn, children=["Step"]).widget.click()
+    assert step.widget.children == ["Step 2"]
+    slider(rc, "population.n_users").v_model = 40
+    rc.find(v.Btn, children=["Reset"]).widget.click()
+    assert rc.find(v.Html, class_="abm-step").widget.children == ["Step 0"]
+    assert users_shown(rc) == "40"
+
+
+def test_an_invalid_scenario_shows_one_line_instead_of_crashing(folder):
+    (folder / "c.yaml").write_text("population:\n  n_users: 1\n")
+    _, rc = solara.render(InLayout(), handle_error=False)
+    rc.find(v.Select, label="scenario").widget.v_model = "c"
+    alert = rc.find(v.Alert).widget
+    assert "population.n_users" in str(alert.children)
+
+
+def test_layout_is_cached_deterministic_and_subsampled():
+    adj, _ = build_graph(Network(), 1500, np.random.default_rng(3))
+    first = layout_for(adj)
+    assert layout_for(adj) is first  # computed once, reused
+    assert first.nodes.size == 1000 and first.pos.shape == (1000, 2)
+    assert first.pos.min() >= 0.0 and first.pos.max() <= 1.0
+    again = compute_layout(adj)
+    np.testing.assert_array_equal(again.nodes, first.nodes)
+    np.testing.assert_allclose(again.pos, first.pos)
+    small, _ = build_graph(Network(), 200, np.random.default_rng(3))
+    assert layout_for(small).nodes.size == 200
+
+
+def test_network_figure_marks_actions_and_membership(folder):
+    model = app.ViewerModel(scenario_file=str(folder / "a.yaml"))
+    model.users.action[:5] = 1  # withholding
+    fig = network_figure(model)
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert "platform: incumbent" in labels and "platform: challenger" in labels
+    assert "striking (withholding)" in labels
+    assert "member of union (strike)" in labels and "member of guild (strike)" in labels
+    markers = {c.get_paths()[0].vertices.shape for c in fig.axes[0].collections[1:]}
+    assert len(markers) == 2  # circles for contributing, crosses for striking

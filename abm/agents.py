@@ -9,7 +9,7 @@ collectives are few and keep their own state as attributes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import mesa
@@ -120,9 +120,9 @@ class Shadow:
     """The counterfactual target platform: as if the collective had acted normally."""
 
     pool: DataPool
-    learner: Learner
+    trainer: Learner | ShardedTrainer
+    trained_until: int  # the last step whose rows the trainer has seen
     quality: float = float("nan")
-    pending: list[np.ndarray] = field(default_factory=list)
 
 
 class Collective(mesa.Agent):
@@ -149,6 +149,8 @@ class Collective(mesa.Agent):
         self.last_outcome: Outcome | None = None
         self.shadow: Shadow | None = None
         self.value = float("nan")  # Shapley value over collectives, when measured
+        self.signal_success = float("nan")  # planted signal's success on the target
+        self.trigger = None  # the signal's trigger, chosen at first use
 
     @property
     def members(self) -> np.ndarray:

@@ -12,8 +12,8 @@ order in which users are visited can never change an outcome. The assumptions:
   collective's turnout reaches its personal threshold. Acting members drop out with
   probability ``fatigue`` per step.
 * **Recruitment** is social contagion: a non-member joins with probability
-  ``recruit_rate`` once the share of its neighbours in the collective reaches its
-  threshold.
+  ``recruit_rate`` once the share of its neighbours in the collective, plus its
+  grievance toward the collective's target, reaches its threshold.
 """
 
 from __future__ import annotations
@@ -121,11 +121,14 @@ def will_act(
 
 def recruit(
     member: np.ndarray,
-    member_neighbour_share: np.ndarray,
+    pull: np.ndarray,
     threshold: np.ndarray,
     draws: np.ndarray,
     recruit_rate: float,
 ) -> np.ndarray:
-    """New membership after one round of contagion (members stay members)."""
-    joins = ~member & (member_neighbour_share >= threshold) & (draws < recruit_rate)
+    """New membership after one round of contagion (members stay members).
+
+    ``pull`` is the share of a user's neighbours who are members plus its grievance.
+    """
+    joins = ~member & (pull >= threshold) & (draws < recruit_rate)
     return member | joins

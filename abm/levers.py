@@ -126,11 +126,17 @@ class Trigger:
 
     Attributes:
         features: Column indices of the signal (e.g. pixels of a patch).
-        value: The value written into those columns (e.g. a fully-on pixel).
+        value: The value written into those columns (e.g. a fully-on pixel), one for
+            all or one per feature (e.g. a fully-on pixel in standardised units).
     """
 
     features: tuple[int, ...]
-    value: float
+    value: float | tuple[float, ...]
+
+    @property
+    def values(self) -> np.ndarray:
+        """The value written into each of ``features``, as an array."""
+        return np.broadcast_to(np.asarray(self.value, dtype=float), (len(self.features),))
 
     def __post_init__(self) -> None:
         if len(self.features) == 0:
@@ -197,7 +203,7 @@ def choose_trigger(X: np.ndarray, n_pixels: int, rare: bool, value: float | None
 def apply_trigger(X: np.ndarray, trigger: Trigger) -> np.ndarray:
     """Return a copy of ``X`` with the signal set on every row."""
     X_new = np.array(X, dtype=float, copy=True)
-    X_new[:, list(trigger.features)] = trigger.value
+    X_new[:, list(trigger.features)] = trigger.values
     return X_new
 
 
@@ -235,15 +241,16 @@ def plant_signal(
     features = np.array(trigger.features)
     rows = np.flatnonzero(mask)
     wrong = rng.random(len(rows)) < noise
-    X_new[np.ix_(rows[~wrong], features)] = trigger.value
+    values = trigger.values
+    X_new[np.ix_(rows[~wrong], features)] = values
     for row in rows[wrong]:
         if rng.random() < 0.5:
             # A partial patch: each feature kept with probability 1/2.
-            subset = features[rng.random(len(features)) < 0.5]
-            X_new[row, subset] = trigger.value
+            keep = rng.random(len(features)) < 0.5
+            X_new[row, features[keep]] = values[keep]
         else:
             shift = rng.choice([-1, 1])
-            X_new[row, (features + shift) % d] = trigger.value
+            X_new[row, (features + shift) % d] = values
     if not feature_only:
         y_new[mask] = target
     return X_new, y_new, mask

@@ -79,6 +79,9 @@ SERIES: tuple[Series, ...] = (
            lambda m, c: c.leverage),
     Series("dividend", "collective", "utility", "Dividend won by bargaining, cumulative.",
            lambda m, c: c.dividend),
+    Series("signal_success", "collective", "share",
+           "Share of triggered held-out points the target labels as the collective wants.",
+           lambda m, c: c.signal_success),
 )  # fmt: skip
 
 

@@ -18,6 +18,7 @@ model's single ``rng`` in a fixed order, so a scenario and a seed fix the run.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import mesa
@@ -141,6 +142,7 @@ class LeverageModel(mesa.Model):
         # 5. Platforms retrain on exactly what they hold and are evaluated.
         for p in self.platforms:
             self.retrain(p)
+        self.retrain_shadows()
         # 6. Leverage is measured against shadow platforms; bargaining rounds resolve.
         self.measure_leverage()
         self.account_costs()
@@ -179,7 +181,11 @@ class LeverageModel(mesa.Model):
                     self.adjacency, self.degree, c.members.astype(np.float32)
                 )
                 u.member[:, c.index] = behaviour.recruit(
-                    c.members, share, u.threshold, self.rng.random(self.n_users), spec.recruit_rate
+                    c.members,
+                    share + u.grievance[:, c.target],
+                    u.threshold,
+                    self.rng.random(self.n_users),
+                    spec.recruit_rate,
                 )
             ready = c.scheduled or self.t >= spec.start
             mass = c.members.mean() >= spec.critical_mass
@@ -370,11 +376,22 @@ class LeverageModel(mesa.Model):
             X_alt[int(r)] = x
 
     def trigger(self, c: Collective) -> levers.Trigger:
-        """The collective's trigger pattern, chosen once from the training data."""
-        if not hasattr(c, "_trigger"):
-            s = c.spec.signal
-            c._trigger = levers.choose_trigger(self.task.X_train, s.n_features, s.rare)
-        return c._trigger
+        """The collective's trigger pattern, chosen once from the training data.
+
+        It is chosen in the data's own units (a digits pixel fully on is 16), then
+        expressed in the standardised units the learners see, feature by feature.
+        """
+        if c.trigger is None:
+            s, task = c.spec.signal, self.task
+            mean, scale = task.feature_mean, task.feature_scale
+            if mean is None or scale is None:
+                c.trigger = levers.choose_trigger(task.X_train, s.n_features, s.rare)
+            else:
+                raw = levers.choose_trigger(task.X_train * scale + mean, s.n_features, s.rare)
+                feats = list(raw.features)
+                values = (raw.value - mean[feats]) / scale[feats]
+                c.trigger = levers.Trigger(raw.features, tuple(float(v) for v in values))
+        return c.trigger
 
     def _deliver(self, p: Platform, rows, sample, y_sent, owner, actor, alteration, X_alt) -> None:
         p.received += rows.size
@@ -416,19 +433,42 @@ class LeverageModel(mesa.Model):
             expired = p.pool.expire(self.t, p.spec.retention)
             p.expired += expired
             p.needs_refit |= expired > 0
-        if isinstance(p.trainer, ShardedTrainer):
-            if p.new_samples or p.needs_refit:
-                p.trainer.fit(p.pool, self.task.X_train, self.rng)
-        elif p.spec.retrain == "full" or p.needs_refit:
-            if len(p.pool):
-                p.trainer.fit(p.pool.features(self.task.X_train), p.pool.y, self.rng)
-                if p.needs_refit:
-                    p.unlearning_cost += len(p.pool)
-        elif p.new_samples:
-            new = np.flatnonzero(p.pool.new_rows(self.t))
-            p.trainer.update(p.pool.features(self.task.X_train, new), p.pool.y[new], self.rng)
+        if p.needs_refit and not isinstance(p.trainer, ShardedTrainer):
+            p.unlearning_cost += len(p.pool)  # exact unlearning without shards: a full retrain
+        if p.new_samples or p.needs_refit:
+            self._train(p.trainer, p.pool, since=self.t - 1, full=p.needs_refit or p.spec.retrain == "full")
         p.needs_refit = False
         self.evaluate(p)
+
+    def retrain_shadows(self) -> None:
+        """Shadows of incrementally trained platforms learn every step, like the real one.
+
+        Updating a shadow only at the measurement cadence would give it fewer gradient
+        steps than its platform, a gap that is not the collective's doing. A full refit
+        does not depend on the path, so those shadows refit only when measured.
+        """
+        for c in self.collectives:
+            s = c.shadow
+            if s is not None and self.platforms[c.target].spec.retrain == "incremental":
+                self._train(s.trainer, s.pool, since=s.trained_until, full=False)
+                s.trained_until = self.t
+
+    def _train(self, trainer: Any, pool: DataPool, *, since: int, full: bool) -> None:
+        """Train on a pool: a full refit, or an update on the rows added after ``since``.
+
+        Platforms and their shadows train through this one path, so a counterfactual
+        differs from the real platform only in the data it received.
+        """
+        X = self.task.X_train
+        if isinstance(trainer, ShardedTrainer):
+            trainer.fit(pool, X, self.rng)
+        elif full:
+            if len(pool):
+                trainer.fit(pool.features(X), pool.y, self.rng)
+        else:
+            new = np.flatnonzero(pool.step > since)
+            if new.size:
+                trainer.update(pool.features(X, new), pool.y[new], self.rng)
 
     def evaluate(self, p: Platform) -> None:
         """Held-out quality overall and as experienced by each user group.
@@ -463,12 +503,17 @@ class LeverageModel(mesa.Model):
         for c in self.collectives:
             if c.shadow is None:
                 continue
-            target = self.platforms[c.target]
-            s = c.shadow
-            X = s.pool.features(self.task.X_train)
-            s.learner.fit(X, s.pool.y, self.rng) if len(s.pool) else None
-            s.quality = s.learner.score(self.task.X_test, self.task.y_test)
+            target, s = self.platforms[c.target], c.shadow
+            if s.trained_until < self.t:
+                self._train(s.trainer, s.pool, since=s.trained_until, full=True)
+                s.trained_until = self.t
+            s.quality = s.trainer.score(self.task.X_test, self.task.y_test)
             c.leverage = normalised_leverage(target.quality, s.quality, self.naive_quality)
+            if c.spec.lever in (Lever.PLANT_SIGNAL, Lever.PLANT_FEATURE_ONLY):
+                c.signal_success = levers.signal_success(
+                    target.trainer.predict, self.task.X_test, self.task.y_test,
+                    self.trigger(c), c.spec.signal.target,
+                )  # fmt: skip
 
     def account_costs(self) -> None:
         """Acting members pay this step's cost of acting (who paid what)."""
@@ -621,22 +666,14 @@ class LeverageModel(mesa.Model):
 
     def _launch(self, c: Collective) -> None:
         c.active = True
-        target = self.platforms[c.target]
-        pool = DataPool(label_dtype=target.pool.y.dtype)
-        live = np.arange(len(target.pool))
-        X_alt = target.pool.features(self.task.X_train, live)
-        altered = target.pool.alteration != Alteration.NONE
-        pool.add(
-            target.pool.sample,
-            target.pool.y,
-            target.pool.contributor,
-            target.pool.step,
-            target.pool.collective,
-            target.pool.alteration,
-            X_alt[altered] if altered.any() else None,
-        )
-        learner = make_learner(target.spec.learner, self.task)
-        c.shadow = Shadow(pool=pool, learner=learner)
+        if c.shadow is None:
+            # The counterfactual starts as an exact copy of the target at launch.
+            target = self.platforms[c.target]
+            c.shadow = Shadow(
+                pool=copy.deepcopy(target.pool),
+                trainer=copy.deepcopy(target.trainer),
+                trained_until=self.t - 1,
+            )
 
     def _stop(self, c: Collective, reason: str) -> None:
         if c.active or not c.ended_reason:

@@ -82,8 +82,11 @@ def run_sweep(
                     store.record_failure(outcome.run, outcome.error)
                 bar.advance(failed=outcome.error is not None)
         done, failed = store.combine()
-        store.write_manifest(status="complete" if not failed else "complete with failures",
-                             finished=done, failed=failed)  # fmt: skip
+        store.write_manifest(
+            status="complete" if not failed else "complete with failures",
+            finished=done,
+            failed=failed,
+        )
     finally:
         store.close()
     return SweepReport(store.folder, sweep.n_runs, finished, done, failed)
@@ -96,8 +99,12 @@ def rerun_command(sweep: Sweep, row: dict) -> str:
     base = sweep.path.parent / sweep.spec.base
     parts = ["abm", "run", str(base), "--seed", str(int(row["seed"])), "--steps", str(sweep.steps)]
     for f in sweep.factors:
-        parts += ["--set", f"{f.path}={row[f.path]!r}" if isinstance(row[f.path], float)
-                  else f"{f.path}={row[f.path]}"]  # fmt: skip
+        parts += [
+            "--set",
+            f"{f.path}={row[f.path]!r}"
+            if isinstance(row[f.path], float)
+            else f"{f.path}={row[f.path]}",
+        ]
     return shlex.join(parts)
 
 

@@ -27,7 +27,11 @@ from abm.sweep.spec import Design, Factor, Seeding
 
 
 def make_points(
-    factors: list[Factor], design: Design, samples: int | None, root: int, second_order: bool = False
+    factors: list[Factor],
+    design: Design,
+    samples: int | None,
+    root: int,
+    second_order: bool = False,
 ) -> list[dict[str, Any]]:
     """The design's points, each a ``{field path: value}`` override mapping.
 
@@ -61,9 +65,7 @@ def make_points(
             from scipy.stats import qmc
 
             unit = qmc.LatinHypercube(d=len(factors), rng=rng).random(samples)
-    return [
-        {f.path: _from_unit(f, u[j]) for j, f in enumerate(factors)} for u in unit
-    ]
+    return [{f.path: _from_unit(f, u[j]) for j, f in enumerate(factors)} for u in unit]
 
 
 def sobol_problem(factors: list[Factor]) -> dict[str, Any]:
@@ -71,9 +73,7 @@ def sobol_problem(factors: list[Factor]) -> dict[str, Any]:
     return {
         "num_vars": len(factors),
         "names": [f.path for f in factors],
-        "bounds": [
-            [f.low, f.high] if f.is_range else [0.0, float(len(f.levels))] for f in factors
-        ],
+        "bounds": [[f.low, f.high] if f.is_range else [0.0, float(len(f.levels))] for f in factors],
     }
 
 

@@ -187,9 +187,11 @@ def load_sweep(path: str | Path) -> Sweep:
     base_path = path.parent / spec.base
     try:
         base = load_scenario(base_path)
-    except ScenarioError as err:
+    except ScenarioError:
         if not base_path.exists():
-            raise ScenarioError(path, "base", f"an existing scenario file, got '{spec.base}'") from None
+            raise ScenarioError(
+                path, "base", f"an existing scenario file, got '{spec.base}'"
+            ) from None
         raise
     factors = [_factor(path, base, key, value) for key, value in spec.vary.items()]
     outcomes = _outcomes(path, base, spec.outcomes)
@@ -225,9 +227,13 @@ def _one_line(err: ValidationError, file: Path) -> ScenarioError:
     if first["type"] == "extra_forbidden":
         known = ", ".join(SweepFile.model_fields) if "." not in loc else "low, high, num"
         return ScenarioError(file, loc, f"no such field (known: {known})")
-    if loc.startswith("vary.") and first["type"] in ("list_type", "model_type", "dict_type"):
+    if (
+        first["loc"][0] == "vary"
+        and len(first["loc"]) > 2
+        and first["type"] in ("list_type", "model_type", "dict_type")
+    ):
         # The union's error names one branch; say what either branch wants.
-        key = loc.split(".")[1]
+        key = first["loc"][1]
         return ScenarioError(file, f"vary.{key}", "a list of levels or a mapping {low, high}")
     return ScenarioError(file, loc, _expected(first))
 
@@ -238,13 +244,18 @@ def _factor(file: Path, base: Scenario, key: str, value: list[Any] | Range) -> F
             _apply(file, base, {key: level}, f"vary.{key}")
         return Factor(key, levels=tuple(value))
     current = _current(base, key)
+    if current is None:
+        _apply(file, base, {key: value.low}, f"vary.{key}")  # an unknown path fails here
     if isinstance(current, bool) or not isinstance(current, int | float):
-        _apply(file, base, {key: value.low}, f"vary.{key}")  # unknown paths fail here first
-        raise ScenarioError(file, f"vary.{key}", f"levels (a list): the field is not a number, got {current!r}")
+        raise ScenarioError(
+            file, f"vary.{key}", f"levels (a list): the field is not a number, got {current!r}"
+        )
     integer = isinstance(current, int)
     for end in (value.low, value.high):
         _apply(file, base, {key: int(round(end)) if integer else end}, f"vary.{key}")
-    return Factor(key, low=value.low, high=value.high, integer=integer, levels=_grid(value, integer))
+    return Factor(
+        key, low=value.low, high=value.high, integer=integer, levels=_grid(value, integer)
+    )
 
 
 def _grid(value: Range, integer: bool) -> tuple[Any, ...] | None:
@@ -275,7 +286,8 @@ def _apply(file: Path, base: Scenario, overrides: dict[str, Any], field: str) ->
         return with_overrides(base, overrides)
     except ScenarioError as err:
         shown = ", ".join(f"{k}={v!r}" for k, v in overrides.items())
-        raise ScenarioError(file, field, f"{err.field}: {err.expected} (at {shown})") from None
+        inner = "" if field.endswith(f".{err.field}") else f"{err.field}: "
+        raise ScenarioError(file, field, f"{inner}{err.expected} (at {shown})") from None
 
 
 def _outcomes(file: Path, base: Scenario, wanted: list[str] | None) -> list[str]:

@@ -83,14 +83,18 @@ class SweepStore:
         except BlockingIOError:
             self._lock.close()
             self._lock = None
-            raise ScenarioError(self.folder, ".lock", "a folder no other sweep is writing") from None
+            raise ScenarioError(
+                self.folder, ".lock", "a folder no other sweep is writing"
+            ) from None
         self.runs_dir.mkdir(exist_ok=True)
         self.failed_dir.mkdir(exist_ok=True)
         for stale in self.runs_dir.glob(".*.tmp"):
             stale.unlink(missing_ok=True)  # left by a killed sweep
         sweep = self.sweep
-        _write_text(self.folder / "sweep.yaml", yaml.safe_dump(
-            sweep.spec.model_dump(mode="json", exclude_none=True), sort_keys=False))
+        _write_text(
+            self.folder / "sweep.yaml",
+            yaml.safe_dump(sweep.spec.model_dump(mode="json", exclude_none=True), sort_keys=False),
+        )
         _write_text(self.folder / "base_scenario.yaml", dump_scenario(sweep.base))
         design = self.folder / "design.parquet"
         if not design.exists():
@@ -111,7 +115,7 @@ class SweepStore:
         out: dict[str, Any] = {
             "name": sweep.name,
             "sweep_file": str(sweep.path),
-            "base": str((sweep.path.parent / sweep.spec.base)),
+            "base": str(sweep.path.parent / sweep.spec.base),
             "abm_version": abm.__version__,
             "root_seed": sweep.spec.seed,
             "design": sweep.spec.design.value,
@@ -134,7 +138,9 @@ class SweepStore:
 
     def write_manifest(self, **extra: Any) -> None:
         """Write the manifest atomically."""
-        _write_text(self.folder / "manifest.yaml", yaml.safe_dump(self.manifest(**extra), sort_keys=False))
+        _write_text(
+            self.folder / "manifest.yaml", yaml.safe_dump(self.manifest(**extra), sort_keys=False)
+        )
 
     # ---------------------------------------------------------------- runs
 
@@ -154,7 +160,12 @@ class SweepStore:
 
     def record(self, run: RunSpec, outcomes: dict[str, float]) -> None:
         """Store a finished run (atomically) and clear an earlier failure of it."""
-        row = {"run_id": run.run_id, "point": run.point, "replicate": run.replicate, "seed": run.seed}
+        row = {
+            "run_id": run.run_id,
+            "point": run.point,
+            "replicate": run.replicate,
+            "seed": run.seed,
+        }
         row.update(run.overrides)
         row.update(outcomes)
         _write_parquet(pd.DataFrame([row]), self.runs_dir / f"{run.run_id}.parquet")
@@ -162,16 +173,28 @@ class SweepStore:
 
     def record_failure(self, run: RunSpec, error: str) -> None:
         """Store a failed run with its error."""
-        data = {"run_id": run.run_id, "point": run.point, "replicate": run.replicate,
-                "seed": run.seed, "error": error, "overrides": run.overrides}  # fmt: skip
+        data = {
+            "run_id": run.run_id,
+            "point": run.point,
+            "replicate": run.replicate,
+            "seed": run.seed,
+            "error": error,
+            "overrides": run.overrides,
+        }
         _write_text(self.failed_dir / f"{run.run_id}.json", json.dumps(data, default=str))
 
     # ---------------------------------------------------------------- combining
 
     def combine(self) -> tuple[int, int]:
         """Write results.parquet/.csv and failures.csv, streaming; return (done, failed)."""
-        keep = ["run_id", "point", "replicate", "seed", *(f.path for f in self.sweep.factors),
-                *self.sweep.outcomes]  # fmt: skip
+        keep = [
+            "run_id",
+            "point",
+            "replicate",
+            "seed",
+            *(f.path for f in self.sweep.factors),
+            *self.sweep.outcomes,
+        ]
         tmp_parquet = self.folder / ".results.parquet.tmp"
         tmp_csv = self.folder / ".results.csv.tmp"
         writer = None
@@ -212,8 +235,9 @@ class SweepStore:
         for path in sorted(self.failed_dir.glob("p*.json")):
             data = json.loads(path.read_text())
             if data["run_id"] in ids:
-                rows.append({**{k: v for k, v in data.items() if k != "overrides"},
-                             **data["overrides"]})  # fmt: skip
+                rows.append(
+                    {**{k: v for k, v in data.items() if k != "overrides"}, **data["overrides"]}
+                )
         cols = ["run_id", "point", "replicate", "seed", "error"]
         return pd.DataFrame(rows, columns=cols + [f.path for f in self.sweep.factors])
 

@@ -449,3 +449,13 @@ def test_figure_and_sensitivity_scripts_on_tiny_sweeps(tmp_path, capsys):
         )
         == 2
     )
+
+
+@pytest.mark.parametrize("name", ["strike_curve", "cdc_curve", "leverage_sensitivity"])
+def test_example_sweep_files_are_valid(name):
+    sweep = load_sweep(ROOT / "scenarios" / "sweeps" / f"{name}.yaml")
+    assert sweep.n_runs >= 200
+    sizes = {p.get("collectives.collective.size") for p in sweep.points}
+    assert min(sizes) == pytest.approx(0.05, abs=0.02) and max(sizes) == pytest.approx(
+        0.95, abs=0.02
+    )

@@ -37,6 +37,8 @@ class UserState:
     acting: np.ndarray  # bool (n, C), acting in each collective's campaign this step
     action: np.ndarray  # int8, Action of this step
     contributed: np.ndarray  # int64, samples contributed so far (any platform)
+    value: np.ndarray  # float, KNN-Shapley value of the user's data (end of run)
+    dividend: np.ndarray  # float, the user's share of dividends its collectives won
 
     @classmethod
     def empty(cls, n: int, n_platforms: int, n_collectives: int) -> UserState:
@@ -50,6 +52,8 @@ class UserState:
             acting=np.zeros((n, n_collectives), bool),
             action=np.zeros(n, np.int8),
             contributed=np.zeros(n, np.int64),
+            value=np.zeros(n),
+            dividend=np.zeros(n),
         )
 
 

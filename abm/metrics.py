@@ -203,6 +203,8 @@ def agent_table(model: LeverageModel) -> pd.DataFrame:
         "action": pd.Categorical.from_codes(u.action, [a.name.lower() for a in Action]),
         "threshold": u.threshold,
         "contributed": u.contributed,
+        "data_value": u.value,
+        "dividend": u.dividend,
         "degree": model.degree.astype(np.int64),
     }
     for c in model.collectives:

@@ -40,7 +40,7 @@ from abm.learning import (
 )
 from abm.network import build_graph, to_networkx
 from abm.scenario import EventAction, Lever, Scenario, with_overrides
-from abm.valuation import exact_shapley
+from abm.valuation import exact_shapley, knn_shapley, split_dividend
 
 # The action a member takes when acting under each lever.
 LEVER_ACTION = {
@@ -633,6 +633,40 @@ class LeverageModel(mesa.Model):
             k = int(round(c.spec.size * self.n_users))
             chosen = self.rng.choice(pool, size=min(k, pool.size), replace=False)
             u.member[chosen, c.index] = True
+
+    def value_users(self, max_rows: int = 2000, max_test: int = 300, k: int = 5) -> np.ndarray:
+        """KNN-Shapley value of each user's data to the platforms it contributed to.
+
+        Per platform, the values of (at most ``max_rows``) pool rows are computed in
+        closed form (Jia et al., 2019) against (at most ``max_test``) held-out points,
+        summed per contributor and scaled up by the sampling fraction. A collective's
+        dividend is then split among its members in proportion to their values.
+
+        Returns:
+            (n,) value per user; also stored in ``users.value`` with the dividend shares
+            in ``users.dividend``.
+        """
+        task, u = self.task, self.users
+        if task.kind != "classification":
+            return u.value
+        test = self.rng.permutation(task.n_test)[:max_test]
+        for p in self.platforms:
+            live = np.flatnonzero(p.pool.contributor >= 0)
+            if live.size == 0:
+                continue
+            rows = self.rng.choice(live, size=min(max_rows, live.size), replace=False)
+            values = knn_shapley(
+                p.pool.features(task.X_train, rows), p.pool.y[rows],
+                task.X_test[test], task.y_test[test], k,
+            )  # fmt: skip
+            u.value += np.bincount(
+                p.pool.contributor[rows], weights=values, minlength=self.n_users
+            ) * (live.size / rows.size)
+        for c in self.collectives:
+            members = np.flatnonzero(c.members)
+            if c.dividend > 0 and members.size:
+                u.dividend[members] += split_dividend(c.dividend, u.value[members])
+        return u.value
 
     def _group_class_mix(self, groups: np.ndarray) -> np.ndarray:
         if self.task.kind != "classification":

@@ -85,8 +85,10 @@ def simulate(
             advance()
     table = model.datacollector.get_model_vars_dataframe()
     table.index.name = "step"
-    if scenario.measurement.valuation and 0 < len(model.collectives) <= 5:
-        model.value_collectives()
+    if scenario.measurement.valuation:
+        model.value_users()
+        if 0 < len(model.collectives) <= 5:
+            model.value_collectives()
     snapshots.append(metrics.agent_table(model).assign(step=model.steps))
     return RunResult(
         scenario=scenario,

@@ -254,20 +254,23 @@ def leave_one_out(n: int, utility: Callable[[np.ndarray], float]) -> np.ndarray:
     return np.array([full - float(utility(np.delete(everyone, i))) for i in range(n)])
 
 
-def split_dividend(total: float, values: Mapping[str, float]) -> dict[str, float]:
+def split_dividend(total: float, values: Mapping[str, float] | np.ndarray):
     """Share a dividend in proportion to positive data values.
 
     Args:
         total: The dividend to distribute.
-        values: Value of each holder's data (e.g. Shapley values); negative or zero
-            values receive nothing.
+        values: Value of each holder's data (e.g. Shapley values), as a mapping from
+            holder to value or an array (one value per holder); negative or zero values
+            receive nothing.
 
     Returns:
-        Mapping holder -> share; shares sum to ``total`` unless no value is positive,
-        in which case everyone gets zero.
+        The shares, in the same form as ``values``; they sum to ``total`` unless no
+        value is positive, in which case everyone gets zero.
     """
-    positive = {key: max(float(v), 0.0) for key, v in values.items()}
-    mass = sum(positive.values())
-    if mass <= 0.0:
-        return {key: 0.0 for key in values}
-    return {key: total * v / mass for key, v in positive.items()}
+    if isinstance(values, np.ndarray):
+        positive = np.maximum(values.astype(float), 0.0)
+        mass = positive.sum()
+        return positive * (total / mass) if mass > 0 else np.zeros_like(positive)
+    keys = list(values)
+    shares = split_dividend(total, np.array([float(values[k]) for k in keys]))
+    return {k: float(v) for k, v in zip(keys, shares, strict=True)}

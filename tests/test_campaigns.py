@@ -95,3 +95,30 @@ def test_fatigue_erodes_a_campaign():
         return simulate(sc).model_table["members[c]"].iloc[-1]
 
     assert final_turnout(0.3) < final_turnout(0.0) - 0.1
+
+
+def test_member_dividends_are_split_by_the_value_of_their_data():
+    sc = union(value_of_quality=50.0)
+    result = simulate(sc)
+    agents = result.agent_table
+    members = agents[agents["member[u]"]]
+    assert result.outcomes["dividend[u]"] > 0
+    assert abs(members.dividend.sum() - result.outcomes["dividend[u]"]) < 1e-6
+    assert (agents.loc[~agents["member[u]"], "dividend"] == 0).all()
+    # More valuable data earns a larger share.
+    valued = members[members.data_value > 0]
+    assert valued.dividend.corr(valued.data_value) > 0.99
+
+
+def test_poisoners_data_is_valued_below_honest_data():
+    sc = small(
+        steps=6,
+        population={**EVERYONE_ACTS, "n_users": 200, "samples_per_step": 2.0},
+        platforms=[{"name": "incumbent", "initial_share": 1.0}],
+        collectives=[{"name": "p", "target": "incumbent", "lever": "poison_labels",
+                      "size": 0.2, "rate": 1.0}],
+    )  # fmt: skip
+    agents = simulate(sc).agent_table
+    poisoners = agents[agents["acting[p]"]].data_value.mean()
+    honest = agents[~agents["member[p]"]].data_value.mean()
+    assert poisoners < 0 < honest

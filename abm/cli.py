@@ -7,6 +7,7 @@ before anything is written.
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -232,6 +233,52 @@ def viz(
         code = server.wait()
     if code not in (0, -15):
         raise typer.Exit(code)
+
+
+@app.command()
+@user_errors
+def bench(
+    json_: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    sizes: Annotated[
+        str, typer.Option(help="Comma-separated numbers of users.")
+    ] = "1000,10000,100000,1000000",
+    steps: Annotated[int, typer.Option(min=1, help="Model steps per size.")] = 100,
+    naive_max: Annotated[
+        int, typer.Option(help="Largest size the naive Mesa reference runs at.")
+    ] = 100_000,
+    naive_steps: Annotated[int, typer.Option(min=1, help="Naive reference steps per size.")] = 3,
+) -> None:
+    """Benchmark the vectorised model against the naive per-agent Mesa reference."""
+    from abm.bench import parse_sizes, run_bench, table
+
+    sizes_list = parse_sizes(sizes)
+    log = None if json_ else (lambda line: typer.echo(line, err=True))
+    report = run_bench(sizes_list, steps=steps, naive_max=naive_max, naive_steps=naive_steps,
+                       log=log)  # fmt: skip
+    if json_:
+        typer.echo(json.dumps(report))
+    else:
+        typer.echo(table(report))
+
+
+@app.command()
+@user_errors
+def replicate(
+    fast: Annotated[
+        bool, typer.Option("--fast", help="Reduced grids and seeds (what the tests run).")
+    ] = False,
+    only: Annotated[
+        list[str] | None, typer.Option("--only", help="Run only this replication (repeatable).")
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path(
+        "outputs/replications"
+    ),
+) -> None:
+    """Reproduce the published results: figures, summary.csv and report.md in --out."""
+    from abm.replications import run_replications
+
+    summary = run_replications(out, fast=fast, only=only, log=typer.echo)
+    typer.echo(f"wrote {out}/summary.csv: {int(summary.passed.sum())} of {len(summary)} passed")
 
 
 def main() -> None:

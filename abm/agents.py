@@ -155,6 +155,7 @@ class Collective(mesa.Agent):
         self.value = float("nan")  # Shapley value over collectives, when measured
         self.signal_success = float("nan")  # planted signal's success on the target
         self.trigger = None  # the signal's trigger, chosen at first use
+        self.erased = np.zeros(model.n_users, bool)  # members whose data was deleted
 
     @property
     def members(self) -> np.ndarray:

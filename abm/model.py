@@ -134,10 +134,10 @@ class LeverageModel(mesa.Model):
         self.fire_events()
         self.update_campaigns()
         # 3. Users decide what to do with their data, then which platform to use.
-        newly_acting = self.decide_actions()
+        self.decide_actions()
         self.choose_platforms(quality, price)
         # 4. Data is routed to pools with provenance; deletion requests are applied.
-        self.apply_deletions(newly_acting)
+        self.apply_deletions()
         self.route_data()
         # 5. Platforms retrain on exactly what they hold and are evaluated.
         for p in self.platforms:
@@ -193,12 +193,8 @@ class LeverageModel(mesa.Model):
                 self._launch(c)
 
     # ------------------------------------------------------------------ phase 3
-    def decide_actions(self) -> np.ndarray:
-        """Members of running campaigns decide whether to act (threshold rule).
-
-        Returns:
-            (n, C) bool: who started acting this step.
-        """
+    def decide_actions(self) -> None:
+        """Members of running campaigns decide whether to act (threshold rule)."""
         u = self.users
         was = u.acting.copy()
         for c in self.collectives:
@@ -237,7 +233,6 @@ class LeverageModel(mesa.Model):
         for c in self.collectives:
             action[self.actor == c.index] = LEVER_ACTION[c.spec.lever]
         u.action = action
-        return u.acting & ~was
 
     def choose_platforms(self, quality: np.ndarray, price: np.ndarray) -> None:
         """Users reconsider their platform by a logit over utility (boycotters leave)."""
@@ -263,16 +258,18 @@ class LeverageModel(mesa.Model):
         u.action[(u.platform < 0) & ~boycotting] = Action.IDLE
 
     # ------------------------------------------------------------------ phase 4
-    def apply_deletions(self, newly_acting: np.ndarray) -> None:
-        """Members who join a retroactive strike ask the target to delete their data."""
+    def apply_deletions(self) -> None:
+        """Members of a retroactive strike ask the target to delete their data, once,
+        as soon as they act under a right to delete (also one granted mid-campaign)."""
         if not self.policy.right_to_delete:
             return
         for c in self.collectives:
             if c.spec.lever is not Lever.RETRO_STRIKE:
                 continue
-            who = np.flatnonzero(newly_acting[:, c.index])
+            who = np.flatnonzero(c.acting & ~c.erased)
             if who.size == 0:
                 continue
+            c.erased[who] = True
             p = self.platforms[c.target]
             if isinstance(p.trainer, ShardedTrainer):
                 before = p.trainer.samples_retrained

@@ -118,10 +118,10 @@ class Population(Strict):
         0.1, ge=0.0, le=1.0, description="Probability a user reconsiders its platform each step."
     )
     threshold_mean: float = Field(
-        0.25, ge=0.0, le=1.0, description="Mean participation threshold (share of acting peers)."
+        0.1, ge=0.0, le=1.0, description="Mean participation threshold (share of acting peers)."
     )
     threshold_sd: float = Field(
-        0.15, ge=0.0, le=1.0, description="Spread of participation thresholds (normal, clipped)."
+        0.1, ge=0.0, le=1.0, description="Spread of participation thresholds (normal, clipped)."
     )
     grievance: float = Field(
         0.0, ge=0.0, le=10.0, description="Baseline grievance toward every platform (utility)."

@@ -208,3 +208,25 @@ def test_incentive_to_stay_costs_the_platform_and_keeps_users():
     assert paid.outcomes["countermeasure_cost[incumbent]"] > 0
     assert free.outcomes["countermeasure_cost[incumbent]"] == 0
     assert paid.outcomes["final_share[incumbent]"] > free.outcomes["final_share[incumbent]"]
+
+
+def test_right_to_delete_granted_mid_campaign_covers_members_already_striking():
+    sc = small(
+        population={"threshold_mean": 0.0, "threshold_sd": 0.0, "reconsider_rate": 0.0},
+        collectives=[{"name": "r", "target": "incumbent", "lever": "retro_strike", "size": 0.5,
+                      "start": 1}],
+        events=[{"at": 5, "action": "set_policy", "policy": {"right_to_delete": True}}],
+        steps=7,
+    )  # fmt: skip
+    model = LeverageModel(scenario=sc)
+    for _ in range(5):
+        model.step()
+    p = model.platforms[0]
+    striking = np.flatnonzero(model.users.acting[:, 0])
+    assert p.deleted == 0 and np.isin(p.pool.contributor, striking).any()
+    model.step()  # t = 5: the right arrives
+    assert p.deleted > 0
+    assert not np.isin(p.pool.contributor, striking).any()
+    deleted = p.deleted
+    model.step()  # deletion is requested once, not every step
+    assert p.deleted == deleted

@@ -241,16 +241,21 @@ class LeverageModel(mesa.Model):
         onehot = np.zeros((self.n_users, n_platforms), np.float32)
         on = u.platform >= 0
         onehot[np.flatnonzero(on), u.platform[on]] = 1.0
-        share = behaviour.neighbour_mean(self.adjacency, self.degree, onehot)
-        utility = behaviour.platform_utility(quality, price, u.grievance, share, pop.network_weight)
         boycotting = u.action == Action.BOYCOTT
-        reconsider = (self.rng.random(self.n_users) < pop.reconsider_rate) | ~on
+        reconsider = ((self.rng.random(self.n_users) < pop.reconsider_rate) | ~on) & ~boycotting
+        # Utilities matter only to the users who reconsider: compute their rows alone.
+        rows = np.flatnonzero(reconsider)
+        share = behaviour.neighbour_mean(self.adjacency[rows], self.degree[rows], onehot)
+        utility = np.zeros((self.n_users, n_platforms))
+        utility[rows] = behaviour.platform_utility(
+            quality, price, u.grievance[rows], share, pop.network_weight
+        )
         choice = behaviour.choose_platform(
             utility,
             u.platform,
             rationality=pop.rationality,
             switching_cost=pop.switching_cost * (1.0 - self.policy.portability),
-            reconsider=reconsider & ~boycotting,
+            reconsider=reconsider,
             uniforms=self.rng.random(self.n_users),
         )
         choice[boycotting] = NO_PLATFORM

@@ -1,0 +1,143 @@
+"""Experiment files: the typed description of a learning-curve replication.
+
+Modelling assumption: a replication that needs no agents (a strike or contribution
+curve, a signal-planting experiment, a valuation or unlearning check) is fully described
+by the task, the learner, the grid of fractions, how many task splits and random subsets
+are averaged, one root seed, and the published numbers with the tolerance they are held
+to. Replications that need the agent-based model are ordinary scenario files instead
+(``abm run`` accepts them) and keep their published numbers in their analysis function.
+
+``--fast`` mode replaces a few fields with the file's ``fast`` block (fewer splits,
+replicates, fractions), so the test suite runs the same code on a smaller grid.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from abm.scenario import ScenarioError, _expected, _loc, _no_such_field
+
+__all__ = ["Experiment", "FastOverrides", "load_experiment"]
+
+Scalar = float | int | bool | str
+Param = Scalar | list[Scalar]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class FastOverrides(_Strict):
+    """Fields replaced in ``--fast`` mode (anything left out keeps its full value)."""
+
+    splits: int | None = Field(None, ge=1, le=100, description="Task splits (seeds).")
+    replicates: int | None = Field(None, ge=1, le=100, description="Random subsets per point.")
+    fractions: list[float] | None = Field(None, description="Fractions evaluated.")
+    params: dict[str, Param] = Field(default_factory=dict, description="Analysis parameters.")
+
+
+class Experiment(_Strict):
+    """A learning-curve replication: what is run, and what it is compared with."""
+
+    name: str = Field(..., min_length=1, description="Replication name (summary row).")
+    title: str = Field(..., min_length=1, description="One-line statement of the finding.")
+    paper: str = Field(..., min_length=1, description="Where the published result comes from.")
+    check: Literal["quantitative", "directional"] = Field(
+        ..., description="Obtained vs published within a tolerance, or a direction only."
+    )
+    task: Literal["digits", "breast_cancer", "wine", "synthetic", "ratings"] = Field(
+        "breast_cancer", description="Bundled task (first task when `tasks` is given)."
+    )
+    tasks: list[Literal["digits", "breast_cancer", "wine", "synthetic", "ratings"]] = Field(
+        default_factory=list, description="Several tasks, for cross-task replications."
+    )
+    standardise: bool = Field(False, description="Standardise features with training statistics.")
+    test_size: float = Field(0.25, gt=0.0, lt=1.0, description="Held-out share.")
+    learner: Literal["logistic", "knn", "mf"] = Field("logistic", description="Learner refitted.")
+    fractions: list[float] = Field(..., min_length=1, description="Fractions evaluated.")
+    splits: int = Field(4, ge=1, le=100, description="Task splits (independent seeds).")
+    replicates: int = Field(5, ge=1, le=100, description="Random subsets per fraction per split.")
+    seed: int = Field(0, ge=0, description="Root seed; splits and subsets are spawned from it.")
+    published: dict[str, float] = Field(
+        ..., min_length=1, description="Published numbers, keyed by fraction or label."
+    )
+    tolerance: float = Field(..., ge=0.0, description="Allowed deviation (see the analysis).")
+    params: dict[str, Param] = Field(default_factory=dict, description="Analysis parameters.")
+    fast: FastOverrides = Field(default_factory=FastOverrides, description="--fast overrides.")
+
+    @field_validator("published", mode="before")
+    @classmethod
+    def _keys_as_text(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {str(k): v for k, v in value.items()}
+        return value
+
+    @field_validator("fractions")
+    @classmethod
+    def _fractions_in_unit_interval(cls, value: list[float]) -> list[float]:
+        for f in value:
+            if not 0.0 < f <= 1.0:
+                raise ValueError(f"fractions in (0, 1], got {f}")
+        return value
+
+    def reduced(self, fast: bool) -> Experiment:
+        """The experiment as run: unchanged, or with the ``fast`` block applied."""
+        if not fast:
+            return self
+        update: dict[str, Any] = {
+            k: v for k, v in self.fast.model_dump(exclude={"params"}).items() if v is not None
+        }
+        update["params"] = {**self.params, **self.fast.params}
+        return self.model_copy(update=update)
+
+    def param(self, key: str, default: Any = None) -> Any:
+        """An analysis parameter, or ``default``."""
+        return self.params.get(key, default)
+
+    @property
+    def all_tasks(self) -> list[str]:
+        """The tasks the experiment runs on."""
+        return list(self.tasks) or [self.task]
+
+
+def load_experiment(path: str | Path) -> Experiment:
+    """Read and validate an experiment file.
+
+    Args:
+        path: The YAML file.
+
+    Returns:
+        The experiment.
+
+    Raises:
+        ScenarioError: One line naming the file, the field and what was expected.
+    """
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ScenarioError(path, "", "an existing file (not found)") from None
+    except (UnicodeDecodeError, IsADirectoryError):
+        raise ScenarioError(path, "", "a UTF-8 YAML file") from None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        raise ScenarioError(path, f"line {mark.line + 1}" if mark else "(parse)", "valid YAML")
+    if not isinstance(raw, dict):
+        raise ScenarioError(path, "", f"a mapping of experiment fields, got {type(raw).__name__}")
+    try:
+        return Experiment.model_validate(raw)
+    except ValidationError as err:
+        first = err.errors()[0]
+        loc = _loc(first["loc"])
+        if first["type"] == "extra_forbidden":
+            model = FastOverrides if first["loc"][0] == "fast" else Experiment
+            expected = _no_such_field(str(first["loc"][-1]), list(model.model_fields))
+        elif first["type"] == "value_error":
+            expected = first["msg"].removeprefix("Value error, ")
+        else:
+            expected = _expected(first)
+        raise ScenarioError(path, loc, expected) from None

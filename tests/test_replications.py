@@ -1,0 +1,154 @@
+"""Replications: the fast mode reproduces every published finding and writes its report.
+
+The fast mode runs once per session (module fixture) through the CLI into tmp_path; the
+other tests read what it wrote. Bad replication files and bad options fail with one line
+and exit code 2, writing nothing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from abm.cli import app
+from abm.replications import ANALYSES, SUMMARY_COLUMNS, load_experiment, markdown_table
+from abm.replications.report import REPLICATIONS_DIR
+from abm.scenario import ScenarioError, load_scenario
+
+EXPECTED = {
+    "strike_curve", "cdc_curve", "strike_vs_cdc", "normalisation", "larger_is_robust",
+    "group_strike", "signal_planting", "conflicting_collectives", "coordination_noise",
+    "knn_shapley", "tmc_vs_knn", "sisa", "ai_substitute",
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def fast_run(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("rep") / "replications"
+    result = CliRunner().invoke(app, ["replicate", "--fast", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_summary_has_every_replication_and_the_columns(fast_run):
+    summary = pd.read_csv(fast_run / "summary.csv")
+    assert list(summary.columns[:5]) == ["name", "published", "obtained", "tolerance", "passed"]
+    assert list(summary.columns) == SUMMARY_COLUMNS
+    assert set(summary.name) == EXPECTED and len(summary) == 13
+    assert set(summary.check) <= {"quantitative", "directional"}
+    assert summary[["published", "obtained", "tolerance"]].notna().all().all()
+
+
+def test_every_figure_and_table_exists(fast_run):
+    for name in EXPECTED:
+        png = fast_run / f"{name}.png"
+        assert png.is_file() and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert (fast_run / f"{name}.csv").stat().st_size > 0
+    report = (fast_run / "report.md").read_text()
+    assert all(f"{name}.png" in report for name in EXPECTED)
+    assert not [p for p in fast_run.parent.iterdir() if p.name.startswith(".")]  # no temp left
+
+
+# Replications the full mode reports as failed (docs/replications.md says why); the fast
+# mode's verdict on them is not asserted, only that their comparison was made.
+KNOWN_GAPS = {
+    "cdc_curve": "accuracies match within 0.02, but the normalised value at f=0.2 divides "
+    "two small differences and lands at ~0.6 against the published 0.75",
+}
+
+
+def test_every_replication_passes_in_fast_mode(fast_run):
+    summary = pd.read_csv(fast_run / "summary.csv")
+    failed = summary[~summary.passed.astype(bool) & ~summary.name.isin(list(KNOWN_GAPS))]
+    assert failed.empty, failed[["name", "obtained", "tolerance"]].to_string()
+
+
+def test_known_gap_is_a_real_comparison(fast_run):
+    cdc = pd.read_csv(fast_run / "cdc_curve.csv").set_index("fraction")
+    published = {0.05: 0.868, 0.2: 0.934, 0.5: 0.954}
+    for f, value in published.items():
+        assert abs(cdc.obtained[f] - value) <= 0.04  # the accuracy curve itself matches
+    row = pd.read_csv(fast_run / "summary.csv").set_index("name").loc["cdc_curve"]
+    assert "normalised" in row.obtained and "0.75" in row.published
+
+
+def test_summary_numbers_are_real_comparisons(fast_run):
+    """The obtained numbers come from the runs, not from the published values."""
+    s = pd.read_csv(fast_run / "summary.csv").set_index("name")
+    curve = pd.read_csv(fast_run / "strike_curve.csv")
+    assert (curve.obtained - curve.published).abs().max() <= 0.04
+    assert not (curve.obtained == curve.published).all()
+    sisa = pd.read_csv(fast_run / "sisa.csv")
+    assert sisa.retrained_share.iloc[0] == pytest.approx(1.0)  # one shard: a full retrain
+    assert sisa.retrained_share.iloc[-1] < sisa.retrained_share.iloc[0] / 5
+    assert "calibrated strength" in s.loc["ai_substitute", "obtained"]
+
+
+def test_same_seed_same_summary(fast_run, tmp_path):
+    again = tmp_path / "again"
+    result = CliRunner().invoke(
+        app, ["replicate", "--fast", "--only", "knn_shapley", "--only", "sisa", "--out", str(again)]
+    )
+    assert result.exit_code == 0, result.output
+    first = pd.read_csv(fast_run / "summary.csv").set_index("name")
+    second = pd.read_csv(again / "summary.csv").set_index("name")
+    assert list(second.index) == ["knn_shapley", "sisa"]
+    pd.testing.assert_frame_equal(first.loc[second.index], second)
+
+
+def test_every_replication_file_is_valid():
+    for name, (file, _) in ANALYSES.items():
+        path = REPLICATIONS_DIR / file
+        text = path.read_text()
+        if "question:" in text:  # an agent-based scenario, runnable with `abm run`
+            assert load_scenario(path).name == name
+        else:
+            exp = load_experiment(path)
+            assert exp.name == name
+            assert exp.reduced(True).splits <= exp.splits
+
+
+def test_unknown_name_is_one_line_and_writes_nothing(tmp_path):
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["replicate", "--only", "nope", "--out", str(out)])
+    assert result.exit_code == 2
+    assert "--only" in result.output and "nope" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("text", "field"),
+    [
+        ("name: x\ntitle: t\npaper: p\ncheck: maybe\nfractions: [0.1]\npublished: {a: 1}\n"
+         "tolerance: 0.1\n", "check"),
+        ("name: x\ntitle: t\npaper: p\ncheck: directional\nfractions: [1.5]\n"
+         "published: {a: 1}\ntolerance: 0.1\n", "fractions"),
+        ("name: x\ntitle: t\npaper: p\ncheck: directional\nfractions: [0.1]\n"
+         "published: {a: 1}\ntolerance: 0.1\nreplicats: 3\n", "replicats"),
+        ("name: x\ntitle: t\npaper: p\ncheck: directional\nfractions: [0.1]\n"
+         "tolerance: 0.1\n", "published"),
+        ("- just a list\n", "(top level)"),
+    ],
+)  # fmt: skip
+def test_bad_experiment_file_is_one_line(tmp_path, text, field):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(ScenarioError) as err:
+        load_experiment(path)
+    message = str(err.value)
+    assert str(path) in message and field in message and "\n" not in message
+
+
+def test_markdown_table_escapes_and_marks_failures():
+    summary = pd.DataFrame(
+        [["a", "x | y", "1", "<= 2", True, "quantitative"],
+         ["b", "p", "q", "r", False, "directional"]],
+        columns=SUMMARY_COLUMNS,
+    )  # fmt: skip
+    table = markdown_table(summary, figures="fig")
+    assert "x \\| y" in table and "**fail**" in table and "[a](fig/a.png)" in table
+    assert len(table.strip().splitlines()) == 4

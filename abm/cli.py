@@ -261,6 +261,26 @@ def bench(
         typer.echo(table(report))
 
 
+@app.command()
+@user_errors
+def replicate(
+    fast: Annotated[
+        bool, typer.Option("--fast", help="Reduced grids and seeds (what the tests run).")
+    ] = False,
+    only: Annotated[
+        list[str] | None, typer.Option("--only", help="Run only this replication (repeatable).")
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path(
+        "outputs/replications"
+    ),
+) -> None:
+    """Reproduce the published results: figures, summary.csv and report.md in --out."""
+    from abm.replications import run_replications
+
+    summary = run_replications(out, fast=fast, only=only, log=typer.echo)
+    typer.echo(f"wrote {out}/summary.csv: {int(summary.passed.sum())} of {len(summary)} passed")
+
+
 def main() -> None:
     """Entry point for ``python -m abm``."""
     app()

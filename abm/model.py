@@ -38,7 +38,7 @@ from abm.learning import (
     make_learner,
     naive_learner_for,
 )
-from abm.network import build_graph, to_networkx
+from abm.network import CsrNetwork, build_graph
 from abm.scenario import EventAction, Lever, Scenario, with_overrides
 from abm.valuation import exact_shapley, knn_shapley, split_dividend
 
@@ -102,9 +102,7 @@ class LeverageModel(mesa.Model):
 
         # Users: state in arrays, agents as views on the network's cells.
         self.users = self._initial_users(groups)
-        self.grid = mesa.discrete_space.Network(
-            to_networkx(self.adjacency), layout=None, random=self.random
-        )
+        self.grid = CsrNetwork(self.adjacency, random=self.random)
         for i in range(self.n_users):
             User(self, i).cell = self.grid[i]
 

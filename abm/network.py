@@ -15,9 +15,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import mesa
 import networkx as nx
 import numpy as np
 import scipy.sparse as sp
+from mesa.discrete_space import Cell
+from mesa.discrete_space.discrete_space import DiscreteSpace
 
 from abm.scenario import GraphKind, Network
 
@@ -81,6 +84,48 @@ def to_networkx(adj: sp.csr_array) -> nx.Graph:
     upper = sp.triu(adj, k=1).tocoo()
     g.add_edges_from(zip(upper.row.tolist(), upper.col.tolist(), strict=True))
     return g
+
+
+class CsrNetwork(mesa.discrete_space.Network):
+    """Mesa's ``Network`` space built straight from a CSR adjacency matrix.
+
+    The same cells and connections as ``Network(to_networkx(adj), layout=None)``
+    (cell ``i`` for user ``i``, neighbours in ascending order), without the per-edge
+    Python of building a networkx graph and connecting cells one edge at a time: a
+    million users take seconds instead of a minute. The networkx graph ``G`` is built
+    from the matrix the first time something (the viewer) asks for it.
+
+    Args:
+        adjacency: Symmetric CSR adjacency matrix with sorted indices.
+        random: The model's ``random``.
+        capacity: Cell capacity (None: unlimited).
+    """
+
+    def __init__(self, adjacency: sp.csr_array, random, capacity: int | None = None):
+        DiscreteSpace.__init__(self, capacity=capacity, cell_klass=Cell, random=random)
+        self._adjacency = adjacency
+        self._graph: nx.Graph | None = None
+        self._kdtree_cells = []
+        self._kdtree = None
+        n = adjacency.shape[0]
+        cells = [Cell(i, capacity=capacity, random=self.random) for i in range(n)]
+        self._cells = dict(enumerate(cells))
+        indptr = adjacency.indptr.tolist()
+        indices = adjacency.indices.tolist()
+        for i, cell in enumerate(cells):
+            nbrs = indices[indptr[i] : indptr[i + 1]]
+            cell.connections = dict(zip(nbrs, [cells[j] for j in nbrs], strict=True))
+
+    @property
+    def G(self) -> nx.Graph:  # noqa: N802 - Mesa's attribute name
+        """The networkx graph of the space (built on first use)."""
+        if self._graph is None:
+            self._graph = to_networkx(self._adjacency)
+        return self._graph
+
+    @G.setter
+    def G(self, graph: nx.Graph) -> None:  # noqa: N802
+        self._graph = graph
 
 
 def read_edgelist(path: Path) -> tuple[np.ndarray, np.ndarray, int]:

@@ -40,7 +40,7 @@ def draw(folder: Path, x: str, y: str, hue: str | None, out: Path, level: float 
     groups = summary.groupby(hue, sort=True) if hue else [(None, summary)]
     for name, part in groups:
         part = part.sort_values(x)
-        label = f"{hue.split('.')[-1]} = {name}" if hue else None
+        label = f"{hue} = {name}" if hue else None
         (line,) = ax.plot(part[x], part["mean"], marker="o", ms=3, label=label)
         ax.fill_between(
             part[x], part["low"], part["high"], color=line.get_color(), alpha=0.2, linewidth=0

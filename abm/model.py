@@ -19,6 +19,9 @@ model's single ``rng`` in a fixed order, so a scenario and a seed fix the run.
 from __future__ import annotations
 
 import copy
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import mesa
@@ -41,6 +44,18 @@ from abm.learning import (
 from abm.network import CsrNetwork, build_graph
 from abm.scenario import EventAction, Lever, Scenario, with_overrides
 from abm.valuation import exact_shapley, knn_shapley, split_dividend
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector (reference counting still frees)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
 
 # The action a member takes when acting under each lever.
 LEVER_ACTION = {
@@ -102,9 +117,10 @@ class LeverageModel(mesa.Model):
 
         # Users: state in arrays, agents as views on the network's cells.
         self.users = self._initial_users(groups)
-        self.grid = CsrNetwork(self.adjacency, random=self.random)
-        for i in range(self.n_users):
-            User(self, i).cell = self.grid[i]
+        with _gc_paused():  # millions of new objects: no cyclic GC passes over them meanwhile
+            self.grid = CsrNetwork(self.adjacency, random=self.random)
+            for i in range(self.n_users):
+                User(self, i).cell = self.grid[i]
 
         self.platforms = [Platform(self, i, p, self._new_learner(p)) for i, p in enumerate(spec.platforms)]
         for p in self.platforms:

@@ -82,7 +82,7 @@ def test_summary_numbers_are_real_comparisons(fast_run):
     assert (curve.obtained - curve.published).abs().max() <= 0.04
     assert not (curve.obtained == curve.published).all()
     sisa = pd.read_csv(fast_run / "sisa.csv")
-    assert sisa.retrained_share.iloc[0] == pytest.approx(1.0)  # one shard: a full retrain
+    assert sisa.retrained_share.iloc[0] == pytest.approx(1.0, abs=0.01)  # one shard: all of it
     assert sisa.retrained_share.iloc[-1] < sisa.retrained_share.iloc[0] / 5
     assert "calibrated strength" in s.loc["ai_substitute", "obtained"]
 

@@ -660,12 +660,12 @@ def sisa_unlearning(path: Path, fast: bool) -> Result:
 AI_PUBLISHED_FALL = 0.25
 AI_TOLERANCE = 0.05
 AI_WINDOW = 26  # weekly steps after release
-AI_LEVEL_WEEKS = 13  # the fall is the level over the second half of the window
-AI_BASELINE_WEEKS = 8  # pre-release level: the weeks before it (after a burn-in)
+AI_LEVEL_WEEKS = 26  # the fall is the mean level over the whole window after release
+AI_BASELINE_WEEKS = 10  # pre-release level: the weeks before it (after a burn-in)
 AI_GRID = (0.1, 0.2, 0.3, 0.4)
 AI_GRID_FAST = (0.15, 0.35)
-AI_CALIBRATION_SEEDS, AI_CALIBRATION_SEEDS_FAST = 2, 1
-AI_VALIDATION_SEEDS, AI_VALIDATION_SEEDS_FAST = 4, 2
+AI_CALIBRATION_SEEDS, AI_CALIBRATION_SEEDS_FAST = 3, 2
+AI_VALIDATION_SEEDS, AI_VALIDATION_SEEDS_FAST = 5, 3
 
 
 def _ai_event(spec: Scenario) -> tuple[int, str, int]:

@@ -224,7 +224,9 @@ def strike_vs_cdc(path: Path, fast: bool) -> Result:
     ax.set_xticks(x, here.index)
     ax.set(ylabel="share of the worst..best range")
     ax.legend(fontsize=8)
-    obtained = "; ".join(f"{t}: strike {r.strike:.2f} vs CDC {r.cdc:.2f}" for t, r in here.iterrows())
+    obtained = "; ".join(
+        f"{t}: strike {r.strike:.2f} vs CDC {r.cdc:.2f}" for t, r in here.iterrows()
+    )
     return Result(
         exp.name, exp.title, exp.check,
         published=f"f={at}: strike {lo_s}-{hi_s} vs CDC {lo_c}-{hi_c} of the range",
@@ -253,7 +255,8 @@ def raw_vs_normalised(path: Path, fast: bool) -> Result:
             for r in range(exp.replicates):
                 strikers = rng.permutation(task.n_raters)[: int(round(f * task.n_raters))]
                 keep = ~np.isin(task.X_train[:, 0], strikers)
-                model = make_learner(exp.learner, task).fit(task.X_train[keep], task.y_train[keep], rng)
+                model = make_learner(exp.learner, task)
+                model.fit(task.X_train[keep], task.y_train[keep], rng)
                 q = model.score(task.X_test, task.y_test)
                 rows.append({"split": i, "replicate": r, "fraction": f,
                              "raw": (q_full - q) / q_full,
@@ -495,8 +498,14 @@ def coordination_noise(path: Path, fast: bool) -> Result:
     px, target = int(exp.param("pixels", 4)), int(exp.param("target", 0))
     alpha = float(exp.param("alpha", 0.005))
     noises = [float(v) for v in exp.param("noise", [0.0, 0.3, 0.6, 0.9])]
-    table = pd.DataFrame({"noise": noises, "success": [
-        _mean_success(exp, alpha, _trigger(px, True), target, noise=n) for n in noises]})
+    table = pd.DataFrame(
+        {
+            "noise": noises,
+            "success": [
+                _mean_success(exp, alpha, _trigger(px, True), target, noise=n) for n in noises
+            ],
+        }
+    )
     drop = float(table.success.iloc[0] - table.success.iloc[-1])
     ok = drop >= exp.tolerance and bool(np.all(np.diff(table.success) <= 0.05))
     fig, (ax,) = _figure(exp.title)
@@ -621,7 +630,7 @@ def sisa_unlearning(path: Path, fast: bool) -> Result:
             rng = np.random.default_rng(s + S)
             pool = DataPool()
             pool.add(np.arange(task.n_train), task.y_train, contributor, 0)
-            trainer = ShardedTrainer(S, lambda: make_learner("logistic", task), rng).fit(
+            trainer = ShardedTrainer(S, lambda t=task: make_learner("logistic", t), rng).fit(
                 pool, task.X_train, rng
             )
             acc = trainer.score(task.X_test, task.y_test)

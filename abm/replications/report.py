@@ -131,18 +131,3 @@ def _report(summary: pd.DataFrame, fast: bool) -> str:
     figs = [f"## {n}\n\n![{n}]({n}.png)\n" for n in summary.name]
     return "\n".join(head + figs)
 
-
-def main(argv: list[str] | None = None) -> None:
-    """Print the Markdown table of a summary.csv: ``python -m abm.replications.report FILE``."""
-    import sys
-
-    args = sys.argv[1:] if argv is None else argv
-    path = Path(args[0]) if args else Path("outputs/replications/summary.csv")
-    figures = args[1] if len(args) > 1 else None
-    if not path.is_file():
-        sys.exit(f"abm.replications.report: {path}: an existing summary.csv (not found)")
-    sys.stdout.write(markdown_table(pd.read_csv(path), figures=figures))
-
-
-if __name__ == "__main__":
-    main()

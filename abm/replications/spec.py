@@ -125,7 +125,9 @@ def load_experiment(path: str | Path) -> Experiment:
         raise ScenarioError(path, "", "a UTF-8 YAML file") from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
-        raise ScenarioError(path, f"line {mark.line + 1}" if mark else "(parse)", "valid YAML")
+        raise ScenarioError(
+            path, f"line {mark.line + 1}" if mark else "(parse)", "valid YAML"
+        ) from None
     if not isinstance(raw, dict):
         raise ScenarioError(path, "", f"a mapping of experiment fields, got {type(raw).__name__}")
     try:

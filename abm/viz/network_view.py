@@ -3,8 +3,8 @@
 The assumption: a picture of at most ``MAX_NODES`` users is enough to see leverage
 form. Larger populations are drawn as a fixed subsample (the induced subgraph of a
 seeded draw, independent of the model's rng so watching never changes a run). The
-layout is a force-directed (Fruchterman-Reingold) layout started from the spectral
-embedding, vectorised with numpy, computed once per graph and cached by the graph's
+layout is a force-directed (Fruchterman-Reingold) layout started from a circle in id
+order, vectorised with numpy, computed once per graph and cached by the graph's
 content; stepping only recolours the same points, so it stays fast at 1,000 users.
 
 Encoding: face colour is the user's platform (grey: none), the marker is the action

@@ -95,7 +95,11 @@ class Platform(mesa.Agent):
     """A platform: an embedded learner retrained on the data routed to it."""
 
     def __init__(
-        self, model: LeverageModel, index: int, spec: PlatformSpec, trainer: Learner | ShardedTrainer
+        self,
+        model: LeverageModel,
+        index: int,
+        spec: PlatformSpec,
+        trainer: Learner | ShardedTrainer,
     ):
         super().__init__(model)
         self.index = index

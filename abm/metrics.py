@@ -94,8 +94,7 @@ GROUP_TABLE = "group_quality"
 
 
 def build_datacollector(model: LeverageModel) -> mesa.DataCollector:
-    """A DataCollector with one model reporter per series and entity, and a table of
-    quality per platform and user group."""
+    """A DataCollector: a model reporter per series and entity, a table per group."""
     reporters: dict[str, Callable[[LeverageModel], float]] = {}
     for s in SERIES:
         for entity in model.platforms if s.per == "platform" else model.collectives:

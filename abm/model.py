@@ -29,7 +29,7 @@ import numpy as np
 
 from abm import behaviour, levers, metrics
 from abm.agents import Collective, Platform, Shadow, User, UserState
-from abm.bargaining import Position, PlatformResponse, nash_bargain, normalised_leverage
+from abm.bargaining import PlatformResponse, Position, nash_bargain, normalised_leverage
 from abm.behaviour import NO_PLATFORM, Action
 from abm.learning import (
     Alteration,
@@ -44,6 +44,7 @@ from abm.learning import (
 from abm.network import CsrNetwork, build_graph
 from abm.scenario import EventAction, Lever, Scenario, with_overrides
 from abm.valuation import exact_shapley, knn_shapley, split_dividend
+
 
 @contextmanager
 def _gc_paused() -> Iterator[None]:
@@ -105,7 +106,11 @@ class LeverageModel(mesa.Model):
             n_samples=spec.task.n_samples,
         )
         self.slices = assign_slices(
-            self.task, self.n_users, heterogeneity=pop.heterogeneity.value, groups=groups, rng=self.rng
+            self.task,
+            self.n_users,
+            heterogeneity=pop.heterogeneity.value,
+            groups=groups,
+            rng=self.rng,
         )
         # Each group's class mix: what "quality for group g" weights per-class recall by.
         self.group_classes = self._group_class_mix(groups)
@@ -122,7 +127,9 @@ class LeverageModel(mesa.Model):
             for i in range(self.n_users):
                 User(self, i).cell = self.grid[i]
 
-        self.platforms = [Platform(self, i, p, self._new_learner(p)) for i, p in enumerate(spec.platforms)]
+        self.platforms = [
+            Platform(self, i, p, self._new_learner(p)) for i, p in enumerate(spec.platforms)
+        ]
         for p in self.platforms:
             self._seed_platform(p)
         self.collectives = [Collective(self, i, c) for i, c in enumerate(spec.collectives)]
@@ -278,8 +285,11 @@ class LeverageModel(mesa.Model):
 
     # ------------------------------------------------------------------ phase 4
     def apply_deletions(self) -> None:
-        """Members of a retroactive strike ask the target to delete their data, once,
-        as soon as they act under a right to delete (also one granted mid-campaign)."""
+        """Retroactive strikers ask the target to delete their data, once.
+
+        A member asks as soon as it acts under a right to delete, including a right
+        granted while the campaign was already running.
+        """
         if not self.policy.right_to_delete:
             return
         for c in self.collectives:
@@ -452,7 +462,9 @@ class LeverageModel(mesa.Model):
         if p.needs_refit and not isinstance(p.trainer, ShardedTrainer):
             p.unlearning_cost += len(p.pool)  # exact unlearning without shards: a full retrain
         if p.new_samples or p.needs_refit:
-            self._train(p.trainer, p.pool, since=self.t - 1, full=p.needs_refit or p.spec.retrain == "full")
+            self._train(
+                p.trainer, p.pool, since=self.t - 1, full=p.needs_refit or p.spec.retrain == "full"
+            )
         p.needs_refit = False
         self.evaluate(p)
 
@@ -505,9 +517,13 @@ class LeverageModel(mesa.Model):
 
     def incentive(self, p: Platform) -> float:
         """The price cut a platform offers while a campaign targets it (paid per user)."""
-        if p.spec.incentive == 0 or not any(c.active and c.target == p.index for c in self.collectives):
+        if p.spec.incentive == 0 or not any(
+            c.active and c.target == p.index for c in self.collectives
+        ):
             return 0.0
-        p.countermeasure_cost += p.spec.incentive * float(np.count_nonzero(self.users.platform == p.index))
+        p.countermeasure_cost += p.spec.incentive * float(
+            np.count_nonzero(self.users.platform == p.index)
+        )
         return p.spec.incentive
 
     # ------------------------------------------------------------------ phase 6
@@ -696,7 +712,9 @@ class LeverageModel(mesa.Model):
 
     def _new_learner(self, spec) -> Any:
         if spec.shards > 1:
-            return ShardedTrainer(spec.shards, lambda: make_learner(spec.learner, self.task), self.rng)
+            return ShardedTrainer(
+                spec.shards, lambda: make_learner(spec.learner, self.task), self.rng
+            )
         return make_learner(spec.learner, self.task)
 
     def _seed_platform(self, p: Platform) -> None:

@@ -98,8 +98,17 @@ def simulate(
         outcomes=metrics.outcomes(model, table),
         bargaining=pd.DataFrame(
             model.bargaining_log,
-            columns=["step", "collective", "platform", "leverage", "platform_loss",
-                     "member_cost", "dividend", "response", "reason"],
+            columns=[
+                "step",
+                "collective",
+                "platform",
+                "leverage",
+                "platform_loss",
+                "member_cost",
+                "dividend",
+                "response",
+                "reason",
+            ],
         ),  # fmt: skip
         groups=model.datacollector.get_table_dataframe(metrics.GROUP_TABLE),
         started=started.isoformat(timespec="seconds"),
@@ -157,9 +166,7 @@ def write_run(result: RunResult, out_root: str | Path, extra_files: dict | None 
         result.model_table.to_csv(tmp / "model.csv")
         result.agent_table.to_parquet(tmp / "agents.parquet", index=False)
         result.agent_table.to_csv(tmp / "agents.csv", index=False)
-        pd.Series(result.outcomes, name="value").rename_axis("outcome").to_csv(
-            tmp / "outcomes.csv"
-        )
+        pd.Series(result.outcomes, name="value").rename_axis("outcome").to_csv(tmp / "outcomes.csv")
         result.bargaining.to_csv(tmp / "bargaining.csv", index=False)
         result.groups.to_parquet(tmp / "groups.parquet", index=False)
         for name in plots.available(result.model_table):

@@ -34,6 +34,13 @@ def small_scenario() -> Scenario:
 
 
 STRIKE_ALL = {
-    "population": {"n_users": 200, "samples_per_step": 1.0, "threshold_mean": 0.0, "threshold_sd": 0.0},
-    "collectives": [{"name": "all", "target": "incumbent", "lever": "strike", "size": 1.0, "start": 2}],
+    "population": {
+        "n_users": 200,
+        "samples_per_step": 1.0,
+        "threshold_mean": 0.0,
+        "threshold_sd": 0.0,
+    },
+    "collectives": [
+        {"name": "all", "target": "incumbent", "lever": "strike", "size": 1.0, "start": 2}
+    ],
 }

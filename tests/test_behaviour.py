@@ -24,12 +24,22 @@ def test_logit_choice_follows_utility_and_switching_cost():
     uniforms = np.random.default_rng(0).random(n)
     everyone = np.ones(n, bool)
     free = behaviour.choose_platform(
-        utility, current, rationality=2.0, switching_cost=0.0, reconsider=everyone, uniforms=uniforms
+        utility,
+        current,
+        rationality=2.0,
+        switching_cost=0.0,
+        reconsider=everyone,
+        uniforms=uniforms,
     )
     expected = np.exp(2.0) / (np.exp(2.0) + 1.0)
     assert abs((free == 0).mean() - expected) < 0.01
     sticky = behaviour.choose_platform(
-        utility, current, rationality=2.0, switching_cost=1.0, reconsider=everyone, uniforms=uniforms
+        utility,
+        current,
+        rationality=2.0,
+        switching_cost=1.0,
+        reconsider=everyone,
+        uniforms=uniforms,
     )
     assert abs((sticky == 0).mean() - 0.5) < 0.015  # cost exactly offsets the advantage
 

@@ -74,9 +74,10 @@ def test_strike_by_all_users_lowers_target_quality():
     q_normal = without.model_table["quality[incumbent]"].iloc[-1]
     assert q_strike < q_normal - 0.02
     # The strike really withheld data: far fewer samples reached the target.
-    assert with_strike.outcomes["data_received[incumbent]"] < 0.5 * without.outcomes[
-        "data_received[incumbent]"
-    ]
+    assert (
+        with_strike.outcomes["data_received[incumbent]"]
+        < 0.5 * without.outcomes["data_received[incumbent]"]
+    )
     # Leverage was measured against the counterfactual and is positive.
     assert with_strike.outcomes["final_leverage[all]"] > 0
 
@@ -163,7 +164,8 @@ def test_group_strike_hurts_that_group_most():
         "network": {"kind": "sbm", "groups": 10, "homophily": 0.95},
         "population": {"n_users": 300, "samples_per_step": 0.3, "heterogeneity": "class",
                        "threshold_mean": 0.0, "threshold_sd": 0.0, "reconsider_rate": 0.0},
-        "platforms": [{"name": "incumbent", "initial_share": 1.0, "seed_data": 0, "retrain": "full"}],
+        "platforms": [{"name": "incumbent", "initial_share": 1.0, "seed_data": 0,
+                       "retrain": "full"}],
         "steps": 10,
         "measurement": {"counterfactual_every": 0, "valuation": False},
     }  # fmt: skip

@@ -130,4 +130,3 @@ def _report(summary: pd.DataFrame, fast: bool) -> str:
     ]
     figs = [f"## {n}\n\n![{n}]({n}.png)\n" for n in summary.name]
     return "\n".join(head + figs)
-

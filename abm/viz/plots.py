@@ -30,7 +30,9 @@ def entities(table: pd.DataFrame, series: str) -> list[str]:
     return [c[len(prefix) : -1] for c in table.columns if c.startswith(prefix)]
 
 
-def series_figure(table: pd.DataFrame, name: str, figsize: tuple[float, float] = (6, 3.2)) -> Figure:
+def series_figure(
+    table: pd.DataFrame, name: str, figsize: tuple[float, float] = (6, 3.2)
+) -> Figure:
     """One panel: a series over steps, one line per entity.
 
     On the quality panel, each collective's counterfactual quality of its target is

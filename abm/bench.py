@@ -229,6 +229,11 @@ def run_bench(
         results.append(row)
         if log is not None:
             log(f"{n} users: {row['s_per_step'] * 1e3:.1f} ms/step")
+    by_size = sorted((r["n_users"], r["s_per_step"]) for r in results)
+    largest = None
+    if len(by_size) >= 2 and by_size[-1][0] > by_size[-2][0]:
+        (n0, s0), (n1, s1) = by_size[-2], by_size[-1]
+        largest = float(np.log(s1 / s0) / np.log(n1 / n0))
     return {
         "scenario": "3 platforms retraining every step, a strike by 20% of users, "
         "Watts-Strogatz k=8, digits, 0.1 samples/user/step",
@@ -236,6 +241,7 @@ def run_bench(
         "naive_steps": naive_steps,
         "cpu_count": os.cpu_count(),
         "results": results,
+        "exponent_largest": largest,  # slope between the two largest sizes alone
         "exponent": fitted_exponent([r["n_users"] for r in results],
                                     [r["s_per_step"] for r in results]),
     }  # fmt: skip
@@ -267,6 +273,7 @@ def table(report: dict[str, Any]) -> str:
     exp = report["exponent"]
     lines.append("")
     lines.append(f"Fitted exponent of cost per step vs users: {_fmt(exp, '.2f')} "
+                 f"(between the two largest sizes: {_fmt(report.get('exponent_largest'), '.2f')}) "
                  f"({report['steps']} model steps per size; naive: median of "
                  f"{report['naive_steps']} steps).")  # fmt: skip
     return "\n".join(lines)

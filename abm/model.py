@@ -224,12 +224,16 @@ class LeverageModel(mesa.Model):
                 c.turnout = c.participation = 0.0  # nobody acts once a campaign stops
                 continue
             spec = c.spec
-            neighbours = behaviour.neighbour_mean(
-                self.adjacency, self.degree, was[:, c.index].astype(np.float32)
-            )
-            pressure = behaviour.participation_pressure(neighbours, c.turnout, spec.turnout_weight)
             # Only users of the target (or members already boycotting it) can act on it.
             eligible = (u.platform == c.target) | was[:, c.index]
+            # Pressure matters only to members who can act: compute it for their rows.
+            rows = np.flatnonzero(c.members & eligible)
+            neighbours = behaviour.neighbour_mean(
+                self.adjacency[rows], self.degree[rows], was[:, c.index].astype(np.float32)
+            )
+            pressed = behaviour.participation_pressure(neighbours, c.turnout, spec.turnout_weight)
+            pressure = np.zeros(self.n_users, pressed.dtype)
+            pressure[rows] = pressed
             acting = behaviour.will_act(
                 c.members & eligible,
                 pressure,

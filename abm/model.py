@@ -609,14 +609,16 @@ class LeverageModel(mesa.Model):
         return 0.01
 
     # ------------------------------------------------------------------ valuation
-    def value_collectives(self) -> dict[str, float]:
+    def value_collectives(self, max_rows: int = 5000) -> dict[str, float]:
         """Exact Shapley value of each collective's data (all coalitions retrained).
 
         The game: ``V(S)`` is the held-out quality of a fresh learner (the first
         platform's kind) trained on the clean data everyone produced during the run
         that reached any platform or shadow, keeping non-members' data always and
         members' data only for collectives in ``S``. A user in several collectives
-        counts for the first. Values sum to ``V(all) - V(none)``.
+        counts for the first. Values sum to ``V(all) - V(none)``. Above ``max_rows``
+        rows the game is played on a uniform subsample of them, so that 2^C refits
+        stay cheap at a million users.
         """
         if not self.collectives:
             return {}
@@ -627,6 +629,8 @@ class LeverageModel(mesa.Model):
         contributor = np.concatenate([q.contributor for q in pools])
         step = np.concatenate([q.step for q in pools])
         key = np.unique(np.stack([sample, contributor, step], axis=1), axis=0)
+        if len(key) > max_rows:
+            key = key[np.sort(self.rng.choice(len(key), size=max_rows, replace=False))]
         sample, contributor = key[:, 0], key[:, 1]
         u = self.users
         first = np.where(u.member.any(axis=1), u.member.argmax(axis=1), -1)

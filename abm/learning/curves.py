@@ -83,6 +83,23 @@ def _baselines(task: Task, learner_factory: Callable[[], Learner], rng: np.rando
     return naive.score(task.X_test, task.y_test), full.score(task.X_test, task.y_test)
 
 
+def _normalised_curve(
+    task: Task,
+    kept: list[float],
+    rng: np.random.Generator,
+    replicates: int,
+    learner_factory: Callable[[], Learner] | None,
+) -> pd.DataFrame:
+    """A learning curve over the kept fractions, with the naive and full-data baselines."""
+    factory = learner_factory or (lambda: _full_logistic(task))
+    naive, full = _baselines(task, factory, rng)
+    df = learning_curve(task, factory, kept, rng, replicates)
+    df["naive"] = naive
+    df["full"] = full
+    df["normalised"] = normalise(df["quality"].to_numpy(), naive, full)
+    return df
+
+
 def strike_curve(
     task: Task,
     fractions: Sequence[float],
@@ -102,13 +119,8 @@ def strike_curve(
     Returns:
         Columns ``fraction, replicate, n_samples, quality, naive, full, normalised``.
     """
-    factory = learner_factory or (lambda: _full_logistic(task))
-    naive, full = _baselines(task, factory, rng)
-    df = learning_curve(task, factory, [1.0 - f for f in fractions], rng, replicates)
+    df = _normalised_curve(task, [1.0 - f for f in fractions], rng, replicates, learner_factory)
     df["fraction"] = np.repeat(np.asarray(fractions, dtype=float), replicates)
-    df["naive"] = naive
-    df["full"] = full
-    df["normalised"] = normalise(df["quality"].to_numpy(), naive, full)
     return df
 
 
@@ -131,10 +143,4 @@ def cdc_curve(
     Returns:
         Columns ``fraction, replicate, n_samples, quality, naive, full, normalised``.
     """
-    factory = learner_factory or (lambda: _full_logistic(task))
-    naive, full = _baselines(task, factory, rng)
-    df = learning_curve(task, factory, list(fractions), rng, replicates)
-    df["naive"] = naive
-    df["full"] = full
-    df["normalised"] = normalise(df["quality"].to_numpy(), naive, full)
-    return df
+    return _normalised_curve(task, list(fractions), rng, replicates, learner_factory)

@@ -73,6 +73,65 @@ LEVER_ACTION = {
 }
 
 
+class Contributions:
+    """One step's data: a row per sample a user made, with its provenance.
+
+    Rows start as clean copies of the users' training samples; levers then alter some
+    (``alter``), and the rows are delivered to pools (``add_to``). Only altered rows
+    carry features of their own.
+    """
+
+    def __init__(
+        self, task: Any, sample: np.ndarray, owner: np.ndarray, actor: np.ndarray, step: int
+    ):
+        self.task, self.step = task, step
+        self.sample, self.owner, self.actor = sample, owner, actor
+        self.y = task.y_train[sample]
+        self.y_sent = self.y.copy()
+        self.alteration = np.zeros(sample.size, np.int8)
+        self._altered: list[tuple[np.ndarray, np.ndarray]] = []
+        self._slot = np.full(sample.size, -1, np.int64)  # row -> its altered features
+        self._X = np.zeros((0, task.X_train.shape[1]))
+
+    def alter(self, rows: np.ndarray, how: Alteration, X: np.ndarray, y: np.ndarray | None = None):
+        """Mark ``rows`` as altered, with the features (and labels) they are sent with."""
+        self.alteration[rows] = how
+        if y is not None:
+            self.y_sent[rows] = y
+        self._altered.append((rows, X))
+
+    def seal(self) -> None:
+        """Gather the altered features once all levers have run."""
+        if self._altered:
+            rows = np.concatenate([r for r, _ in self._altered])
+            self._X = np.concatenate([x for _, x in self._altered])
+            self._slot[rows] = np.arange(rows.size)
+
+    def features(self, rows: np.ndarray) -> np.ndarray:
+        """Features of ``rows`` as sent."""
+        X = self.task.X_train[self.sample[rows]]
+        slot = self._slot[rows]
+        if (slot >= 0).any():
+            X[slot >= 0] = self._X[slot[slot >= 0]]
+        return X
+
+    def add_to(self, pool: DataPool, rows: np.ndarray, clean: bool = False) -> None:
+        """Append ``rows`` to a pool as sent (or, ``clean``, as the users made them)."""
+        if clean:
+            pool.add(self.sample[rows], self.y[rows], self.owner[rows], self.step)
+            return
+        slot = self._slot[rows]
+        pool.add(
+            self.sample[rows],
+            self.y_sent[rows],
+            self.owner[rows],
+            self.step,
+            self.actor[rows],
+            self.alteration[rows],
+            self._X[slot[slot >= 0]] if (slot >= 0).any() else None,
+        )
+
+
 class LeverageModel(mesa.Model):
     """The data-leverage model.
 
@@ -316,7 +375,7 @@ class LeverageModel(mesa.Model):
 
     def route_data(self) -> None:
         """Users make data and send it where their action says, with provenance."""
-        u, t = self.users, self.t
+        u = self.users
         counts = self.rng.poisson(self.spec.population.samples_per_step, self.n_users)
         counts[u.platform < 0] = 0
         producers = np.flatnonzero(counts)
@@ -324,19 +383,18 @@ class LeverageModel(mesa.Model):
         sample = draw_samples(self.slices, producers, counts, self.rng)
         owner = np.repeat(producers, counts)
         u.contributed += np.bincount(owner, minlength=self.n_users)
+        batch = Contributions(self.task, sample, owner, self.actor[owner], self.t)
         home = u.platform[owner]
         act = u.action[owner]
-        actor = self.actor[owner]
-        y = self.task.y_train[sample]
 
         # Alter what poisoning and planting members send, per collective.
-        y_sent = y.copy()
-        alteration = np.zeros(owner.size, np.int8)
-        X_alt: dict[int, np.ndarray] = {}
         for c in self.collectives:
-            rows = np.flatnonzero((actor == c.index) & np.isin(act, (Action.POISON, Action.PLANT)))
+            rows = np.flatnonzero(
+                (batch.actor == c.index) & np.isin(act, (Action.POISON, Action.PLANT))
+            )
             if rows.size:
-                self._alter(c, rows, sample, y_sent, alteration, X_alt)
+                self._alter(c, batch, rows)
+        batch.seal()
 
         # Destinations: the home platform, the CDC target, or nowhere.
         to_home = np.isin(act, (Action.CONTRIBUTE, Action.POISON, Action.PLANT))
@@ -344,7 +402,7 @@ class LeverageModel(mesa.Model):
         for c in self.collectives:
             if c.redirect is None:
                 continue
-            mine = (actor == c.index) & (act == Action.REDIRECT)
+            mine = (batch.actor == c.index) & (act == Action.REDIRECT)
             redirect[mine] = c.redirect
             if c.spec.lever is Lever.CDC:
                 to_home |= mine  # CDC without a strike: both platforms get the data
@@ -354,45 +412,41 @@ class LeverageModel(mesa.Model):
         to_home &= kept
 
         for p in self.platforms:
-            rows = np.flatnonzero((to_home & (home == p.index)) | (redirect == p.index))
-            self._deliver(p, rows, sample, y_sent, owner, actor, alteration, X_alt)
+            self._deliver(
+                p, batch, np.flatnonzero((to_home & (home == p.index)) | (redirect == p.index))
+            )
 
         # Shadows receive what the target would have received had the collective acted
         # normally: its members' clean data, everyone else's data as it really came.
         for c in self.collectives:
             if c.shadow is None:
                 continue
-            normal = kept & (home == c.target) & (act != Action.IDLE)
-            mine = normal & (actor == c.index)
-            others = (to_home & (home == c.target) & (actor != c.index)) | (
-                (redirect == c.target) & (actor != c.index)
-            )
-            clean = np.flatnonzero(mine)
-            c.shadow.pool.add(sample[clean], y[clean], owner[clean], t, -1, Alteration.NONE)
-            rows = np.flatnonzero(others)
-            self._add_rows(c.shadow.pool, rows, sample, y_sent, owner, actor, alteration, X_alt)
+            theirs = batch.actor == c.index
+            mine = kept & (home == c.target) & (act != Action.IDLE) & theirs
+            others = ((to_home & (home == c.target)) | (redirect == c.target)) & ~theirs
+            batch.add_to(c.shadow.pool, np.flatnonzero(mine), clean=True)
+            batch.add_to(c.shadow.pool, np.flatnonzero(others))
 
-    def _alter(self, c, rows, sample, y_sent, alteration, X_alt) -> None:
+    def _alter(self, c: Collective, batch: Contributions, rows: np.ndarray) -> None:
         """Apply a collective's poisoning or signal lever to its members' rows."""
-        spec, X = c.spec, self.task.X_train[sample[rows]]
+        spec, X = c.spec, self.task.X_train[batch.sample[rows]]
         lever = spec.lever
         if lever is Lever.POISON_LABELS:
-            y_new, mask = levers.flip_labels(y_sent[rows], spec.rate, self.task.n_classes, self.rng)
-            y_sent[rows] = y_new
-            alteration[rows[mask]] = Alteration.LABEL_FLIP
-            X_new = X
+            y_new, mask = levers.flip_labels(
+                batch.y_sent[rows], spec.rate, self.task.n_classes, self.rng
+            )
+            batch.alter(rows[mask], Alteration.LABEL_FLIP, X[mask], y_new[mask])
         elif lever is Lever.POISON_NOISE:
             X_new, mask = levers.add_feature_noise(X, spec.rate, 1.0, self.rng)
-            alteration[rows[mask]] = Alteration.FEATURE_NOISE
+            batch.alter(rows[mask], Alteration.FEATURE_NOISE, X_new[mask])
         elif lever is Lever.ERASE_SIGNAL:
             X_new = levers.erase_signal(X, self.trigger(c), self.task.X_train)
             mask = self.rng.random(rows.size) < spec.rate
-            X_new = np.where(mask[:, None], X_new, X)
-            alteration[rows[mask]] = Alteration.SIGNAL_ERASED
+            batch.alter(rows[mask], Alteration.SIGNAL_ERASED, X_new[mask])
         else:
             X_new, y_new, mask = levers.plant_signal(
                 X,
-                y_sent[rows],
+                batch.y_sent[rows],
                 self.trigger(c),
                 spec.signal.target,
                 self.rng,
@@ -400,10 +454,7 @@ class LeverageModel(mesa.Model):
                 noise=spec.signal.noise,
             )
             mask &= self.rng.random(rows.size) < spec.rate
-            y_sent[rows[mask]] = y_new[mask]
-            alteration[rows[mask]] = Alteration.SIGNAL_PLANTED
-        for r, x in zip(rows[mask], X_new[mask], strict=True):
-            X_alt[int(r)] = x
+            batch.alter(rows[mask], Alteration.SIGNAL_PLANTED, X_new[mask], y_new[mask])
 
     def trigger(self, c: Collective) -> levers.Trigger:
         """The collective's trigger pattern, chosen once from the training data.
@@ -423,38 +474,16 @@ class LeverageModel(mesa.Model):
                 c.trigger = levers.Trigger(raw.features, tuple(float(v) for v in values))
         return c.trigger
 
-    def _deliver(self, p: Platform, rows, sample, y_sent, owner, actor, alteration, X_alt) -> None:
+    def _deliver(self, p: Platform, batch: Contributions, rows: np.ndarray) -> None:
         p.received += rows.size
         if p.spec.filter_poison and rows.size and p.trainer.is_fitted:
-            rows = self._filter(p, rows, sample, y_sent, alteration, X_alt)
-        self._add_rows(p.pool, rows, sample, y_sent, owner, actor, alteration, X_alt)
+            # Countermeasure: drop rows whose label the current model disputes.
+            disputed = p.trainer.predict(batch.features(rows)) != batch.y_sent[rows]
+            p.filtered += int(disputed.sum())
+            p.countermeasure_cost += p.spec.filter_cost
+            rows = rows[~disputed]
+        batch.add_to(p.pool, rows)
         p.new_samples = rows.size
-
-    def _filter(self, p: Platform, rows, sample, y_sent, alteration, X_alt) -> np.ndarray:
-        """Countermeasure: drop rows whose label the current model confidently disputes."""
-        X = self._features(rows, sample, alteration, X_alt)
-        disputed = p.trainer.predict(X) != y_sent[rows]
-        p.filtered += int(disputed.sum())
-        p.countermeasure_cost += p.spec.filter_cost
-        return rows[~disputed]
-
-    def _features(self, rows, sample, alteration, X_alt) -> np.ndarray:
-        X = self.task.X_train[sample[rows]].copy()
-        for j in np.flatnonzero(alteration[rows] != Alteration.NONE):
-            X[j] = X_alt[int(rows[j])]
-        return X
-
-    def _add_rows(self, pool: DataPool, rows, sample, y_sent, owner, actor, alteration, X_alt):
-        altered = rows[alteration[rows] != Alteration.NONE]
-        pool.add(
-            sample[rows],
-            y_sent[rows],
-            owner[rows],
-            self.t,
-            actor[rows],
-            alteration[rows],
-            np.array([X_alt[int(r)] for r in altered]) if altered.size else None,
-        )
 
     # ------------------------------------------------------------------ phase 5
     def retrain(self, p: Platform) -> None:

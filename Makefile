@@ -24,7 +24,7 @@ test: $(STAMP)
 	$(PY) -m pytest
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check abm tests analysis && $(VENV)/bin/ruff format --check abm tests analysis
+	$(VENV)/bin/ruff check abm tests analysis benchmarks && $(VENV)/bin/ruff format --check abm tests analysis benchmarks
 
 bench: $(STAMP)
 	$(VENV)/bin/abm bench

@@ -153,13 +153,18 @@ def schema() -> None:
 def list_scenarios(
     folder: Annotated[Path, typer.Argument(help="Folder of scenarios.")] = SCENARIOS,
 ) -> None:
-    """List the scenarios in a folder with the question each answers."""
+    """List the scenarios (or replication experiments) in a folder with their questions."""
+    from abm.replications.spec import load_experiment
+
     for path in sorted(folder.glob("*.yaml")):
         try:
             spec = load_scenario(path)
             question = spec.question.strip().splitlines()[0] if spec.question else ""
         except ScenarioError as err:
-            question = f"(invalid: {err.expected})"
+            try:
+                question = load_experiment(path).title
+            except (ScenarioError, ValueError):
+                question = f"(invalid: {err.expected})"
         typer.echo(f"{path.stem:28s} {question}")
 
 

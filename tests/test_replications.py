@@ -152,3 +152,12 @@ def test_markdown_table_escapes_and_marks_failures():
     table = markdown_table(summary, figures="fig")
     assert "x \\| y" in table and "**fail**" in table and "[a](fig/a.png)" in table
     assert len(table.strip().splitlines()) == 4
+
+
+def test_list_shows_every_replication_with_its_title():
+    result = CliRunner().invoke(app, ["list", str(REPLICATIONS_DIR)])
+    assert result.exit_code == 0
+    lines = result.output.strip().splitlines()
+    assert len(lines) == len(ANALYSES)
+    assert not any("(invalid" in line for line in lines)
+    assert any("Data strike on breast_cancer" in line for line in lines)

@@ -14,9 +14,6 @@ interval: ``mean +/- t_{0.975, n-1} * sd / sqrt(n)``.
 from __future__ import annotations
 
 import math
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,7 +26,7 @@ from scipy import stats
 
 import abm
 from abm.metrics import OUTCOMES
-from abm.runner import git_commit, simulate
+from abm.runner import git_commit, new_folder, simulate, spawn_seed
 from abm.scenario import Scenario, dump_scenario
 
 TABLE_COLUMNS = ["outcome", "unit", "n", "mean_a", "mean_b", "diff", "ci_lo", "ci_hi"]
@@ -50,7 +47,7 @@ class Comparison:
 
 
 def replicate_seeds(root: int, n: int) -> list[int]:
-    """``n`` independent seeds spawned from one root seed.
+    """``n`` independent seeds spawned from one root seed (as a sweep spawns them).
 
     Args:
         root: The root seed.
@@ -59,8 +56,7 @@ def replicate_seeds(root: int, n: int) -> list[int]:
     Returns:
         One non-negative integer seed per replicate.
     """
-    children = np.random.SeedSequence(root).spawn(n)
-    return [int(c.generate_state(1, dtype=np.uint32)[0]) for c in children]
+    return [spawn_seed(root, r) for r in range(n)]
 
 
 def run_pairs(a: Scenario, b: Scenario, seeds: list[int], steps: int | None = None) -> pd.DataFrame:
@@ -206,10 +202,8 @@ def write_comparison(comparison: Comparison, out_root: str | Path) -> Path:
     and ``differences.png``. Written into a hidden temporary folder first and moved into
     place when complete, so nothing half-written is left behind.
     """
-    out_root = Path(out_root)
-    out_root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".partial-", dir=out_root))
-    try:
+
+    def write(tmp: Path) -> None:
         comparison.table.to_csv(tmp / "differences.csv", index=False)
         comparison.runs.to_csv(tmp / "runs.csv", index=False)
         (tmp / "a.yaml").write_text(dump_scenario(comparison.a))
@@ -226,14 +220,8 @@ def write_comparison(comparison: Comparison, out_root: str | Path) -> Path:
         }
         (tmp / "manifest.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
         figure(comparison).savefig(tmp / "differences.png", dpi=110)
-        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-        base = f"compare-{comparison.a.name}-vs-{comparison.b.name}-{stamp}"
-        final, i = out_root / base, 1
-        while final.exists():
-            i += 1
-            final = out_root / f"{base}-{i}"
-        os.rename(tmp, final)
-        return final
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    return new_folder(
+        out_root, f"compare-{comparison.a.name}-vs-{comparison.b.name}-{stamp}", write
+    )

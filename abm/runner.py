@@ -15,11 +15,13 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import yaml
 
@@ -146,6 +148,37 @@ class _progress:
         return False
 
 
+def spawn_seed(root: int, *key: int) -> int:
+    """The seed of one replicate: a spawned child of ``root`` (a 63-bit integer).
+
+    ``spawn_seed(root, r)`` is child ``r`` of ``numpy.random.SeedSequence(root)``, so
+    sweeps and comparisons give replicate ``r`` the same seed, any single run can be
+    rerun alone, and adding replicates keeps the earlier ones' seeds.
+    """
+    hi, lo = np.random.SeedSequence(root, spawn_key=key).generate_state(2, np.uint32)
+    return int(((int(hi) << 32) | int(lo)) & (2**63 - 1))
+
+
+def new_folder(out_root: str | Path, name: str, write: Callable[[Path], None]) -> Path:
+    """Fill a new folder ``out_root/name`` (or ``name-2``, ...) and return its path.
+
+    ``write`` fills a hidden temporary folder, which is moved into place only when
+    complete: a failure or an interruption leaves earlier outputs untouched and no
+    half-written folder behind, and no folder is ever overwritten.
+    """
+    out_root = Path(out_root)
+    out_root.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".partial-", dir=out_root))
+    try:
+        write(tmp)
+        final = _fresh_name(out_root, name)
+        os.rename(tmp, final)
+        return final
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
 def write_run(result: RunResult, out_root: str | Path, extra_files: dict | None = None) -> Path:
     """Write a run into a new folder under ``out_root`` and return its path.
 
@@ -155,11 +188,7 @@ def write_run(result: RunResult, out_root: str | Path, extra_files: dict | None 
     """
     from abm.viz import plots
 
-    out_root = Path(out_root)
-    out_root.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    tmp = Path(tempfile.mkdtemp(prefix=".partial-", dir=out_root))
-    try:
+    def write(tmp: Path) -> None:
         (tmp / "scenario.yaml").write_text(dump_scenario(result.scenario))
         (tmp / "manifest.yaml").write_text(yaml.safe_dump(manifest(result), sort_keys=False))
         result.model_table.to_parquet(tmp / "model.parquet")
@@ -175,12 +204,9 @@ def write_run(result: RunResult, out_root: str | Path, extra_files: dict | None 
             plots.close(fig)
         for name, writer in (extra_files or {}).items():
             writer(tmp / name)
-        final = _fresh_name(out_root, f"{result.scenario.name}-{stamp}-seed{result.seed}")
-        os.rename(tmp, final)
-        return final
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    return new_folder(out_root, f"{result.scenario.name}-{stamp}-seed{result.seed}", write)
 
 
 def _fresh_name(root: Path, base: str) -> Path:

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from abm.runner import spawn_seed
 from abm.sweep.spec import Design, Factor, Seeding
 
 
@@ -94,11 +95,9 @@ def _from_unit(f: Factor, u: float) -> Any:
 
 def seed_for(root: int, point: int, replicate: int, seeding: Seeding) -> int:
     """The scenario seed of one run (a non-negative 63-bit integer)."""
-    child = np.random.SeedSequence(root, spawn_key=(replicate,))
     if seeding is Seeding.INDEPENDENT:
-        child = np.random.SeedSequence(root, spawn_key=(replicate, point))
-    hi, lo = child.generate_state(2, np.uint32)
-    return int(((int(hi) << 32) | int(lo)) & (2**63 - 1))
+        return spawn_seed(root, replicate, point)
+    return spawn_seed(root, replicate)
 
 
 def run_id(point: int, replicate: int) -> str:

@@ -420,22 +420,32 @@ def validate(raw: Any, file: str | Path | None = None) -> Scenario:
     try:
         return Scenario.model_validate(raw)
     except ValidationError as err:
-        raise _one_line(err, file) from None
+        raise one_line_error(err, file) from None
 
 
-def _one_line(err: ValidationError, file: str | Path | None) -> ScenarioError:
+def one_line_error(
+    err: ValidationError, file: str | Path | None, root: type[BaseModel] | None = None
+) -> ScenarioError:
+    """The first problem of a pydantic validation error as one line for the user.
+
+    Args:
+        err: The validation error.
+        file: The file that was validated.
+        root: The model validated (default :class:`Scenario`), to name the fields an
+            unknown field could have meant.
+    """
     first = err.errors()[0]
     loc = _loc(first["loc"])
-    msg = first.get("msg", "")
-    if first["type"] == "value_error" and "|" in msg:
-        # Our own cross-field checks encode "field|expected" in the message.
-        field, expected = msg.removeprefix("Value error, ").split("|", 1)
-        return ScenarioError(file, field, expected)
+    msg = first.get("msg", "").removeprefix("Value error, ")
+    if first["type"] == "value_error":
+        # Our own checks say what they expect; cross-field ones name the field first
+        # ("field|expected").
+        field, _, expected = msg.rpartition("|")
+        return ScenarioError(file, field or loc, expected)
     if first["type"] == "extra_forbidden":
-        parent, _, bad = loc.rpartition(".")
-        model = _model_at(first["loc"][:-1])
+        model = _model_at(first["loc"][:-1], root or Scenario)
         fields = list(model.model_fields) if model else []
-        return ScenarioError(file, loc, _no_such_field(str(bad), fields))
+        return ScenarioError(file, loc, _no_such_field(str(first["loc"][-1]), fields))
     return ScenarioError(file, loc, _expected(first))
 
 
@@ -468,8 +478,8 @@ def _loc(parts: tuple) -> str:
     return out
 
 
-def _model_at(loc: tuple) -> type[BaseModel] | None:
-    model: Any = Scenario
+def _model_at(loc: tuple, root: type[BaseModel]) -> type[BaseModel] | None:
+    model: Any = root
     for p in loc:
         if isinstance(p, int):
             continue
@@ -487,7 +497,16 @@ def _model_at(loc: tuple) -> type[BaseModel] | None:
     return model
 
 
-def _read_yaml(path: Path) -> dict:
+def read_yaml(path: Path, what: str = "scenario") -> dict:
+    """Read a YAML mapping safely (``yaml.safe_load``), with one-line errors.
+
+    Args:
+        path: The file.
+        what: What the file holds ("scenario", "sweep", ...), for the error message.
+
+    Raises:
+        ScenarioError: The file is missing, unreadable, not YAML or not a mapping.
+    """
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -512,7 +531,7 @@ def _read_yaml(path: Path) -> dict:
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise ScenarioError(path, "", f"a mapping of scenario fields, got {type(data).__name__}")
+        raise ScenarioError(path, "", f"a mapping of {what} fields, got {type(data).__name__}")
     return data
 
 
@@ -521,7 +540,7 @@ def _read_with_extends(path: Path, chain: tuple[Path, ...]) -> dict:
     if resolved in chain:
         cycle = " -> ".join(p.name for p in (*chain, resolved))
         raise ScenarioError(path, "extends", f"no cycle of extends ({cycle})")
-    data = _read_yaml(path)
+    data = read_yaml(path)
     parent = data.pop("extends", None)
     if parent is None:
         return data

@@ -16,10 +16,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from abm.scenario import ScenarioError, _expected, _loc, _no_such_field
+from abm.scenario import one_line_error, read_yaml
 
 __all__ = ["Experiment", "FastOverrides", "load_experiment"]
 
@@ -117,29 +116,8 @@ def load_experiment(path: str | Path) -> Experiment:
         ScenarioError: One line naming the file, the field and what was expected.
     """
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ScenarioError(path, "", "an existing file (not found)") from None
-    except (UnicodeDecodeError, IsADirectoryError):
-        raise ScenarioError(path, "", "a UTF-8 YAML file") from None
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        raise ScenarioError(
-            path, f"line {mark.line + 1}" if mark else "(parse)", "valid YAML"
-        ) from None
-    if not isinstance(raw, dict):
-        raise ScenarioError(path, "", f"a mapping of experiment fields, got {type(raw).__name__}")
+    raw = read_yaml(path, "experiment")
     try:
         return Experiment.model_validate(raw)
     except ValidationError as err:
-        first = err.errors()[0]
-        loc = _loc(first["loc"])
-        if first["type"] == "extra_forbidden":
-            model = FastOverrides if first["loc"][0] == "fast" else Experiment
-            expected = _no_such_field(str(first["loc"][-1]), list(model.model_fields))
-        elif first["type"] == "value_error":
-            expected = first["msg"].removeprefix("Value error, ")
-        else:
-            expected = _expected(first)
-        raise ScenarioError(path, loc, expected) from None
+        raise one_line_error(err, path, Experiment) from None

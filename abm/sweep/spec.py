@@ -22,12 +22,19 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 import abm
 from abm import metrics
-from abm.scenario import Scenario, ScenarioError, _expected, _loc, load_scenario, with_overrides
+from abm.scenario import (
+    Scenario,
+    ScenarioError,
+    _loc,
+    load_scenario,
+    one_line_error,
+    read_yaml,
+    with_overrides,
+)
 
 
 class Design(StrEnum):
@@ -179,7 +186,7 @@ def load_sweep(path: str | Path) -> Sweep:
     from abm.sweep.design import make_points  # design imports this module's types
 
     path = Path(path)
-    raw = _read(path)
+    raw = read_yaml(path, "sweep")
     try:
         spec = SweepFile.model_validate(raw)
     except ValidationError as err:
@@ -201,41 +208,16 @@ def load_sweep(path: str | Path) -> Sweep:
     return sweep
 
 
-def _read(path: Path) -> dict:
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise ScenarioError(path, "", "an existing sweep file (not found)") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark else "(parse)"
-        raise ScenarioError(path, where, "valid YAML") from None
-    if not isinstance(data, dict):
-        raise ScenarioError(path, "", f"a mapping of sweep fields, got {type(data).__name__}")
-    return data
-
-
 def _one_line(err: ValidationError, file: Path) -> ScenarioError:
     first = err.errors()[0]
-    msg = first.get("msg", "")
-    if first["type"] == "value_error" and "|" in msg:
-        field, expected = msg.removeprefix("Value error, ").split("|", 1)
-        return ScenarioError(file, field, expected)
-    loc = _loc(first["loc"])
-    if first["type"] == "extra_forbidden":
-        known = ", ".join(SweepFile.model_fields) if "." not in loc else "low, high, num"
-        return ScenarioError(file, loc, f"no such field (known: {known})")
-    if (
-        first["loc"][0] == "vary"
-        and len(first["loc"]) > 2
-        and first["type"] in ("list_type", "model_type", "dict_type")
-    ):
-        # The union's error names one branch; say what either branch wants.
+    if len(first["loc"]) > 2 and first["loc"][0] == "vary":
         key = first["loc"][1]
-        return ScenarioError(file, f"vary.{key}", "a list of levels or a mapping {low, high}")
-    return ScenarioError(file, loc, _expected(first))
+        if first["type"] == "extra_forbidden":
+            return ScenarioError(file, _loc(first["loc"]), "no such field (known: low, high, num)")
+        if first["type"] in ("list_type", "model_type", "dict_type"):
+            # The union's error names one branch; say what either branch wants.
+            return ScenarioError(file, f"vary.{key}", "a list of levels or a mapping {low, high}")
+    return one_line_error(err, file, SweepFile)
 
 
 def _factor(file: Path, base: Scenario, key: str, value: list[Any] | Range) -> Factor:

@@ -144,9 +144,7 @@ class LeverageModel(mesa.Model):
     """
 
     def __init__(self, *, scenario: Scenario | None = None, rng: Any = None, **overrides: Any):
-        spec = scenario if scenario is not None else Scenario()
-        if overrides:
-            spec = with_overrides(spec, {k.replace("__", "."): v for k, v in overrides.items()})
+        spec = self.resolve(scenario, overrides)
         super().__init__(rng=spec.seed if rng is None else rng)
         self.spec = spec
         pop = spec.population
@@ -198,6 +196,18 @@ class LeverageModel(mesa.Model):
         self.bargaining_log: list[dict[str, Any]] = []
         self.datacollector = metrics.build_datacollector(self)
         metrics.collect(self)
+
+    @staticmethod
+    def resolve(scenario: Scenario | None, overrides: dict[str, Any]) -> Scenario:
+        """The scenario with ``population__n_users``-style overrides applied.
+
+        Raises:
+            ScenarioError: An override names an unknown field or an invalid value.
+        """
+        spec = scenario if scenario is not None else Scenario()
+        if not overrides:
+            return spec
+        return with_overrides(spec, {k.replace("__", "."): v for k, v in overrides.items()})
 
     # ------------------------------------------------------------------ the step
     @property

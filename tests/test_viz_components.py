@@ -179,3 +179,40 @@ def test_network_figure_marks_actions_and_membership(folder):
     assert "member of union (strike)" in labels and "member of guild (strike)" in labels
     markers = {c.get_paths()[0].vertices.shape for c in fig.axes[0].collections[1:]}
     assert len(markers) == 2  # circles for contributing, crosses for striking
+
+
+def test_reset_with_slider_values_the_schema_refuses_keeps_the_scenario_and_says_why(
+    folder, monkeypatch
+):
+    # An event at step 4 needs at least 5 steps; the steps slider goes down to 1.
+    (folder / "e.yaml").write_text(
+        SMALL_B + "events:\n  - {at: 4, action: ai_substitute, platform: incumbent}\n"
+    )
+    monkeypatch.setenv(app.SCENARIO_ENV, str(folder / "e.yaml"))
+    _, rc = solara.render(InLayout(), handle_error=False)
+    assert not rc.find(v.Alert).widgets
+    slider(rc, "steps").v_model = 2
+    rc.find(v.Btn, children=["Reset"]).widget.click()
+    assert rc.find(v.Html, class_="abm-step").widget.children == ["Step 0"]
+    notice = rc.find(v.Alert).widget
+    assert "events[0].at" in str(notice.children)
+    assert users_shown(rc) == "80"  # the scenario as written
+
+
+def test_reset_after_picking_another_scenario_rebuilds_that_scenario(folder, monkeypatch):
+    built = []
+    init = app.ViewerModel.__init__
+
+    def record(self, **kwargs):
+        init(self, **kwargs)
+        built.append(self)
+
+    monkeypatch.setattr(app.ViewerModel, "__init__", record)
+    _, rc = solara.render(InLayout(), handle_error=False)
+    rc.find(v.Select, label="scenario").widget.v_model = "b"
+    slider(rc, "population.n_users").v_model = 40
+    rc.find(v.Btn, children=["Reset"]).widget.click()
+    assert users_shown(rc) == "40"
+    # The rest of the rebuilt model is scenario b's, not the schema's defaults.
+    spec = built[-1].spec
+    assert (spec.name, spec.steps, spec.population.threshold_mean) == ("small_b", 5, 0.6)

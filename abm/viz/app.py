@@ -16,6 +16,7 @@ offline with the pinned ``solara-assets``.
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 from collections.abc import Callable
@@ -49,15 +50,42 @@ class ViewerModel(LeverageModel):
         **overrides: Slider values, as ``population__n_users=...`` paths.
     """
 
+    default_file = ""  # set per scenario by :func:`viewer_model`
+
     def __init__(
-        self, *, scenario_file: str = "", rng: Any = None, scenario: Any = None, **overrides: Any
+        self,
+        *,
+        scenario_file: str | None = None,
+        rng: Any = None,
+        scenario: Any = None,
+        **overrides: Any,
     ):
+        scenario_file = self.default_file if scenario_file is None else scenario_file
         if isinstance(scenario, Scenario):
             spec = scenario
         else:
             spec = load_scenario(scenario_file) if scenario_file else Scenario()
         self.scenario_file = scenario_file
+        self.notice = ""
+        try:
+            self.resolve(spec, overrides)
+        except ScenarioError as err:
+            # Reset with a slider combination the schema refuses (e.g. fewer steps than
+            # an event needs): keep the scenario as written and say why.
+            self.notice = f"slider values not applied: {err.field}: {err.expected}"
+            overrides = {}
         super().__init__(scenario=spec, rng=rng, **overrides)
+
+
+@functools.cache
+def viewer_model(scenario_file: str) -> type[ViewerModel]:
+    """The model class for one scenario file.
+
+    Mesa's Reset rebuilds the model as ``type(model)(**parameters)`` and, once the page
+    has switched scenarios, passes only the sliders that changed; the class itself must
+    therefore know which file to open.
+    """
+    return type("ViewerModel", (ViewerModel,), {"default_file": scenario_file})
 
 
 def scenarios_folder() -> Path:
@@ -162,6 +190,8 @@ def KeyNumbers(model: LeverageModel) -> None:
     rows = key_numbers(model)
     with solara.Column(classes=["abm-numbers"], style={"padding": "8px"}):
         solara.Text(f"Step {model.steps}", classes=["abm-step"], style={"font-size": "1.4em"})
+        if getattr(model, "notice", ""):
+            solara.Warning(model.notice)
         solara.v.Html(
             tag="table",
             style_="border-collapse: collapse; font-size: 0.95em",
@@ -215,7 +245,7 @@ def Viewer() -> None:
     def build() -> tuple[Any, Any, str]:
         try:
             spec = load_scenario(file) if file else Scenario()
-            return spec, ViewerModel(scenario_file=file, scenario=spec), ""
+            return spec, viewer_model(file)(scenario_file=file, scenario=spec), ""
         except (ScenarioError, ValueError) as err:
             return None, None, str(err)
 

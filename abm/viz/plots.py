@@ -12,6 +12,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
@@ -49,6 +50,9 @@ def series_figure(
             if col.notna().any():
                 ax.plot(steps, col.ffill(), ls="--", lw=1.2, label=f"without {entity}'s action")
     ax.set(title=title, xlabel="step", ylabel=ylabel)
+    ax.set_xlim(0, max(float(max(steps, default=0)), 1.0))
+    if name != "quality":  # shares: from zero, so a series not yet measured reads as such
+        ax.set_ylim(bottom=0, top=max(float(np.nanmax(ax.get_ylim())), 0.05))
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=8, frameon=False)
     ax.grid(alpha=0.3)

@@ -1,54 +1,43 @@
-"""Leverage measurement and Nash bargaining between a platform and a collective.
+"""Leverage and Nash bargaining between a platform and a collective, in one unit of account.
 
 The research argues for collective bargaining over data but gives no formal model, so
 this module states one (Nash, 1950, asymmetric form), kept linear so that it has a
-closed form and every number in it can be traced to something the simulator measures.
+closed form and every number in it is measured in the run.
 
-**Leverage.** As in the data-strike papers (Vincent et al., WWW 2019), leverage is the
-share of the gap between the full-data model and a naive non-learning baseline that the
-collective's action removes::
+**Unit of account.** Everything is *utility per step*, the unit in which users choose
+platforms and pay prices (``abm/behaviour.py``: a user's utility of a platform is its
+quality minus its price, plus preferences). Per step:
 
-    leverage = (q_cf - q_actual) / (q_cf - q_naive),  clipped to [0, 1],
+* a user's payoff is the quality of the platform it uses minus the price it pays
+  (0 off every platform, the outside option);
+* a platform's revenue is what its users pay plus what it earns from its model,
+  ``users * (price + value_of_quality * quality)``, minus what countermeasures and
+  dividends cost it that step.
 
-where ``q_cf`` is the counterfactual quality had the collective contributed normally,
-``q_actual`` the quality under the campaign and ``q_naive`` the baseline's quality.
+**Disagreement points from the twin.** Against the collective's twin world (the same
+run with the campaign off, ``abm/twins.py``), a round's numbers are the platform's
+**loss** ``L`` (its revenue per step in the twin minus in the real world) and the
+members' **cost** ``c`` (their payoff per step in the twin minus in the real world),
+both averaged over the steps since the last round. Payoffs are measured from the
+world without the campaign: if talks fail the campaign goes on (platform ``-L``,
+members ``-c``); an agreement of a dividend ``d`` per step ends it (platform ``-d``,
+members ``+d``).
 
-**Bargaining problem.** Platform P and collective C bargain over a data dividend (or a
-concession valued in the same units) ``d`` in ``[0, D_max]`` with ``D_max = S``, the
-platform's surplus from the collective's data. Payoffs are linear and transferable::
+**A credible loss.** The platform sees its loss step by step, with the noise of a
+model evaluated on a finite test set; it bargains on the lower 95% confidence bound of
+the round's mean loss (:func:`credible_loss`), so a campaign whose effect is
+indistinguishable from noise has no loss to bargain with.
 
-    u_C(d) = d,                 u_P(d) = S - d.
+**Nash solution.** With bargaining power ``beta`` (0 without collective bargaining
+rights) the agreement maximises ``(d + c)^beta * (L - d)^(1 - beta)`` over
+``0 <= d <= L``; the first-order condition gives::
 
-If talks fail the campaign goes on. The platform keeps its surplus minus the loss the
-campaign inflicts, ``L = leverage * value_of_quality`` (value_of_quality is what a full
-gap of quality is worth to the platform, per bargaining round); the members bear the
-cost ``c`` of acting (service and quality they forgo while striking). Disagreement::
+    d* = beta * L - (1 - beta) * c,   clipped to [0, L].
 
-    d_P = S - L,                d_C = -c.
-
-**Nash solution.** With bargaining power ``beta`` in [0, 1] (collective bargaining
-rights raise it) the agreement maximises the Nash product::
-
-    N(d) = (u_C - d_C)^beta * (u_P - d_P)^(1 - beta) = (d + c)^beta * (L - d)^(1 - beta).
-
-The first-order condition ``beta (L - d) = (1 - beta)(d + c)`` gives the closed form::
-
-    d* = beta * L - (1 - beta) * c,   then clipped to [0, min(S, L)],
-
-because the Nash product is concave in ``d`` on ``(-c, L)``. Consequences the
-simulator relies on:
-
-* A campaign the platform does not feel (``L = 0``) wins nothing.
-* With equal power (``beta = 1/2``) a campaign wins a positive dividend exactly when the
-  loss it inflicts exceeds what it costs the members (``L > c``); otherwise ``d* = 0``:
-  the platform's threat to wait the campaign out is credible, because the members would
-  rather call it off for nothing than keep paying ``c``.
-* ``d*`` rises with leverage and with power, and falls with the members' cost.
-
-**Platform response.** The outcome is read as a discrete :class:`PlatformResponse`:
-``IGNORE`` (no dividend), ``NEGOTIATE`` (a positive dividend short of the collective's
-demand) or ``CONCEDE`` (the demand is met; with no stated demand any positive dividend
-counts as a concession).
+**Response.** The platform **concedes** when ``d*`` covers the collective's demand
+``D`` (then it pays ``D`` per step and the campaign ends); since ``d* <= L``, a campaign
+wins only when enduring it costs the platform at least the demand. It **negotiates**
+when ``0 < d* < D`` (the campaign goes on) and **ignores** the campaign when ``d* = 0``.
 """
 
 from __future__ import annotations
@@ -57,11 +46,15 @@ import math
 from dataclasses import dataclass
 from enum import IntEnum
 
+import numpy as np
+from scipy import stats
+
 __all__ = [
+    "ROUND_COLUMNS",
     "Outcome",
     "PlatformResponse",
     "Position",
-    "disagreement_point",
+    "credible_loss",
     "nash_bargain",
     "nash_product",
     "normalised_leverage",
@@ -69,23 +62,45 @@ __all__ = [
 
 
 def normalised_leverage(q_actual: float, q_counterfactual: float, q_naive: float) -> float:
-    """Share of the full-data-over-baseline quality gap that a collective's action removes.
+    """Share of the quality gap over a naive baseline that a collective's action removes.
+
+    As in the data-strike papers (Vincent et al., WWW 2019). Signed: a campaign that
+    raised the target's quality has negative leverage, and noise reads as noise.
 
     Args:
         q_actual: Quality of the platform's model under the campaign.
-        q_counterfactual: Quality had the collective contributed normally.
+        q_counterfactual: Quality in the twin world, without the campaign.
         q_naive: Quality of a naive non-learning baseline (e.g. majority class).
 
     Returns:
-        ``(q_counterfactual - q_actual) / (q_counterfactual - q_naive)`` clipped to
-        [0, 1]; 0 when the gap is non-positive or any input is not finite (there is no
-        learned quality for the collective to take away).
+        ``(q_counterfactual - q_actual) / (q_counterfactual - q_naive)``; NaN when the
+        twin has no gap over the baseline (there is no learned quality to take away).
     """
     gap = q_counterfactual - q_naive
-    removed = q_counterfactual - q_actual
-    if not (math.isfinite(gap) and math.isfinite(removed)) or gap <= 0.0:
-        return 0.0
-    return min(max(removed / gap, 0.0), 1.0)
+    if not (math.isfinite(gap) and math.isfinite(q_actual)) or gap <= 0.0:
+        return float("nan")
+    return (q_counterfactual - q_actual) / gap
+
+
+# One bargaining round as recorded in a run's bargaining table (utility per step).
+ROUND_COLUMNS = (
+    "step", "collective", "platform", "leverage", "platform_loss", "member_cost", "demand",
+    "nash_dividend", "paid", "response", "reason",
+)  # fmt: skip
+
+
+def credible_loss(losses: list[float]) -> float:
+    """Lower 95% confidence bound of the mean of a round's per-step losses.
+
+    Needs two steps or more (a single step carries no evidence of its noise): fewer
+    give ``-inf``, a loss no platform concedes to.
+    """
+    k = len(losses)
+    if k < 2:
+        return -math.inf
+    values = np.asarray(losses, float)
+    se = values.std(ddof=1) / math.sqrt(k)
+    return float(values.mean() - stats.t.ppf(0.975, k - 1) * se)
 
 
 class PlatformResponse(IntEnum):
@@ -96,39 +111,36 @@ class PlatformResponse(IntEnum):
     CONCEDE = 2
 
 
-@dataclass
+@dataclass(frozen=True)
 class Position:
-    """A collective's bargaining position facing one platform.
+    """One bargaining round between a collective and its target, per step, in utility.
 
     Attributes:
-        leverage: Normalised leverage in [0, 1] (see :func:`normalised_leverage`).
-        value_of_quality: What closing the whole quality gap is worth to the platform
-            per round, so the campaign costs it ``leverage * value_of_quality``.
-        surplus: The platform's surplus from the collective's data; caps the dividend.
-        member_cost: What continuing the campaign costs the members per round (>= 0).
-        power: The collective's bargaining power beta in [0, 1]; 0.5 is symmetric.
-        demand: What the collective asks for; ``None`` means any dividend satisfies it.
+        platform_loss: ``L``, the platform's revenue per step without the campaign minus
+            with it (negative if the campaign helps it).
+        member_cost: ``c``, the members' payoff per step without the campaign minus with
+            it (negative if acting pays them).
+        demand: ``D``, the dividend per step the collective asks for (>= 0).
+        power: The collective's bargaining power ``beta`` in [0, 1].
+        rights: Whether the collective has bargaining rights at all.
     """
 
-    leverage: float
-    value_of_quality: float
-    surplus: float
+    platform_loss: float
     member_cost: float
+    demand: float
     power: float = 0.5
-    demand: float | None = None
+    rights: bool = True
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.power <= 1.0:
             raise ValueError(f"power must be in [0, 1], got {self.power}")
-        if self.member_cost < 0.0:
-            raise ValueError(f"member_cost must be >= 0, got {self.member_cost}")
-        if self.surplus < 0.0 or self.value_of_quality < 0.0:
-            raise ValueError("surplus and value_of_quality must be >= 0")
+        if self.demand < 0.0:
+            raise ValueError(f"demand must be >= 0, got {self.demand}")
 
     @property
-    def platform_loss(self) -> float:
-        """Loss ``L`` the campaign inflicts on the platform if talks fail."""
-        return max(self.leverage, 0.0) * self.value_of_quality
+    def beta(self) -> float:
+        """The power that applies: none without rights."""
+        return self.power if self.rights else 0.0
 
 
 @dataclass(frozen=True)
@@ -136,98 +148,64 @@ class Outcome:
     """Result of one bargaining round.
 
     Attributes:
-        dividend: Agreed dividend ``d*`` (0 if the collective wins nothing).
-        concession: Whether the collective won anything (``dividend > 0``).
-        platform_payoff: ``u_P(d*) = surplus - d*``.
-        collective_payoff: ``u_C(d*) = d*``.
-        reason: A short human-readable account of why.
+        dividend: The Nash dividend ``d*`` per step (0 if the collective wins nothing).
+        paid: What the platform agrees to pay per step (``D`` on a concession, else 0).
         response: The platform's discrete response.
+        reason: One sentence that states the numbers the response follows from.
     """
 
     dividend: float
-    concession: bool
-    platform_payoff: float
-    collective_payoff: float
-    reason: str
+    paid: float
     response: PlatformResponse
-
-
-def disagreement_point(position: Position) -> tuple[float, float]:
-    """Payoffs if talks fail and the campaign continues.
-
-    Args:
-        position: The bargaining position.
-
-    Returns:
-        ``(d_C, d_P) = (-member_cost, surplus - leverage * value_of_quality)``.
-    """
-    return -position.member_cost, position.surplus - position.platform_loss
+    reason: str
 
 
 def nash_product(position: Position, dividend: float) -> float:
-    """The asymmetric Nash product at a given dividend.
-
-    Args:
-        position: The bargaining position.
-        dividend: Candidate dividend ``d``.
-
-    Returns:
-        ``(d - d_C)^beta * (S - d - d_P)^(1 - beta)``, or ``-inf`` where either side
-        would be worse off than at disagreement.
-    """
-    d_c, d_p = disagreement_point(position)
-    gain_c = dividend - d_c
-    gain_p = position.surplus - dividend - d_p
+    """``(d + c)^beta * (L - d)^(1 - beta)``, or ``-inf`` where a side loses by agreeing."""
+    gain_c = dividend + position.member_cost
+    gain_p = position.platform_loss - dividend
     if gain_c < 0.0 or gain_p < 0.0:
         return -math.inf
-    beta = position.power
+    beta = position.beta
     return gain_c**beta * gain_p ** (1.0 - beta)
 
 
 def nash_bargain(position: Position) -> Outcome:
-    """Solve the Nash bargaining problem in closed form (see module docstring).
-
-    Args:
-        position: The bargaining position.
-
-    Returns:
-        The :class:`Outcome`, with ``d* = clip(beta L - (1 - beta) c, 0, min(S, L))``.
-    """
-    beta = position.power
-    loss = position.platform_loss
-    cost = position.member_cost
-    cap = min(position.surplus, loss)
-    interior = beta * loss - (1.0 - beta) * cost
-    dividend = min(max(interior, 0.0), cap)
-
+    """Solve one round in closed form (see the module docstring)."""
+    loss, cost, demand, beta = (
+        position.platform_loss,
+        position.member_cost,
+        position.demand,
+        position.beta,
+    )
+    dividend = min(max(beta * loss - (1.0 - beta) * cost, 0.0), max(loss, 0.0))
+    numbers = (
+        f"loss {loss:.3g}/step to the platform (95% lower bound), "
+        f"cost {cost:.3g}/step to the members"
+    )
     if loss <= 0.0:
-        reason = "the campaign does not hurt the platform, so it ignores it"
-    elif dividend <= 0.0:
-        reason = (
-            f"the platform's loss ({loss:.3g}) is too small against the members' cost "
-            f"({cost:.3g}) at power {beta:.2g}: its threat to wait the campaign out is "
-            "credible"
-        )
-    elif dividend >= cap and interior > cap:
-        reason = f"the collective captures the platform's whole stake ({cap:.3g})"
-    else:
-        reason = (
-            f"the platform's loss ({loss:.3g}) outweighs the members' cost ({cost:.3g}); "
-            f"the Nash split at power {beta:.2g} pays {dividend:.3g}"
-        )
-
-    if dividend <= 0.0:
         response = PlatformResponse.IGNORE
-    elif position.demand is None or dividend >= position.demand:
+        reason = f"the campaign has no credible cost to the platform ({numbers})"
+    elif not position.rights:
+        response = PlatformResponse.IGNORE
+        reason = f"no bargaining rights, so the platform need not negotiate ({numbers})"
+    elif dividend <= 0.0:
+        response = PlatformResponse.IGNORE
+        reason = (
+            f"at power {beta:.2g} the Nash dividend is 0: {beta:.2g} x loss does not exceed "
+            f"{1 - beta:.2g} x cost ({numbers})"
+        )
+    elif dividend >= demand:
         response = PlatformResponse.CONCEDE
+        reason = (
+            f"the Nash dividend {dividend:.3g}/step covers the demand {demand:.3g}/step: "
+            f"enduring the campaign would cost the platform more ({numbers})"
+        )
     else:
         response = PlatformResponse.NEGOTIATE
-
-    return Outcome(
-        dividend=dividend,
-        concession=dividend > 0.0,
-        platform_payoff=position.surplus - dividend,
-        collective_payoff=dividend,
-        reason=reason,
-        response=response,
-    )
+        reason = (
+            f"the Nash dividend {dividend:.3g}/step falls short of the demand "
+            f"{demand:.3g}/step, so the campaign goes on ({numbers})"
+        )
+    paid = demand if response is PlatformResponse.CONCEDE else 0.0
+    return Outcome(dividend=dividend, paid=paid, response=response, reason=reason)

@@ -3,9 +3,10 @@
 Modelling assumption of the benchmark scenario: 3 platforms retraining every step
 (incremental logistic learners on the digits task), one strike collective of a fifth
 of the users targeting the largest platform from step 0, a Watts-Strogatz network of
-mean degree 8, and 0.1 samples per user per step. Leverage against the counterfactual
-(shadow) platform is measured every ``counterfactual_every`` steps (default 5, the
-schema's); the agent table is taken only at the end.
+mean degree 8, and 0.1 samples per user per step. Leverage is measured every step
+against the collective's twin world, which runs the first five phases in lockstep
+(its share of the step is the ``twins`` column; ``twin_phase_share`` in the JSON splits
+it by phase); the agent table is taken only at the end.
 
 Each population size runs in a fresh subprocess, one after another, so build time and
 peak memory (``ru_maxrss``) belong to that size alone. The naive reference (the users'
@@ -45,15 +46,13 @@ PHASES: dict[str, tuple[str, ...]] = {
     "campaigns": ("fire_events", "update_campaigns"),
     "users": ("decide_actions", "choose_platforms"),
     "data": ("apply_deletions", "route_data"),
-    "retrain": ("retrain", "retrain_shadows"),
-    "leverage": ("measure_leverage", "account_costs", "bargain"),
+    "retrain": ("retrain", "book_revenue"),
+    "leverage": ("measure_leverage", "bargain"),
     "collect": ("collect",),
 }
 
 
-def bench_scenario(
-    n_users: int, steps: int = 100, seed: int = 0, counterfactual_every: int = 5
-) -> Scenario:
+def bench_scenario(n_users: int, steps: int = 100, seed: int = 0, twins: str = "joint") -> Scenario:
     """The benchmark scenario at ``n_users`` users (see the module docstring)."""
     raw = {
         "name": f"bench-{n_users}",
@@ -71,7 +70,7 @@ def bench_scenario(
             {"name": "strikers", "target": "incumbent", "lever": "strike", "size": 0.2,
              "start": 0},
         ],
-        "measurement": {"counterfactual_every": counterfactual_every, "agent_table_every": 0},
+        "measurement": {"twins": twins, "agent_table_every": 0},
     }  # fmt: skip
     return validate(raw, file="<bench>")
 
@@ -106,14 +105,14 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
 
 
-def _instrument(model: Any, profile: dict[str, float]) -> None:
+def _instrument(model: Any, profile: dict[str, float], prefix: str = "") -> None:
     """Time each phase of ``model.step`` by wrapping the model's phase methods."""
     from abm import metrics
 
     for phase, names in PHASES.items():
         for name in names:
             owner = metrics if name == "collect" else model
-            if not hasattr(owner, name):
+            if not hasattr(owner, name) or (prefix and owner is metrics):
                 continue
             fn = getattr(owner, name)
 
@@ -122,7 +121,8 @@ def _instrument(model: Any, profile: dict[str, float]) -> None:
                 try:
                     return _fn(*args, **kwargs)
                 finally:
-                    profile[_phase] = profile.get(_phase, 0.0) + time.perf_counter() - t0
+                    key = prefix + _phase
+                    profile[key] = profile.get(key, 0.0) + time.perf_counter() - t0
 
             setattr(owner, name, timed)
 
@@ -137,6 +137,8 @@ def measure_model(n_users: int, steps: int, seed: int = 0) -> dict[str, Any]:
     build = time.perf_counter() - t0
     profile: dict[str, float] = {}
     _instrument(model, profile)
+    for twin in model.twins:
+        _instrument(twin, profile, prefix="twin:")
     times = []
     while model.running:
         t = time.perf_counter()
@@ -145,6 +147,8 @@ def measure_model(n_users: int, steps: int, seed: int = 0) -> dict[str, Any]:
     total = float(np.sum(times))
     users_s = profile.get("users", 0.0) + profile.get("campaigns", 0.0)
     shares = {k: profile.get(k, 0.0) / total for k in PHASES}
+    twin_shares = {k: profile.get("twin:" + k, 0.0) / total for k in PHASES}
+    shares["twins"] = sum(twin_shares.values())
     shares["other"] = max(0.0, 1.0 - sum(shares.values()))
     return {
         "n_users": n_users,
@@ -156,6 +160,7 @@ def measure_model(n_users: int, steps: int, seed: int = 0) -> dict[str, Any]:
         "total_s": build + total,
         "peak_rss_mb": _peak_rss_mb(),
         "phase_share": shares,
+        "twin_phase_share": twin_shares,
     }
 
 
@@ -253,7 +258,7 @@ def _fmt(value: float | None, spec: str) -> str:
 
 def table(report: dict[str, Any]) -> str:
     """The report as a Markdown table."""
-    phases = list(PHASES) + ["other"]
+    phases = list(PHASES) + ["twins", "other"]
     head = ("| users | s/step | user-steps/s | naive s/step | x naive (step) | x naive (users) "
             "| build s | build+run s | peak MB | " + " | ".join(phases) + " |")  # fmt: skip
     lines = [head, "|" + "---:|" * (9 + len(phases))]

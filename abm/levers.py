@@ -37,7 +37,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from abm.behaviour import Action
+from abm.learning.pool import Alteration as Provenance
+from abm.scenario import Lever
+
 __all__ = [
+    "LEVERS",
+    "LeverRule",
     "Trigger",
     "add_feature_noise",
     "apply_trigger",
@@ -308,3 +314,92 @@ def signal_success(
         return 0.0
     signalled = apply_trigger(np.asarray(X_test)[others], trigger)
     return float(np.mean(np.asarray(predict(signalled)) == target))
+
+
+# ---------------------------------------------------------------------------- the levers
+@dataclass(frozen=True)
+class Alter:
+    """What a lever's alteration needs besides the rows: the collective and the task."""
+
+    rate: float  # share of a member's rows altered
+    n_classes: int
+    trigger: Trigger | None  # the collective's signal (signal levers)
+    signal_target: int
+    signal_noise: float
+    reference_X: np.ndarray  # clean training features (typical values for erasing)
+
+
+# An alteration: (features, labels, context, rng) -> (rows altered, their X, their y).
+Alterer = Callable[
+    [np.ndarray, np.ndarray, Alter, np.random.Generator],
+    tuple[np.ndarray, np.ndarray, np.ndarray],
+]
+
+
+def _flip(X: np.ndarray, y: np.ndarray, a: Alter, rng: np.random.Generator):
+    y_new, mask = flip_labels(y, a.rate, a.n_classes, rng)
+    return mask, X[mask], y_new[mask]
+
+
+def _noise(X: np.ndarray, y: np.ndarray, a: Alter, rng: np.random.Generator):
+    X_new, mask = add_feature_noise(X, a.rate, 1.0, rng)
+    return mask, X_new[mask], y[mask]
+
+
+def _erase(X: np.ndarray, y: np.ndarray, a: Alter, rng: np.random.Generator):
+    mask = rng.random(len(X)) < a.rate
+    return mask, erase_signal(X[mask], a.trigger, a.reference_X), y[mask]
+
+
+def _planter(feature_only: bool) -> Alterer:
+    def plant(X: np.ndarray, y: np.ndarray, a: Alter, rng: np.random.Generator):
+        X_new, y_new, mask = plant_signal(
+            X, y, a.trigger, a.signal_target, rng, feature_only=feature_only,
+            noise=a.signal_noise,
+        )  # fmt: skip
+        mask &= rng.random(len(X)) < a.rate
+        return mask, X_new[mask], y_new[mask]
+
+    return plant
+
+
+@dataclass(frozen=True)
+class LeverRule:
+    """What acting under a lever means, read by the model in one place.
+
+    Attributes:
+        action: The Action members take when they act.
+        also_home: Redirected data also reaches the member's home platform (CDC without
+            a strike).
+        deletes: Members ask the target to delete their past data (needs a right to
+            delete).
+        alteration: How members' rows are altered before delivery (``None``: sent clean
+            or not at all), with the pool's provenance code for such rows.
+        signal: Success is the planted signal's success (Hardt et al.).
+    """
+
+    action: Action
+    also_home: bool = False
+    deletes: bool = False
+    alteration: tuple[Provenance, Alterer] | None = None
+    signal: bool = False
+
+
+LEVERS: dict[Lever, LeverRule] = {
+    Lever.STRIKE: LeverRule(Action.WITHHOLD),
+    Lever.RETRO_STRIKE: LeverRule(Action.WITHHOLD, deletes=True),
+    Lever.BOYCOTT: LeverRule(Action.BOYCOTT),
+    Lever.CDC: LeverRule(Action.REDIRECT, also_home=True),
+    Lever.STRIKE_CDC: LeverRule(Action.REDIRECT),
+    Lever.POISON_LABELS: LeverRule(Action.POISON, alteration=(Provenance.LABEL_FLIP, _flip)),
+    Lever.POISON_NOISE: LeverRule(Action.POISON, alteration=(Provenance.FEATURE_NOISE, _noise)),
+    Lever.PLANT_SIGNAL: LeverRule(
+        Action.PLANT, alteration=(Provenance.SIGNAL_PLANTED, _planter(False)), signal=True
+    ),
+    Lever.PLANT_FEATURE_ONLY: LeverRule(
+        Action.PLANT, alteration=(Provenance.SIGNAL_PLANTED, _planter(True)), signal=True
+    ),
+    Lever.ERASE_SIGNAL: LeverRule(
+        Action.PLANT, alteration=(Provenance.SIGNAL_ERASED, _erase), signal=True
+    ),
+}

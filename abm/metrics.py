@@ -36,19 +36,33 @@ class Series:
     read: Callable[[LeverageModel, Any], float]
 
 
+def _always(scenario: Any, entity: Any) -> bool:
+    return True
+
+
 @dataclass(frozen=True)
 class Outcome:
-    """An end-of-run scalar for each platform or collective."""
+    """An end-of-run scalar for each platform or collective it applies to.
+
+    An outcome exists only where it is defined (``applies``: signal success for signal
+    levers, the receiver's lift for collectives that redirect data), so no outcome is
+    ever NaN.
+    """
 
     name: str
     per: Per
     unit: str
     meaning: str
     compute: Callable[[LeverageModel, Any, pd.DataFrame], float]
+    applies: Callable[[Any, Any], bool] = _always
 
 
 def _users_on(model: LeverageModel, p: Any) -> float:
     return float(np.count_nonzero(model.users.platform == p.index))
+
+
+def _effect(name: str) -> Callable[[LeverageModel, Any], float]:
+    return lambda m, c: float(getattr(c.effects, name))
 
 
 SERIES: tuple[Series, ...] = (
@@ -57,6 +71,9 @@ SERIES: tuple[Series, ...] = (
     Series("users", "platform", "users", "Users on the platform.", _users_on),
     Series("share", "platform", "share", "Market share: users on it / all users.",
            lambda m, p: _users_on(m, p) / m.n_users),
+    Series("revenue", "platform", "utility / step",
+           "What users paid and the model earned this step, net of costs.",
+           lambda m, p: p.revenue),
     Series("data", "platform", "samples", "Samples in the platform's pool.",
            lambda m, p: float(len(p.pool))),
     Series("new_data", "platform", "samples", "Samples routed to it this step.",
@@ -71,17 +88,35 @@ SERIES: tuple[Series, ...] = (
            lambda m, c: c.turnout),
     Series("active", "collective", "0/1", "Whether the campaign is running.",
            lambda m, c: float(c.active)),
-    Series("counterfactual_quality", "collective", "score",
-           "Quality the target would have had with the collective contributing normally.",
-           lambda m, c: c.shadow.quality if c.shadow is not None else float("nan")),
+    Series("twin_quality", "collective", "score",
+           "The target's quality in the twin world, where the campaign never ran.",
+           _effect("twin_quality")),
+    Series("quality_effect", "collective", "score",
+           "The target's quality in the twin minus in the real world (signed).",
+           _effect("quality")),
     Series("leverage", "collective", "share of gap",
-           "Share of the target's gap over the naive baseline the action removes.",
-           lambda m, c: c.leverage),
+           "Quality effect over the twin's gap above the naive baseline (signed).",
+           _effect("leverage")),
+    Series("share_effect", "collective", "share",
+           "The target's market share in the twin minus in the real world.",
+           _effect("share")),
+    Series("revenue_effect", "collective", "utility / step",
+           "The target's revenue in the twin minus in the real world: its loss.",
+           _effect("revenue")),
+    Series("member_cost", "collective", "utility / step",
+           "Members' payoff in the twin minus in the real world: what acting costs them.",
+           _effect("member_cost")),
+    Series("lift", "collective", "score",
+           "The receiving platform's quality in the real world minus in the twin (CDC).",
+           _effect("lift")),
     Series("dividend", "collective", "utility", "Dividend won by bargaining, cumulative.",
            lambda m, c: c.dividend),
     Series("signal_success", "collective", "share",
            "Share of triggered held-out points the target labels as the collective wants.",
            lambda m, c: c.signal_success),
+    Series("natural_success", "collective", "share",
+           "The same share in the twin world, where nobody planted the signal.",
+           lambda m, c: c.natural_success),
 )  # fmt: skip
 
 
@@ -131,6 +166,43 @@ def _first_last(series: str) -> Callable:
     return delta
 
 
+def _measured(scenario: Any, c: Any) -> bool:
+    return scenario.measurement.twins != "off"
+
+
+def _redirects(scenario: Any, c: Any) -> bool:
+    return _measured(scenario, c) and c.redirect_to is not None
+
+
+def _signals(scenario: Any, c: Any) -> bool:
+    return c.lever in ("plant_signal", "plant_feature_only", "erase_signal")
+
+
+def _valued(scenario: Any, c: Any) -> bool:
+    return scenario.measurement.valuation and 0 < len(scenario.collectives) <= 5
+
+
+def _while_active(series: str) -> Callable:
+    """Mean of a collective's series over the steps its campaign ran.
+
+    0 if it never ran: the twin is then the real world and every effect is exactly 0.
+    """
+
+    def mean(m: LeverageModel, c: Any, table: pd.DataFrame) -> float:
+        values = _col(table, series, c.name)[_col(table, "active", c.name) > 0].dropna()
+        return float(values.mean()) if len(values) else 0.0
+
+    return mean
+
+
+def _last(series: str) -> Callable:
+    def last(m: LeverageModel, c: Any, table: pd.DataFrame) -> float:
+        values = _col(table, series, c.name).dropna()
+        return float(values.iloc[-1]) if len(values) else 0.0
+
+    return last
+
+
 OUTCOMES: tuple[Outcome, ...] = (
     Outcome("final_quality", "platform", "score", "Quality at the last step.",
             lambda m, p, t: float(_col(t, "quality", p.name).iloc[-1])),
@@ -140,11 +212,13 @@ OUTCOMES: tuple[Outcome, ...] = (
             lambda m, p, t: float(_col(t, "share", p.name).iloc[-1])),
     Outcome("share_change", "platform", "share", "Market share at the end minus at the start.",
             _first_last("share")),
+    Outcome("mean_revenue", "platform", "utility / step", "Revenue per step over the run.",
+            lambda m, p, t: float(_col(t, "revenue", p.name).iloc[1:].mean())),
     Outcome("data_received", "platform", "samples", "Samples routed to it over the run.",
             lambda m, p, t: float(p.received)),
     Outcome("unlearning_cost", "platform", "samples", "Samples retrained because of deletions.",
             lambda m, p, t: float(p.unlearning_cost)),
-    Outcome("dividends_paid", "platform", "utility", "Dividends conceded to collectives.",
+    Outcome("dividends_paid", "platform", "utility", "Dividends paid to collectives.",
             lambda m, p, t: float(p.dividends_paid)),
     Outcome("countermeasure_cost", "platform", "utility",
             "What filtering poison and incentives to stay cost the platform.",
@@ -152,26 +226,41 @@ OUTCOMES: tuple[Outcome, ...] = (
     Outcome("peak_participation", "collective", "share", "Highest share of users acting.",
             lambda m, c, t: float(_col(t, "participation", c.name).max())),
     Outcome("mean_leverage", "collective", "share of gap",
-            "Mean measured leverage over the steps it was measured while active.",
-            lambda m, c, t: _mean_active_leverage(t, c.name)),
-    Outcome("final_leverage", "collective", "share of gap", "Last measured leverage.",
-            lambda m, c, t: float(c.leverage)),
+            "Mean leverage over the steps the campaign ran (signed).",
+            _while_active("leverage"), _measured),
+    Outcome("final_leverage", "collective", "share of gap", "Leverage at the last step.",
+            _last("leverage"), _measured),
+    Outcome("quality_effect", "collective", "score",
+            "Mean quality the campaign took from its target while it ran.",
+            _while_active("quality_effect"), _measured),
+    Outcome("share_effect", "collective", "share",
+            "Mean market share the campaign took from its target while it ran.",
+            _while_active("share_effect"), _measured),
+    Outcome("revenue_effect", "collective", "utility / step",
+            "Mean revenue per step the campaign cost its target while it ran.",
+            _while_active("revenue_effect"), _measured),
+    Outcome("worst_group_effect", "collective", "score",
+            "The largest quality effect on any user group at the last step.",
+            lambda m, c, t: float(np.max(c.effects.groups, initial=0.0)), _measured),
+    Outcome("lift", "collective", "score",
+            "Mean quality the campaign gave the platform it redirects to, while it ran.",
+            _while_active("lift"), _redirects),
+    Outcome("final_signal_success", "collective", "share", "Signal success at the last step.",
+            _last("signal_success"), _signals),
+    Outcome("mean_signal_success", "collective", "share",
+            "Mean signal success while the campaign ran.",
+            _while_active("signal_success"), _signals),
     Outcome("concession", "collective", "0/1", "Whether the target conceded the demand.",
             lambda m, c, t: float(c.concession)),
-    Outcome("dividend", "collective", "utility", "Dividend won.", lambda m, c, t: c.dividend),
-    Outcome("member_cost", "collective", "utility", "What acting cost the members, cumulative.",
-            lambda m, c, t: c.cost),
+    Outcome("dividend", "collective", "utility", "Dividend won, cumulative.",
+            lambda m, c, t: c.dividend),
+    Outcome("member_cost", "collective", "utility",
+            "What the campaign cost its members over the run (twin minus real payoffs).",
+            lambda m, c, t: c.cost, _measured),
     Outcome("value", "collective", "score",
             "Shapley value of the collective's data (exact, over collectives).",
-            lambda m, c, t: c.value),
+            lambda m, c, t: c.value, _valued),
 )  # fmt: skip
-
-
-def _mean_active_leverage(table: pd.DataFrame, name: str) -> float:
-    lev = _col(table, "leverage", name)
-    active = _col(table, "active", name) > 0
-    values = lev[active].dropna()
-    return float(values.mean()) if len(values) else float("nan")
 
 
 def outcomes(model: LeverageModel, table: pd.DataFrame) -> dict[str, float]:
@@ -179,7 +268,8 @@ def outcomes(model: LeverageModel, table: pd.DataFrame) -> dict[str, float]:
     out: dict[str, float] = {}
     for o in OUTCOMES:
         for entity in model.platforms if o.per == "platform" else model.collectives:
-            out[column(o.name, entity.name)] = float(o.compute(model, entity, table))
+            if o.applies(model.spec, entity.spec):
+                out[column(o.name, entity.name)] = float(o.compute(model, entity, table))
     return out
 
 
@@ -188,7 +278,7 @@ def outcome_names(scenario: Any) -> list[str]:
     names = []
     for o in OUTCOMES:
         entities = scenario.platforms if o.per == "platform" else scenario.collectives
-        names += [column(o.name, e.name) for e in entities]
+        names += [column(o.name, e.name) for e in entities if o.applies(scenario, e)]
     return names
 
 

@@ -4,21 +4,21 @@ One step is a short script of phases, in order (``step``):
 
 1. platforms publish quality and terms;
 2. scheduled events fire; collectives launch, stop and recruit;
-3. users decide their platform and action, all from last step's state;
+3. users decide their action and platform, all from last step's state;
 4. data is routed to pools, with provenance; deletions are applied;
-5. platforms retrain their learners and are evaluated on the held-out set;
-6. leverage is measured against counterfactual (shadow) platforms and bargaining
-   rounds resolve;
+5. platforms retrain their learners, are evaluated and book the step's revenue;
+   the twin worlds run the same five phases in lockstep (``abm/twins.py``);
+6. leverage is measured against the twins and bargaining rounds resolve;
 7. the DataCollector records the step.
 
-Users write in phase 3 and platforms read in phase 4-5, so the order in which users
-are visited never changes what a model learns. Every random choice draws from the
-model's single ``rng`` in a fixed order, so a scenario and a seed fix the run.
+Users write in phase 3 and platforms read in phases 4-5, so the order in which users
+are visited never changes what a model learns. Every random draw comes from a stream
+named by (seed, step, purpose, key) (``twins.stream``), so a scenario and a seed fix the
+run, and a twin world sees the same draws as the real one.
 """
 
 from __future__ import annotations
 
-import copy
 import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,13 +27,17 @@ from typing import Any
 import mesa
 import numpy as np
 
-from abm import behaviour, levers, metrics
-from abm.agents import Collective, Platform, Shadow, User, UserState
-from abm.bargaining import PlatformResponse, Position, nash_bargain, normalised_leverage
+from abm import behaviour, levers, metrics, twins
+from abm.agents import Collective, Platform, User, UserState
+from abm.bargaining import (
+    ROUND_COLUMNS,
+    PlatformResponse,
+    Position,
+    credible_loss,
+    nash_bargain,
+)
 from abm.behaviour import NO_PLATFORM, Action
 from abm.learning import (
-    Alteration,
-    DataPool,
     ShardedTrainer,
     assign_slices,
     draw_samples,
@@ -41,9 +45,15 @@ from abm.learning import (
     make_learner,
     naive_learner_for,
 )
+from abm.levers import LEVERS
 from abm.network import CsrNetwork, build_graph
-from abm.scenario import EventAction, Lever, Scenario, with_overrides
+from abm.routing import Contributions
+from abm.scenario import EventAction, Scenario, with_overrides
+from abm.twins import Draw
 from abm.valuation import exact_shapley, knn_shapley, split_dividend
+
+# What a twin shares with its real world: built once from the seed, never written.
+SHARED = ("adjacency", "degree", "n_users", "task", "slices", "group_classes", "naive_quality")
 
 
 @contextmanager
@@ -56,80 +66,6 @@ def _gc_paused() -> Iterator[None]:
     finally:
         if was:
             gc.enable()
-
-
-# The action a member takes when acting under each lever.
-LEVER_ACTION = {
-    Lever.STRIKE: Action.WITHHOLD,
-    Lever.RETRO_STRIKE: Action.WITHHOLD,
-    Lever.BOYCOTT: Action.BOYCOTT,
-    Lever.CDC: Action.REDIRECT,
-    Lever.STRIKE_CDC: Action.REDIRECT,
-    Lever.POISON_LABELS: Action.POISON,
-    Lever.POISON_NOISE: Action.POISON,
-    Lever.PLANT_SIGNAL: Action.PLANT,
-    Lever.PLANT_FEATURE_ONLY: Action.PLANT,
-    Lever.ERASE_SIGNAL: Action.PLANT,
-}
-
-
-class Contributions:
-    """One step's data: a row per sample a user made, with its provenance.
-
-    Rows start as clean copies of the users' training samples; levers then alter some
-    (``alter``), and the rows are delivered to pools (``add_to``). Only altered rows
-    carry features of their own.
-    """
-
-    def __init__(
-        self, task: Any, sample: np.ndarray, owner: np.ndarray, actor: np.ndarray, step: int
-    ):
-        self.task, self.step = task, step
-        self.sample, self.owner, self.actor = sample, owner, actor
-        self.y = task.y_train[sample]
-        self.y_sent = self.y.copy()
-        self.alteration = np.zeros(sample.size, np.int8)
-        self._altered: list[tuple[np.ndarray, np.ndarray]] = []
-        self._slot = np.full(sample.size, -1, np.int64)  # row -> its altered features
-        self._X = np.zeros((0, task.X_train.shape[1]))
-
-    def alter(self, rows: np.ndarray, how: Alteration, X: np.ndarray, y: np.ndarray | None = None):
-        """Mark ``rows`` as altered, with the features (and labels) they are sent with."""
-        self.alteration[rows] = how
-        if y is not None:
-            self.y_sent[rows] = y
-        self._altered.append((rows, X))
-
-    def seal(self) -> None:
-        """Gather the altered features once all levers have run."""
-        if self._altered:
-            rows = np.concatenate([r for r, _ in self._altered])
-            self._X = np.concatenate([x for _, x in self._altered])
-            self._slot[rows] = np.arange(rows.size)
-
-    def features(self, rows: np.ndarray) -> np.ndarray:
-        """Features of ``rows`` as sent."""
-        X = self.task.X_train[self.sample[rows]]
-        slot = self._slot[rows]
-        if (slot >= 0).any():
-            X[slot >= 0] = self._X[slot[slot >= 0]]
-        return X
-
-    def add_to(self, pool: DataPool, rows: np.ndarray, clean: bool = False) -> None:
-        """Append ``rows`` to a pool as sent (or, ``clean``, as the users made them)."""
-        if clean:
-            pool.add(self.sample[rows], self.y[rows], self.owner[rows], self.step)
-            return
-        slot = self._slot[rows]
-        pool.add(
-            self.sample[rows],
-            self.y_sent[rows],
-            self.owner[rows],
-            self.step,
-            self.actor[rows],
-            self.alteration[rows],
-            self._X[slot[slot >= 0]] if (slot >= 0).any() else None,
-        )
 
 
 class LeverageModel(mesa.Model):
@@ -145,30 +81,26 @@ class LeverageModel(mesa.Model):
 
     def __init__(self, *, scenario: Scenario | None = None, rng: Any = None, **overrides: Any):
         spec = self.resolve(scenario, overrides)
-        super().__init__(rng=spec.seed if rng is None else rng)
+        seed = spec.seed if rng is None else rng
+        super().__init__(rng=seed)
         self.spec = spec
-        pop = spec.population
+        self.root = twins.root_seed(seed, self.rng)
+        self.real: LeverageModel | None = None  # a twin's real world
 
-        # The world: network, task, the users' data slices.
-        self.adjacency, groups = build_graph(spec.network, pop.n_users, self.rng)
+        # The world: network, task, the users' data slices (shared with the twins).
+        self.adjacency, groups = build_graph(spec.network, spec.population.n_users, self.rng)
         self.n_users = self.adjacency.shape[0]
         self.degree = np.asarray(self.adjacency.sum(axis=1)).ravel()
+        t = spec.task
         self.task = load_task(
-            spec.task.name,
-            rng=self.rng,
-            test_size=spec.task.test_size,
-            path=spec.task.path,
-            feature_columns=spec.task.feature_columns,
-            label_column=spec.task.label_column,
-            n_samples=spec.task.n_samples,
-        )
+            t.name, rng=self.rng, test_size=t.test_size, path=t.path,
+            feature_columns=t.feature_columns, label_column=t.label_column,
+            n_samples=t.n_samples,
+        )  # fmt: skip
         self.slices = assign_slices(
-            self.task,
-            self.n_users,
-            heterogeneity=pop.heterogeneity.value,
-            groups=groups,
-            rng=self.rng,
-        )
+            self.task, self.n_users, heterogeneity=spec.population.heterogeneity.value,
+            groups=groups, rng=self.rng,
+        )  # fmt: skip
         # Each group's class mix: what "quality for group g" weights per-class recall by.
         self.group_classes = self._group_class_mix(groups)
         self.naive_quality = (
@@ -176,26 +108,43 @@ class LeverageModel(mesa.Model):
             .fit(self.task.X_train, self.task.y_train, self.rng)
             .score(self.task.X_test, self.task.y_test)
         )
+        self._populate(groups, off=frozenset())
 
-        # Users: state in arrays, agents as views on the network's cells.
-        self.users = self._initial_users(groups)
+        # Users as Mesa agents: views on the arrays, on the cells of the network.
         with _gc_paused():  # millions of new objects: no cyclic GC passes over them meanwhile
             self.grid = CsrNetwork(self.adjacency, random=self.random)
             for i in range(self.n_users):
                 User(self, i).cell = self.grid[i]
 
+        self.twins = [self.twin(off) for off in twins.plan(self)]
+        self.datacollector = metrics.build_datacollector(self)
+        metrics.collect(self)
+
+    def twin(self, off: frozenset[int]) -> LeverageModel:
+        """A twin world of this one in which the collectives ``off`` never launch."""
+        twin = LeverageModel.__new__(LeverageModel)
+        mesa.Model.__init__(twin, rng=self.root)
+        twin.spec, twin.root, twin.real, twin.twins = self.spec, self.root, self, []
+        for name in SHARED:
+            setattr(twin, name, getattr(self, name))
+        twin._populate(self.users.group, off)
+        return twin
+
+    def _populate(self, groups: np.ndarray, off: frozenset[int]) -> None:
+        """Users' state, platforms (seeded with their own data) and collectives."""
+        spec = self.spec
+        self.users = self._initial_users(groups)
         self.platforms = [
-            Platform(self, i, p, self._new_learner(p)) for i, p in enumerate(spec.platforms)
+            Platform(self, i, p, self._new_learner(i)) for i, p in enumerate(spec.platforms)
         ]
         for p in self.platforms:
             self._seed_platform(p)
-        self.collectives = [Collective(self, i, c) for i, c in enumerate(spec.collectives)]
+        self.collectives = [
+            Collective(self, i, c, off=i in off) for i, c in enumerate(spec.collectives)
+        ]
         self._recruit_initial_members()
-
         self.policy = spec.policy.model_copy()
         self.bargaining_log: list[dict[str, Any]] = []
-        self.datacollector = metrics.build_datacollector(self)
-        metrics.collect(self)
 
     @staticmethod
     def resolve(scenario: Scenario | None, overrides: dict[str, Any]) -> Scenario:
@@ -215,11 +164,14 @@ class LeverageModel(mesa.Model):
         """Index of the step being run (0-based; Mesa's ``steps`` counts from 1)."""
         return self.steps - 1
 
+    def draw(self, purpose: Draw, *key: int) -> np.random.Generator:
+        """This step's random stream for one purpose (common to the real world and twins)."""
+        return twins.stream(self.root, self.t, purpose, *key)
+
     def step(self) -> None:
         """Advance the world by one step (see the module docstring for the phases)."""
         # 1. Platforms publish quality and terms: users decide on these numbers.
-        quality = np.array([p.quality for p in self.platforms])
-        price = np.array([p.price - self.incentive(p) for p in self.platforms])
+        quality, price = self.publish_terms()
         # 2. Events fire; collectives launch, stop and recruit.
         self.fire_events()
         self.update_campaigns()
@@ -229,18 +181,35 @@ class LeverageModel(mesa.Model):
         # 4. Data is routed to pools with provenance; deletion requests are applied.
         self.apply_deletions()
         self.route_data()
-        # 5. Platforms retrain on exactly what they hold and are evaluated.
+        # 5. Platforms retrain on exactly what they hold, are evaluated and paid.
         for p in self.platforms:
             self.retrain(p)
-        self.retrain_shadows()
-        # 6. Leverage is measured against shadow platforms; bargaining rounds resolve.
+        self.book_revenue(price)
+        if self.real is not None:
+            return  # a twin ends here: its real world measures against it
+        for twin in self.twins:
+            twin.step()
+        # 6. Leverage is measured against the twins; bargaining rounds resolve.
         self.measure_leverage()
-        self.account_costs()
         self.bargain()
+        for twin in self.twins:
+            twin.follow(self)
         # 7. Record the step.
         metrics.collect(self)
         if self.steps >= self.spec.steps:
             self.running = False
+
+    # ------------------------------------------------------------------ phase 1
+    def publish_terms(self) -> tuple[np.ndarray, np.ndarray]:
+        """Quality and price per platform; a targeted platform may cut its price."""
+        for p in self.platforms:
+            targeted = any(
+                c.active and c.target == p.index and c.members.any() for c in self.collectives
+            )
+            p.discount = p.spec.incentive if targeted else 0.0
+        quality = np.array([p.quality for p in self.platforms])
+        price = np.array([p.price - p.discount for p in self.platforms])
+        return quality, price
 
     # ------------------------------------------------------------------ phase 2
     def fire_events(self) -> None:
@@ -263,6 +232,8 @@ class LeverageModel(mesa.Model):
         """Launch campaigns that reached their start and critical mass; stop finished ones."""
         u = self.users
         for c in self.collectives:
+            if c.off:
+                continue  # in this twin the campaign never happens
             spec = c.spec
             if c.active and spec.stop is not None and self.t >= spec.stop:
                 self._stop(c, "reached its stop step")
@@ -271,16 +242,13 @@ class LeverageModel(mesa.Model):
                     self.adjacency, self.degree, c.members.astype(np.float32)
                 )
                 u.member[:, c.index] = behaviour.recruit(
-                    c.members,
-                    share + u.grievance[:, c.target],
-                    u.threshold,
-                    self.rng.random(self.n_users),
-                    spec.recruit_rate,
-                )
+                    c.members, share + u.grievance[:, c.target], u.threshold,
+                    self.draw(Draw.RECRUIT, c.index).random(self.n_users), spec.recruit_rate,
+                )  # fmt: skip
             ready = c.scheduled or self.t >= spec.start
             mass = c.members.mean() >= spec.critical_mass
             if not c.active and not c.ended_reason and ready and mass:
-                self._launch(c)
+                c.active = True
 
     # ------------------------------------------------------------------ phase 3
     def decide_actions(self) -> None:
@@ -304,28 +272,23 @@ class LeverageModel(mesa.Model):
             pressure = np.zeros(self.n_users, pressed.dtype)
             pressure[rows] = pressed
             acting = behaviour.will_act(
-                c.members & eligible,
-                pressure,
-                u.threshold,
-                was[:, c.index],
-                self.rng.random(self.n_users),
-                spec.fatigue,
-            )
+                c.members & eligible, pressure, u.threshold, was[:, c.index],
+                self.draw(Draw.ACT, c.index).random(self.n_users), spec.fatigue,
+            )  # fmt: skip
             tired = was[:, c.index] & ~acting & c.members & (pressure >= u.threshold)
             u.member[tired, c.index] = False  # fatigue is attrition: the member leaves
             u.acting[:, c.index] = acting
-            members = max(int(c.members.sum()), 1)
-            c.turnout = float(acting.sum()) / members
+            c.turnout = float(acting.sum()) / max(int(c.members.sum()), 1)
             c.participation = float(acting.mean())
 
         # A user acts in the first collective (scenario order) whose campaign it joins.
-        self.actor = np.full(self.n_users, -1, np.int32)
+        u.actor[:] = -1
         if self.collectives:
             acts = u.acting.any(axis=1)
-            self.actor[acts] = u.acting[acts].argmax(axis=1)
+            u.actor[acts] = u.acting[acts].argmax(axis=1)
         action = np.where(u.platform >= 0, Action.CONTRIBUTE, Action.IDLE).astype(np.int8)
         for c in self.collectives:
-            action[self.actor == c.index] = LEVER_ACTION[c.spec.lever]
+            action[u.actor == c.index] = LEVERS[c.spec.lever].action
         u.action = action
 
     def choose_platforms(self, quality: np.ndarray, price: np.ndarray) -> None:
@@ -336,7 +299,9 @@ class LeverageModel(mesa.Model):
         on = u.platform >= 0
         onehot[np.flatnonzero(on), u.platform[on]] = 1.0
         boycotting = u.action == Action.BOYCOTT
-        reconsider = ((self.rng.random(self.n_users) < pop.reconsider_rate) | ~on) & ~boycotting
+        draws = self.draw(Draw.RECONSIDER)
+        reconsider = ((draws.random(self.n_users) < pop.reconsider_rate) | ~on) & ~boycotting
+        uniforms = draws.random(self.n_users)
         # Utilities matter only to the users who reconsider: compute their rows alone.
         rows = np.flatnonzero(reconsider)
         share = behaviour.neighbour_mean(self.adjacency[rows], self.degree[rows], onehot)
@@ -345,20 +310,17 @@ class LeverageModel(mesa.Model):
             quality, price, u.grievance[rows], share, pop.network_weight
         )
         choice = behaviour.choose_platform(
-            utility,
-            u.platform,
-            rationality=pop.rationality,
+            utility, u.platform, rationality=pop.rationality,
             switching_cost=pop.switching_cost * (1.0 - self.policy.portability),
-            reconsider=reconsider,
-            uniforms=self.rng.random(self.n_users),
-        )
+            reconsider=reconsider, uniforms=uniforms,
+        )  # fmt: skip
         choice[boycotting] = NO_PLATFORM
         u.platform = choice.astype(np.int32)
         u.action[(u.platform < 0) & ~boycotting] = Action.IDLE
 
     # ------------------------------------------------------------------ phase 4
     def apply_deletions(self) -> None:
-        """Retroactive strikers ask the target to delete their data, once.
+        """Members of deleting levers ask the target to delete their data, once.
 
         A member asks as soon as it acts under a right to delete, including a right
         granted while the campaign was already running.
@@ -366,105 +328,67 @@ class LeverageModel(mesa.Model):
         if not self.policy.right_to_delete:
             return
         for c in self.collectives:
-            if c.spec.lever is not Lever.RETRO_STRIKE:
+            if not LEVERS[c.spec.lever].deletes:
                 continue
             who = np.flatnonzero(c.acting & ~c.erased)
-            if who.size == 0:
-                continue
-            c.erased[who] = True
-            p = self.platforms[c.target]
-            if isinstance(p.trainer, ShardedTrainer):
-                before = p.trainer.samples_retrained
-                p.deleted += p.trainer.delete(p.pool, self.task.X_train, self.rng, contributors=who)
-                p.unlearning_cost += p.trainer.samples_retrained - before
-            else:
-                removed = p.pool.delete(contributors=who)
-                if removed:
-                    p.deleted += removed
-                    p.needs_refit = True
+            if who.size:
+                c.erased[who] = True
+                self.platforms[c.target].delete(who, self.draw(Draw.UNLEARN, c.target))
 
     def route_data(self) -> None:
-        """Users make data and send it where their action says, with provenance."""
-        u = self.users
-        counts = self.rng.poisson(self.spec.population.samples_per_step, self.n_users)
-        counts[u.platform < 0] = 0
-        producers = np.flatnonzero(counts)
-        counts = counts[producers]
-        sample = draw_samples(self.slices, producers, counts, self.rng)
-        owner = np.repeat(producers, counts)
-        u.contributed += np.bincount(owner, minlength=self.n_users)
-        batch = Contributions(self.task, sample, owner, self.actor[owner], self.t)
-        home = u.platform[owner]
-        act = u.action[owner]
+        """Users make data and send it where their action says, with provenance.
+
+        Every user's count and rows are drawn whatever it decided (common random
+        numbers); only the rows of users on a platform are then made.
+        """
+        u, n = self.users, self.n_users
+        draws = self.draw(Draw.DATA)
+        counts = draws.poisson(self.spec.population.samples_per_step, n)
+        sample = draw_samples(self.slices, np.arange(n), counts, draws)
+        owner = np.repeat(np.arange(n), counts)
+        # An AI substitute makes some would-be contributions never happen.
+        asked = self.draw(Draw.SUBSTITUTE).random(owner.size)
+        made = u.platform[owner] >= 0
+        sample, owner, asked = sample[made], owner[made], asked[made]
+        u.contributed += np.bincount(owner, minlength=n)
+        batch = Contributions(self.task, sample, owner, u.actor[owner], self.t)
+        home, act = u.platform[owner], u.action[owner]
 
         # Alter what poisoning and planting members send, per collective.
         for c in self.collectives:
-            rows = np.flatnonzero(
-                (batch.actor == c.index) & np.isin(act, (Action.POISON, Action.PLANT))
-            )
-            if rows.size:
-                self._alter(c, batch, rows)
+            rule = LEVERS[c.spec.lever]
+            rows = np.flatnonzero((batch.actor == c.index) & (act == rule.action))
+            if rule.alteration is not None and rows.size:
+                self._alter(c, rule, batch, rows)
         batch.seal()
 
         # Destinations: the home platform, the CDC target, or nowhere.
         to_home = np.isin(act, (Action.CONTRIBUTE, Action.POISON, Action.PLANT))
         redirect = np.full(owner.size, NO_PLATFORM, np.int32)
         for c in self.collectives:
-            if c.redirect is None:
-                continue
-            mine = (batch.actor == c.index) & (act == Action.REDIRECT)
-            redirect[mine] = c.redirect
-            if c.spec.lever is Lever.CDC:
-                to_home |= mine  # CDC without a strike: both platforms get the data
-        # An AI substitute makes some would-be contributions never happen.
+            if c.redirect is not None:
+                mine = (batch.actor == c.index) & (act == Action.REDIRECT)
+                redirect[mine] = c.redirect
+                if LEVERS[c.spec.lever].also_home:
+                    to_home |= mine
         factor = np.array([p.contribution_factor for p in self.platforms])
-        kept = self.rng.random(owner.size) < factor[np.maximum(home, 0)]
-        to_home &= kept
-
+        to_home &= asked < factor[np.maximum(home, 0)]
         for p in self.platforms:
-            self._deliver(
-                p, batch, np.flatnonzero((to_home & (home == p.index)) | (redirect == p.index))
-            )
+            p.receive(batch, np.flatnonzero((to_home & (home == p.index)) | (redirect == p.index)))
 
-        # Shadows receive what the target would have received had the collective acted
-        # normally: its members' clean data, everyone else's data as it really came.
-        for c in self.collectives:
-            if c.shadow is None:
-                continue
-            theirs = batch.actor == c.index
-            mine = kept & (home == c.target) & (act != Action.IDLE) & theirs
-            others = ((to_home & (home == c.target)) | (redirect == c.target)) & ~theirs
-            batch.add_to(c.shadow.pool, np.flatnonzero(mine), clean=True)
-            batch.add_to(c.shadow.pool, np.flatnonzero(others))
-
-    def _alter(self, c: Collective, batch: Contributions, rows: np.ndarray) -> None:
-        """Apply a collective's poisoning or signal lever to its members' rows."""
-        spec, X = c.spec, self.task.X_train[batch.sample[rows]]
-        lever = spec.lever
-        if lever is Lever.POISON_LABELS:
-            y_new, mask = levers.flip_labels(
-                batch.y_sent[rows], spec.rate, self.task.n_classes, self.rng
-            )
-            batch.alter(rows[mask], Alteration.LABEL_FLIP, X[mask], y_new[mask])
-        elif lever is Lever.POISON_NOISE:
-            X_new, mask = levers.add_feature_noise(X, spec.rate, 1.0, self.rng)
-            batch.alter(rows[mask], Alteration.FEATURE_NOISE, X_new[mask])
-        elif lever is Lever.ERASE_SIGNAL:
-            X_new = levers.erase_signal(X, self.trigger(c), self.task.X_train)
-            mask = self.rng.random(rows.size) < spec.rate
-            batch.alter(rows[mask], Alteration.SIGNAL_ERASED, X_new[mask])
-        else:
-            X_new, y_new, mask = levers.plant_signal(
-                X,
-                batch.y_sent[rows],
-                self.trigger(c),
-                spec.signal.target,
-                self.rng,
-                feature_only=lever is Lever.PLANT_FEATURE_ONLY,
-                noise=spec.signal.noise,
-            )
-            mask &= self.rng.random(rows.size) < spec.rate
-            batch.alter(rows[mask], Alteration.SIGNAL_PLANTED, X_new[mask], y_new[mask])
+    def _alter(self, c: Collective, rule: levers.LeverRule, batch: Contributions, rows) -> None:
+        """Apply a collective's alteration lever to its acting members' rows."""
+        code, alter = rule.alteration
+        spec, task = c.spec, self.task
+        context = levers.Alter(
+            rate=spec.rate, n_classes=task.n_classes,
+            trigger=self.trigger(c) if rule.signal else None,
+            signal_target=spec.signal.target, signal_noise=spec.signal.noise,
+            reference_X=task.X_train,
+        )  # fmt: skip
+        X, y = task.X_train[batch.sample[rows]], batch.y_sent[rows]
+        mask, X_new, y_new = alter(X, y, context, self.draw(Draw.ALTER, c.index))
+        batch.alter(rows[mask], code, X_new, y_new)
 
     def trigger(self, c: Collective) -> levers.Trigger:
         """The collective's trigger pattern, chosen once from the training data.
@@ -484,62 +408,13 @@ class LeverageModel(mesa.Model):
                 c.trigger = levers.Trigger(raw.features, tuple(float(v) for v in values))
         return c.trigger
 
-    def _deliver(self, p: Platform, batch: Contributions, rows: np.ndarray) -> None:
-        p.received += rows.size
-        if p.spec.filter_poison and rows.size and p.trainer.is_fitted:
-            # Countermeasure: drop rows whose label the current model disputes.
-            disputed = p.trainer.predict(batch.features(rows)) != batch.y_sent[rows]
-            p.filtered += int(disputed.sum())
-            p.countermeasure_cost += p.spec.filter_cost
-            rows = rows[~disputed]
-        batch.add_to(p.pool, rows)
-        p.new_samples = rows.size
-
     # ------------------------------------------------------------------ phase 5
     def retrain(self, p: Platform) -> None:
-        """Retrain a platform on its pool: incrementally on new rows, or a full refit."""
+        """Expire old rows, retrain the platform on its pool, evaluate it."""
         if p.spec.retention is not None:
-            expired = p.pool.expire(self.t, p.spec.retention)
-            p.expired += expired
-            p.needs_refit |= expired > 0
-        if p.needs_refit and not isinstance(p.trainer, ShardedTrainer):
-            p.unlearning_cost += len(p.pool)  # exact unlearning without shards: a full retrain
-        if p.new_samples or p.needs_refit:
-            self._train(
-                p.trainer, p.pool, since=self.t - 1, full=p.needs_refit or p.spec.retrain == "full"
-            )
-        p.needs_refit = False
+            p.expire(self.t, p.spec.retention)
+        p.retrain(self.t, self.draw(Draw.TRAIN, p.index))
         self.evaluate(p)
-
-    def retrain_shadows(self) -> None:
-        """Shadows of incrementally trained platforms learn every step, like the real one.
-
-        Updating a shadow only at the measurement cadence would give it fewer gradient
-        steps than its platform, a gap that is not the collective's doing. A full refit
-        does not depend on the path, so those shadows refit only when measured.
-        """
-        for c in self.collectives:
-            s = c.shadow
-            if s is not None and self.platforms[c.target].spec.retrain == "incremental":
-                self._train(s.trainer, s.pool, since=s.trained_until, full=False)
-                s.trained_until = self.t
-
-    def _train(self, trainer: Any, pool: DataPool, *, since: int, full: bool) -> None:
-        """Train on a pool: a full refit, or an update on the rows added after ``since``.
-
-        Platforms and their shadows train through this one path, so a counterfactual
-        differs from the real platform only in the data it received.
-        """
-        X = self.task.X_train
-        if isinstance(trainer, ShardedTrainer):
-            trainer.fit(pool, X, self.rng)
-        elif full:
-            if len(pool):
-                trainer.fit(pool.features(X), pool.y, self.rng)
-        else:
-            new = np.flatnonzero(pool.step > since)
-            if new.size:
-                trainer.update(pool.features(X, new), pool.y[new], self.rng)
 
     def evaluate(self, p: Platform) -> None:
         """Held-out quality overall and as experienced by each user group.
@@ -558,94 +433,101 @@ class LeverageModel(mesa.Model):
         )
         p.group_quality = self.group_classes @ recall
 
-    def incentive(self, p: Platform) -> float:
-        """The price cut a platform offers while a campaign targets it (paid per user)."""
-        if p.spec.incentive == 0 or not any(
-            c.active and c.target == p.index for c in self.collectives
-        ):
-            return 0.0
-        p.countermeasure_cost += p.spec.incentive * float(
-            np.count_nonzero(self.users.platform == p.index)
-        )
-        return p.spec.incentive
+    def book_revenue(self, price: np.ndarray) -> None:
+        """Each platform's revenue this step, in utility (``abm/bargaining.py``)."""
+        for c in self.collectives:
+            if c.dividend_rate > 0:  # an agreed dividend is paid every step
+                c.dividend += c.dividend_rate
+                self.platforms[c.target].pay(c.dividend_rate, dividend=True)
+        users = np.bincount(self.users.platform[self.users.platform >= 0], minlength=len(price))
+        for p in self.platforms:
+            p.pay(p.discount * users[p.index])
+            p.book(users[p.index] * (price[p.index] + self.policy.value_of_quality * p.quality))
+
+    def payoffs(self) -> np.ndarray:
+        """Each user's payoff this step: its platform's quality minus the price it paid."""
+        u = self.users
+        value = np.append([p.quality - p.price + p.discount for p in self.platforms], 0.0)
+        return value[np.where(u.platform >= 0, u.platform, len(self.platforms))]
 
     # ------------------------------------------------------------------ phase 6
     def measure_leverage(self) -> None:
-        """At the measurement cadence, retrain each shadow and measure leverage."""
-        every = self.spec.measurement.counterfactual_every
-        if every == 0 or self.t % every != every - 1:
-            return
+        """Every collective's effects against its twin, every step (``twins.measure``)."""
+        plan = twins.plan(self)
         for c in self.collectives:
-            if c.shadow is None:
+            off = next((o for o in plan if o == {c.index}), plan[-1] if plan else None)
+            if off is None:
                 continue
-            target, s = self.platforms[c.target], c.shadow
-            if s.trained_until < self.t:
-                self._train(s.trainer, s.pool, since=s.trained_until, full=True)
-                s.trained_until = self.t
-            s.quality = s.trainer.score(self.task.X_test, self.task.y_test)
-            c.leverage = normalised_leverage(target.quality, s.quality, self.naive_quality)
-            if c.spec.lever in (Lever.PLANT_SIGNAL, Lever.PLANT_FEATURE_ONLY):
-                c.signal_success = levers.signal_success(
-                    target.trainer.predict, self.task.X_test, self.task.y_test,
-                    self.trigger(c), c.spec.signal.target,
-                )  # fmt: skip
-
-    def account_costs(self) -> None:
-        """Acting members pay this step's cost of acting (who paid what)."""
-        for c in self.collectives:
+            twin = self.twins[plan.index(off)]
+            c.effects = twins.measure(self, twin, c.index)
+            c.cost += c.effects.member_cost
             if c.active:
-                c.cost += float(c.acting.sum()) * self.member_cost(c, self.platforms[c.target])
+                c.round_loss.append(c.effects.revenue)
+                c.round_cost.append(c.effects.member_cost)
+            if LEVERS[c.spec.lever].signal:
+                c.signal_success = self.success(self, c)
+                c.natural_success = self.success(twin, c)
+
+    def success(self, world: LeverageModel, c: Collective) -> float:
+        """Share of triggered held-out points ``world``'s target labels as ``c`` wants."""
+        task = self.task
+        predict = world.platforms[c.target].trainer.predict
+        trigger, target = self.trigger(c), c.spec.signal.target
+        return levers.signal_success(predict, task.X_test, task.y_test, trigger, target)
 
     def bargain(self) -> None:
-        """Running campaigns with fresh leverage bargain with their target (Nash)."""
-        every = self.spec.measurement.counterfactual_every
-        if every == 0 or self.t % every != every - 1:
+        """Running campaigns bargain with their target every ``bargaining_every`` steps.
+
+        A refused collective goes on while its campaign hurts the platform more than it
+        costs the members, and stops after ``patience`` rounds in a row in which it does
+        not.
+        """
+        every = self.policy.bargaining_every
+        if not self.twins or every == 0 or self.t % every != every - 1:
             return
         for c in self.collectives:
-            if not c.active or not np.isfinite(c.leverage):
+            if not c.active or len(c.round_loss) < 2:  # a round needs evidence of noise
                 continue
-            target = self.platforms[c.target]
-            users_on = int((self.users.platform == target.index).sum())
-            gap = max(c.shadow.quality - self.naive_quality, 0.0) if c.shadow else 0.0
-            worth = self.policy.value_of_quality * users_on * gap
-            acting = int(c.acting.sum())
             position = Position(
-                leverage=c.leverage,
-                value_of_quality=worth,
-                surplus=worth,
-                member_cost=acting * self.member_cost(c, target),
-                power=self.policy.bargaining_power if self.policy.bargaining_rights else 0.0,
-                demand=c.spec.demand * max(int(c.members.sum()), 1),
+                platform_loss=credible_loss(c.round_loss),
+                member_cost=float(np.mean(c.round_cost)),
+                demand=c.spec.demand * int(c.members.sum()),
+                power=self.policy.bargaining_power,
+                rights=self.policy.bargaining_rights,
             )
+            c.round_loss, c.round_cost = [], []
             outcome = nash_bargain(position)
             c.last_outcome = outcome
-            self.bargaining_log.append(
-                {
-                    "step": self.t,
-                    "collective": c.name,
-                    "platform": target.name,
-                    "leverage": c.leverage,
-                    "platform_loss": position.platform_loss,
-                    "member_cost": position.member_cost,
-                    "dividend": outcome.dividend,
-                    "response": outcome.response.name.lower(),
-                    "reason": outcome.reason,
-                }
-            )
+            values = (
+                self.t, c.name, self.platforms[c.target].name, c.effects.leverage,
+                position.platform_loss, position.member_cost, position.demand,
+                outcome.dividend, outcome.paid, outcome.response.name.lower(), outcome.reason,
+            )  # fmt: skip
+            self.bargaining_log.append(dict(zip(ROUND_COLUMNS, values, strict=True)))
             if outcome.response is PlatformResponse.CONCEDE:
-                c.dividend += outcome.dividend
-                c.concession = True
-                target.dividends_paid += outcome.dividend
-                self.users.grievance[c.members, target.index] = 0.0
-                self._stop(c, "demand met")
+                self.concede(c, outcome.paid)
+            elif position.platform_loss <= position.member_cost:
+                c.futile_rounds += 1
+                if c.futile_rounds >= c.spec.patience:
+                    self._stop(c, "acting cost the members more than it cost the platform")
+            else:
+                c.futile_rounds = 0
 
-    def member_cost(self, c: Collective, target: Platform) -> float:
-        """What acting costs one member per round: lost service or a worse model."""
-        if c.spec.lever is Lever.BOYCOTT:
-            return target.quality
-        if c.shadow is not None and np.isfinite(c.shadow.quality):
-            return max(c.shadow.quality - target.quality, 0.0) + 0.01
-        return 0.01
+    def concede(self, c: Collective, dividend: float) -> None:
+        """The target agrees to pay ``dividend`` per step; the campaign ends."""
+        c.dividend_rate, c.concession = dividend, True
+        self.users.grievance[c.members, c.target] = 0.0
+        self._stop(c, "demand met")
+
+    def follow(self, real: LeverageModel) -> None:
+        """A twin ends the campaigns its real world's bargaining ended, the same way."""
+        for mine, theirs in zip(self.collectives, real.collectives, strict=True):
+            if mine.off or mine.ended_reason or not theirs.ended_reason:
+                continue
+            if theirs.concession:
+                self.concede(mine, theirs.dividend_rate)
+            else:
+                self._stop(mine, theirs.ended_reason)
 
     # ------------------------------------------------------------------ valuation
     def value_collectives(self, max_rows: int = 5000) -> dict[str, float]:
@@ -653,23 +535,22 @@ class LeverageModel(mesa.Model):
 
         The game: ``V(S)`` is the held-out quality of a fresh learner (the first
         platform's kind) trained on the clean data everyone produced during the run
-        that reached any platform or shadow, keeping non-members' data always and
-        members' data only for collectives in ``S``. A user in several collectives
-        counts for the first. Values sum to ``V(all) - V(none)``. Above ``max_rows``
-        rows the game is played on a uniform subsample of them, so that 2^C refits
-        stay cheap at a million users.
+        that reached any platform in the real world or its twins, keeping non-members'
+        data always and members' data only for collectives in ``S``. A user in several
+        collectives counts for the first. Values sum to ``V(all) - V(none)``. Above
+        ``max_rows`` rows the game is played on a uniform subsample of them, so that 2^C
+        refits stay cheap at a million users.
         """
         if not self.collectives:
             return {}
-        pools = [p.pool for p in self.platforms] + [
-            c.shadow.pool for c in self.collectives if c.shadow is not None
-        ]
+        pools = [p.pool for world in (self, *self.twins) for p in world.platforms]
         sample = np.concatenate([q.sample for q in pools])
         contributor = np.concatenate([q.contributor for q in pools])
         step = np.concatenate([q.step for q in pools])
         key = np.unique(np.stack([sample, contributor, step], axis=1), axis=0)
+        rng = self.draw(Draw.VALUATION)
         if len(key) > max_rows:
-            key = key[np.sort(self.rng.choice(len(key), size=max_rows, replace=False))]
+            key = key[np.sort(rng.choice(len(key), size=max_rows, replace=False))]
         sample, contributor = key[:, 0], key[:, 1]
         u = self.users
         first = np.where(u.member.any(axis=1), u.member.argmax(axis=1), -1)
@@ -684,34 +565,13 @@ class LeverageModel(mesa.Model):
                     keep |= owner == c.index
             if not keep.any():
                 return self.naive_quality
-            learner = make_learner(kind, self.task).fit(X[keep], y[keep], self.rng)
+            learner = make_learner(kind, self.task).fit(X[keep], y[keep], rng)
             return learner.score(self.task.X_test, self.task.y_test)
 
         values = exact_shapley([c.name for c in self.collectives], value)
         for c in self.collectives:
             c.value = values[c.name]
         return values
-
-    # ------------------------------------------------------------------ helpers
-    def _initial_users(self, groups: np.ndarray) -> UserState:
-        pop, spec = self.spec.population, self.spec
-        n, n_platforms = self.n_users, len(spec.platforms)
-        u = UserState.empty(n, n_platforms, len(spec.collectives))
-        u.group = groups
-        shares = np.array([p.initial_share for p in spec.platforms], float)
-        u.platform = self.rng.choice(n_platforms, size=n, p=shares / shares.sum()).astype(np.int32)
-        u.threshold = np.clip(self.rng.normal(pop.threshold_mean, pop.threshold_sd, n), 0.0, 1.0)
-        u.grievance[:] = pop.grievance
-        return u
-
-    def _recruit_initial_members(self) -> None:
-        u = self.users
-        for c in self.collectives:
-            pool = np.flatnonzero(u.group == c.spec.group) if c.spec.group is not None else None
-            pool = np.arange(self.n_users) if pool is None else pool
-            k = int(round(c.spec.size * self.n_users))
-            chosen = self.rng.choice(pool, size=min(k, pool.size), replace=False)
-            u.member[chosen, c.index] = True
 
     def value_users(self, max_rows: int = 2000, max_test: int = 300, k: int = 5) -> np.ndarray:
         """KNN-Shapley value of each user's data to the platforms it contributed to.
@@ -728,12 +588,13 @@ class LeverageModel(mesa.Model):
         task, u = self.task, self.users
         if task.kind != "classification":
             return u.value
-        test = self.rng.permutation(task.n_test)[:max_test]
+        rng = self.draw(Draw.VALUATION, 1)
+        test = rng.permutation(task.n_test)[:max_test]
         for p in self.platforms:
             live = np.flatnonzero(p.pool.contributor >= 0)
             if live.size == 0:
                 continue
-            rows = self.rng.choice(live, size=min(max_rows, live.size), replace=False)
+            rows = rng.choice(live, size=min(max_rows, live.size), replace=False)
             values = knn_shapley(
                 p.pool.features(task.X_train, rows), p.pool.y[rows],
                 task.X_test[test], task.y_test[test], k,
@@ -747,6 +608,28 @@ class LeverageModel(mesa.Model):
                 u.dividend[members] += split_dividend(c.dividend, u.value[members])
         return u.value
 
+    # ------------------------------------------------------------------ helpers
+    def _initial_users(self, groups: np.ndarray) -> UserState:
+        pop, spec = self.spec.population, self.spec
+        n, n_platforms = self.n_users, len(spec.platforms)
+        rng = self.draw(Draw.SETUP_USERS)
+        u = UserState.empty(n, n_platforms, len(spec.collectives))
+        u.group = groups
+        shares = np.array([p.initial_share for p in spec.platforms], float)
+        u.platform = rng.choice(n_platforms, size=n, p=shares / shares.sum()).astype(np.int32)
+        u.threshold = np.clip(rng.normal(pop.threshold_mean, pop.threshold_sd, n), 0.0, 1.0)
+        u.grievance[:] = pop.grievance
+        return u
+
+    def _recruit_initial_members(self) -> None:
+        u = self.users
+        for c in self.collectives:
+            pool = np.flatnonzero(u.group == c.spec.group) if c.spec.group is not None else None
+            pool = np.arange(self.n_users) if pool is None else pool
+            k = int(round(c.spec.size * self.n_users))
+            rng = self.draw(Draw.SETUP_MEMBERS, c.index)
+            u.member[rng.choice(pool, size=min(k, pool.size), replace=False), c.index] = True
+
     def _group_class_mix(self, groups: np.ndarray) -> np.ndarray:
         if self.task.kind != "classification":
             return np.zeros((0, 0))
@@ -757,38 +640,22 @@ class LeverageModel(mesa.Model):
         np.add.at(mix, (owner_group, classes), 1.0)
         return mix / np.maximum(mix.sum(axis=1, keepdims=True), 1.0)
 
-    def _new_learner(self, spec) -> Any:
+    def _new_learner(self, index: int) -> Any:
+        spec = self.spec.platforms[index]
         if spec.shards > 1:
-            return ShardedTrainer(
-                spec.shards, lambda: make_learner(spec.learner, self.task), self.rng
-            )
+            factory = lambda: make_learner(spec.learner, self.task)  # noqa: E731
+            return ShardedTrainer(spec.shards, factory, self.draw(Draw.SETUP_PLATFORM, index, 0))
         return make_learner(spec.learner, self.task)
 
     def _seed_platform(self, p: Platform) -> None:
         """The platform's own data at step 0, so its model starts above the baseline."""
-        p.needs_refit = False
         k = p.spec.seed_data
         if k:
-            sample = self.rng.integers(0, self.task.n_train, k)
-            p.pool.add(sample, self.task.y_train[sample], -1, -1, -1, Alteration.NONE)
-            p.received += k
-            if isinstance(p.trainer, ShardedTrainer):
-                p.trainer.fit(p.pool, self.task.X_train, self.rng)
-            else:
-                p.trainer.fit(p.pool.features(self.task.X_train), p.pool.y, self.rng)
+            rng = self.draw(Draw.SETUP_PLATFORM, p.index, 1)
+            sample = rng.integers(0, self.task.n_train, k)
+            p.seed(sample, self.task.y_train[sample], rng)
         self.evaluate(p)
         p.initial_quality = p.quality
-
-    def _launch(self, c: Collective) -> None:
-        c.active = True
-        if c.shadow is None:
-            # The counterfactual starts as an exact copy of the target at launch.
-            target = self.platforms[c.target]
-            c.shadow = Shadow(
-                pool=copy.deepcopy(target.pool),
-                trainer=copy.deepcopy(target.trainer),
-                trained_until=self.t - 1,
-            )
 
     def _stop(self, c: Collective, reason: str) -> None:
         if c.active or not c.ended_reason:

@@ -43,8 +43,12 @@ PLATFORM_COLUMNS = [
 ]
 COLLECTIVE_COLUMNS = [
     ("peak_participation", "peak participation"),
-    ("mean_leverage", "mean leverage"),
-    ("final_leverage", "final leverage"),
+    ("mean_leverage", "mean leverage (share of gap)"),
+    ("quality_effect", "quality taken"),
+    ("share_effect", "share taken"),
+    ("revenue_effect", "revenue taken / step"),
+    ("lift", "receiver's lift"),
+    ("mean_signal_success", "signal success"),
     ("concession", "target conceded"),
     ("dividend", "dividend won"),
     ("value", "value of its data (Shapley)"),
@@ -215,9 +219,14 @@ def render(result: RunResult) -> str:
 <h2>Timeline</h2>{events_list(result)}
 <h2>Key outcomes: platforms</h2>{platform_table(result)}
 <h2>Key outcomes: collectives</h2>{collective_table(result)}
-<p class=muted>Leverage is the share of the target's quality gap over a naive baseline
-that the collective's action removes, measured against a counterfactual platform
-retrained as if the collective had contributed normally.</p>
+<p class=muted>Every effect is measured each step against the collective's twin world:
+the same run, same seed and same random draws, with its campaign switched off. Effects
+are twin minus real (what the campaign took from its target), signed, averaged over the
+steps the campaign ran. Leverage is the quality taken as a share of the target's gap
+over a naive baseline. Utility is the unit in which users choose platforms and pay
+prices (quality minus price, per step). A dash means the outcome does not apply: lift
+only for collectives that redirect data, signal success only for signal levers, values
+only when valuation runs, effects only when twins run.</p>
 <h2>Who paid what</h2>{cost_table(result)}
 <h2>Over time</h2><div class=plots>{imgs}</div>
 <h2>Bargaining rounds</h2>{bargaining}

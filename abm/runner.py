@@ -27,6 +27,7 @@ import yaml
 
 import abm
 from abm import metrics
+from abm.bargaining import ROUND_COLUMNS
 from abm.scenario import Scenario, dump_scenario
 
 
@@ -98,20 +99,7 @@ def simulate(
         model_table=table,
         agent_table=pd.concat(snapshots, ignore_index=True),
         outcomes=metrics.outcomes(model, table),
-        bargaining=pd.DataFrame(
-            model.bargaining_log,
-            columns=[
-                "step",
-                "collective",
-                "platform",
-                "leverage",
-                "platform_loss",
-                "member_cost",
-                "dividend",
-                "response",
-                "reason",
-            ],
-        ),  # fmt: skip
+        bargaining=pd.DataFrame(model.bargaining_log, columns=list(ROUND_COLUMNS)),
         groups=model.datacollector.get_table_dataframe(metrics.GROUP_TABLE),
         started=started.isoformat(timespec="seconds"),
         finished=datetime.now(UTC).isoformat(timespec="seconds"),

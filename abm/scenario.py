@@ -65,6 +65,14 @@ class Lever(StrEnum):
     ERASE_SIGNAL = "erase_signal"  # remove the trigger from contributions
 
 
+class TwinMode(StrEnum):
+    """Which twin worlds run beside the real one to measure leverage (abm/twins.py)."""
+
+    PER_COLLECTIVE = "per_collective"  # one per collective (attribution), plus a joint one
+    JOINT = "joint"  # one twin with every campaign off
+    OFF = "off"  # none: no leverage, no bargaining
+
+
 class Heterogeneity(StrEnum):
     """How one user's data differs from another's."""
 
@@ -210,7 +218,14 @@ class Collective(Strict):
         0.0, ge=0.0, le=1.0, description="Per-step probability an acting member drops out."
     )
     demand: float = Field(
-        0.1, ge=0.0, le=10.0, description="Dividend per member the collective asks for."
+        0.1, ge=0.0, le=10.0, description="Dividend per member per step the collective asks for."
+    )
+    patience: int = Field(
+        3,
+        ge=1,
+        le=1000,
+        description="Refused rounds in a row, acting costing members more than the platform, "
+        "before the collective stops.",
     )
     rate: float = Field(1.0, ge=0.0, le=1.0, description="Share of a member's data altered.")
     signal: Signal = Field(default_factory=Signal, description="Trigger for signal levers.")
@@ -234,7 +249,13 @@ class Policy(Strict):
         0.5, ge=0.0, le=1.0, description="Collective's Nash bargaining power when it has rights."
     )
     value_of_quality: float = Field(
-        10.0, ge=0.0, le=1e6, description="Platform revenue per user per unit of model quality."
+        10.0,
+        ge=0.0,
+        le=1e6,
+        description="Platform revenue per user per step per unit of model quality.",
+    )
+    bargaining_every: int = Field(
+        5, ge=0, le=10_000, description="Steps between bargaining rounds; 0: never bargain."
     )
 
 
@@ -255,8 +276,9 @@ class Event(Strict):
 class Measurement(Strict):
     """How often costly measurements run."""
 
-    counterfactual_every: int = Field(
-        5, ge=0, description="Steps between counterfactual (shadow) evaluations; 0 disables."
+    twins: TwinMode = Field(
+        TwinMode.PER_COLLECTIVE,
+        description="Twin worlds measuring leverage: per_collective (attribution), joint, off.",
     )
     agent_table_every: int = Field(
         0, ge=0, description="Steps between agent-table snapshots; 0: only at the end."
@@ -708,7 +730,8 @@ UNITS: dict[str, str] = {
     "collectives[].stop": "step",
     "collectives[].critical_mass": "share of users",
     "collectives[].fatigue": "probability / step",
-    "collectives[].demand": "utility / member",
+    "collectives[].demand": "utility / member / step",
+    "collectives[].patience": "rounds",
     "collectives[].rate": "share of samples",
     "collectives[].signal.target": "class label",
     "collectives[].signal.n_features": "features",
@@ -716,11 +739,11 @@ UNITS: dict[str, str] = {
     "collectives[].turnout_weight": "weight (0-1)",
     "policy.portability": "share of switching cost",
     "policy.bargaining_power": "weight (0-1)",
-    "policy.value_of_quality": "utility / user / quality",
+    "policy.value_of_quality": "utility / user / step / quality",
     "events[].at": "step",
     "events[].strength": "share of contributions",
     "events[].price": "utility / step",
-    "measurement.counterfactual_every": "steps",
+    "policy.bargaining_every": "steps",
     "measurement.agent_table_every": "steps",
 }
 

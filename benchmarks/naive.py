@@ -31,7 +31,7 @@ import mesa
 import numpy as np
 
 from abm.behaviour import NO_PLATFORM, Action
-from abm.model import LEVER_ACTION
+from abm.levers import LEVERS
 from abm.network import to_networkx
 
 if TYPE_CHECKING:
@@ -149,7 +149,7 @@ class NaiveUser(mesa.discrete_space.FixedAgent):
         action = int(Action.CONTRIBUTE if self.platform >= 0 else Action.IDLE)
         for c, acting in enumerate(self.acting):
             if acting:
-                action = int(LEVER_ACTION[self.model.cspecs[c].lever])
+                action = int(LEVERS[self.model.cspecs[c].lever].action)
                 break
         self.action = action
 
@@ -269,45 +269,49 @@ def model_state(model: LeverageModel) -> dict[str, np.ndarray]:
 
 
 class RecordingRng:
-    """A proxy of a numpy Generator that records the uniforms of the users' phase.
+    """A proxy of a numpy Generator that appends the uniforms it gives to a shared log."""
 
-    ``LeverageModel`` draws its users' uniforms as ``rng.random(n_users)`` inside
-    ``update_campaigns``, ``decide_actions`` and ``choose_platforms``; wrapping those
-    methods with :meth:`recording` keeps exactly those arrays, in order, so the naive
-    reference can replay them.
-    """
-
-    def __init__(self, rng: np.random.Generator):
+    def __init__(self, rng: np.random.Generator, log: list[np.ndarray]):
         self._rng = rng
-        self.on = False
-        self.log: list[np.ndarray] = []
+        self.log = log
 
     def random(self, *args, **kwargs):  # noqa: D102
         out = self._rng.random(*args, **kwargs)
-        if self.on:
-            self.log.append(np.array(out, copy=True))
+        self.log.append(np.array(out, copy=True))
         return out
 
     def __getattr__(self, name):
         return getattr(self._rng, name)
 
 
-def record_user_draws(model: LeverageModel) -> RecordingRng:
-    """Make ``model`` record the uniforms its users' phase draws (see RecordingRng)."""
-    rec = RecordingRng(model.rng)
-    model.rng = rec
+def record_user_draws(model: LeverageModel) -> list[np.ndarray]:
+    """Make ``model`` record the uniforms its users' phase draws, in order.
+
+    ``LeverageModel`` draws its users' uniforms from ``model.draw(...)`` streams inside
+    ``update_campaigns``, ``decide_actions`` and ``choose_platforms``; while those run,
+    the streams are wrapped so that the naive reference can replay the same arrays.
+    """
+    log: list[np.ndarray] = []
+    recording = [False]
+    draw = model.draw
+
+    def recording_draw(*args, **kwargs):
+        rng = draw(*args, **kwargs)
+        return RecordingRng(rng, log) if recording[0] else rng
+
+    model.draw = recording_draw
     for name in ("update_campaigns", "decide_actions", "choose_platforms"):
         method = getattr(model, name)
 
         def wrapped(*args, _m=method, **kwargs):
-            rec.on = True
+            recording[0] = True
             try:
                 return _m(*args, **kwargs)
             finally:
-                rec.on = False
+                recording[0] = False
 
         setattr(model, name, wrapped)
-    return rec
+    return log
 
 
 def replay(arrays: list[np.ndarray]) -> Draw:

@@ -18,7 +18,6 @@ def small(**fields) -> Scenario:
         "seed": 7,
         "steps": 12,
         "population": {"n_users": 200, "samples_per_step": 1.0},
-        "measurement": {"counterfactual_every": 2},
     }
     for key, value in fields.items():
         if isinstance(value, dict) and isinstance(base.get(key), dict):

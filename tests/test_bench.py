@@ -23,14 +23,14 @@ def _lockstep(scenario, steps):
     naive = load_naive()
     model = LeverageModel(scenario=scenario)
     ref = naive.NaiveModel(model, seed=3)
-    rec = naive.record_user_draws(model)
+    log = naive.record_user_draws(model)
     states = []
     for _ in range(steps):
         quality = np.array([p.quality for p in model.platforms])
         price = np.array([p.price for p in model.platforms])
-        rec.log.clear()
+        log.clear()
         model.step()
-        ref.step_users(quality, price, naive.replay(list(rec.log)))
+        ref.step_users(quality, price, naive.replay(list(log)))
         states.append((naive.model_state(model), ref.state()))
     return model, ref, states
 
@@ -80,13 +80,13 @@ def test_naive_reference_diverges_when_fed_other_draws():
     naive = load_naive()
     model = LeverageModel(scenario=scenario)
     ref = naive.NaiveModel(model, seed=3)
-    rec = naive.record_user_draws(model)
+    log = naive.record_user_draws(model)
     rng = np.random.default_rng(99)
     diverged = False
     for _ in range(6):
         quality = np.array([p.quality for p in model.platforms])
         price = np.array([p.price for p in model.platforms])
-        rec.log.clear()
+        log.clear()
         model.step()
         ref.step_users(quality, price, naive.fresh(rng))
         vec, nai = naive.model_state(model), ref.state()

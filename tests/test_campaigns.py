@@ -55,7 +55,7 @@ def signal_success(size: float, rare: bool) -> float:
         platforms=[{"name": "incumbent", "initial_share": 1.0, "retrain": "full"}],
         collectives=[{"name": "s", "target": "incumbent", "lever": "plant_signal", "size": size,
                       "signal": {"target": 0, "n_features": 4, "rare": rare}}],
-        measurement={"counterfactual_every": 4, "valuation": False},
+        measurement={"valuation": False},
     )  # fmt: skip
     return simulate(sc).model_table["signal_success[s]"].iloc[-1]
 

@@ -17,7 +17,7 @@ name: calm
 seed: 3
 steps: 8
 population: {n_users: 150, samples_per_step: 1.0, threshold_mean: 0.0, threshold_sd: 0.0}
-measurement: {counterfactual_every: 2}
+
 """
 B = """\
 extends: calm.yaml

@@ -167,7 +167,7 @@ def test_group_strike_hurts_that_group_most():
         "platforms": [{"name": "incumbent", "initial_share": 1.0, "seed_data": 0,
                        "retrain": "full"}],
         "steps": 10,
-        "measurement": {"counterfactual_every": 0, "valuation": False},
+        "measurement": {"twins": "off", "valuation": False},
     }  # fmt: skip
     # Group 8's data is mostly eights, the class digits' models find hardest.
     strike = {"name": "g8", "target": "incumbent", "size": 1.0, "group": 8, "start": 0}

@@ -33,7 +33,6 @@ def result():
                 "threshold_sd": 0.0,
             },
             "policy": {"bargaining_rights": True, "right_to_delete": True},
-            "measurement": {"counterfactual_every": 2},
             "collectives": [
                 {
                     "name": "union",

@@ -175,7 +175,6 @@ SMALL = {
         "threshold_sd": 0.0,
         "reconsider_rate": 0.5,
     },
-    "measurement": {"counterfactual_every": 2},
 }
 
 

@@ -44,7 +44,7 @@ platforms:
   - {name: challenger, initial_share: 0.3}
 collectives:
   - {name: strikers, target: incumbent, lever: strike, redirect_to: challenger, size: 0.3}
-measurement: {counterfactual_every: 1}
+
 """
 OUTCOMES = ["final_leverage[strikers]", "final_quality[incumbent]", "final_quality[challenger]"]
 

@@ -175,9 +175,10 @@ def key_numbers(model: LeverageModel) -> list[tuple[str, str]]:
         rows.append((f"{c.name}: campaign", f"{c.spec.lever.value} on {c.spec.target}, {status}"))
         rows.append((f"{c.name}: participation", f"{c.participation:.1%} of users"))
         rows.append((f"{c.name}: turnout", f"{c.turnout:.1%} of members"))
-        if c.shadow is not None and c.shadow.quality == c.shadow.quality:
-            rows.append((f"{c.name}: target quality without action", f"{c.shadow.quality:.3f}"))
-        lev = "not measured yet" if c.leverage != c.leverage else f"{c.leverage:.3f}"
+        e = c.effects
+        if e.twin_quality == e.twin_quality:
+            rows.append((f"{c.name}: target quality without action", f"{e.twin_quality:.3f}"))
+        lev = "not measured yet" if e.leverage != e.leverage else f"{e.leverage:.3f}"
         rows.append((f"{c.name}: leverage", lev))
         rows.append((f"{c.name}: dividend won", f"{c.dividend:.2f}"))
     return rows

@@ -36,8 +36,8 @@ def series_figure(
 ) -> Figure:
     """One panel: a series over steps, one line per entity.
 
-    On the quality panel, each collective's counterfactual quality of its target is
-    drawn dashed, so the gap the campaign opens is visible.
+    On the quality panel, each collective's target in its twin world (without the
+    campaign) is drawn dashed, so the gap the campaign opens is visible.
     """
     series, title, ylabel = PLOTS[name]
     fig, ax = plt.subplots(figsize=figsize, layout="constrained")
@@ -45,8 +45,8 @@ def series_figure(
     for entity in entities(table, series):
         ax.plot(steps, table[f"{series}[{entity}]"], label=entity, lw=1.8)
     if name == "quality":
-        for entity in entities(table, "counterfactual_quality"):
-            col = table[f"counterfactual_quality[{entity}]"]
+        for entity in entities(table, "twin_quality"):
+            col = table[f"twin_quality[{entity}]"]
             if col.notna().any():
                 ax.plot(steps, col.ffill(), ls="--", lw=1.2, label=f"without {entity}'s action")
     ax.set(title=title, xlabel="step", ylabel=ylabel)

@@ -1,0 +1,134 @@
+"""Twin worlds: the counterfactual of a campaign, run in lockstep with common random numbers.
+
+The leverage of a collective is what its campaign changes in the world. Its
+counterfactual is a **twin world**: the same model (same scenario, same seed, the same
+code path for routing, retention, deletions by others, shards, retrain mode and the
+users' platform choices) in which that collective never launches, so its members act
+as ordinary users. Twins step in lockstep with the real world; the leverage of a
+collective is read off the pair every step (:func:`measure`).
+
+**Common random numbers.** Every random draw of a step comes from a stream named by
+(root seed, step, what is drawn, which platform or collective), never from one
+generator shared in sequence, and draws over users are taken for every user whatever
+anyone decided. So the twin sees the same coin flips as the real world for the same
+user, platform and step, and differs from it only through the campaign: a twin of an
+empty collective is the real world, number for number.
+
+**Which twins** (``measurement.twins``): ``per_collective`` runs one twin per
+collective (each collective's own attribution, up to :data:`MAX_PER_COLLECTIVE`) plus a
+joint twin with every campaign off when there are several; ``joint`` runs the joint
+twin only (every collective is measured against the world with no campaign);
+``off`` runs none (no leverage, no bargaining).
+
+**Other collectives in a twin** run their own campaigns by the same rules, but do not
+bargain: a campaign that the real world's bargaining ended ends in the twin at the same
+step, with the same concession (:meth:`LeverageModel.follow`), so a twin differs from
+the real world only by the collective it switches off.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from abm.scenario import TwinMode
+
+if TYPE_CHECKING:
+    from abm.model import LeverageModel
+
+MAX_PER_COLLECTIVE = 5  # beyond this many collectives, per-collective twins cost too much
+
+
+class Draw(IntEnum):
+    """What a random stream is for: one stream per purpose, step and key."""
+
+    SETUP_USERS = 1
+    SETUP_MEMBERS = 2
+    SETUP_PLATFORM = 3
+    RECRUIT = 10
+    ACT = 11
+    RECONSIDER = 12
+    DATA = 13
+    ALTER = 14
+    SUBSTITUTE = 15
+    UNLEARN = 16
+    TRAIN = 17
+    VALUATION = 30
+
+
+def root_seed(seed: object, rng: np.random.Generator) -> int:
+    """The integer every stream of a run derives from.
+
+    An integer seed is its own root (so ``--seed 3`` and ``rng=3`` name the same run);
+    a generator, or no seed, gives one draw from the model's generator.
+    """
+    if isinstance(seed, int | np.integer) and not isinstance(seed, bool):
+        return int(seed)
+    return int(rng.integers(2**63))
+
+
+def stream(root: int, step: int, draw: Draw, *key: int) -> np.random.Generator:
+    """The generator for one purpose at one step (see the module docstring)."""
+    return np.random.default_rng([root, step + 1, int(draw), *key])
+
+
+def plan(model: LeverageModel) -> list[frozenset[int]]:
+    """The collectives switched off in each twin the scenario asks for.
+
+    The joint twin (all off) comes last; with one collective it is that collective's
+    own twin, so it is not run twice.
+    """
+    n = len(model.collectives)
+    mode = TwinMode(model.spec.measurement.twins)
+    if n == 0 or mode is TwinMode.OFF:
+        return []
+    joint = frozenset(range(n))
+    if mode is TwinMode.JOINT or n == 1 or n > MAX_PER_COLLECTIVE:
+        return [joint]
+    return [frozenset({i}) for i in range(n)] + [joint]
+
+
+@dataclass
+class Effects:
+    """What one collective's campaign changed this step: twin minus real, signed.
+
+    Positive numbers mean the campaign took something from its target: quality, users,
+    revenue. ``lift`` is the other way round: what CDC gave the platform it redirects
+    to (real minus twin). Utilities are per step, in the unit in which users choose.
+    """
+
+    twin_quality: float = float("nan")
+    quality: float = 0.0  # target's held-out quality, twin - real
+    leverage: float = float("nan")  # quality effect / (twin quality - naive baseline)
+    share: float = 0.0  # target's market share, twin - real
+    users: float = 0.0  # target's users, twin - real
+    revenue: float = 0.0  # target's revenue per step, twin - real: the platform's loss
+    member_cost: float = 0.0  # members' payoff per step, twin - real
+    lift: float = float("nan")  # receiver's quality, real - twin (CDC levers)
+    groups: np.ndarray = field(default_factory=lambda: np.zeros(0))  # per group, twin - real
+
+
+def measure(real: LeverageModel, twin: LeverageModel, c_index: int) -> Effects:
+    """The effects of collective ``c_index`` in ``real`` against its ``twin``."""
+    c = real.collectives[c_index]
+    p, q = real.platforms[c.target], twin.platforms[c.target]
+    on_real = float(np.count_nonzero(real.users.platform == p.index))
+    on_twin = float(np.count_nonzero(twin.users.platform == p.index))
+    gap = q.quality - real.naive_quality
+    members = c.members
+    e = Effects(
+        twin_quality=q.quality,
+        quality=q.quality - p.quality,
+        leverage=(q.quality - p.quality) / gap if gap > 0 else float("nan"),
+        share=(on_twin - on_real) / real.n_users,
+        users=on_twin - on_real,
+        revenue=q.revenue - p.revenue,
+        member_cost=float(twin.payoffs()[members].sum() - real.payoffs()[members].sum()),
+        groups=q.group_quality - p.group_quality,
+    )
+    if c.redirect is not None:
+        e.lift = real.platforms[c.redirect].quality - twin.platforms[c.redirect].quality
+    return e

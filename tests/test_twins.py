@@ -1,0 +1,160 @@
+"""Twin worlds: an empty campaign's twin is the real world; leverage comes from the pair."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from abm.model import LeverageModel
+from abm.runner import simulate
+from abm.scenario import Lever, load_scenario
+from tests.conftest import small
+
+ROOT = Path(__file__).resolve().parents[1]
+
+EVERYONE_ACTS = {"threshold_mean": 0.0, "threshold_sd": 0.0}
+REDIRECTING = {Lever.CDC, Lever.STRIKE_CDC}
+
+
+def _with_empty(lever: Lever, retention: int | None, shards: int, retrain: str):
+    """Two platforms; a real retroactive strike by others; an empty collective of ``lever``."""
+    platform = {
+        "retention": retention,
+        "shards": shards,
+        "retrain": retrain,
+        "filter_poison": lever in (Lever.POISON_LABELS, Lever.PLANT_SIGNAL),
+    }
+    empty = {
+        "name": "empty",
+        "target": "incumbent",
+        "lever": lever,
+        "size": 0.0,
+        "start": 0,
+        "redirect_to": "challenger" if lever in REDIRECTING else None,
+    }
+    return small(
+        steps=6,
+        population={**EVERYONE_ACTS, "n_users": 120, "samples_per_step": 1.0},
+        platforms=[{"name": "incumbent", "initial_share": 0.6, **platform},
+                   {"name": "challenger", "initial_share": 0.4, **platform}],
+        collectives=[empty, {"name": "others", "target": "incumbent", "lever": "retro_strike",
+                             "size": 0.3, "start": 1}],
+        policy={"right_to_delete": True},
+        measurement={"valuation": False},
+    )  # fmt: skip
+
+
+def _same_world(a: LeverageModel, b: LeverageModel) -> None:
+    assert np.array_equal(a.users.platform, b.users.platform)
+    assert np.array_equal(a.users.action, b.users.action)
+    for p, q in zip(a.platforms, b.platforms, strict=True):
+        assert p.quality == q.quality and p.revenue == q.revenue
+        assert np.array_equal(p.pool.sample, q.pool.sample)
+        assert np.array_equal(p.pool.contributor, q.pool.contributor)
+        assert np.array_equal(p.pool.y, q.pool.y)
+        for counter in ("deleted", "expired", "unlearning_cost"):
+            assert getattr(p, counter) == getattr(q, counter)
+
+
+@pytest.mark.parametrize("retrain", ["incremental", "full"])
+@pytest.mark.parametrize("shards", [1, 3])
+@pytest.mark.parametrize("retention", [None, 3])
+@pytest.mark.parametrize("lever", list(Lever))
+def test_an_empty_collectives_twin_is_the_real_world(lever, retention, shards, retrain):
+    model = LeverageModel(scenario=_with_empty(lever, retention, shards, retrain))
+    twin = model.twins[0]  # "empty" switched off; "others" strikes and deletes in both
+    assert [c.off for c in twin.collectives] == [True, False]
+    deleted = 0
+    while model.running:
+        model.step()
+        _same_world(model, twin)
+        e = model.collectives[0].effects
+        assert (e.quality, e.share, e.users, e.revenue, e.member_cost) == (0, 0, 0, 0, 0)
+        assert e.leverage == 0 or np.isnan(e.leverage)
+        deleted = model.platforms[0].deleted
+    assert deleted > 0  # the other collective's deletions ran through both worlds
+
+
+def test_the_other_collectives_twin_differs_and_measures_its_strike():
+    model = LeverageModel(scenario=_with_empty(Lever.STRIKE, None, 1, "incremental"))
+    for _ in range(6):
+        model.step()
+    others = model.collectives[1]
+    assert model.twins[1].platforms[0].deleted == 0  # in its twin nobody deleted
+    assert others.effects.quality != 0 or others.effects.revenue != 0
+
+
+def _reference(name: str, **updates):
+    spec = load_scenario(ROOT / "scenarios" / f"{name}.yaml")
+    raw = spec.model_dump(mode="json")
+    raw.update(steps=20, measurement={"valuation": False})
+    for key, value in updates.items():
+        raw["collectives"][0][key] = value
+    return type(spec).model_validate(raw)
+
+
+def test_boycott_leverage_is_positive_and_grows_with_size():
+    small_b = simulate(_reference("boycott", size=0.15)).outcomes
+    large_b = simulate(_reference("boycott", size=0.6)).outcomes
+    for key in ("share_effect[boycotters]", "revenue_effect[boycotters]"):
+        assert 0 < small_b[key] < large_b[key], key
+    assert large_b["member_cost[boycotters]"] > 0  # leaving costs the members service
+
+
+def test_cdc_lifts_its_receiver_and_more_with_more_contributors():
+    few = simulate(_reference("cdc_challenger", size=0.2)).outcomes
+    many = simulate(_reference("cdc_challenger", size=0.4)).outcomes
+    assert 0 < few["lift[contributors]"] < many["lift[contributors]"]
+    assert "lift[contributors]" not in simulate(_reference("data_strike")).outcomes
+
+
+def test_twins_off_measures_nothing_and_joint_runs_one_twin():
+    spec = _with_empty(Lever.STRIKE, None, 1, "incremental")
+
+    def twins(mode: str):
+        return spec.model_copy(
+            update={"measurement": spec.measurement.model_copy(update={"twins": mode})}
+        )
+
+    off, joint = twins("off"), twins("joint")
+    assert LeverageModel(scenario=off).twins == []
+    assert [[c.off for c in t.collectives] for t in LeverageModel(scenario=joint).twins] == [
+        [True, True]
+    ]
+    assert "mean_leverage[empty]" not in simulate(off).outcomes
+
+
+def test_no_outcome_is_nan_on_any_reference_scenario():
+    for path in sorted((ROOT / "scenarios").glob("*.yaml")):
+        spec = load_scenario(path)
+        spec = spec.model_copy(update={"steps": 8})
+        outcomes = simulate(spec).outcomes
+        bad = [k for k, v in outcomes.items() if not np.isfinite(v)]
+        assert not bad, f"{path.name}: {bad}"
+
+
+def _union(size: float, lever: str):
+    return small(
+        steps=16,
+        population={**EVERYONE_ACTS, "n_users": 300, "samples_per_step": 1.0,
+                    "reconsider_rate": 0.2},
+        platforms=[{"name": "incumbent", "initial_share": 0.8},
+                   {"name": "challenger", "initial_share": 0.2}],
+        collectives=[{"name": "u", "target": "incumbent", "lever": lever, "size": size,
+                      "start": 1, "demand": 1.0}],
+        policy={"bargaining_rights": True, "bargaining_power": 0.5, "bargaining_every": 3},
+        measurement={"valuation": False},
+    )  # fmt: skip
+
+
+def test_a_tiny_campaign_with_rights_never_wins_and_a_large_one_does():
+    tiny = simulate(_union(0.02, "strike"))
+    large = simulate(_union(0.7, "boycott"))
+    assert len(tiny.bargaining) > 0 and set(tiny.bargaining.response) != {"concede"}
+    assert tiny.outcomes["concession[u]"] == 0 and tiny.outcomes["dividend[u]"] == 0
+    assert (tiny.bargaining.platform_loss < tiny.bargaining.demand).all()
+    assert large.outcomes["concession[u]"] == 1 and large.outcomes["dividend[u]"] > 0
+    won = large.bargaining[large.bargaining.response == "concede"].iloc[0]
+    assert won.platform_loss >= won.demand and won.paid == won.demand

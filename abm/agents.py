@@ -122,7 +122,7 @@ class Platform(mesa.Agent):
         self.filtered = 0  # samples dropped by poison filtering, cumulative
         self.new_samples = 0  # samples routed here this step
         self.unlearning_cost = 0  # samples retrained because of deletions, cumulative
-        self.contribution_factor = 1.0  # an AI substitute lowers it
+        self.substitute: float | None = None  # an AI substitute's quality, once released
         self.countermeasure_cost = 0.0  # filtering and incentives, cumulative (utility)
         self.step_cost = 0.0  # what countermeasures and dividends cost this step (utility)
         self.dividends_paid = 0.0  # cumulative (utility)

@@ -149,3 +149,16 @@ def recruit(
     """
     joins = ~member & (pull >= threshold) & (draws < recruit_rate)
     return member | joins
+
+
+def asks_substitute(
+    substitute_quality: float, platform_quality: np.ndarray, rationality: float
+) -> np.ndarray:
+    """Probability that a user asks an AI substitute instead of the platform (a commons).
+
+    A question asked on the platform is a contribution to it; asked of the substitute,
+    it is not. The user compares the two answers' quality, a binary logit with the same
+    rationality as its platform choice: equal quality splits users evenly, and a better
+    substitute draws more of them away (del Rio-Chanona et al., 2024).
+    """
+    return 1.0 / (1.0 + np.exp(-rationality * (substitute_quality - platform_quality)))

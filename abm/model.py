@@ -224,7 +224,7 @@ class LeverageModel(mesa.Model):
             elif event.action is EventAction.SET_POLICY:
                 self.policy = self.policy.model_copy(update=event.policy or {})
             elif event.action is EventAction.AI_SUBSTITUTE:
-                self._platform(event.platform).contribution_factor *= 1.0 - event.strength
+                self._platform(event.platform).substitute = event.quality
             elif event.action is EventAction.CHANGE_TERMS and event.price is not None:
                 self._platform(event.platform).price = event.price
 
@@ -346,8 +346,7 @@ class LeverageModel(mesa.Model):
         counts = draws.poisson(self.spec.population.samples_per_step, n)
         sample = draw_samples(self.slices, np.arange(n), counts, draws)
         owner = np.repeat(np.arange(n), counts)
-        # An AI substitute makes some would-be contributions never happen.
-        asked = self.draw(Draw.SUBSTITUTE).random(owner.size)
+        asked = self.draw(Draw.SUBSTITUTE).random(owner.size)  # for an AI substitute
         made = u.platform[owner] >= 0
         sample, owner, asked = sample[made], owner[made], asked[made]
         u.contributed += np.bincount(owner, minlength=n)
@@ -371,8 +370,12 @@ class LeverageModel(mesa.Model):
                 redirect[mine] = c.redirect
                 if LEVERS[c.spec.lever].also_home:
                     to_home |= mine
-        factor = np.array([p.contribution_factor for p in self.platforms])
-        to_home &= asked < factor[np.maximum(home, 0)]
+        # Where an AI substitute answers, some users ask it instead of the platform.
+        for p in self.platforms:
+            if p.substitute is not None:
+                rationality = self.spec.population.rationality
+                away = behaviour.asks_substitute(p.substitute, p.quality, rationality)
+                to_home &= ~((home == p.index) & (asked < away))
         for p in self.platforms:
             p.receive(batch, np.flatnonzero((to_home & (home == p.index)) | (redirect == p.index)))
 

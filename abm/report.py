@@ -178,7 +178,7 @@ def events_list(result: RunResult) -> str:
         if e.policy:
             what += " " + ", ".join(f"{k} = {v}" for k, v in e.policy.items())
         if e.action.value == "ai_substitute":
-            what += f" (strength {e.strength})"
+            what += f" (the substitute's quality {e.quality})"
         if e.price is not None:
             what += f" (price {e.price})"
         items.append(f"step {e.at}: {what}")

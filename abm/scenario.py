@@ -267,8 +267,11 @@ class Event(Strict):
     collective: str | None = Field(None, description="Collective concerned (launch, stop).")
     platform: str | None = Field(None, description="Platform concerned (shock, terms).")
     policy: dict[str, Any] | None = Field(None, description="Policy fields to set (set_policy).")
-    strength: float = Field(
-        0.25, ge=0.0, le=1.0, description="AI substitute: share of contributions that stop."
+    quality: float = Field(
+        0.8,
+        ge=0.0,
+        le=1.0,
+        description="ai_substitute: the substitute's quality, compared with the platform's.",
     )
     price: float | None = Field(None, ge=0.0, description="change_terms: the new price.")
 
@@ -741,7 +744,7 @@ UNITS: dict[str, str] = {
     "policy.bargaining_power": "weight (0-1)",
     "policy.value_of_quality": "utility / user / step / quality",
     "events[].at": "step",
-    "events[].strength": "share of contributions",
+    "events[].quality": "score",
     "events[].price": "utility / step",
     "policy.bargaining_every": "steps",
     "measurement.agent_table_every": "steps",

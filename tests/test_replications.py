@@ -57,9 +57,8 @@ def test_every_figure_and_table_exists(fast_run):
 KNOWN_GAPS = {
     "cdc_curve": "accuracies match within 0.02, but the normalised value at f=0.2 divides "
     "two small differences and lands at ~0.6 against the published 0.75",
-    "ai_substitute": "circular by construction (a multiplier removes contributions) and, in "
-    "fast mode, calibrated on 2 seeds x 2 strengths, so it misses the band by noise; "
-    "issue 17 replaces it with a user decision",
+    "ai_substitute": "in fast mode it is calibrated on 2 seeds x 2 substitute qualities, "
+    "so it can miss the band by noise; issue 17 gives it intervals and an out-of-sample check",
 }
 
 
@@ -87,7 +86,7 @@ def test_summary_numbers_are_real_comparisons(fast_run):
     sisa = pd.read_csv(fast_run / "sisa.csv")
     assert sisa.retrained_share.iloc[0] == pytest.approx(1.0, abs=0.01)  # one shard: all of it
     assert sisa.retrained_share.iloc[-1] < sisa.retrained_share.iloc[0] / 5
-    assert "calibrated strength" in s.loc["ai_substitute", "obtained"]
+    assert "calibrated substitute quality" in s.loc["ai_substitute", "obtained"]
 
 
 def test_same_seed_same_summary(fast_run, tmp_path):

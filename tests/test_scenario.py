@@ -247,7 +247,7 @@ def test_right_to_delete_granted_by_event_lets_a_retroactive_strike_delete() -> 
 
 
 def test_ai_substitute_event_cuts_contributions_to_its_platform() -> None:
-    shock = [{"at": 4, "action": "ai_substitute", "platform": "incumbent", "strength": 0.8}]
+    shock = [{"at": 4, "action": "ai_substitute", "platform": "incumbent", "quality": 1.0}]
     plain = series(scenario(), "new_data[incumbent]")
     hit = series(scenario(events=shock), "new_data[incumbent]")
     assert hit[:5].sum() == plain[:5].sum()  # same seed: identical until the shock

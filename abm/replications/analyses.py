@@ -671,8 +671,8 @@ AI_TOLERANCE = 0.05
 AI_WINDOW = 26  # weekly steps after release
 AI_LEVEL_WEEKS = 26  # the fall is the mean level over the whole window after release
 AI_BASELINE_WEEKS = 10  # pre-release level: the weeks before it (after a burn-in)
-AI_GRID = (0.1, 0.2, 0.3, 0.4)
-AI_GRID_FAST = (0.15, 0.35)
+AI_GRID = (0.7, 0.8, 0.9, 1.0)  # the substitute's quality
+AI_GRID_FAST = (0.75, 0.95)
 AI_CALIBRATION_SEEDS, AI_CALIBRATION_SEEDS_FAST = 3, 2
 AI_VALIDATION_SEEDS, AI_VALIDATION_SEEDS_FAST = 5, 3
 
@@ -682,12 +682,12 @@ def _ai_event(spec: Scenario) -> tuple[int, str, int]:
     return i, spec.events[i].platform, spec.events[i].at
 
 
-def _ai_run(spec: Scenario, strength: float, seed: int) -> dict[str, float | pd.DataFrame]:
+def _ai_run(spec: Scenario, quality: float, seed: int) -> dict[str, float | pd.DataFrame]:
     from abm.runner import simulate
 
     i, commons, at = _ai_event(spec)
     events = list(spec.events)
-    events[i] = events[i].model_copy(update={"strength": strength})
+    events[i] = events[i].model_copy(update={"quality": quality})
     run = simulate(spec.model_copy(update={"events": events}), seed=seed)
     t = run.model_table
     control = next(p.name for p in spec.platforms if p.name != commons)
@@ -712,11 +712,11 @@ def ai_substitute(path: Path, fast: bool) -> Result:
     n_val = AI_VALIDATION_SEEDS_FAST if fast else AI_VALIDATION_SEEDS
     seeds = _seeds(spec.seed, n_cal + n_val)
     cal_seeds, val_seeds = seeds[:n_cal], seeds[n_cal:]
-    # Calibration: the fall is monotone in strength; interpolate it on a grid.
+    # Calibration: the fall rises with the substitute's quality; interpolate on a grid.
     grid = AI_GRID_FAST if fast else AI_GRID
     falls = [float(np.mean([_ai_run(spec, s, seed)["fall"] for seed in cal_seeds])) for s in grid]
-    strength = float(np.clip(np.interp(AI_PUBLISHED_FALL, falls, grid), 0.0, 0.95))
-    runs = [_ai_run(spec, strength, seed) for seed in val_seeds]
+    quality = float(np.clip(np.interp(AI_PUBLISHED_FALL, falls, grid), 0.0, 1.0))
+    runs = [_ai_run(spec, quality, seed) for seed in val_seeds]
     fall = float(np.mean([r["fall"] for r in runs]))
     behind = float(np.mean([r["gap_change"] for r in runs]))
     ok = abs(fall - AI_PUBLISHED_FALL) <= AI_TOLERANCE and behind > 0
@@ -733,12 +733,12 @@ def ai_substitute(path: Path, fast: bool) -> Result:
         a.legend()
     ax.set(ylabel="new samples per week (3-week mean)")
     bx.set(ylabel="held-out quality")
-    table = pd.DataFrame({"strength": grid, "calibration_fall": falls})
+    table = pd.DataFrame({"substitute_quality": grid, "calibration_fall": falls})
     return Result(
         "ai_substitute", "Contributions fall after an AI substitute appears", "quantitative",
         published=f"fall of ~{AI_PUBLISHED_FALL:.0%} within {AI_WINDOW} weeks vs a control; "
         "the commons' model then falls behind",
-        obtained=f"calibrated strength {strength:.3f}; held-out seeds: fall {fall:.1%}, "
+        obtained=f"calibrated substitute quality {quality:.3f}; held-out seeds: fall {fall:.1%}, "
         f"quality gap to control grew by {behind:.4f}",
         tolerance=f"fall within +-{AI_TOLERANCE:.0%} on held-out seeds; gap grows (> 0)",
         passed=bool(ok), table=table, figure=fig,

@@ -101,6 +101,8 @@ def reset_and_wait(page) -> None:
 
 
 def test_viewer_steps_in_chromium(viewer, tmp_path):
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"no Chromium at {CHROMIUM}: run 'sudo apt-get install -y chromium'")
     url, log = viewer
     problems: list[str] = []
     with sync_playwright() as pw:

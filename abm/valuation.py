@@ -99,11 +99,21 @@ def _as_2d(X: np.ndarray) -> np.ndarray:
     return X.reshape(len(X), -1)
 
 
-def _neighbour_order(X_train: np.ndarray, X_test: np.ndarray, chunk: int = 256) -> np.ndarray:
-    """Indices of training points sorted by Euclidean distance, one row per test point."""
+def _neighbour_order(
+    X_train: np.ndarray,
+    X_test: np.ndarray,
+    chunk: int = 256,
+    sq_train: np.ndarray | None = None,
+) -> np.ndarray:
+    """Indices of training points sorted by Euclidean distance, one row per test point.
+
+    ``sq_train`` (the training points' squared norms) can be passed in by a caller that
+    orders several test chunks against the same training set.
+    """
     X_train = _as_2d(X_train)
     X_test = _as_2d(X_test)
-    sq_train = np.einsum("ij,ij->i", X_train, X_train)
+    if sq_train is None:
+        sq_train = np.einsum("ij,ij->i", X_train, X_train)
     order = np.empty((len(X_test), len(X_train)), dtype=np.intp)
     # Chunk the test set so the distance matrix never exceeds chunk x N floats.
     for start in range(0, len(X_test), chunk):
@@ -187,12 +197,19 @@ def knn_shapley(
     if n == 0:
         raise ValueError("training set is empty")
     y_test = np.asarray(y_test)
+    X_train, X_test = _as_2d(X_train), _as_2d(X_test)
+    sq_train = np.einsum("ij,ij->i", X_train, X_train)  # once, not once per chunk
     values = np.zeros(n)
     ranks = np.arange(1, n, dtype=float)  # i = 1..N-1 (1-indexed positions)
     step = np.minimum(k, ranks) / ranks / k
-    for start in range(0, len(y_test), 256):
-        order = _neighbour_order(X_train, X_test[start : start + 256])
-        match = (y_train[order] == y_test[start : start + 256, None]).astype(float)
+    # Test points in blocks of ~2 M matrix entries: the recursion runs on a whole block
+    # at once (one row per test point) in bounded memory (~2 M entries per matrix).
+    block = max(1, min(len(y_test), 2_000_000 // max(n, 1)))
+    for start in range(0, len(y_test), block):
+        order = _neighbour_order(
+            X_train, X_test[start : start + block], chunk=block, sq_train=sq_train
+        )
+        match = (y_train[order] == y_test[start : start + block, None]).astype(float)
         s = np.empty_like(match)
         # Jia et al. state s_N = m_N / N for N >= K; with fewer points than K the game
         # is additive (each point's vote is worth 1/K), hence max(N, K).

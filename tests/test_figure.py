@@ -28,7 +28,7 @@ def test_labels_come_from_schema_and_outcome_declarations(fig_mod) -> None:
         "Mean participation threshold (share of acting peers) (share of peers)"
     )
     assert fig_mod.outcome_label("final_leverage[strikers]") == (
-        "Last measured leverage, strikers (share of gap)"
+        "Leverage at the last step, strikers (share of gap)"
     )
     assert fig_mod.outcome_label("data_received[incumbent]") == (
         "Samples routed to it over the run, incumbent (samples)"

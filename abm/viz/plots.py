@@ -229,10 +229,10 @@ class LiveSeries:
             (line,) = ax.plot([], [], lw=1.8, color=f"C{i}", label=entity, animated=True)
             self.lines.append((f"{series}[{entity}]", line, False))
         if name == "quality":
-            for i, entity in enumerate(_entities(columns, "counterfactual_quality")):
+            for i, entity in enumerate(_entities(columns, "twin_quality")):
                 (line,) = ax.plot([], [], ls="--", lw=1.2, color=f"C{i}", animated=True,
                                   label=f"without {entity}'s action")  # fmt: skip
-                self.lines.append((f"counterfactual_quality[{entity}]", line, True))
+                self.lines.append((f"twin_quality[{entity}]", line, True))
         ax.set_title(title, fontsize=10)
         ax.set_xlabel("step", fontsize=9)
         ax.set_ylabel(ylabel, fontsize=9)

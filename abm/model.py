@@ -161,6 +161,7 @@ class LeverageModel(mesa.Model):
             feature_columns=spec.task.feature_columns,
             label_column=spec.task.label_column,
             n_samples=spec.task.n_samples,
+            stream=spec.task.stream.model_dump(),
         )
         self.slices = assign_slices(
             self.task,
@@ -168,6 +169,7 @@ class LeverageModel(mesa.Model):
             heterogeneity=pop.heterogeneity.value,
             groups=groups,
             rng=self.rng,
+            sampling=pop.sampling.value,
         )
         # Each group's class mix: what "quality for group g" weights per-class recall by.
         self.group_classes = self._group_class_mix(groups)
@@ -389,7 +391,7 @@ class LeverageModel(mesa.Model):
         counts = self.rng.poisson(self.spec.population.samples_per_step, self.n_users)
         counts[u.platform < 0] = 0
         producers = np.flatnonzero(counts)
-        counts = counts[producers]
+        counts = np.minimum(counts[producers], self.slices.remaining(producers))
         sample = draw_samples(self.slices, producers, counts, self.rng)
         owner = np.repeat(producers, counts)
         u.contributed += np.bincount(owner, minlength=self.n_users)
@@ -750,12 +752,7 @@ class LeverageModel(mesa.Model):
     def _group_class_mix(self, groups: np.ndarray) -> np.ndarray:
         if self.task.kind != "classification":
             return np.zeros((0, 0))
-        owner_group = groups[self.slices.owners()]
-        classes = self.task.y_train[self.slices.order]
-        n_groups = int(groups.max()) + 1
-        mix = np.zeros((n_groups, self.task.n_classes))
-        np.add.at(mix, (owner_group, classes), 1.0)
-        return mix / np.maximum(mix.sum(axis=1, keepdims=True), 1.0)
+        return self.slices.class_mix(groups, self.task.n_classes)
 
     def _new_learner(self, spec) -> Any:
         if spec.shards > 1:

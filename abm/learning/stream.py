@@ -40,19 +40,32 @@ _BACKGROUND_SALT = 0x0BAC6D00
 def _hash32(x: np.ndarray) -> np.ndarray:
     """A well-mixed 32-bit integer hash (Wellons' lowbias32), vectorised."""
     x = np.asarray(x, dtype=np.uint32)
-    x = x ^ (x >> np.uint32(16))
-    x *= np.uint32(0x7FEB352D)
-    x ^= x >> np.uint32(15)
-    x *= np.uint32(0x846CA68B)
-    x ^= x >> np.uint32(16)
+    with np.errstate(over="ignore"):  # multiplication modulo 2**32 is the point
+        x = x ^ (x >> np.uint32(16))
+        x = x * np.uint32(0x7FEB352D)
+        x = x ^ (x >> np.uint32(15))
+        x = x * np.uint32(0x846CA68B)
+        x = x ^ (x >> np.uint32(16))
     return x
+
+
+def _pair_keys(salt: int | np.uint32, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """One 32-bit key per ``(a, b)`` pair: ``hash(hash(a ^ salt) + b * golden)``.
+
+    Mixing ``a`` first and adding ``b`` scaled by the golden ratio keeps the pair order:
+    ``(a, b)`` and ``(b, a)`` get unrelated keys.
+    """
+    salt = np.uint32(int(salt) & 0xFFFFFFFF)
+    ha = _hash32(np.asarray(a, dtype=np.int64).astype(np.uint32) ^ salt)
+    with np.errstate(over="ignore"):
+        hb = np.asarray(b, dtype=np.int64).astype(np.uint32) * np.uint32(0x9E3779B9)
+    with np.errstate(over="ignore"):
+        return _hash32(ha + hb)
 
 
 def _row_keys(seed: int, salt: int, who: np.ndarray, k: np.ndarray) -> np.ndarray:
     """One 32-bit key per row from (seed, salt, who, k)."""
-    base = np.uint32((seed ^ salt) & 0xFFFFFFFF)
-    a = _hash32(np.asarray(who, dtype=np.int64).astype(np.uint32) ^ base)
-    return _hash32(a ^ _hash32(np.asarray(k, dtype=np.int64).astype(np.uint32) + base))
+    return _pair_keys(_hash32(np.uint32((seed ^ salt) & 0xFFFFFFFF)), who, k)
 
 
 @dataclass(frozen=True)
@@ -148,7 +161,7 @@ class GaussianStream:
         key = _row_keys(self.seed, salt, who, k)
         # Uniforms for class, component and label noise, then the normals.
         half = (p.n_features + 1) // 2
-        cols = _hash32(np.arange(half + 2, dtype=np.uint32) * np.uint32(0x9E3779B9) + 1)
+        cols = _pair_keys(0x1234567, np.arange(half + 2), np.zeros(half + 2, np.int64))
         z = _hash32(key[:, None] ^ cols[None, :])
         meta = z[:, half:]
         u_class = (meta[:, 0] >> np.uint32(8)).astype(np.float64) * 2.0**-24

@@ -35,7 +35,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from abm.learning.stream import GaussianStream, StreamParams, _hash32
+from abm.learning.stream import GaussianStream, StreamParams, _pair_keys
 
 __all__ = [
     "SAMPLING",
@@ -821,9 +821,9 @@ def draw_samples(
         np.add.at(slices.used, users, counts)
         return slices.order[pick]
     size = slices.offsets[rep + 1] - start
-    salt = np.uint32(rng.integers(0, 2**32))
+    salt = int(rng.integers(0, 2**32))
     k = _draw_numbers(users, counts, np.zeros(slices.n_users, np.int64))
-    h = _hash32(_hash32(rep.astype(np.uint32) ^ salt) ^ _hash32(k.astype(np.uint32) + salt))
+    h = _pair_keys(salt, rep, k)
     pick = start + ((h.astype(np.uint64) * size.astype(np.uint64)) >> np.uint64(32)).astype(
         np.int64
     )

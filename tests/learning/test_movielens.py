@@ -101,12 +101,13 @@ def test_u_data_and_ratings_dat_give_identical_tasks(files):
     np.testing.assert_array_equal(a.y_test, b.y_test)
 
 
+CSV = "userId,movieId,rating,timestamp\n"
 BAD = {
     "five fields": ("u.data", "1\t2\t3\t880000000\n4\t5\t3\t880000001\t9\n", 2),
     "three fields": ("ratings.dat", "1::2::3::880000000\n1::3::4::8\n2::5::3\n", 3),
     "not a number": ("u.data", "1\t2\t3\t880000000\n1\tx\t3\t880000001\n", 2),
-    "rating out of range": ("ratings.csv", "userId,movieId,rating,timestamp\n1,2,3.5,8\n1,3,7,9\n", 3),
-    "quarter stars": ("ratings.csv", "userId,movieId,rating,timestamp\n1,2,3.25,8\n", 2),
+    "rating out of range": ("ratings.csv", CSV + "1,2,3.5,8\n1,3,7,9\n", 3),
+    "quarter stars": ("ratings.csv", CSV + "1,2,3.25,8\n", 2),
     "wrong header": ("ratings.csv", "userId,itemId,rating,timestamp\n1,2,3,8\n", 1),
     "not movielens": ("u.data", "user item rating time\n1 2 3 4\n", 1),
     "empty": ("u.data", "\n", 1),

@@ -544,13 +544,17 @@ class MatrixFactorisation:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Ridge-solve ``[factors, bias]`` for every entity on one side, batched."""
         r1 = self.rank + 1
-        Z = np.hstack([other_vec, np.ones((len(target), 1))])  # (n, r+1)
-        onehot = scipy.sparse.csr_matrix(
-            (np.ones(len(own)), (own, np.arange(len(own)))), shape=(n_own, len(own))
+        Zt = np.vstack([other_vec.T, np.ones((1, len(target)))])  # (r+1, n), rows contiguous
+        # Per-entity Gram matrices and right-hand sides by weighted bincounts: one pass
+        # over the ratings per distinct entry, never an (n, (r+1)^2) array of outer products.
+        G = np.empty((n_own, r1, r1))
+        for a in range(r1):
+            for b in range(a, r1):
+                G[:, a, b] = np.bincount(own, weights=Zt[a] * Zt[b], minlength=n_own)
+                G[:, b, a] = G[:, a, b]
+        rhs = np.column_stack(
+            [np.bincount(own, weights=Zt[a] * target, minlength=n_own) for a in range(r1)]
         )
-        outer = (Z[:, :, None] * Z[:, None, :]).reshape(len(Z), r1 * r1)
-        G = np.asarray(onehot @ outer).reshape(n_own, r1, r1)
-        rhs = np.asarray(onehot @ (Z * target[:, None]))
         counts = np.bincount(own, minlength=n_own).astype(float)
         lam = self.l2 * np.maximum(counts, 1.0)
         G += lam[:, None, None] * np.eye(r1)[None]

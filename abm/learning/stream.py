@@ -185,6 +185,21 @@ class GaussianStream:
             y = np.where(flip, flip_to, y)
         return np.ascontiguousarray(X), y
 
+    def bayes_accuracy(self, X: np.ndarray, y: np.ndarray) -> float:
+        """Accuracy on ``(X, y)`` of the Bayes classifier of the whole population.
+
+        Groups are equally likely and unknown to the classifier; classes are uniform;
+        label noise is ignored (it lowers every classifier alike).
+        """
+        p = self.params
+        X = np.asarray(X, dtype=np.float64)
+        means = self.means.astype(np.float64).reshape(-1, p.n_features)  # (G*K*M, d)
+        d2 = (X**2).sum(1)[:, None] - 2 * X @ means.T + (means**2).sum(1)[None, :]
+        logp = (-0.5 * d2 / p.noise**2).reshape(len(X), p.n_groups, p.n_classes, p.components)
+        m = logp.max(axis=(1, 3), keepdims=True)
+        score = np.log(np.exp(logp - m).sum(axis=(1, 3))) + m[:, 0, :, 0]
+        return float(np.mean(score.argmax(axis=1) == np.asarray(y)))
+
     def uniform_rows(self, n: int, salt: int) -> tuple[np.ndarray, np.ndarray]:
         """``n`` rows of the whole population: groups in turn, classes uniform."""
         p = self.params

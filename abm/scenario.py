@@ -158,7 +158,7 @@ class Stream(Strict):
     """A generative stream task: every contribution is a fresh draw (task.name: stream)."""
 
     n_features: int = Field(64, ge=1, le=10_000, description="Dimension of the features.")
-    n_classes: int = Field(10, ge=2, le=1000, description="Number of classes.")
+    n_classes: int = Field(20, ge=2, le=1000, description="Number of classes.")
     components: int = Field(1, ge=1, le=100, description="Gaussian components per class.")
     separation: float = Field(3.5, ge=0.0, le=100.0, description="Typical norm of a class mean.")
     noise: float = Field(1.0, gt=0.0, le=100.0, description="Within-component noise (sd).")

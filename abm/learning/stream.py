@@ -85,7 +85,7 @@ class StreamParams:
     """
 
     n_features: int = 64
-    n_classes: int = 10
+    n_classes: int = 20
     components: int = 1
     separation: float = 3.5
     noise: float = 1.0

@@ -29,8 +29,8 @@ def _world(seed: int = 0, n_users: int = 300, **kw):
 def test_stream_task_shapes_and_held_out_set_fixed_by_seed():
     t = load_task("stream", rng=np.random.default_rng(3), n_samples=500, stream={"n_test": 800})
     assert t.kind == "classification" and t.n_train == 500 and t.n_test == 800
-    assert t.X_train.shape == (500, 64) and t.n_classes == 10
-    assert set(np.unique(t.y_test)) == set(range(10))
+    assert t.X_train.shape == (500, 64) and t.n_classes == 20
+    assert set(np.unique(t.y_test)) == set(range(20))
     again = load_task("stream", rng=np.random.default_rng(3), n_samples=500, stream={"n_test": 800})
     np.testing.assert_array_equal(t.X_test, again.X_test)
     other = load_task("stream", rng=np.random.default_rng(4), n_samples=500, stream={"n_test": 800})
@@ -106,11 +106,11 @@ def test_learning_curve_keeps_rising_from_1e2_to_1e5():
     acc = []
     for n in (100, 1_000, 10_000, 100_000):
         rows = perm[:n]
-        model = LogisticRegression(10, 64, mode="full").fit(X[rows], y[rows])
+        model = LogisticRegression(20, 64, mode="full").fit(X[rows], y[rows])
         acc.append(model.score(task.X_test, task.y_test))
     gains = np.diff(acc)
-    assert np.all(gains > 0.005), acc  # every decade adds accuracy, the last ~1 point
-    assert acc[0] < 0.85 and acc[-1] > 0.94
+    assert np.all(gains > 0.01), acc  # every decade adds accuracy, the last ~2 points
+    assert acc[0] < 0.7 and acc[-1] > 0.9
 
 
 def test_stream_scenario_runs_end_to_end_with_fresh_rows():

@@ -8,9 +8,9 @@ timestamp order (ties in file order), so a platform meets new raters and new ite
 exactly when they first appear (cold start is real). Platforms are scored by RMSE and by
 hit rate at ``k`` as in Cremonesi et al. (2010) and Vincent et al. (2019): a held-out
 rating of at least ``like_threshold`` stars is a liked item, ranked by predicted rating
-among ``n_negatives`` items its rater never rated; a hit is a rank below ``k``, ties
-broken at random (in expectation). Baselines: item mean (RMSE) and most popular (hit
-rate).
+among ``n_negatives`` items its rater never rated (drawn uniformly, with replacement);
+a hit is a rank below ``k``, ties broken at random (in expectation). Baselines: item
+mean (RMSE) and most popular (hit rate).
 
 The three formats, recognised from the first line (nothing is downloaded: get the files
 from https://grouplens.org/datasets/movielens/ and never commit them):
@@ -218,27 +218,26 @@ def _probe(
     if len(liked) == 0 or n_items < 2:
         return None
     liked = np.sort(rng.permutation(liked)[: min(n_probe, len(liked))])
-    rated = np.unique(rater * n_items + item)  # every (rater, item) in the file
-    per_rater = np.bincount(rater)[rater[liked]]
-    n_neg = int(min(n_negatives, n_items - per_rater.max()))
-    if n_neg < 1:
-        return None
-    P = len(liked)
-    neg = np.full((P, n_neg), -1, np.int64)
-    todo = np.ones((P, n_neg), bool)
-    r_of = rater[liked][:, None]
-    for _ in range(100):
-        cand = rng.integers(0, n_items, size=(P, n_neg))
-        pos = np.searchsorted(rated, r_of * n_items + cand)
-        seen = rated[np.minimum(pos, len(rated) - 1)] == r_of * n_items + cand
-        take = todo & ~seen
-        neg[take] = cand[take]
-        todo &= ~take
-        if not todo.any():
-            break
-    keep = ~todo.any(axis=1)
-    items = np.column_stack([item[liked], neg])[keep]
-    return RankingProbe(rater=rater[liked][keep], items=items, k=k)
+    # Every (rater, item) in the file, sorted by rater then item. Within rater r's block,
+    # t = item - (position in block) counts the unrated items below each rated one, so
+    # the j-th unrated item of r is j + #{t <= j}: uniform draws without rejection.
+    n_raters = int(rater.max()) + 1
+    keys = np.sort(rater * n_items + item)
+    keys = keys[np.concatenate([[True], keys[1:] != keys[:-1]])]  # a rating repeated: once
+    r_of_key = keys // n_items
+    start = np.searchsorted(r_of_key, np.arange(n_raters + 1))
+    t = keys - r_of_key * n_items - (np.arange(len(keys)) - start[r_of_key])
+    t_global = r_of_key * n_items + t  # non-decreasing
+    n_rated = np.diff(start)
+    r_probe = rater[liked]
+    free = n_items - n_rated[r_probe]
+    ok = free >= 1
+    liked, r_probe, free = liked[ok], r_probe[ok], free[ok]
+    j = np.floor(rng.random((len(liked), n_negatives)) * free[:, None]).astype(np.int64)
+    below = np.searchsorted(t_global, r_probe[:, None] * n_items + j, side="right")
+    neg = j + below - start[r_probe][:, None]
+    items = np.column_stack([item[liked], neg])
+    return RankingProbe(rater=r_probe, items=items, k=k)
 
 
 def hit_rate(learner: Any, probe: RankingProbe | None) -> float:

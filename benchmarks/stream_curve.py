@@ -33,6 +33,8 @@ def main() -> None:
 
         fig, ax = plt.subplots(figsize=(5, 3.2))
         ax.errorbar(table.index, table["mean"], yerr=table["std"], marker="o", capsize=3)
+        ax.axhline(df["bayes"].iloc[0], color="grey", ls="--", lw=1, label="Bayes ceiling")
+        ax.legend(loc="lower right")
         ax.set_xscale("log")
         ax.set_xlabel("training samples (fresh stream rows)")
         ax.set_ylabel("held-out accuracy")

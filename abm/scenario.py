@@ -155,7 +155,7 @@ class Network(Strict):
 
 
 class Stream(Strict):
-    """A generative stream task: every contribution is a fresh draw (task.name: stream)."""
+    """A generative task: every contribution is fresh (task.name: stream, ratings_stream)."""
 
     n_features: int = Field(64, ge=1, le=10_000, description="Dimension of the features.")
     n_classes: int = Field(20, ge=2, le=1000, description="Number of classes.")
@@ -166,6 +166,8 @@ class Stream(Strict):
     n_groups: int = Field(4, ge=1, le=10_000, description="Data groups users are spread over.")
     label_noise: float = Field(0.0, ge=0.0, le=1.0, description="Share of random labels.")
     n_test: int = Field(5000, ge=10, le=1_000_000, description="Size of the held-out set.")
+    n_items: int = Field(1000, ge=10, le=10_000_000, description="ratings_stream: catalogue size.")
+    rank: int = Field(4, ge=1, le=256, description="ratings_stream: dimension of tastes.")
 
 
 class Task(Strict):
@@ -180,6 +182,7 @@ class Task(Strict):
         "csv",
         "parquet",
         "stream",
+        "ratings_stream",
         "movielens",
     ] = Field("digits", description="Dataset: a bundled scikit-learn set, a generator, or a file.")
     test_size: float = Field(0.25, gt=0.0, lt=1.0, description="Share held out for evaluation.")

@@ -35,6 +35,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from abm.learning.ratings_stream import RatingsStream, RatingsStreamParams
 from abm.learning.stream import GaussianStream, StreamParams, _pair_keys
 
 __all__ = [
@@ -56,6 +57,7 @@ TASK_NAMES: tuple[str, ...] = (
     "csv",
     "parquet",
     "stream",
+    "ratings_stream",
     "movielens",
 )
 SAMPLING: tuple[str, ...] = ("with_replacement", "without_replacement")
@@ -84,7 +86,8 @@ class Task:
         class_names: Original label values, index = encoded class.
         feature_mean: Training-split mean used to standardise (classification).
         feature_scale: Training-split standard deviation used to standardise.
-        stream: The generator of a stream task (None for finite tasks).
+        stream: The generator of a stream task (None for finite tasks). A ratings
+            stream's held-out set and raters are filled in by ``assign_slices``.
         ranking: Held-out ranking probe of a ratings task (hit rate at k).
         ordered: True when each slice must be contributed in order (rater histories).
     """
@@ -104,7 +107,7 @@ class Task:
     class_names: tuple[Any, ...] = ()
     feature_mean: np.ndarray | None = field(default=None, repr=False)
     feature_scale: np.ndarray | None = field(default=None, repr=False)
-    stream: GaussianStream | None = field(default=None, repr=False)
+    stream: GaussianStream | RatingsStream | None = field(default=None, repr=False)
     ranking: Any = field(default=None, repr=False)
     ordered: bool = False
     _n_store: int = field(default=-1, repr=False)
@@ -275,6 +278,31 @@ def _stream_task(rng: np.random.Generator, n_background: int, params: dict[str, 
     )
 
 
+def _ratings_stream_task(
+    rng: np.random.Generator, n_background: int, params: dict[str, Any]
+) -> Task:
+    """A ratings stream: the catalogue now; raters and held-out set in ``assign_slices``."""
+    keys = RatingsStreamParams.__dataclass_fields__
+    stream = RatingsStream.create(
+        RatingsStreamParams(**{k: v for k, v in params.items() if k in keys}), rng
+    )
+    stream.n_background = n_background
+    return Task(
+        name="ratings_stream",
+        kind="ratings",
+        X_train=np.zeros((0, 2), np.int64),
+        y_train=np.zeros(0),
+        X_test=np.zeros((0, 2), np.int64),
+        y_test=np.zeros(0),
+        n_features=2,
+        rating_range=stream.rating_range,
+        n_raters=0,
+        n_items=stream.params.n_items,
+        feature_names=("rater", "item"),
+        stream=stream,
+    )
+
+
 def _read_table(
     name: str,
     path: str | Path | None,
@@ -325,7 +353,8 @@ def load_task(
         n_samples: Size of synthetic tasks ("synthetic": 2000, "ratings": 20000 ratings;
             "stream": the rows platforms start with, 2000).
         **params: Task-specific options: ``stream={...}`` for "stream" (the fields of
-            ``StreamParams``; ignored by other tasks); for "movielens" the options of
+            ``StreamParams``) and "ratings_stream" (those of ``RatingsStreamParams``;
+            other keys are ignored), ignored by other tasks; for "movielens" the options of
             ``abm.learning.movielens.movielens_task``; for "synthetic" anything
             ``sklearn.datasets.make_classification`` accepts (``n_features``,
             ``n_classes``, ...); for "ratings" ``n_raters``, ``n_items``, ``rank``,
@@ -342,6 +371,8 @@ def load_task(
     stream_params = params.pop("stream", None) or {}
     if name == "stream":
         return _stream_task(rng, int(n_samples or 2000), stream_params)
+    if name == "ratings_stream":
+        return _ratings_stream_task(rng, int(n_samples or 2000), stream_params)
     if name == "movielens":
         from abm.learning.movielens import movielens_task
 
@@ -463,6 +494,8 @@ class Slices:
     def remaining(self, users: np.ndarray) -> np.ndarray:
         """How many more rows each of ``users`` can contribute (huge when unlimited)."""
         users = np.asarray(users, dtype=np.int64)
+        if self.task is not None and isinstance(self.task.stream, RatingsStream):
+            return self.task.stream.contributable - self.stream_users.made[users]
         if not self.finite:
             return np.full(len(users), np.iinfo(np.int64).max // 4, np.int64)
         return self.sizes[users] - self.used[users]
@@ -586,6 +619,8 @@ def _assign(
         groups = np.asarray(groups, dtype=np.int64)
         if len(groups) != n_users:
             raise ValueError(f"groups has length {len(groups)}, expected n_users={n_users}")
+    if isinstance(task.stream, RatingsStream):
+        return _ratings_stream_slices(task, n_users)
     if task.stream is not None:
         return _stream_slices(task, n_users, heterogeneity, groups, concentration, rng)
     n = task.n_train
@@ -723,6 +758,29 @@ def _stream_slices(
     )
 
 
+def _ratings_stream_slices(task: Task, n_users: int) -> Slices:
+    """Every user is a rater; the held-out set and starting ratings are made here, once."""
+    stream = task.stream
+    assert isinstance(stream, RatingsStream)
+    if task.n_raters == 0:
+        task.n_raters = n_users
+        task.X_test, task.y_test = stream.held_out(n_users)
+        task.append_rows(*stream.background(n_users, stream.n_background))
+    elif task.n_raters != n_users:
+        raise ValueError(
+            f"this ratings stream task was completed for {task.n_raters} users, not {n_users}"
+        )
+    one = np.zeros(n_users, np.int64)
+    users = StreamUsers(class_cdf=np.ones((1, 1)), profile=one, group=one.copy(), made=one.copy())
+    return Slices(
+        order=np.zeros(0, np.int64),
+        offsets=np.zeros(n_users + 1, np.int64),
+        favourite=np.full(n_users, -1, np.int64),
+        task=task,
+        stream_users=users,
+    )
+
+
 def _rater_slices(task: Task, n_users: int, rng: np.random.Generator) -> Slices:
     """Users are raters: each user owns all training ratings of its rater(s)."""
     R = task.n_raters
@@ -810,7 +868,13 @@ def draw_samples(
     if su is not None:
         assert slices.task is not None and slices.task.stream is not None
         k = _draw_numbers(users, counts, su.made)
-        X, y = slices.task.stream.rows(rep, k, su.group[rep], su.class_cdf[su.profile[rep]])
+        stream = slices.task.stream
+        if isinstance(stream, RatingsStream):
+            if np.any(counts > slices.remaining(users)):
+                raise ValueError("a user was asked for more ratings than it has items left")
+            X, y = stream.contributions(rep, k)
+        else:
+            X, y = stream.rows(rep, k, su.group[rep], su.class_cdf[su.profile[rep]])
         np.add.at(su.made, users, counts)
         return slices.task.append_rows(X, y)
     start = slices.offsets[rep]

@@ -6,11 +6,14 @@ import numpy as np
 import pytest
 
 from abm.learning import (
+    ItemMean,
     LogisticRegression,
+    MatrixFactorisation,
     StreamParams,
     assign_slices,
     draw_samples,
     load_task,
+    rmse,
 )
 from abm.model import LeverageModel
 from abm.runner import simulate
@@ -126,3 +129,72 @@ def test_stream_scenario_runs_end_to_end_with_fresh_rows():
     made = model.slices.stream_users.made
     assert made.sum() == model.task.n_train - n0 == model.users.contributed.sum()
     assert simulate(sc).outcomes == simulate(sc).outcomes
+
+
+# ------------------------------------------------------------------ ratings stream
+
+
+def _ratings_world(n_users: int = 150, seed: int = 0):
+    task = load_task(
+        "ratings_stream", rng=np.random.default_rng(seed), n_samples=400,
+        stream={"n_items": 200, "noise": 0.5, "n_test": 3000, "n_features": 5},
+    )  # fmt: skip
+    return task, assign_slices(task, n_users, rng=np.random.default_rng(seed))
+
+
+def test_ratings_stream_users_rate_new_items_never_the_held_out_ones():
+    task, s = _ratings_world()
+    assert task.kind == "ratings" and task.n_raters == 150 and task.n_items == 200
+    assert task.n_train == 400 and task.n_test == 3000
+    users = np.arange(150)
+    assert np.all(s.remaining(users) == 160)  # 80% of the catalogue
+    idx = draw_samples(s, users, np.full(150, 100), np.random.default_rng(0))
+    pairs = task.X_train[idx]
+    assert len(np.unique(pairs, axis=0)) == len(pairs)  # each rating is of a new item
+    assert np.all(pairs[:, 0] == np.repeat(users, 100))
+    held = {tuple(p) for p in task.X_test.tolist()} | {
+        tuple(p) for p in task.X_train[:400].tolist()
+    }
+    assert not any(tuple(p) in held for p in pairs.tolist())
+    rest = draw_samples(s, users, s.remaining(users), np.random.default_rng(0))
+    assert len(rest) == 150 * 60 and s.remaining(users).sum() == 0  # run dry
+    with pytest.raises(ValueError, match="items left"):
+        draw_samples(s, users[:1], np.array([1]), np.random.default_rng(0))
+
+
+def test_ratings_stream_kth_rating_is_common_random_numbers_and_mf_learns_tastes():
+    ta, sa = _ratings_world()
+    tb, sb = _ratings_world()
+    a = draw_samples(sa, np.array([4, 9]), np.array([30, 30]), np.random.default_rng(1))
+    b = draw_samples(sb, np.array([9]), np.array([30]), np.random.default_rng(7))
+    np.testing.assert_array_equal(ta.X_train[a[30:]], tb.X_train[b])
+    np.testing.assert_array_equal(ta.y_train[a[30:]], tb.y_train[b])
+    with pytest.raises(ValueError, match="150 users"):
+        assign_slices(ta, 151, rng=np.random.default_rng(0))
+    # Latent tastes are learnable: MF beats the item mean on the held-out ratings.
+    users = np.arange(150)
+    draw_samples(sa, users, np.full(150, 80), np.random.default_rng(0))
+    rng = np.random.default_rng(0)
+    mf = MatrixFactorisation(ta.n_raters, ta.n_items, rank=4).fit(ta.X_train, ta.y_train, rng)
+    im = ItemMean(ta.n_items).fit(ta.X_train, ta.y_train)
+    assert rmse(mf, ta.X_test, ta.y_test) < rmse(im, ta.X_test, ta.y_test) - 0.1
+
+
+def test_ratings_stream_scenario_runs_and_cold_users_are_predicted_from_biases():
+    sc = small(
+        task={"name": "ratings_stream", "n_samples": 300, "stream": {"n_items": 300}},
+        platforms=[
+            {"name": "incumbent", "learner": "mf", "initial_share": 0.6},
+            {"name": "challenger", "learner": "mf", "initial_share": 0.4},
+        ],
+        steps=4,
+    )
+    model = LeverageModel(scenario=sc)
+    while model.running:
+        model.step()
+    inc = model.platforms[0]
+    seen = np.unique(inc.pool.features(model.task.X_train)[:, 0])
+    cold = np.setdiff1d(np.arange(model.n_users), seen)
+    assert len(cold) > 0  # users of the other platform were never seen here
+    assert np.all(inc.trainer.P[cold] == 0) and np.all(inc.trainer.bu[cold] == 0)
+    assert np.isfinite(inc.quality)

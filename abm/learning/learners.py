@@ -528,6 +528,8 @@ class MatrixFactorisation:
         self.bi = np.zeros(self.n_items)
         self.mu = float(np.mean(self.rating_range))
         self.n_seen = 0
+        self.seen_u = np.zeros(self.n_users, bool)
+        self.seen_i = np.zeros(self.n_items, bool)
         self.is_fitted = False
 
     def _check(self, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -580,6 +582,7 @@ class MatrixFactorisation:
         self.bu[~seen_u] = 0.0
         self.Q[~seen_i] = 0.0
         self.bi[~seen_i] = 0.0
+        self.seen_u, self.seen_i = seen_u, seen_i
         self.n_seen = len(y)
         self.is_fitted = True
         return self
@@ -592,6 +595,17 @@ class MatrixFactorisation:
         if not self.is_fitted:
             return self.fit(X, y, rng)
         n = len(X)
+        # A rater or item met for the first time starts from small random factors, as
+        # ALS starts: at exactly zero both its gradient and its partners' would vanish,
+        # and it would never leave its bias.
+        for ids, seen, F in (
+            (X[:, 0], self.seen_u, self.P),
+            (X[:, 1], self.seen_i, self.Q),
+        ):
+            new = np.unique(ids[~seen[ids]])
+            if new.size:
+                F[new] = rng.normal(0.0, 0.1, size=(new.size, self.rank))
+                seen[new] = True
         # The global mean tracks all ratings seen, as a running average.
         self.mu = (self.mu * self.n_seen + float(y.sum())) / (self.n_seen + n)
         self.n_seen += n

@@ -259,6 +259,11 @@ def _ratings_task(
 
 def _stream_task(rng: np.random.Generator, n_background: int, params: dict[str, Any]) -> Task:
     """A generative task: the held-out set and the platforms' starting rows, drawn once."""
+    # The scenario's stream block also carries the ratings stream's own fields.
+    only_ratings = set(RatingsStreamParams.__dataclass_fields__) - set(
+        StreamParams.__dataclass_fields__
+    )
+    params = {k: v for k, v in params.items() if k not in only_ratings}
     stream = GaussianStream.create(StreamParams(**params), rng)
     X_test, y_test = stream.test_rows()
     X_bg, y_bg = stream.background_rows(n_background)
@@ -282,10 +287,12 @@ def _ratings_stream_task(
     rng: np.random.Generator, n_background: int, params: dict[str, Any]
 ) -> Task:
     """A ratings stream: the catalogue now; raters and held-out set in ``assign_slices``."""
-    keys = RatingsStreamParams.__dataclass_fields__
-    stream = RatingsStream.create(
-        RatingsStreamParams(**{k: v for k, v in params.items() if k in keys}), rng
+    # The scenario's stream block also carries the classification stream's fields.
+    only_classes = set(StreamParams.__dataclass_fields__) - set(
+        RatingsStreamParams.__dataclass_fields__
     )
+    params = {k: v for k, v in params.items() if k not in only_classes}
+    stream = RatingsStream.create(RatingsStreamParams(**params), rng)
     stream.n_background = n_background
     return Task(
         name="ratings_stream",

@@ -19,6 +19,7 @@ run, and a twin world sees the same draws as the real one.
 
 from __future__ import annotations
 
+import copy
 import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -35,8 +36,9 @@ from abm.network import CsrNetwork, build_graph
 from abm.scenario import EventAction, Scenario, with_overrides
 from abm.twins import Draw
 
-# What a twin shares with its real world: built once from the seed, never written.
-SHARED = ("adjacency", "degree", "n_users", "task", "slices", "group_classes", "naive_quality")
+# What a twin shares with its real world: built once from the seed, never written
+# (a stream task's store only grows, by rows that depend on (seed, user, k) alone).
+SHARED = ("adjacency", "degree", "n_users", "task", "group_classes", "naive_quality")
 
 
 @contextmanager
@@ -78,14 +80,19 @@ class LeverageModel(mesa.Model):
         self.task = load_task(
             t.name, rng=self.rng, test_size=t.test_size, path=t.path,
             feature_columns=t.feature_columns, label_column=t.label_column,
-            n_samples=t.n_samples,
+            n_samples=t.n_samples, stream=t.stream.model_dump(),
         )  # fmt: skip
+        pop = spec.population
         self.slices = assign_slices(
-            self.task, self.n_users, heterogeneity=spec.population.heterogeneity.value,
-            groups=groups, rng=self.rng,
+            self.task, self.n_users, heterogeneity=pop.heterogeneity.value, groups=groups,
+            rng=self.rng, sampling=pop.sampling.value,
         )  # fmt: skip
         # Each group's class mix: what "quality for group g" weights per-class recall by.
-        self.group_classes = self._group_class_mix(groups)
+        self.group_classes = (
+            self.slices.class_mix(groups, self.task.n_classes)
+            if self.task.kind == "classification"
+            else np.zeros((0, 0))
+        )
         self.naive_quality = (
             naive_learner_for(self.task)
             .fit(self.task.X_train, self.task.y_train, self.rng)
@@ -110,6 +117,8 @@ class LeverageModel(mesa.Model):
         twin.spec, twin.root, twin.real, twin.twins = self.spec, self.root, self, []
         for name in SHARED:
             setattr(twin, name, getattr(self, name))
+        # Each world hands its users' rows over at its own pace: its own cursors.
+        twin.slices = copy.deepcopy(self.slices, {id(self.task): self.task})
         twin._populate(self.users.group, off)
         return twin
 
@@ -330,16 +339,6 @@ class LeverageModel(mesa.Model):
                 mine.stop(theirs.ended_reason)
 
     # ------------------------------------------------------------------ helpers
-    def _group_class_mix(self, groups: np.ndarray) -> np.ndarray:
-        if self.task.kind != "classification":
-            return np.zeros((0, 0))
-        owner_group = groups[self.slices.owners()]
-        classes = self.task.y_train[self.slices.order]
-        n_groups = int(groups.max()) + 1
-        mix = np.zeros((n_groups, self.task.n_classes))
-        np.add.at(mix, (owner_group, classes), 1.0)
-        return mix / np.maximum(mix.sum(axis=1, keepdims=True), 1.0)
-
     def _collective(self, name: str | None) -> Collective:
         return next(c for c in self.collectives if c.name == name)
 

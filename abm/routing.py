@@ -81,17 +81,18 @@ class Contributions:
 def route(model: LeverageModel) -> None:
     """Users make data and send it where their action says, with provenance.
 
-    Every user's count and rows are drawn whatever it decided (common random numbers);
-    only the rows of users on a platform are then made.
+    Every user's count is drawn whatever it decided, and a user's rows depend only on
+    (seed, user, draw number), whoever else contributes (common random numbers).
     """
     u, n = model.users, model.n_users
     draws = model.draw(Draw.DATA)
     counts = draws.poisson(model.spec.population.samples_per_step, n)
-    sample = draw_samples(model.slices, np.arange(n), counts, draws)
-    owner = np.repeat(np.arange(n), counts)
-    asked = model.draw(Draw.SUBSTITUTE).random(owner.size)  # for an AI substitute
-    made = u.platform[owner] >= 0
-    sample, owner, asked = sample[made], owner[made], asked[made]
+    asks = model.draw(Draw.SUBSTITUTE).random(n)  # this step's draw for an AI substitute
+    producers = np.flatnonzero((counts > 0) & (u.platform >= 0))
+    counts = np.minimum(counts[producers], model.slices.remaining(producers))
+    sample = draw_samples(model.slices, producers, counts, draws)
+    owner = np.repeat(producers, counts)
+    asked = asks[owner]
     u.contributed += np.bincount(owner, minlength=n)
     batch = Contributions(model.task, sample, owner, u.actor[owner], model.t)
     home, act = u.platform[owner], u.action[owner]

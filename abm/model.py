@@ -43,6 +43,7 @@ from abm.learning import (
 )
 from abm.network import CsrNetwork, build_graph
 from abm.scenario import EventAction, Lever, Scenario, with_overrides
+from abm.scenario.paths import keyword_overrides
 from abm.valuation import exact_shapley, knn_shapley, split_dividend
 
 
@@ -207,7 +208,7 @@ class LeverageModel(mesa.Model):
         spec = scenario if scenario is not None else Scenario()
         if not overrides:
             return spec
-        return with_overrides(spec, {k.replace("__", "."): v for k, v in overrides.items()})
+        return with_overrides(spec, keyword_overrides(overrides))
 
     # ------------------------------------------------------------------ the step
     @property

@@ -35,6 +35,7 @@ from abm.scenario import (
     read_yaml,
     with_overrides,
 )
+from abm.scenario.paths import current as _current
 
 
 class Design(StrEnum):
@@ -247,20 +248,6 @@ def _grid(value: Range, integer: bool) -> tuple[Any, ...] | None:
 
     levels = [round(float(x), 12) for x in np.linspace(value.low, value.high, value.num)]
     return tuple(dict.fromkeys(int(round(x)) for x in levels)) if integer else tuple(levels)
-
-
-def _current(base: Scenario, key: str) -> Any:
-    node: Any = base.model_dump(mode="json")
-    for part in key.split("."):
-        if isinstance(node, dict):
-            node = node.get(part)
-        elif isinstance(node, list):
-            node = next(
-                (x for i, x in enumerate(node) if x.get("name") == part or str(i) == part), None
-            )
-        else:
-            return None
-    return node
 
 
 def _apply(file: Path, base: Scenario, overrides: dict[str, Any], field: str) -> Scenario:

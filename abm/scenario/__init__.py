@@ -1,0 +1,76 @@
+"""The scenario: typed schema, field paths, safe loading and the schema reference.
+
+``from abm.scenario import X`` is the public entry point; the package is split by
+concern so each has one home:
+
+- :mod:`abm.scenario.schema`: the pydantic models, enums and one-line errors;
+- :mod:`abm.scenario.paths`: the one field-path walker and its adapters (``--set``,
+  sweeps, viewer brackets, Mesa ``__`` keywords);
+- :mod:`abm.scenario.load`: YAML reading, ``extends:``, overrides, data paths;
+- :mod:`abm.scenario.docs`: units and the Markdown reference table.
+"""
+
+from abm.scenario.docs import UNITS, schema_markdown, schema_rows
+from abm.scenario.load import (
+    PROJECT_ROOT,
+    dump_scenario,
+    load_scenario,
+    merge,
+    read_yaml,
+)
+from abm.scenario.paths import apply_override, with_overrides
+from abm.scenario.schema import (
+    TASK_CLASSES,
+    Collective,
+    Event,
+    EventAction,
+    GraphKind,
+    Heterogeneity,
+    Lever,
+    Measurement,
+    Network,
+    Platform,
+    Policy,
+    Population,
+    Scenario,
+    ScenarioError,
+    Signal,
+    Strict,
+    Task,
+    _loc,
+    one_line_error,
+    validate,
+)
+
+__all__ = [
+    "PROJECT_ROOT",
+    "TASK_CLASSES",
+    "UNITS",
+    "Collective",
+    "Event",
+    "EventAction",
+    "GraphKind",
+    "Heterogeneity",
+    "Lever",
+    "Measurement",
+    "Network",
+    "Platform",
+    "Policy",
+    "Population",
+    "Scenario",
+    "ScenarioError",
+    "Signal",
+    "Strict",
+    "Task",
+    "_loc",
+    "apply_override",
+    "dump_scenario",
+    "load_scenario",
+    "merge",
+    "one_line_error",
+    "read_yaml",
+    "schema_markdown",
+    "schema_rows",
+    "validate",
+    "with_overrides",
+]

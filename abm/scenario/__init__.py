@@ -12,11 +12,15 @@ concern so each has one home:
 
 from abm.scenario.docs import UNITS, schema_markdown, schema_rows
 from abm.scenario.load import (
-    PROJECT_ROOT,
     dump_scenario,
     load_scenario,
     merge,
+    parse_yaml,
+    read_limited,
     read_yaml,
+    roots_for,
+    safe_file,
+    scenario_root,
 )
 from abm.scenario.paths import apply_override, with_overrides
 from abm.scenario.schema import (
@@ -43,7 +47,6 @@ from abm.scenario.schema import (
 )
 
 __all__ = [
-    "PROJECT_ROOT",
     "TASK_CLASSES",
     "UNITS",
     "Collective",
@@ -68,7 +71,12 @@ __all__ = [
     "load_scenario",
     "merge",
     "one_line_error",
+    "parse_yaml",
+    "read_limited",
     "read_yaml",
+    "roots_for",
+    "safe_file",
+    "scenario_root",
     "schema_markdown",
     "schema_rows",
     "validate",

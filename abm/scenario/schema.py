@@ -15,9 +15,16 @@ from __future__ import annotations
 import difflib
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 # --------------------------------------------------------------------------- errors
 
@@ -30,6 +37,25 @@ class ScenarioError(ValueError):
         self.field = field or "(top level)"
         self.expected = expected
         super().__init__(f"{self.file}: {self.field}: {expected}")
+
+
+# --------------------------------------------------------------------------- names
+
+MAX_NAME = 64  # characters in a scenario, sweep, platform or collective name
+
+
+def check_name(value: str) -> str:
+    """A name is 1 to MAX_NAME printable characters: it reaches folder names and tables."""
+    if not value:
+        raise ValueError("a non-empty name")
+    if len(value) > MAX_NAME:
+        raise ValueError(f"a name of at most {MAX_NAME} characters, got {len(value)}")
+    if any(ord(c) < 32 or 127 <= ord(c) < 160 for c in value):
+        raise ValueError("a name without control characters (newline, tab, ...)")
+    return value
+
+
+Name = Annotated[str, AfterValidator(check_name)]
 
 
 # --------------------------------------------------------------------------- enums
@@ -154,7 +180,7 @@ class Task(Strict):
 class Platform(Strict):
     """A platform: a learner, a data pool and terms."""
 
-    name: str = Field(..., min_length=1, description="Unique platform name.")
+    name: Name = Field(..., description="Unique platform name.")
     learner: Literal["logistic", "knn", "mf", "majority", "item_mean"] = Field(
         "logistic", description="The embedded learning model."
     )
@@ -187,7 +213,7 @@ class Signal(Strict):
 class Collective(Strict):
     """A collective: members, a lever, a target, launch and stop rules, a demand."""
 
-    name: str = Field(..., min_length=1, description="Unique collective name.")
+    name: Name = Field(..., description="Unique collective name.")
     target: str = Field(..., description="Platform the collective acts on.")
     lever: Lever = Field(Lever.STRIKE, description="What members do with their data.")
     redirect_to: str | None = Field(None, description="Platform receiving CDC data.")
@@ -264,7 +290,7 @@ class Measurement(Strict):
 class Scenario(Strict):
     """A whole scenario: the question, the world, and what happens in it."""
 
-    name: str = Field("scenario", description="Short name used for the output folder.")
+    name: Name = Field("scenario", description="Short name used for the output folder.")
     question: str = Field("", description="The question this scenario answers.")
     seed: int = Field(0, ge=0, description="Root seed of every random choice.")
     steps: int = Field(30, ge=1, le=100_000, description="Number of steps to run.")
@@ -420,7 +446,7 @@ def one_line_error(
 
 def _expected(e: dict) -> str:
     kind, ctx, got = e["type"], e.get("ctx", {}), e.get("input")
-    shown = repr(got) if not isinstance(got, dict) else "a mapping"
+    shown = _shown(got)
     if kind == "missing":
         return "a value (this field is required)"
     if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
@@ -438,6 +464,16 @@ def _expected(e: dict) -> str:
         want = kind.split("_")[0]
         return f"a value of type {want}, got {shown}"
     return f"{e.get('msg', 'a valid value')}, got {shown}"
+
+
+def _shown(value: Any, limit: int = 60) -> str:
+    """A value for a message: repr, one line, at most ``limit`` characters."""
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list | tuple) and len(repr(value)) > limit:
+        return f"a list of {len(value)} items"
+    text = repr(value).encode("unicode_escape").decode("ascii")
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _loc(parts: tuple) -> str:

@@ -73,6 +73,7 @@ def safe_file(
         file: The scenario file, for messages.
         field: The field naming it, for messages.
         limit: Largest size accepted, in bytes.
+        what: What the file is, for messages ("file", "scenario file").
     """
     if not isinstance(name, str) or not name or "\x00" in name:
         raise ScenarioError(file, field, "a file name")

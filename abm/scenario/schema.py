@@ -374,6 +374,13 @@ class Scenario(Strict):
             raise ValueError("platforms|at least one platform with initial_share > 0")
         if self.task.name in ("csv", "parquet") and not self.task.path:
             raise ValueError(f"task.path|a data file for task {self.task.name}")
+        task = self.task
+        if task.label_column is not None and task.label_column in (task.feature_columns or []):
+            i = task.feature_columns.index(task.label_column)
+            raise ValueError(
+                f"task.feature_columns[{i}]|columns other than the label column"
+                f" '{task.label_column}' (a label used as a feature gives a perfect model)"
+            )
         if self.network.kind is GraphKind.EDGELIST and not self.network.path:
             raise ValueError("network.path|an edge-list file for kind edgelist")
         return self

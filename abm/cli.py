@@ -97,6 +97,7 @@ def run(
 ) -> None:
     """Run a scenario and write a new results folder under --out."""
     from abm.runner import (
+        RunFailed,
         check_files,
         check_memory,
         check_out_root,
@@ -111,7 +112,11 @@ def run(
     folder_name(spec.name, scenario)
     check_memory(spec, scenario)
     check_files(spec, scenario)
-    result = simulate(spec, progress=sys.stderr.isatty())
+    try:
+        result = simulate(spec, progress=sys.stderr.isatty())
+    except RunFailed as err:
+        kept = write_run(err.result, out)
+        fail(f"{scenario}: {err}; the steps computed are kept in {kept}", 1)
     extra = {}
     if report:
         from abm.report import write_report

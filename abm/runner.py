@@ -80,12 +80,15 @@ def simulate(
     model = LeverageModel(scenario=scenario)
     snapshots = []
     every = scenario.measurement.agent_table_every
-    with _progress(progress, scenario.steps, scenario.name) as advance:
-        while model.running:
-            model.step()
-            if every and model.steps % every == 0 and model.running:
-                snapshots.append(metrics.agent_table(model).assign(step=model.steps))
-            advance()
+    try:
+        with _progress(progress, scenario.steps, scenario.name) as advance:
+            while model.running:
+                model.step()
+                if every and model.steps % every == 0 and model.running:
+                    snapshots.append(metrics.agent_table(model).assign(step=model.steps))
+                advance()
+    except Exception as err:  # a late failure keeps the steps computed so far
+        raise RunFailed(_partial(model, scenario, started, t0), err) from err
     table = model.datacollector.get_model_vars_dataframe()
     table.index.name = "step"
     if scenario.measurement.valuation:
@@ -117,6 +120,41 @@ def simulate(
         started=started.isoformat(timespec="seconds"),
         finished=datetime.now(UTC).isoformat(timespec="seconds"),
         seconds=time.perf_counter() - t0,
+    )
+
+
+class RunFailed(RuntimeError):
+    """A run failed part-way; ``result`` holds the per-step table up to the failure."""
+
+    def __init__(self, result: RunResult, error: BaseException):
+        self.result = result
+        self.error = error
+        self.step = len(result.model_table) - 1
+        detail = " ".join(str(error).split())[:200]
+        super().__init__(
+            f"the run failed after step {self.step} ({type(error).__name__}: {detail})"
+        )
+
+
+def _partial(model: Any, scenario: Scenario, started: datetime, t0: float) -> RunResult:
+    """What a failed run computed: the recorded steps and the bargaining log, no outcomes."""
+    try:
+        table = model.datacollector.get_model_vars_dataframe()
+        table.index.name = "step"
+    except Exception:  # noqa: BLE001 - nothing recorded is still a result
+        table = pd.DataFrame()
+    return RunResult(
+        scenario=scenario,
+        seed=scenario.seed,
+        model_table=table,
+        agent_table=pd.DataFrame(),
+        outcomes={},
+        bargaining=pd.DataFrame(getattr(model, "bargaining_log", [])),
+        groups=pd.DataFrame(),
+        started=started.isoformat(timespec="seconds"),
+        finished=datetime.now(UTC).isoformat(timespec="seconds"),
+        seconds=time.perf_counter() - t0,
+        extra={"failed": True},
     )
 
 
@@ -378,7 +416,8 @@ def write_run(result: RunResult, out_root: str | Path, extra_files: dict | None 
             writer(tmp / name)
 
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    return new_folder(out_root, f"{result.scenario.name}-{stamp}-seed{result.seed}", write)
+    suffix = "-failed" if result.extra.get("failed") else ""
+    return new_folder(out_root, f"{result.scenario.name}-{stamp}-seed{result.seed}{suffix}", write)
 
 
 def _fresh_name(root: Path, base: str) -> Path:
@@ -402,6 +441,7 @@ def manifest(result: RunResult) -> dict[str, Any]:
         "finished": result.finished,
         "seconds": round(result.seconds, 3),
         "outcomes": {k: (None if v != v else round(v, 6)) for k, v in result.outcomes.items()},
+        **({"failed": True} if result.extra.get("failed") else {}),
     }
 
 

@@ -126,6 +126,40 @@ def test_a_killed_runs_partial_folder_is_removed_by_the_next_run(project: Path) 
     assert not stale.exists() and not list(out.glob(f"{PARTIAL}*"))
 
 
+FAIL_AT_STEP_3 = """
+import sys
+from abm.model import LeverageModel
+step = LeverageModel.step
+def failing(self):
+    if self.steps >= 3:
+        raise MemoryError("planted")
+    step(self)
+LeverageModel.step = failing
+from abm.cli import main
+sys.argv = ["abm", *sys.argv[1:]]
+main()
+"""
+
+
+def test_a_run_that_fails_late_keeps_its_steps_and_says_where(project: Path) -> None:
+    (project / "long.yaml").write_text(SMALL.replace("steps: 2", "steps: 8"))
+    out = project / "out"
+    proc = subprocess.run(
+        [sys.executable, "-c", FAIL_AT_STEP_3, "run", str(project / "long.yaml"),
+         "--out", str(out), "--no-report"],
+        capture_output=True, text=True, cwd=ROOT, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 1, proc.stderr
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert "failed after step 2 (MemoryError: planted)" in lines[0], lines[0]
+    (kept,) = out.iterdir()
+    assert kept.name.endswith("-failed") and str(kept) in lines[0]
+    table = pd.read_csv(kept / "model.csv")
+    assert list(table["step"]) == [0, 1, 2]
+    assert yaml.safe_load((kept / "manifest.yaml").read_text())["failed"] is True
+
+
 # ----------------------------------------------------------------- files a scenario names
 
 

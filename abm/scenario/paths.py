@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
 
 from abm.scenario.schema import Scenario, ScenarioError, validate
 
@@ -71,6 +73,40 @@ def to_dotted(parts: list[str]) -> str:
 def keyword_overrides(overrides: dict[str, Any]) -> dict[str, Any]:
     """Mesa keywords (``population__n_users=...``) as dotted overrides."""
     return {to_dotted(from_keyword(k)): v for k, v in overrides.items()}
+
+
+def schema_field(parts: list[str]) -> FieldInfo:
+    """The schema's field at ``parts`` (list items, by name, index or ``*``, are skipped).
+
+    For front ends that need a field's type and bounds rather than a value (the
+    viewer's sliders): ``schema_field(from_brackets("collectives[*].size"))``.
+
+    Raises:
+        KeyError: No such field in the schema.
+    """
+    model: type[BaseModel] | None = Scenario
+    info: FieldInfo | None = None
+    skip = False
+    for part in parts:
+        if skip:  # the item of a list: its name, index or "*"
+            skip = False
+            continue
+        if model is None or part not in model.model_fields:
+            raise KeyError(f"{to_dotted(parts)}: no field '{part}'")
+        info = model.model_fields[part]
+        ann = info.annotation
+        skip = getattr(ann, "__origin__", None) is list
+        model = next(
+            (
+                c
+                for c in (ann, *getattr(ann, "__args__", ()))
+                if isinstance(c, type) and issubclass(c, BaseModel)
+            ),
+            None,
+        )
+    if info is None:
+        raise KeyError("an empty field path")
+    return info
 
 
 # --------------------------------------------------------------------------- walker

@@ -282,9 +282,9 @@ def _alive(pid: int) -> bool:
 # Memory a run needs, fitted to peak RSS of `abm run` on this code (docs/security.md):
 # a fixed part (interpreter, libraries, data set), then per user (agent, cell, arrays)
 # and per neighbour entry (CSR arrays and the Mesa cell's connection dict).
-MEMORY_FIXED = 300 * 2**20
-MEMORY_PER_USER = 1300
-MEMORY_PER_EDGE = 80
+MEMORY_FIXED = 200 * 2**20
+MEMORY_PER_USER = 1200
+MEMORY_PER_EDGE = 75
 
 
 def memory_estimate(scenario: Scenario) -> int:

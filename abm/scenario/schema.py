@@ -15,7 +15,7 @@ from __future__ import annotations
 import difflib
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
@@ -104,6 +104,35 @@ class EventAction(StrEnum):
     CHANGE_TERMS = "change_terms"
 
 
+class TaskName(StrEnum):
+    """The learning tasks (one vocabulary, for the schema and :mod:`abm.learning`)."""
+
+    DIGITS = "digits"
+    BREAST_CANCER = "breast_cancer"
+    WINE = "wine"
+    SYNTHETIC = "synthetic"
+    RATINGS = "ratings"
+    CSV = "csv"
+    PARQUET = "parquet"
+
+
+class LearnerName(StrEnum):
+    """The platforms' embedded learning models."""
+
+    LOGISTIC = "logistic"
+    KNN = "knn"
+    MF = "mf"
+    MAJORITY = "majority"
+    ITEM_MEAN = "item_mean"
+
+
+class RetrainMode(StrEnum):
+    """How a platform updates its model on the data it received."""
+
+    INCREMENTAL = "incremental"  # warm-started update on the new data
+    FULL = "full"  # refit on the whole pool every step
+
+
 # --------------------------------------------------------------------------- schema
 
 
@@ -167,8 +196,8 @@ class Network(Strict):
 class Task(Strict):
     """The learning task every platform's model solves."""
 
-    name: Literal["digits", "breast_cancer", "wine", "synthetic", "ratings", "csv", "parquet"] = (
-        Field("digits", description="Dataset: a bundled scikit-learn set, a generator, or a file.")
+    name: TaskName = Field(
+        TaskName.DIGITS, description="Dataset: a bundled scikit-learn set, a generator, or a file."
     )
     test_size: float = Field(0.25, gt=0.0, lt=1.0, description="Share held out for evaluation.")
     path: str | None = Field(None, description="Data file for csv/parquet, inside the project.")
@@ -181,13 +210,12 @@ class Platform(Strict):
     """A platform: a learner, a data pool and terms."""
 
     name: Name = Field(..., description="Unique platform name.")
-    learner: Literal["logistic", "knn", "mf", "majority", "item_mean"] = Field(
-        "logistic", description="The embedded learning model."
-    )
+    learner: LearnerName = Field(LearnerName.LOGISTIC, description="The embedded learning model.")
     initial_share: float = Field(0.5, ge=0.0, le=1.0, description="Share of users at step 0.")
     price: float = Field(0.0, ge=0.0, le=100.0, description="Utility cost of using it.")
-    retrain: Literal["incremental", "full"] = Field(
-        "incremental", description="Warm-started update on new data, or full refit each step."
+    retrain: RetrainMode = Field(
+        RetrainMode.INCREMENTAL,
+        description="Warm-started update on new data, or full refit each step.",
     )
     retention: int | None = Field(None, ge=1, description="Steps a sample is kept (none: forever).")
     shards: int = Field(1, ge=1, le=256, description="SISA shards (1: no sharding).")

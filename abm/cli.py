@@ -28,6 +28,13 @@ app = typer.Typer(
 
 SCENARIOS = Path("scenarios")
 OutOption = Annotated[Path, typer.Option("--out", help="Output root folder.")]
+RootOption = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--root",
+        help="Also allow files the scenario names inside this folder (repeatable).",
+    ),
+]
 SetOption = Annotated[
     list[str] | None,
     typer.Option("--set", help="Override a field: path.to.field=value (repeatable)."),
@@ -50,9 +57,31 @@ def user_errors(fn: Callable) -> Callable:
         except ScenarioError as err:
             fail(str(err))
         except (FileNotFoundError, ValueError) as err:
-            fail(str(err))
+            fail(_one_line(err))
+        except MemoryError:
+            fail("out of memory (the run was larger than this machine allows)", 1)
+        except typer.Exit:
+            raise
+        except Exception as err:  # a failed write or a bug: still one line, no traceback
+            from abm.runner import WriteFailed
+
+            if isinstance(err, WriteFailed):
+                fail(str(err), 1)
+            fail(f"internal error ({type(err).__name__}: {_one_line(err)})", 1)
 
     return wrapper
+
+
+def _one_line(err: BaseException) -> str:
+    text = " ".join(str(err).split())
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+def _with_seed_steps(set_: list[str] | None, seed: int | None, steps: int | None) -> list[str]:
+    """``--seed``/``--steps`` as overrides, so the schema checks them like any field."""
+    extra = [f"seed={seed}"] if seed is not None else []
+    extra += [f"steps={steps}"] if steps is not None else []
+    return [*(set_ or []), *extra]
 
 
 @app.command()
@@ -63,13 +92,31 @@ def run(
     steps: Annotated[int | None, typer.Option(help="Steps (default: the scenario's).")] = None,
     out: OutOption = Path("outputs"),
     set_: SetOption = None,
+    root: RootOption = None,
     report: Annotated[bool, typer.Option(help="Write the HTML report.")] = True,
 ) -> None:
     """Run a scenario and write a new results folder under --out."""
-    from abm.runner import simulate, write_run
+    from abm.runner import (
+        RunFailed,
+        check_files,
+        check_memory,
+        check_out_root,
+        folder_name,
+        simulate,
+        write_run,
+    )
 
-    spec = load_scenario(scenario, set_)
-    result = simulate(spec, seed=seed, steps=steps, progress=sys.stderr.isatty())
+    spec = load_scenario(scenario, _with_seed_steps(set_, seed, steps), extra_roots=root or ())
+    # Everything that can fail before the run is checked before it.
+    check_out_root(out)
+    folder_name(spec.name, scenario)
+    check_memory(spec, scenario)
+    check_files(spec, scenario)
+    try:
+        result = simulate(spec, progress=sys.stderr.isatty())
+    except RunFailed as err:
+        kept = write_run(err.result, out)
+        fail(f"{scenario}: {err}; the steps computed are kept in {kept}", 1)
     extra = {}
     if report:
         from abm.report import write_report
@@ -86,10 +133,16 @@ def run(
 def validate(
     scenario: Annotated[list[Path], typer.Argument(help="Scenario YAML file(s).")],
     set_: SetOption = None,
+    root: RootOption = None,
 ) -> None:
     """Check scenario files without running them."""
+    from abm.runner import check_files, check_memory, folder_name
+
     for path in scenario:
-        spec = load_scenario(path, set_)
+        spec = load_scenario(path, set_, extra_roots=root or ())
+        folder_name(spec.name, path)
+        check_memory(spec, path)
+        check_files(spec, path)
         typer.echo(f"{path}: ok ({spec.population.n_users} users, {spec.steps} steps)")
 
 
@@ -110,6 +163,7 @@ def sweep(
     out: Annotated[Path, typer.Option("--out", help="Root of sweep folders.")] = Path(
         "outputs/sweeps"
     ),
+    root: RootOption = None,
 ) -> None:
     """Run a parameter sweep into OUT/<name>/ (rerun to resume; finished runs are kept)."""
     import os
@@ -124,7 +178,10 @@ def sweep(
         if kind is not ExecutorKind.LOCAL and kind is not ExecutorKind.DASK:
             fail(f"--scheduler: only with --executor dask, got --executor {executor}")
         kind = ExecutorKind.DASK
-    spec = load_sweep(sweep_file)
+    from abm.runner import check_out_root
+
+    spec = load_sweep(sweep_file, extra_roots=root or ())
+    check_out_root(out)
     try:
         report = run_sweep(spec, out, executor=kind, jobs=jobs or os.cpu_count() or 1,
                            scheduler=scheduler, progress=True)  # fmt: skip
@@ -186,6 +243,7 @@ def compare(
     set_b: Annotated[
         list[str] | None, typer.Option("--set-b", help="Override a field of B only.")
     ] = None,
+    root: RootOption = None,
 ) -> None:
     """Run A and B on the same seeds; print and write outcome differences with 95% CIs.
 
@@ -194,13 +252,20 @@ def compare(
     """
     from abm.compare import compare as run_comparison
     from abm.compare import format_table, write_comparison
+    from abm.runner import check_memory, check_out_root
 
-    spec_a = load_scenario(a, [*(set_ or []), *(set_a or [])])
-    spec_b = load_scenario(b, [*(set_ or []), *(set_b or [])])
+    spec_a = load_scenario(a, [*(set_ or []), *(set_a or [])], extra_roots=root or ())
+    spec_b = load_scenario(b, [*(set_ or []), *(set_b or [])], extra_roots=root or ())
     if replicates < 1:
         raise ValueError(f"--replicates: a number >= 1, got {replicates}")
-    if steps is not None and steps < 1:
-        raise ValueError(f"--steps: a number >= 1, got {steps}")
+    if steps is not None:
+        spec_a = load_scenario(a, [*(set_ or []), *(set_a or []), f"steps={steps}"],
+                               extra_roots=root or ())  # fmt: skip
+        spec_b = load_scenario(b, [*(set_ or []), *(set_b or []), f"steps={steps}"],
+                               extra_roots=root or ())  # fmt: skip
+    check_out_root(out)
+    check_memory(spec_a, a)
+    check_memory(spec_b, b)
     result = run_comparison(spec_a, spec_b, replicates, steps=steps, root_seed=seed)
     folder = write_comparison(result, out)
     typer.echo(f"wrote {folder}")
@@ -217,6 +282,7 @@ def viz(
     ] = None,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8765,
+    root: RootOption = None,
 ) -> None:
     """Step through a scenario in the Mesa browser viewer (SolaraViz); prints its address."""
     import signal
@@ -225,7 +291,9 @@ def viz(
     from abm.viz.server import address, viewer_command, viewer_env
 
     if scenario is not None:
-        load_scenario(scenario)  # a bad file is one line and exit 2, before any server starts
+        load_scenario(
+            scenario, extra_roots=root or ()
+        )  # a bad file is one line and exit 2, before any server starts
     typer.echo(f"abm viz: serving {scenario or 'the default scenario'} at {address(host, port)}")
     typer.echo("abm viz: press Ctrl+C to stop")
     sys.stdout.flush()

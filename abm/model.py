@@ -34,6 +34,7 @@ from abm.behaviour import NO_PLATFORM, Action
 from abm.learning import assign_slices, load_task, naive_learner_for
 from abm.network import CsrNetwork, build_graph
 from abm.scenario import EventAction, Scenario, with_overrides
+from abm.scenario.paths import keyword_overrides
 from abm.twins import Draw
 
 # What a twin shares with its real world: built once from the seed, never written
@@ -145,7 +146,7 @@ class LeverageModel(mesa.Model):
         spec = scenario if scenario is not None else Scenario()
         if not overrides:
             return spec
-        return with_overrides(spec, {k.replace("__", "."): v for k, v in overrides.items()})
+        return with_overrides(spec, keyword_overrides(overrides))
 
     # ------------------------------------------------------------------ the step
     @property

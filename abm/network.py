@@ -13,6 +13,7 @@ on Erdos-Renyi and Barabasi-Albert graphs, which have none, groups are random.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import mesa
@@ -57,7 +58,7 @@ def build_graph(cfg: Network, n: int, rng: np.random.Generator) -> tuple[sp.csr_
         src, dst = edges[:, 0], edges[:, 1]
         groups = rng.integers(0, cfg.groups, n)
     elif cfg.kind is GraphKind.EDGELIST:
-        src, dst, n = read_edgelist(Path(cfg.path or ""))
+        src, dst, n = read_edgelist(Path(cfg.path or ""), n)
         groups = rng.integers(0, cfg.groups, n)
     else:  # pragma: no cover - the schema admits no other kind
         raise ValueError(f"unknown graph kind {cfg.kind}")
@@ -128,16 +129,63 @@ class CsrNetwork(mesa.discrete_space.Network):
         self._graph = graph
 
 
-def read_edgelist(path: Path) -> tuple[np.ndarray, np.ndarray, int]:
-    """Read a whitespace- or comma-separated two-column edge list of node labels."""
+_LABEL = re.compile(r"[A-Za-z0-9_][\w.:-]{0,63}")
+_NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
+
+
+def read_edgelist(path: Path, n_users: int | None = None) -> tuple[np.ndarray, np.ndarray, int]:
+    """Read a two-column edge list of node labels (whitespace- or comma-separated).
+
+    Each line is ``a b`` or ``a b weight`` (the weight is ignored); ``#`` starts a
+    comment. Labels are letters, digits, ``_``, ``.``, ``:`` or ``-`` (not leading), so a
+    negative id or a junk token is refused rather than read as a new node. When
+    ``n_users`` is given, the file must have exactly that many distinct nodes, so the
+    population the scenario records is the one that runs. Messages give line numbers,
+    never the file's content.
+
+    Raises:
+        ScenarioError: The file is not such an edge list.
+    """
+    from abm.scenario import ScenarioError, read_limited
+    from abm.scenario.load import MAX_DATA_BYTES
+
+    raw = read_limited(Path(path), MAX_DATA_BYTES, path)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ScenarioError(path, "", "a UTF-8 text edge list, got binary data") from None
     rows = []
-    for line in path.read_text().splitlines():
-        line = line.split("#", 1)[0].replace(",", " ").split()
-        if len(line) >= 2:
-            rows.append((line[0], line[1]))
+    for number, line in enumerate(text.splitlines(), start=1):
+        tokens = line.split("#", 1)[0].replace(",", " ").split()
+        if not tokens:
+            continue
+        if len(tokens) not in (2, 3):
+            raise ScenarioError(
+                path,
+                f"line {number}",
+                f"two node labels (and an optional weight), got {len(tokens)} columns",
+            )
+        for token in tokens[:2]:
+            if not _LABEL.fullmatch(token):
+                what = "a negative id" if _NUMBER.fullmatch(token) else "an unusable token"
+                raise ScenarioError(
+                    path,
+                    f"line {number}",
+                    f"node labels (letters, digits, '_', '.', ':', '-'), got {what}",
+                )
+        if len(tokens) == 3 and not _NUMBER.fullmatch(tokens[2]):
+            raise ScenarioError(path, f"line {number}", "a number as the third column (a weight)")
+        rows.append((tokens[0], tokens[1]))
     if not rows:
-        raise ValueError(f"{path}: no edges found (expected two columns of node ids)")
+        raise ScenarioError(path, "", "an edge list (no edges found: two columns of node ids)")
     labels, idx = np.unique(np.array(rows), return_inverse=True)
+    if n_users is not None and labels.size != n_users:
+        raise ScenarioError(
+            path,
+            "nodes",
+            f"population.n_users ({n_users}) distinct nodes, got {labels.size}"
+            f" (set population.n_users: {labels.size})",
+        )
     idx = idx.reshape(-1, 2)
     return idx[:, 0].astype(np.int64), idx[:, 1].astype(np.int64), labels.size
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import platform as pyplatform
+import re
 import shutil
 import subprocess
 import tempfile
@@ -28,7 +29,7 @@ import yaml
 import abm
 from abm import metrics, valuation
 from abm.bargaining import ROUND_COLUMNS
-from abm.scenario import Scenario, dump_scenario
+from abm.scenario import Scenario, ScenarioError, dump_scenario, with_overrides
 
 
 @dataclass
@@ -73,19 +74,22 @@ def simulate(
         updates["seed"] = seed
     if steps is not None:
         updates["steps"] = steps
-    if updates:
-        scenario = scenario.model_copy(update=updates)
+    if updates:  # through the schema: --steps 0 is refused like steps: 0 in a file
+        scenario = with_overrides(scenario, updates)
     started = datetime.now(UTC)
     t0 = time.perf_counter()
     model = LeverageModel(scenario=scenario)
     snapshots = []
     every = scenario.measurement.agent_table_every
-    with _progress(progress, scenario.steps, scenario.name) as advance:
-        while model.running:
-            model.step()
-            if every and model.steps % every == 0 and model.running:
-                snapshots.append(metrics.agent_table(model).assign(step=model.steps))
-            advance()
+    try:
+        with _progress(progress, scenario.steps, scenario.name) as advance:
+            while model.running:
+                model.step()
+                if every and model.steps % every == 0 and model.running:
+                    snapshots.append(metrics.agent_table(model).assign(step=model.steps))
+                advance()
+    except Exception as err:  # a late failure keeps the steps computed so far
+        raise RunFailed(_partial(model, scenario, started, t0), err) from err
     table = model.datacollector.get_model_vars_dataframe()
     table.index.name = "step"
     if scenario.measurement.valuation:
@@ -104,6 +108,41 @@ def simulate(
         started=started.isoformat(timespec="seconds"),
         finished=datetime.now(UTC).isoformat(timespec="seconds"),
         seconds=time.perf_counter() - t0,
+    )
+
+
+class RunFailed(RuntimeError):
+    """A run failed part-way; ``result`` holds the per-step table up to the failure."""
+
+    def __init__(self, result: RunResult, error: BaseException):
+        self.result = result
+        self.error = error
+        self.step = len(result.model_table) - 1
+        detail = " ".join(str(error).split())[:200]
+        super().__init__(
+            f"the run failed after step {self.step} ({type(error).__name__}: {detail})"
+        )
+
+
+def _partial(model: Any, scenario: Scenario, started: datetime, t0: float) -> RunResult:
+    """What a failed run computed: the recorded steps and the bargaining log, no outcomes."""
+    try:
+        table = model.datacollector.get_model_vars_dataframe()
+        table.index.name = "step"
+    except Exception:  # noqa: BLE001 - nothing recorded is still a result
+        table = pd.DataFrame()
+    return RunResult(
+        scenario=scenario,
+        seed=scenario.seed,
+        model_table=table,
+        agent_table=pd.DataFrame(),
+        outcomes={},
+        bargaining=pd.DataFrame(getattr(model, "bargaining_log", [])),
+        groups=pd.DataFrame(),
+        started=started.isoformat(timespec="seconds"),
+        finished=datetime.now(UTC).isoformat(timespec="seconds"),
+        seconds=time.perf_counter() - t0,
+        extra={"failed": True},
     )
 
 
@@ -147,24 +186,195 @@ def spawn_seed(root: int, *key: int) -> int:
     return int(((int(hi) << 32) | int(lo)) & (2**63 - 1))
 
 
+PARTIAL = ".partial-"  # prefix of a folder being written (hidden until complete)
+LEGACY_PARTIAL_AGE = 3600.0  # seconds after which a partial without an owner is stale
+MAX_FOLDER = 120  # characters in a folder name (a name, a time stamp and a seed)
+
+
+def folder_name(name: str, file: str | Path | None = None, field: str = "name") -> str:
+    """A name made safe for one path component: letters, digits, ``.``, ``_``, ``-``.
+
+    Anything else (``/``, spaces, ``..`` runs at the ends) becomes ``-`` or is dropped,
+    so the folder always sits directly inside the output root.
+
+    Raises:
+        ScenarioError: Nothing usable is left (``..``, ``///``).
+    """
+    safe = re.sub(r"[^\w.-]+", "-", str(name)).strip(".-")[:MAX_FOLDER].strip(".-")
+    if not safe:
+        raise ScenarioError(
+            file, field, "a name with a letter or digit (it names the output folder)"
+        )
+    return safe
+
+
+def check_out_root(out_root: str | Path, what: str = "--out") -> Path:
+    """Check, before anything runs, that ``out_root`` is (or can become) a writable folder."""
+    out_root = Path(out_root)
+    probe = out_root
+    while not probe.exists():
+        if probe.is_symlink():
+            raise ScenarioError(out_root, what, "a folder, got a dangling link")
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if not probe.is_dir():
+        raise ScenarioError(out_root, what, f"a folder, got the file '{probe}'")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise ScenarioError(out_root, what, f"a folder you can write, got '{probe}'")
+    return out_root
+
+
+def clean_partials(out_root: str | Path) -> list[Path]:
+    """Remove partial folders whose writer is gone (killed); return what was removed.
+
+    A partial is ``.partial-<host>-<pid>-<random>``: it is stale when its process on
+    this host no longer runs. Older partials without an owner are stale after an hour.
+    """
+    removed = []
+    root = Path(out_root)
+    if not root.is_dir():
+        return removed
+    host = _host()
+    for path in root.glob(f"{PARTIAL}*"):
+        if path.is_symlink() or not path.is_dir():
+            continue
+        parts = path.name[len(PARTIAL) :].rsplit("-", 2)
+        if len(parts) == 3 and parts[1].isdigit():
+            stale = parts[0] == host and not _alive(int(parts[1]))
+        else:
+            try:
+                stale = time.time() - path.stat().st_mtime > LEGACY_PARTIAL_AGE
+            except OSError:
+                stale = False
+        if stale:
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
+
+def _host() -> str:
+    return re.sub(r"[^\w]+", "_", pyplatform.node() or "host")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+# Memory a run needs, fitted to peak RSS of `abm run` on this code (docs/security.md):
+# a fixed part (interpreter, libraries, data set), then per user (agent, cell, arrays)
+# and per neighbour entry (CSR arrays and the Mesa cell's connection dict).
+MEMORY_FIXED = 200 * 2**20
+MEMORY_PER_USER = 1200
+MEMORY_PER_EDGE = 75
+
+
+def memory_estimate(scenario: Scenario) -> int:
+    """Bytes a run of ``scenario`` is expected to need at its peak (a lower bound)."""
+    n = scenario.population.n_users
+    k = min(scenario.network.mean_degree, max(n - 1, 1))
+    return MEMORY_FIXED + n * (MEMORY_PER_USER + MEMORY_PER_EDGE * k)
+
+
+def memory_limit() -> int:
+    """The memory this process may use: the cgroup limit, else the machine's memory."""
+    limits = []
+    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            text = Path(path).read_text().strip()
+        except OSError:
+            continue
+        if text.isdigit() and int(text) < 2**60:
+            limits.append(int(text))
+    try:
+        limits.append(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        pass
+    import resource
+
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    if soft != resource.RLIM_INFINITY:
+        limits.append(soft)
+    return min(limits) if limits else 2**63
+
+
+def check_memory(scenario: Scenario, file: str | Path | None = None) -> None:
+    """Refuse, before building anything, a run that cannot fit in this machine's memory."""
+    need, have = memory_estimate(scenario), memory_limit()
+    if need > have:
+        raise ScenarioError(
+            file,
+            "population.n_users",
+            f"a run that fits in memory: {scenario.population.n_users:,} users x"
+            f" {scenario.network.mean_degree} neighbours needs about {_gib(need)},"
+            f" this machine allows {_gib(have)}",
+        )
+
+
+def _gib(n: int) -> str:
+    return f"{n / 2**30:,.1f} GiB"
+
+
+def check_files(scenario: Scenario, file: str | Path | None = None) -> None:
+    """Read and check the data files a run will need (an edge list), before it starts."""
+    from abm.network import read_edgelist
+    from abm.scenario import GraphKind
+
+    if scenario.network.kind is GraphKind.EDGELIST and scenario.network.path:
+        read_edgelist(Path(scenario.network.path), scenario.population.n_users)
+
+
 def new_folder(out_root: str | Path, name: str, write: Callable[[Path], None]) -> Path:
     """Fill a new folder ``out_root/name`` (or ``name-2``, ...) and return its path.
 
-    ``write`` fills a hidden temporary folder, which is moved into place only when
-    complete: a failure or an interruption leaves earlier outputs untouched and no
-    half-written folder behind, and no folder is ever overwritten.
+    ``name`` is made safe with :func:`folder_name`, so the folder is always directly
+    inside ``out_root``. ``write`` fills a hidden partial folder, which is moved into
+    place only when complete, so no folder is ever overwritten. If ``write`` fails,
+    what it wrote is kept in ``<name>.failed`` and the error says where; partials of
+    killed processes are removed by the next command writing to ``out_root``.
     """
-    out_root = Path(out_root)
+    out_root = check_out_root(out_root)
     out_root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".partial-", dir=out_root))
+    clean_partials(out_root)
+    safe = folder_name(name)
+    tmp = Path(tempfile.mkdtemp(prefix=f"{PARTIAL}{_host()}-{os.getpid()}-", dir=out_root))
     try:
         write(tmp)
-        final = _fresh_name(out_root, name)
+        final = _fresh_name(out_root, safe)
+        if final.resolve().parent != out_root.resolve():  # folder_name makes this impossible
+            raise ScenarioError(None, "name", f"a folder inside {out_root}")
         os.rename(tmp, final)
         return final
-    except BaseException:
+    except KeyboardInterrupt:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    except BaseException as err:
+        kept = _fresh_name(out_root, f"{safe}.failed")
+        try:
+            os.rename(tmp, kept)
+        except OSError:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise err from None
+        raise WriteFailed(kept, err) from err
+
+
+class WriteFailed(RuntimeError):
+    """Writing a run folder failed; what was written is kept in ``folder``."""
+
+    def __init__(self, folder: Path, error: BaseException):
+        self.folder = folder
+        self.error = error
+        detail = str(error).splitlines()[0][:200] if str(error) else ""
+        super().__init__(
+            f"writing the run failed ({type(error).__name__}: {detail}); "
+            f"what was written is kept in {folder}"
+        )
 
 
 def write_run(result: RunResult, out_root: str | Path, extra_files: dict | None = None) -> Path:
@@ -194,7 +404,8 @@ def write_run(result: RunResult, out_root: str | Path, extra_files: dict | None 
             writer(tmp / name)
 
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    return new_folder(out_root, f"{result.scenario.name}-{stamp}-seed{result.seed}", write)
+    suffix = "-failed" if result.extra.get("failed") else ""
+    return new_folder(out_root, f"{result.scenario.name}-{stamp}-seed{result.seed}{suffix}", write)
 
 
 def _fresh_name(root: Path, base: str) -> Path:
@@ -218,6 +429,7 @@ def manifest(result: RunResult) -> dict[str, Any]:
         "finished": result.finished,
         "seconds": round(result.seconds, 3),
         "outcomes": {k: (None if v != v else round(v, 6)) for k, v in result.outcomes.items()},
+        **({"failed": True} if result.extra.get("failed") else {}),
     }
 
 

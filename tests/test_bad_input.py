@@ -128,14 +128,14 @@ CASES: list[tuple[str, str, list[str], str, list[str]]] = [
         "extends: base.yaml\ntask: {name: csv, path: ../../../../../../etc/passwd}\n",
         [],
         "task.path",
-        ["a path inside the project"],
+        ["a file inside the scenario's root"],
     ),
     (
         "edgelist_absolute_outside",
         "extends: base.yaml\nnetwork: {kind: edgelist, path: /etc/hosts}\n",
         [],
         "network.path",
-        ["a path inside the project", "/etc/hosts"],
+        ["a file inside the scenario's root", "/etc/hosts"],
     ),
     (
         "missing_required",
@@ -257,7 +257,7 @@ def test_bad_file_is_one_line_exit_2_and_writes_nothing(folder: Path, case) -> N
     path = folder / f"{name}.yaml"
     path.write_text(text)
     out = folder / "out"
-    args = ["run", str(path), "--out", str(out), "--steps", "2"]
+    args = ["run", str(path), "--out", str(out)]
     for s in sets:
         args += ["--set", s]
     result = invoke(args)

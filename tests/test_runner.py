@@ -51,9 +51,12 @@ def test_failed_write_leaves_earlier_outputs_and_no_partial_folder(tmp_path):
     def broken(path):
         raise RuntimeError("disk full")
 
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match="kept in") as info:
         write_run(result, tmp_path, {"report.html": broken})
-    assert sorted(p.name for p in tmp_path.iterdir()) == before
+    kept = info.value.folder  # what was written before the failure, and said where
+    assert kept.name.endswith(".failed") and (kept / "model.parquet").exists()
+    after = sorted(p.name for p in tmp_path.iterdir() if p != kept)
+    assert after == before and not list(tmp_path.glob(".partial-*"))
     assert (first / "model.parquet").exists()
 
 

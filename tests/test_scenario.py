@@ -36,6 +36,7 @@ collectives:
 
 @pytest.fixture
 def family(tmp_path: Path) -> Path:
+    (tmp_path / "pyproject.toml").write_text("")  # the project root: extends may reach it
     (tmp_path / "parent.yaml").write_text(PARENT)
     sub = tmp_path / "sub"
     sub.mkdir()

@@ -328,6 +328,8 @@ def _read_table(
         raise ValueError(f"task {name!r} needs label_column (columns: {list(df.columns)})")
     if feature_columns is None:
         feature_columns = [c for c in df.columns if c != label_column]
+    if label_column in feature_columns:  # the model would read the answer off its input
+        raise ValueError(f"label column {label_column!r} is also a feature column")
     missing = [c for c in [*feature_columns, label_column] if c not in df.columns]
     if missing:
         raise ValueError(f"column(s) {missing} not found in {path}; available: {list(df.columns)}")

@@ -62,6 +62,34 @@ def _one_blas_thread() -> None:
         _LIMITED = threadpool_limits(1)
 
 
+def _die_with_parent(parent: int, poll: float = 0.5) -> None:
+    """End this worker process when the process that started it dies (even by SIGKILL).
+
+    A killed ``abm sweep`` cannot shut its pool down, and its workers would otherwise
+    run on, holding the machine and the pool's resource tracker. A daemon thread
+    watches the parent's pid: once the worker is re-parented, it exits at once. The
+    parent passes its pid, so a parent killed while the worker was still starting is
+    noticed too.
+    """
+    import threading
+    import time
+
+    if os.getppid() != parent:
+        os._exit(3)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(poll)
+        os._exit(3)
+
+    threading.Thread(target=watch, name="die-with-parent", daemon=True).start()
+
+
+def _worker_init(parent: int) -> None:
+    _die_with_parent(parent)
+    _one_blas_thread()
+
+
 def run_one(task: Task) -> Outcome:
     """Simulate one run; an exception inside the simulation becomes its error message."""
     from abm.runner import simulate
@@ -105,7 +133,9 @@ def _local(tasks: Iterable[Task], jobs: int) -> Iterator[Outcome]:
 
     # spawn: fresh interpreters, safe with the parent's threads (the progress bar's).
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_one_blas_thread) as pool:
+    with ProcessPoolExecutor(
+        jobs, mp_context=context, initializer=_worker_init, initargs=(os.getpid(),)
+    ) as pool:
         yield from _windowed(tasks, 2 * jobs, pool.submit, _wait_futures)
 
 

@@ -35,6 +35,9 @@ from abm.scenario import (
     read_yaml,
     with_overrides,
 )
+from abm.scenario.load import MAX_YAML_BYTES, roots_for, safe_file
+from abm.scenario.paths import current as _current
+from abm.scenario.schema import Name
 
 
 class Design(StrEnum):
@@ -74,7 +77,7 @@ class SweepFile(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(None, min_length=1, description="Folder name (default: file stem).")
+    name: Name | None = Field(None, description="Folder name (default: file stem).")
     base: str = Field(..., min_length=1, description="Base scenario file, relative to this file.")
     vary: dict[str, list[Any] | Range] = Field(
         ..., min_length=1, description="Scenario field path -> levels (list) or {low, high}."
@@ -171,11 +174,13 @@ class Sweep:
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def load_sweep(path: str | Path) -> Sweep:
+def load_sweep(path: str | Path, extra_roots: list[str | Path] | tuple = ()) -> Sweep:
     """Read and validate a sweep file and every point of its design.
 
     Args:
         path: The sweep YAML file.
+        extra_roots: Folders ``--root`` adds to the sweep file's root; the base
+            scenario and every file it names must be inside one of them.
 
     Returns:
         The validated sweep, with its design points generated.
@@ -191,15 +196,11 @@ def load_sweep(path: str | Path) -> Sweep:
         spec = SweepFile.model_validate(raw)
     except ValidationError as err:
         raise _one_line(err, path) from None
-    base_path = path.parent / spec.base
-    try:
-        base = load_scenario(base_path)
-    except ScenarioError:
-        if not base_path.exists():
-            raise ScenarioError(
-                path, "base", f"an existing scenario file, got '{spec.base}'"
-            ) from None
-        raise
+    roots = roots_for(path, extra_roots)
+    base_path = safe_file(
+        spec.base, path.parent, roots, path, "base", MAX_YAML_BYTES, "scenario file"
+    )
+    base = load_scenario(base_path, roots=roots)
     factors = [_factor(path, base, key, value) for key, value in spec.vary.items()]
     outcomes = _outcomes(path, base, spec.outcomes)
     points = make_points(factors, spec.design, spec.samples, spec.seed, spec.second_order)
@@ -249,20 +250,6 @@ def _grid(value: Range, integer: bool) -> tuple[Any, ...] | None:
     return tuple(dict.fromkeys(int(round(x)) for x in levels)) if integer else tuple(levels)
 
 
-def _current(base: Scenario, key: str) -> Any:
-    node: Any = base.model_dump(mode="json")
-    for part in key.split("."):
-        if isinstance(node, dict):
-            node = node.get(part)
-        elif isinstance(node, list):
-            node = next(
-                (x for i, x in enumerate(node) if x.get("name") == part or str(i) == part), None
-            )
-        else:
-            return None
-    return node
-
-
 def _apply(file: Path, base: Scenario, overrides: dict[str, Any], field: str) -> Scenario:
     try:
         return with_overrides(base, overrides)
@@ -290,5 +277,8 @@ def _outcomes(file: Path, base: Scenario, wanted: list[str] | None) -> list[str]
 
 def check_points(sweep: Sweep) -> None:
     """Apply every design point to the base scenario; the first invalid one is an error."""
+    from abm.runner import check_memory
+
     for i, point in enumerate(sweep.points):
-        _apply(sweep.path, sweep.base, point, f"vary (point {i})")
+        scenario = _apply(sweep.path, sweep.base, point, f"vary (point {i})")
+        check_memory(scenario, sweep.path)

@@ -21,6 +21,8 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import shutil
+import tempfile
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,11 +34,13 @@ import pyarrow.parquet as pq
 import yaml
 
 import abm
-from abm.scenario import ScenarioError, dump_scenario
+from abm.runner import PARTIAL, _host, check_out_root, clean_partials, folder_name
+from abm.scenario import ScenarioError, dump_scenario, parse_yaml, read_limited
 from abm.sweep.design import RunSpec, runs, sobol_problem
 from abm.sweep.spec import Design, Sweep
 
 BATCH = 2000  # run files read at a time when combining
+MANIFEST_BYTES = 256 << 20  # a manifest lists every run id
 
 
 class SweepStore:
@@ -44,7 +48,8 @@ class SweepStore:
 
     def __init__(self, sweep: Sweep, out_root: str | Path):
         self.sweep = sweep
-        self.folder = Path(out_root) / sweep.name
+        self.out_root = Path(out_root)
+        self.folder = self.out_root / folder_name(sweep.name, sweep.path)
         self.runs_dir = self.folder / "runs"
         self.failed_dir = self.folder / "failed"
         self._lock: Any = None
@@ -52,31 +57,67 @@ class SweepStore:
     # ---------------------------------------------------------------- opening
 
     def check(self) -> None:
-        """Refuse a folder made by an incompatible sweep file (writes nothing)."""
-        path = self.folder / "manifest.yaml"
-        if not path.exists():
-            if any(self.runs_dir.glob("*.parquet")):
-                raise ScenarioError(
-                    self.folder, "manifest.yaml", "a sweep folder (it has files but no manifest)"
-                )
+        """Refuse a folder this sweep did not create (writes nothing).
+
+        A folder is reused only to resume: it must hold the manifest of a sweep with
+        the same identity (fingerprint). Anything else (a file, a link, a folder of
+        other files, another sweep's folder) is refused, never written into.
+        """
+        folder = self.folder
+        if folder.is_symlink():
+            raise ScenarioError(self.sweep.path, "name", f"a sweep folder, got the link {folder}")
+        if not folder.exists():
             return
-        old = yaml.safe_load(path.read_text()) or {}
-        mine = self.sweep.identity()
-        theirs = old.get("identity", {})
+        if not folder.is_dir():
+            raise ScenarioError(self.sweep.path, "name", f"a sweep folder, got the file {folder}")
+        path = folder / "manifest.yaml"
+        try:
+            text = read_limited(path, MANIFEST_BYTES, path).decode("utf-8")
+            old = parse_yaml(text, path, MANIFEST_BYTES, 100 * MANIFEST_BYTES) or {}
+        except (ScenarioError, UnicodeDecodeError):
+            old = None
+        if not isinstance(old, dict) or "fingerprint" not in old:
+            raise ScenarioError(
+                self.sweep.path,
+                "name",
+                f"a folder this sweep created ({folder} exists and is not a sweep's folder;"
+                " use another --out or name)",
+            )
         if old.get("fingerprint") == self.sweep.fingerprint():
             return
-        changed = _first_difference(theirs, mine) or "identity"
+        changed = _first_difference(old.get("identity", {}), self.sweep.identity()) or "identity"
         raise ScenarioError(
             self.sweep.path,
             changed,
-            f"the same value as when {self.folder} was created (the sweep changed; "
+            f"the same value as when {folder} was created (the sweep changed; "
             "use another --out or remove that folder)",
         )
 
     def open(self) -> None:
-        """Create (or reopen) the folder, take its lock, write the manifest and design."""
+        """Create (or reopen to resume) the folder, take its lock, repair what a kill left.
+
+        A new folder is made complete with its manifest in a partial folder and moved
+        into place, so a folder without a manifest was never made by a sweep.
+        """
         self.check()
-        self.folder.mkdir(parents=True, exist_ok=True)
+        check_out_root(self.out_root)
+        self.out_root.mkdir(parents=True, exist_ok=True)
+        clean_partials(self.out_root)
+        if not self.folder.exists():
+            tmp = Path(
+                tempfile.mkdtemp(prefix=f"{PARTIAL}{_host()}-{os.getpid()}-", dir=self.out_root)
+            )
+            try:
+                _write_text(
+                    tmp / "manifest.yaml",
+                    yaml.safe_dump(self.manifest(status="created"), sort_keys=False),
+                )
+                os.rename(tmp, self.folder)
+            except OSError:
+                shutil.rmtree(tmp, ignore_errors=True)
+                self.check()  # another process made it meanwhile: resume only if it is ours
+                if not self.folder.exists():
+                    raise
         self._lock = open(self.folder / ".lock", "w")  # noqa: SIM115 - held until close()
         try:
             fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -88,8 +129,7 @@ class SweepStore:
             ) from None
         self.runs_dir.mkdir(exist_ok=True)
         self.failed_dir.mkdir(exist_ok=True)
-        for stale in self.runs_dir.glob(".*.tmp"):
-            stale.unlink(missing_ok=True)  # left by a killed sweep
+        self.repair()
         sweep = self.sweep
         _write_text(
             self.folder / "sweep.yaml",
@@ -102,6 +142,29 @@ class SweepStore:
             table.insert(0, "point", range(len(sweep.points)))
             _write_parquet(table, design)
         self.write_manifest(status="running")
+
+    def repair(self) -> list[Path]:
+        """Remove what a killed sweep left: temp files and unreadable run files.
+
+        A run file that cannot be read (truncated by a crash of the disk or the
+        machine) is removed so the run is done again; returns the removed run files.
+        """
+        for folder in (self.folder, self.runs_dir, self.failed_dir):
+            for stale in folder.glob(".*.tmp"):
+                stale.unlink(missing_ok=True)
+        broken = []
+        for path in self.runs_dir.glob("p*.parquet"):
+            try:
+                pq.read_metadata(path)
+            except Exception:  # noqa: BLE001 - any unreadable file is rerun
+                path.unlink(missing_ok=True)
+                broken.append(path)
+        for path in self.failed_dir.glob("p*.json"):
+            try:
+                json.loads(path.read_text())
+            except (OSError, ValueError):
+                path.unlink(missing_ok=True)
+        return broken
 
     def close(self) -> None:
         """Release the folder's lock."""
@@ -195,8 +258,10 @@ class SweepStore:
             *(f.path for f in self.sweep.factors),
             *self.sweep.outcomes,
         ]
-        tmp_parquet = self.folder / ".results.parquet.tmp"
-        tmp_csv = self.folder / ".results.csv.tmp"
+        tmp_parquet = self.folder / f".results.parquet.{os.getpid()}.tmp"
+        tmp_csv = self.folder / f".results.csv.{os.getpid()}.tmp"
+        for stale in (tmp_parquet, tmp_csv):  # the CSV is appended to: start empty
+            stale.unlink(missing_ok=True)
         writer = None
         done = 0
         try:

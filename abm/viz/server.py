@@ -5,24 +5,36 @@ otherwise, runs in Solara's production mode (no file watcher, which also avoids 
 inotify limit), and makes no network calls of its own: the version check and the
 usage telemetry Solara does by default are switched off. The scenario reaches the
 app through the ``ABM_VIZ_SCENARIO`` environment variable.
+
+A loopback server is still reachable from any web page the user opens, through DNS
+rebinding (a hostile name that resolves to 127.0.0.1): the browser then sends that
+name as ``Host``. So the server answers only requests whose ``Host`` is the address it
+bound (or ``localhost`` when it bound a loopback address; any IP literal when it bound
+all interfaces), and websockets only from a page served by an allowed host (``Origin``).
+Everything else gets 403 before Solara sees it. ``python -m abm.viz.server`` runs
+``solara run`` with that guard in front of Solara's app.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 SCENARIO_ENV = "ABM_VIZ_SCENARIO"
 APP = Path(__file__).resolve().with_name("app.py")
 
 
 def viewer_command(host: str = "127.0.0.1", port: int = 8765) -> list[str]:
-    """The ``solara run`` command line serving the viewer."""
+    """The command line serving the viewer: ``solara run`` behind the Host guard."""
     return [
         sys.executable,
         "-m",
-        "solara",
+        "abm.viz.server",
         "run",
         str(APP),
         "--production",
@@ -49,3 +61,106 @@ def address(host: str, port: int) -> str:
     """The URL the viewer is served at."""
     shown = f"[{host}]" if ":" in host else host
     return f"http://{shown}:{port}/"
+
+
+LOOPBACK_NAMES = ("localhost",)
+
+
+def allowed_hosts(host: str, port: int) -> Callable[[str], bool]:
+    """A test of ``Host`` header values for a server bound to ``host:port``."""
+    bound = host.strip("[]").lower()
+    try:
+        ip = ipaddress.ip_address(bound)
+    except ValueError:
+        ip = None
+    names = {bound}
+    if ip is not None and ip.is_loopback:
+        names |= set(LOOPBACK_NAMES)
+    wildcard = ip is not None and ip.is_unspecified
+
+    def ok(value: str) -> bool:
+        name, got_port = _split_host(value)
+        if name is None or got_port not in (None, port):
+            return False
+        if name in names:
+            return True
+        if wildcard:  # bound to all interfaces: only addresses, never a (rebindable) name
+            try:
+                ipaddress.ip_address(name)
+            except ValueError:
+                return False
+            return True
+        return False
+
+    return ok
+
+
+def _split_host(value: str) -> tuple[str | None, int | None]:
+    try:
+        parts = urlsplit(f"//{value.strip()}")
+        return (parts.hostname or None), parts.port
+    except ValueError:
+        return None, None
+
+
+class HostGuard:
+    """ASGI middleware: 403 for a ``Host`` (or websocket ``Origin``) the server did not bind."""
+
+    def __init__(self, app: Any, host: str, port: int):
+        self.app = app
+        self.ok = allowed_hosts(host, port)
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:  # noqa: D102
+        if scope["type"] in ("http", "websocket"):
+            headers = {
+                k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]
+            }
+            allowed = self.ok(headers.get("host", ""))
+            origin = headers.get("origin")
+            if allowed and scope["type"] == "websocket" and origin and origin != "null":
+                allowed = self.ok(urlsplit(origin).netloc)
+            if not allowed:
+                await _refuse(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+async def _refuse(scope: dict, receive: Callable, send: Callable) -> None:
+    if scope["type"] == "websocket":
+        await receive()  # websocket.connect
+        await send({"type": "websocket.close", "code": 1008})
+        return
+    body = b"abm viz: refused: the Host header is not the address this server bound\n"
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 403,
+            "headers": [
+                (b"content-type", b"text/plain"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def _guarded_solara(argv: list[str]) -> None:
+    """Run ``solara`` with ``argv``, its app wrapped in :class:`HostGuard`."""
+    import uvicorn
+    from solara import __main__ as solara_main
+
+    host = argv[argv.index("--host") + 1] if "--host" in argv else "127.0.0.1"
+    port = int(argv[argv.index("--port") + 1]) if "--port" in argv else 8765
+
+    class GuardedConfig(uvicorn.Config):
+        def load(self) -> None:
+            super().load()
+            self.loaded_app = HostGuard(self.loaded_app, host, port)
+
+    solara_main.uvicorn.Config = GuardedConfig  # solara builds its server with this name
+    sys.argv = ["solara", *argv]
+    solara_main.main()
+
+
+if __name__ == "__main__":
+    _guarded_solara(sys.argv[1:])

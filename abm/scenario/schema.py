@@ -1,28 +1,30 @@
-"""The scenario file: the single, typed source of truth for every model parameter.
+"""The scenario schema: the single, typed source of truth for every model parameter.
 
 A scenario is a YAML file validated by the pydantic models below. Every field carries
 its meaning, unit and range in its description; ``abm schema`` prints them and the
-README's schema table is generated from the same models. CLI ``--set`` overrides,
-sweep designs and the viewer's sliders are all derived from these models, never
-retyped.
+README's schema table is generated from the same models (:mod:`abm.scenario.docs`).
+CLI ``--set`` overrides, sweep designs and the viewer's sliders are all derived from
+these models (through :mod:`abm.scenario.paths`), never retyped.
 
-Loading is safe by construction: only ``yaml.safe_load`` is used, ``extends:`` chains
-are resolved relative to the including file (cycles are an error), and data-file paths
-must stay inside the scenario's folder or the working directory. Every problem becomes
-a :class:`ScenarioError` whose message is one line naming the file, the field path and
-what was expected.
+Every problem becomes a :class:`ScenarioError` whose message is one line naming the
+file, the field path and what was expected.
 """
 
 from __future__ import annotations
 
-import copy
 import difflib
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 # --------------------------------------------------------------------------- errors
 
@@ -35,6 +37,25 @@ class ScenarioError(ValueError):
         self.field = field or "(top level)"
         self.expected = expected
         super().__init__(f"{self.file}: {self.field}: {expected}")
+
+
+# --------------------------------------------------------------------------- names
+
+MAX_NAME = 64  # characters in a scenario, sweep, platform or collective name
+
+
+def check_name(value: str) -> str:
+    """A name is 1 to MAX_NAME printable characters: it reaches folder names and tables."""
+    if not value:
+        raise ValueError("a non-empty name")
+    if len(value) > MAX_NAME:
+        raise ValueError(f"a name of at most {MAX_NAME} characters, got {len(value)}")
+    if any(ord(c) < 32 or 127 <= ord(c) < 160 for c in value):
+        raise ValueError("a name without control characters (newline, tab, ...)")
+    return value
+
+
+Name = Annotated[str, AfterValidator(check_name)]
 
 
 # --------------------------------------------------------------------------- enums
@@ -96,6 +117,38 @@ class EventAction(StrEnum):
     SET_POLICY = "set_policy"
     AI_SUBSTITUTE = "ai_substitute"
     CHANGE_TERMS = "change_terms"
+
+
+class TaskName(StrEnum):
+    """The learning tasks (one vocabulary, for the schema and :mod:`abm.learning`)."""
+
+    DIGITS = "digits"
+    BREAST_CANCER = "breast_cancer"
+    WINE = "wine"
+    SYNTHETIC = "synthetic"
+    RATINGS = "ratings"
+    CSV = "csv"
+    PARQUET = "parquet"
+    STREAM = "stream"
+    RATINGS_STREAM = "ratings_stream"
+    MOVIELENS = "movielens"
+
+
+class LearnerName(StrEnum):
+    """The platforms' embedded learning models."""
+
+    LOGISTIC = "logistic"
+    KNN = "knn"
+    MF = "mf"
+    MAJORITY = "majority"
+    ITEM_MEAN = "item_mean"
+
+
+class RetrainMode(StrEnum):
+    """How a platform updates its model on the data it received."""
+
+    INCREMENTAL = "incremental"  # warm-started update on the new data
+    FULL = "full"  # refit on the whole pool every step
 
 
 # --------------------------------------------------------------------------- schema
@@ -181,18 +234,9 @@ class Stream(Strict):
 class Task(Strict):
     """The learning task every platform's model solves."""
 
-    name: Literal[
-        "digits",
-        "breast_cancer",
-        "wine",
-        "synthetic",
-        "ratings",
-        "csv",
-        "parquet",
-        "stream",
-        "ratings_stream",
-        "movielens",
-    ] = Field("digits", description="Dataset: a bundled scikit-learn set, a generator, or a file.")
+    name: TaskName = Field(
+        TaskName.DIGITS, description="Dataset: a bundled scikit-learn set, a generator, or a file."
+    )
     test_size: float = Field(0.25, gt=0.0, lt=1.0, description="Share held out for evaluation.")
     path: str | None = Field(
         None, description="Data file for csv/parquet/movielens, inside the project."
@@ -206,14 +250,13 @@ class Task(Strict):
 class Platform(Strict):
     """A platform: a learner, a data pool and terms."""
 
-    name: str = Field(..., min_length=1, description="Unique platform name.")
-    learner: Literal["logistic", "knn", "mf", "majority", "item_mean"] = Field(
-        "logistic", description="The embedded learning model."
-    )
+    name: Name = Field(..., description="Unique platform name.")
+    learner: LearnerName = Field(LearnerName.LOGISTIC, description="The embedded learning model.")
     initial_share: float = Field(0.5, ge=0.0, le=1.0, description="Share of users at step 0.")
     price: float = Field(0.0, ge=0.0, le=100.0, description="Utility cost of using it.")
-    retrain: Literal["incremental", "full"] = Field(
-        "incremental", description="Warm-started update on new data, or full refit each step."
+    retrain: RetrainMode = Field(
+        RetrainMode.INCREMENTAL,
+        description="Warm-started update on new data, or full refit each step.",
     )
     retention: int | None = Field(None, ge=1, description="Steps a sample is kept (none: forever).")
     shards: int = Field(1, ge=1, le=256, description="SISA shards (1: no sharding).")
@@ -239,7 +282,7 @@ class Signal(Strict):
 class Collective(Strict):
     """A collective: members, a lever, a target, launch and stop rules, a demand."""
 
-    name: str = Field(..., min_length=1, description="Unique collective name.")
+    name: Name = Field(..., description="Unique collective name.")
     target: str = Field(..., description="Platform the collective acts on.")
     lever: Lever = Field(Lever.STRIKE, description="What members do with their data.")
     redirect_to: str | None = Field(None, description="Platform receiving CDC data.")
@@ -333,7 +376,7 @@ class Measurement(Strict):
 class Scenario(Strict):
     """A whole scenario: the question, the world, and what happens in it."""
 
-    name: str = Field("scenario", description="Short name used for the output folder.")
+    name: Name = Field("scenario", description="Short name used for the output folder.")
     question: str = Field("", description="The question this scenario answers.")
     seed: int = Field(0, ge=0, description="Root seed of every random choice.")
     steps: int = Field(30, ge=1, le=100_000, description="Number of steps to run.")
@@ -417,6 +460,13 @@ class Scenario(Strict):
             raise ValueError("platforms|at least one platform with initial_share > 0")
         if self.task.name in ("csv", "parquet", "movielens") and not self.task.path:
             raise ValueError(f"task.path|a data file for task {self.task.name}")
+        task = self.task
+        if task.label_column is not None and task.label_column in (task.feature_columns or []):
+            i = task.feature_columns.index(task.label_column)
+            raise ValueError(
+                f"task.feature_columns[{i}]|columns other than the label column"
+                f" '{task.label_column}' (a label used as a feature gives a perfect model)"
+            )
         if self.network.kind is GraphKind.EDGELIST and not self.network.path:
             raise ValueError("network.path|an edge-list file for kind edgelist")
         return self
@@ -449,32 +499,6 @@ def _known(name: str, known: list[str], where: str, what: str) -> None:
         hint = difflib.get_close_matches(name, known, n=1)
         extra = f"; did you mean '{hint[0]}'?" if hint else ""
         raise ValueError(f"{where}|a known {what} (one of {', '.join(known)}), got '{name}'{extra}")
-
-
-# --------------------------------------------------------------------------- loading
-
-PROJECT_ROOT = Path.cwd
-
-
-def load_scenario(path: str | Path, overrides: list[str] | None = None) -> Scenario:
-    """Read, merge (``extends``), override (``--set``) and validate a scenario file.
-
-    Args:
-        path: The YAML file.
-        overrides: ``field.path=value`` strings; lists are addressed by item name.
-
-    Returns:
-        The validated scenario, with data paths resolved to absolute paths.
-
-    Raises:
-        ScenarioError: One line naming the file, the field and what was expected.
-    """
-    path = Path(path)
-    raw = _read_with_extends(path, chain=())
-    for item in overrides or []:
-        apply_override(raw, item, file=path)
-    scenario = validate(raw, file=path)
-    return _resolve_paths(scenario, path)
 
 
 def validate(raw: Any, file: str | Path | None = None) -> Scenario:
@@ -515,7 +539,7 @@ def one_line_error(
 
 def _expected(e: dict) -> str:
     kind, ctx, got = e["type"], e.get("ctx", {}), e.get("input")
-    shown = repr(got) if not isinstance(got, dict) else "a mapping"
+    shown = _shown(got)
     if kind == "missing":
         return "a value (this field is required)"
     if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
@@ -533,6 +557,16 @@ def _expected(e: dict) -> str:
         want = kind.split("_")[0]
         return f"a value of type {want}, got {shown}"
     return f"{e.get('msg', 'a valid value')}, got {shown}"
+
+
+def _shown(value: Any, limit: int = 60) -> str:
+    """A value for a message: repr, one line, at most ``limit`` characters."""
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list | tuple) and len(repr(value)) > limit:
+        return f"a list of {len(value)} items"
+    text = repr(value).encode("unicode_escape").decode("ascii")
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _loc(parts: tuple) -> str:
@@ -559,316 +593,3 @@ def _model_at(loc: tuple, root: type[BaseModel]) -> type[BaseModel] | None:
         if model is None:
             return None
     return model
-
-
-def read_yaml(path: Path, what: str = "scenario") -> dict:
-    """Read a YAML mapping safely (``yaml.safe_load``), with one-line errors.
-
-    Args:
-        path: The file.
-        what: What the file holds ("scenario", "sweep", ...), for the error message.
-
-    Raises:
-        ScenarioError: The file is missing, unreadable, not YAML or not a mapping.
-    """
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ScenarioError(path, "", "an existing file (not found)") from None
-    except IsADirectoryError:
-        raise ScenarioError(path, "", "a YAML file, got a directory") from None
-    except UnicodeDecodeError:
-        raise ScenarioError(path, "", "a UTF-8 text file (YAML), got binary data") from None
-    except OSError as err:
-        raise ScenarioError(path, "", f"a readable file ({err.strerror})") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.reader.ReaderError as err:
-        raise ScenarioError(
-            path, f"character {err.position}", f"YAML text ({err.reason})"
-        ) from None
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark else "(parse)"
-        problem = getattr(err, "problem", None) or "invalid YAML"
-        raise ScenarioError(path, where, f"valid YAML ({problem})") from None
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ScenarioError(path, "", f"a mapping of {what} fields, got {type(data).__name__}")
-    return data
-
-
-def _read_with_extends(path: Path, chain: tuple[Path, ...]) -> dict:
-    resolved = path.resolve()
-    if resolved in chain:
-        cycle = " -> ".join(p.name for p in (*chain, resolved))
-        raise ScenarioError(path, "extends", f"no cycle of extends ({cycle})")
-    data = read_yaml(path)
-    parent = data.pop("extends", None)
-    if parent is None:
-        return data
-    if not isinstance(parent, str):
-        raise ScenarioError(path, "extends", f"a file name, got {parent!r}")
-    parent_path = path.parent / parent
-    if not parent_path.is_file():
-        raise ScenarioError(
-            path, "extends", f"an existing scenario file, got '{parent}' (not found)"
-        )
-    base = _read_with_extends(parent_path, (*chain, resolved))
-    return merge(base, data)
-
-
-def merge(base: Any, over: Any) -> Any:
-    """Deep-merge ``over`` into ``base``; lists of named items merge by name."""
-    if isinstance(base, dict) and isinstance(over, dict):
-        out = dict(base)
-        for k, v in over.items():
-            out[k] = merge(base[k], v) if k in base else copy.deepcopy(v)
-        return out
-    if _named_list(base) and _named_list(over):
-        out = [copy.deepcopy(x) for x in base]
-        names = [x["name"] for x in out]
-        for item in over:
-            if item["name"] in names:
-                i = names.index(item["name"])
-                out[i] = merge(out[i], item)
-            else:
-                out.append(copy.deepcopy(item))
-        return out
-    return copy.deepcopy(over)
-
-
-def _named_list(x: Any) -> bool:
-    return isinstance(x, list) and all(isinstance(i, dict) and "name" in i for i in x)
-
-
-def apply_override(raw: dict, item: str, file: str | Path | None = None) -> None:
-    """Apply one ``path.to.field=value`` override in place (value parsed as YAML scalar).
-
-    Items of ``platforms``, ``collectives`` and ``events`` are addressed by name or index.
-    """
-    if "=" not in item:
-        raise ScenarioError(file, f"--set {item}", "an override of the form path.to.field=value")
-    key, _, text = item.partition("=")
-    if not key.strip():
-        raise ScenarioError(file, f"--set {item}", "a field path before '='")
-    try:
-        value = yaml.safe_load(text)
-    except yaml.YAMLError:
-        value = text
-    try:
-        _set_path(raw, key, value, file)
-    except ScenarioError as err:
-        raise ScenarioError(file, f"--set {err.field}", err.expected) from None
-
-
-def _child(node: Any, part: str, where: str, file: Any, create: bool) -> Any:
-    if isinstance(node, list):
-        for i, x in enumerate(node):
-            if (isinstance(x, dict) and x.get("name") == part) or part == str(i):
-                return x
-        names = [str(x.get("name")) for x in node if isinstance(x, dict)]
-        hint = difflib.get_close_matches(part, names, n=1)
-        extra = f"; did you mean '{hint[0]}'?" if hint else ""
-        known = ", ".join(names) if names else "none defined"
-        raise ScenarioError(file, where, f"a known item name or index (one of {known}){extra}")
-    if part not in node:
-        defaults = Scenario().model_dump(mode="json")
-        probe = _lookup(defaults, where.split("."))
-        if probe is None and not create:
-            raise ScenarioError(file, where, "a known field")
-        node[part] = copy.deepcopy(probe) if probe is not None else {}
-    return node[part]
-
-
-def _lookup(data: Any, parts: list[str]) -> Any:
-    for p in parts:
-        if isinstance(data, dict) and p in data:
-            data = data[p]
-        elif isinstance(data, list):
-            data = next((x for x in data if isinstance(x, dict) and x.get("name") == p), None)
-        else:
-            return None
-    return data
-
-
-def _resolve_paths(scenario: Scenario, file: Path) -> Scenario:
-    """Resolve data paths against the scenario's folder; refuse paths outside the project."""
-    for section, field in (("task", "path"), ("network", "path")):
-        obj = getattr(scenario, section)
-        value = getattr(obj, field)
-        if value is None:
-            continue
-        candidate = (file.parent / value).resolve()
-        roots = [file.parent.resolve(), PROJECT_ROOT().resolve()]
-        if not any(candidate.is_relative_to(r) for r in roots):
-            raise ScenarioError(
-                file, f"{section}.{field}", f"a path inside the project, got '{value}'"
-            )
-        if not candidate.exists():
-            raise ScenarioError(file, f"{section}.{field}", f"an existing file, got '{value}'")
-        setattr(obj, field, str(candidate))
-    return scenario
-
-
-def with_overrides(scenario: Scenario, overrides: dict[str, Any]) -> Scenario:
-    """A copy of ``scenario`` with ``{"path.to.field": value}`` overrides applied."""
-    raw = scenario.model_dump(mode="json")
-    for key, value in overrides.items():
-        _set_path(raw, key, value)
-    return validate(raw)
-
-
-def _set_path(raw: dict, key: str, value: Any, file: str | Path | None = None) -> None:
-    parts = key.strip().split(".")
-    node: Any = raw
-    for depth, part in enumerate(parts[:-1]):
-        node = _child(node, part, ".".join(parts[: depth + 1]), file, create=True)
-    if isinstance(node, list):
-        raise ScenarioError(file, key, "a field name after a list item")
-    node[parts[-1]] = value
-
-
-def dump_scenario(scenario: Scenario) -> str:
-    """The resolved scenario as YAML (written into every output folder)."""
-    return yaml.safe_dump(scenario.model_dump(mode="json"), sort_keys=False)
-
-
-# --------------------------------------------------------------------------- reference
-
-
-# The unit of every numeric field, by schema path (``abm schema`` prints it; a test
-# checks that no numeric field is missing here). "-" marks a pure number.
-UNITS: dict[str, str] = {
-    "seed": "-",
-    "steps": "steps",
-    "population.n_users": "users",
-    "population.samples_per_step": "samples / user / step",
-    "population.rationality": "1 / utility",
-    "population.network_weight": "utility",
-    "population.switching_cost": "utility",
-    "population.reconsider_rate": "probability / step",
-    "population.threshold_mean": "share of peers",
-    "population.threshold_sd": "share of peers",
-    "population.grievance": "utility",
-    "network.mean_degree": "neighbours",
-    "network.rewire": "probability",
-    "network.groups": "groups",
-    "network.homophily": "share of edges",
-    "task.test_size": "share of samples",
-    "task.n_samples": "samples",
-    "task.stream.n_features": "features",
-    "task.stream.n_classes": "classes",
-    "task.stream.components": "components / class",
-    "task.stream.separation": "feature sd",
-    "task.stream.noise": "feature sd (stars for ratings_stream)",
-    "task.stream.shift": "feature sd",
-    "task.stream.n_groups": "groups",
-    "task.stream.label_noise": "probability",
-    "task.stream.n_test": "samples",
-    "task.stream.n_items": "items",
-    "task.stream.rank": "latent dimensions",
-    "platforms[].initial_share": "share of users",
-    "platforms[].price": "utility / step",
-    "platforms[].retention": "steps",
-    "platforms[].shards": "shards",
-    "platforms[].filter_cost": "utility / step",
-    "platforms[].incentive": "utility / step",
-    "platforms[].seed_data": "samples",
-    "collectives[].size": "share of users",
-    "collectives[].group": "group index",
-    "collectives[].recruit_rate": "probability / step",
-    "collectives[].start": "step",
-    "collectives[].stop": "step",
-    "collectives[].critical_mass": "share of users",
-    "collectives[].fatigue": "probability / step",
-    "collectives[].demand": "utility / member / step",
-    "collectives[].patience": "rounds",
-    "collectives[].rate": "share of samples",
-    "collectives[].signal.target": "class label",
-    "collectives[].signal.n_features": "features",
-    "collectives[].signal.noise": "share of samples",
-    "collectives[].turnout_weight": "weight (0-1)",
-    "policy.portability": "share of switching cost",
-    "policy.bargaining_power": "weight (0-1)",
-    "policy.value_of_quality": "utility / user / step / quality",
-    "events[].at": "step",
-    "events[].quality": "score",
-    "events[].price": "utility / step",
-    "policy.bargaining_every": "steps",
-    "measurement.agent_table_every": "steps",
-}
-
-
-def schema_rows(model: type[BaseModel] = Scenario, prefix: str = "") -> list[dict[str, str]]:
-    """Every field of the schema as rows: path, type, unit, default, range, meaning."""
-    rows = []
-    for name, field in model.model_fields.items():
-        path = f"{prefix}{name}"
-        ann = field.annotation
-        sub = _submodel(ann)
-        if sub is not None:
-            is_list = getattr(ann, "__origin__", None) is list
-            rows += schema_rows(sub, f"{path}[]." if is_list else f"{path}.")
-            continue
-        bounds = []
-        for m in field.metadata:
-            for attr, sym in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
-                if getattr(m, attr, None) is not None:
-                    bounds.append(f"{sym} {getattr(m, attr)}")
-        default = (
-            "required"
-            if field.is_required()
-            else _show(field.get_default(call_default_factory=True))
-        )
-        rows.append(
-            {
-                "field": path,
-                "type": _type_name(ann),
-                "unit": UNITS.get(path, ""),
-                "default": default,
-                "range": ", ".join(bounds),
-                "meaning": field.description or "",
-            }
-        )
-    return rows
-
-
-def _submodel(ann: Any) -> type[BaseModel] | None:
-    if isinstance(ann, type) and issubclass(ann, BaseModel):
-        return ann
-    for a in getattr(ann, "__args__", ()):
-        if isinstance(a, type) and issubclass(a, BaseModel):
-            return a
-    return None
-
-
-def _type_name(ann: Any) -> str:
-    if isinstance(ann, type) and issubclass(ann, StrEnum):
-        return " | ".join(m.value for m in ann)
-    if getattr(ann, "__origin__", None) is Literal:
-        return " | ".join(str(a) for a in ann.__args__)
-    text = getattr(ann, "__name__", None) or str(ann)
-    return text.replace("typing.", "").replace("NoneType", "null")
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, StrEnum):
-        return value.value
-    return "null" if value is None else str(value)
-
-
-def schema_markdown() -> str:
-    """The schema reference as a Markdown table (printed by ``abm schema``, in the README)."""
-    lines = [
-        "<!-- generated by `abm schema > docs/schema.md`; do not edit by hand -->",
-        "",
-        "| field | type | unit | default | range | meaning |",
-        "|---|---|---|---|---|---|",
-    ]
-    for r in schema_rows():
-        cells = [f"`{r['field']}`", r["type"].replace("|", "\\|"), r["unit"], r["default"]]
-        cells += [r["range"], r["meaning"].replace("|", "\\|")]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)

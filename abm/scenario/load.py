@@ -1,0 +1,375 @@
+"""Loading a scenario file: YAML, ``extends:`` chains, ``--set`` overrides, data paths.
+
+Loading treats a scenario file as untrusted input (docs/security.md): YAML is parsed
+with a safe loader under limits (size, nesting, alias expansion; a repeated key is an
+error); ``extends:`` chains are resolved relative to the including file (cycles are an
+error); every file a scenario names must resolve, after following links, to a regular
+file under a size limit inside the scenario's root (:func:`scenario_root`, widened by
+``--root``), and its content never appears in a message. Every problem becomes
+a :class:`~abm.scenario.schema.ScenarioError` whose message is one line naming the
+file, the field path and what was expected.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import stat
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel
+
+from abm.scenario.paths import apply_override
+from abm.scenario.schema import Scenario, ScenarioError, validate
+
+# Limits on what a scenario or sweep file may ask of the loader (docs/security.md).
+MAX_YAML_BYTES = 1 << 20  # a scenario is a page of YAML; 1 MiB is generous
+MAX_YAML_DEPTH = 40  # nesting of mappings and lists (the schema needs 4)
+MAX_YAML_NODES = 100_000  # nodes after expanding aliases (stops "billion laughs")
+MAX_DATA_BYTES = 8 << 30  # an edge list or data file (MovieLens 25M is 0.7 GB)
+MAX_EXTENDS = 16  # length of an extends chain
+ROOT_MARKERS = ("pyproject.toml", ".git")
+
+
+def scenario_root(top: str | Path) -> Path:
+    """The folder every file a scenario names must stay inside.
+
+    The nearest folder above the top scenario (or sweep) file holding a project marker
+    (``pyproject.toml`` or ``.git``); else the top file's own folder. Links are
+    followed first, so a link cannot move the root.
+    """
+    folder = Path(top).resolve().parent
+    for candidate in (folder, *folder.parents):
+        if any((candidate / m).exists() for m in ROOT_MARKERS):
+            return candidate
+    return folder
+
+
+def roots_for(top: str | Path, extra: list[str | Path] | tuple = ()) -> tuple[Path, ...]:
+    """The scenario root of ``top`` and any folders ``--root`` adds (resolved)."""
+    return (scenario_root(top), *(Path(r).resolve() for r in extra))
+
+
+def safe_file(
+    name: str,
+    base: Path,
+    roots: tuple[Path, ...],
+    file: str | Path,
+    field: str,
+    limit: int = MAX_DATA_BYTES,
+    what: str = "file",
+) -> Path:
+    """Resolve a file a scenario names; refuse anything but a regular file inside a root.
+
+    Links are followed before the check, so a link inside the root pointing outside it
+    is refused. Messages name the file and field, never the file's content.
+
+    Args:
+        name: The path as written in the scenario (relative to ``base``).
+        base: The folder of the scenario file that names it.
+        roots: Folders the file must resolve inside.
+        file: The scenario file, for messages.
+        field: The field naming it, for messages.
+        limit: Largest size accepted, in bytes.
+        what: What the file is, for messages ("file", "scenario file").
+    """
+    if not isinstance(name, str) or not name or "\x00" in name:
+        raise ScenarioError(file, field, "a file name")
+    try:
+        target = (base / name).resolve(strict=True)
+    except FileNotFoundError:
+        raise ScenarioError(file, field, f"an existing {what}, got '{_short(name)}'") from None
+    except (OSError, RuntimeError):
+        raise ScenarioError(file, field, f"a resolvable file, got '{_short(name)}'") from None
+    if not any(target.is_relative_to(r) for r in roots):
+        shown = ", ".join(str(r) for r in roots)
+        raise ScenarioError(
+            file,
+            field,
+            f"a file inside the scenario's root ({shown}; --root widens it), got '{_short(name)}'",
+        )
+    try:
+        info = target.stat()
+    except OSError as err:
+        raise ScenarioError(file, field, f"a readable file ({err.strerror})") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise ScenarioError(file, field, f"a regular file, got '{_short(name)}' ({_kind(info)})")
+    if info.st_size > limit:
+        raise ScenarioError(
+            file, field, f"a file of at most {limit:,} bytes, got {info.st_size:,} bytes"
+        )
+    return target
+
+
+def read_limited(path: Path, limit: int, file: str | Path, field: str = "") -> bytes:
+    """Read a regular file of at most ``limit`` bytes (a FIFO or device is refused unread)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise ScenarioError(file, field, "an existing file (not found)") from None
+    except IsADirectoryError:
+        raise ScenarioError(file, field, "a file, got a directory") from None
+    except OSError as err:
+        raise ScenarioError(file, field, f"a readable file ({err.strerror})") from None
+    with os.fdopen(fd, "rb") as fh:
+        info = os.fstat(fh.fileno())
+        if stat.S_ISDIR(info.st_mode):
+            raise ScenarioError(file, field, "a file, got a directory")
+        if not stat.S_ISREG(info.st_mode):
+            raise ScenarioError(file, field, f"a regular file, got a {_kind(info)}")
+        if info.st_size > limit:
+            raise ScenarioError(
+                file, field, f"a file of at most {limit:,} bytes, got {info.st_size:,} bytes"
+            )
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise ScenarioError(file, field, f"a file of at most {limit:,} bytes")
+    return data
+
+
+def _kind(info: os.stat_result) -> str:
+    mode = info.st_mode
+    for test, word in (
+        (stat.S_ISDIR, "directory"),
+        (stat.S_ISFIFO, "named pipe"),
+        (stat.S_ISCHR, "character device"),
+        (stat.S_ISBLK, "block device"),
+        (stat.S_ISSOCK, "socket"),
+    ):
+        if test(mode):
+            return word
+    return "special file"
+
+
+def _short(text: Any, n: int = 80) -> str:
+    text = str(text).encode("unicode_escape").decode("ascii")
+    return text if len(text) <= n else text[: n - 3] + "..."
+
+
+class _LimitError(Exception):
+    def __init__(self, line: int | None, expected: str):
+        self.line, self.expected = line, expected
+
+
+class LimitedLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` with limits: nesting depth, expanded size, no repeated keys."""
+
+    def __init__(self, stream: str):
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:  # noqa: D102
+        self._depth += 1
+        if self._depth > MAX_YAML_DEPTH:
+            mark = self.peek_event().start_mark
+            raise _LimitError(mark.line + 1, f"nesting at most {MAX_YAML_DEPTH} levels deep")
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:  # noqa: D102
+        seen: set = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            try:
+                repeated = key in seen
+                seen.add(key)
+            except TypeError:
+                continue  # an unhashable key: SafeLoader reports it
+            if repeated:
+                raise _LimitError(
+                    key_node.start_mark.line + 1, f"each key once ('{_short(key, 40)}' is repeated)"
+                )
+        return super().construct_mapping(node, deep)
+
+
+def _expanded_size(node: Any, memo: dict[int, int], cap: int) -> int:
+    """Nodes in the document once every alias is expanded (computed without expanding)."""
+    key = id(node)
+    if key in memo:
+        return memo[key]
+    memo[key] = 1  # a recursive alias counts once; PyYAML refuses real recursion later
+    total = 1
+    if isinstance(node, yaml.SequenceNode):
+        for child in node.value:
+            total += _expanded_size(child, memo, cap)
+    elif isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            total += _expanded_size(k, memo, cap) + _expanded_size(v, memo, cap)
+    memo[key] = min(total, cap + 1)
+    return memo[key]
+
+
+def parse_yaml(
+    text: str,
+    file: str | Path,
+    max_bytes: int = MAX_YAML_BYTES,
+    max_nodes: int = MAX_YAML_NODES,
+) -> Any:
+    """Parse YAML text with :class:`LimitedLoader`; every problem is one line."""
+    if len(text) > max_bytes:
+        raise ScenarioError(file, "", f"a YAML file of at most {max_bytes:,} bytes")
+    loader = None
+    try:
+        loader = LimitedLoader(text)
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        if _expanded_size(node, {}, max_nodes) > max_nodes:
+            raise _LimitError(None, f"at most {max_nodes:,} values once aliases are expanded")
+        return loader.construct_document(node)
+    except _LimitError as err:
+        where = f"line {err.line}" if err.line else ""
+        raise ScenarioError(file, where, err.expected) from None
+    except yaml.reader.ReaderError as err:
+        raise ScenarioError(
+            file, f"character {err.position}", f"YAML text ({_short(err.reason)})"
+        ) from None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else "(parse)"
+        problem = getattr(err, "problem", None) or "invalid YAML"
+        raise ScenarioError(file, where, f"valid YAML ({_short(problem)})") from None
+    except RecursionError:
+        raise ScenarioError(file, "", f"nesting at most {MAX_YAML_DEPTH} levels deep") from None
+    finally:
+        if loader is not None:
+            loader.dispose()
+
+
+def load_scenario(
+    path: str | Path,
+    overrides: list[str] | None = None,
+    *,
+    roots: tuple[Path, ...] | None = None,
+    extra_roots: list[str | Path] | tuple = (),
+) -> Scenario:
+    """Read, merge (``extends``), override (``--set``) and validate a scenario file.
+
+    Args:
+        path: The YAML file.
+        overrides: ``field.path=value`` strings; lists are addressed by item name.
+        roots: Folders every named file must stay inside (default: the root of
+            ``path``, see :func:`scenario_root`, plus ``extra_roots``).
+        extra_roots: Folders ``--root`` adds.
+
+    Returns:
+        The validated scenario, with data paths resolved to absolute paths.
+
+    Raises:
+        ScenarioError: One line naming the file, the field and what was expected.
+    """
+    path = Path(path)
+    if roots is None:
+        roots = roots_for(path, extra_roots)
+    raw = _read_with_extends(path, chain=(), roots=roots)
+    for item in overrides or []:
+        apply_override(raw, item, file=path)
+    scenario = validate(raw, file=path)
+    return _resolve_paths(scenario, path, roots)
+
+
+def read_yaml(path: Path, what: str = "scenario") -> dict:
+    """Read a YAML mapping with the limits of :class:`LimitedLoader`, with one-line errors.
+
+    Args:
+        path: The file.
+        what: What the file holds ("scenario", "sweep", ...), for the error message.
+
+    Raises:
+        ScenarioError: The file is missing, unreadable, not a regular file, too big, not
+            YAML or not a mapping.
+    """
+    raw = read_limited(Path(path), MAX_YAML_BYTES, path)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ScenarioError(path, "", "a UTF-8 text file (YAML), got binary data") from None
+    data = parse_yaml(text, path)
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ScenarioError(path, "", f"a mapping of {what} fields, got {type(data).__name__}")
+    return data
+
+
+def _read_with_extends(path: Path, chain: tuple[Path, ...], roots: tuple[Path, ...]) -> dict:
+    resolved = path.resolve()
+    if resolved in chain:
+        cycle = " -> ".join(p.name for p in (*chain, resolved))
+        raise ScenarioError(path, "extends", f"no cycle of extends ({cycle})")
+    if len(chain) >= MAX_EXTENDS:
+        raise ScenarioError(path, "extends", f"a chain of at most {MAX_EXTENDS} files")
+    data = read_yaml(path)
+    parent = data.pop("extends", None)
+    if parent is None:
+        return data
+    if not isinstance(parent, str):
+        raise ScenarioError(path, "extends", "a file name (a string)")
+    parent_path = safe_file(
+        parent, path.parent, roots, path, "extends", MAX_YAML_BYTES, "scenario file"
+    )
+    base = _read_with_extends(parent_path, (*chain, resolved), roots)
+    return merge(base, data)
+
+
+def merge(base: Any, over: Any) -> Any:
+    """Deep-merge ``over`` into ``base``; lists of named items merge by name."""
+    if isinstance(base, dict) and isinstance(over, dict):
+        out = dict(base)
+        for k, v in over.items():
+            out[k] = merge(base[k], v) if k in base else copy.deepcopy(v)
+        return out
+    if _named_list(base) and _named_list(over):
+        out = [copy.deepcopy(x) for x in base]
+        names = [x["name"] for x in out]
+        for item in over:
+            if item["name"] in names:
+                i = names.index(item["name"])
+                out[i] = merge(out[i], item)
+            else:
+                out.append(copy.deepcopy(item))
+        return out
+    return copy.deepcopy(over)
+
+
+def _named_list(x: Any) -> bool:
+    return isinstance(x, list) and all(isinstance(i, dict) and "name" in i for i in x)
+
+
+def _resolve_paths(scenario: Scenario, file: Path, roots: tuple[Path, ...]) -> Scenario:
+    """Resolve every file the scenario names (any field called ``path`` or ``*_path``).
+
+    Each is resolved against the scenario's folder and must be a regular file inside
+    one of ``roots``, under :data:`MAX_DATA_BYTES`.
+    """
+    for where, obj, name, value in _path_fields(scenario, ""):
+        target = safe_file(value, file.parent, roots, file, where)
+        setattr(obj, name, str(target))
+    return scenario
+
+
+def _path_fields(obj: BaseModel, prefix: str) -> list[tuple[str, BaseModel, str, str]]:
+    out = []
+    for name in type(obj).model_fields:
+        value = getattr(obj, name)
+        where = f"{prefix}{name}"
+        if isinstance(value, BaseModel):
+            out += _path_fields(value, f"{where}.")
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                if isinstance(item, BaseModel):
+                    out += _path_fields(item, f"{where}[{i}].")
+        elif isinstance(value, str) and (name == "path" or name.endswith("_path")):
+            out.append((where, obj, name, value))
+    return out
+
+
+def dump_scenario(scenario: Scenario) -> str:
+    """The resolved scenario as YAML (written into every output folder)."""
+    return yaml.safe_dump(scenario.model_dump(mode="json"), sort_keys=False)

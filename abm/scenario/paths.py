@@ -1,0 +1,220 @@
+"""Field paths: the one walker from a path string to a place in a scenario.
+
+A field path names one scenario field: ``population.n_users``,
+``collectives.union.size`` (list items by name or index). Four front ends spell the
+same path differently, and each has an adapter here that turns its spelling into a
+list of parts, so there is exactly one walker:
+
+- ``--set`` overrides and sweep ``vary:`` keys use dots: :func:`from_dotted`;
+- the viewer's controls use brackets for list items (``collectives[union].size``):
+  :func:`from_brackets` / :func:`to_brackets`;
+- Mesa model keywords cannot hold dots, so they use ``__``
+  (``collectives__union__size``): :func:`from_keyword` / :func:`to_keyword`.
+
+Modelling assumption: a path addresses the scenario's *document* (its JSON form), so a
+path that works in a scenario file works everywhere; the schema then validates the
+result as a whole.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
+
+from abm.scenario.schema import Scenario, ScenarioError, validate
+
+# --------------------------------------------------------------------------- adapters
+
+
+def from_dotted(path: str) -> list[str]:
+    """Parts of a dotted path (``--set``, sweeps): ``collectives.union.size``."""
+    return path.strip().split(".")
+
+
+def from_brackets(path: str) -> list[str]:
+    """Parts of a viewer path: ``collectives[union].size`` -> ``[collectives, union, size]``."""
+    return path.replace("[", ".").replace("]", "").split(".")
+
+
+def to_brackets(
+    parts: list[str], lists: tuple[str, ...] = ("platforms", "collectives", "events")
+) -> str:
+    """The viewer's spelling of ``parts``: list items in brackets."""
+    out = ""
+    for i, p in enumerate(parts):
+        if i > 0 and parts[i - 1] in lists:
+            out += f"[{p}]"
+        else:
+            out += f".{p}" if out else p
+    return out
+
+
+def from_keyword(key: str) -> list[str]:
+    """Parts of a Mesa model keyword: ``collectives__union__size``."""
+    return key.split("__")
+
+
+def to_keyword(parts: list[str]) -> str:
+    """The Mesa model keyword of ``parts``: joined by ``__``."""
+    return "__".join(parts)
+
+
+def to_dotted(parts: list[str]) -> str:
+    """The dotted spelling of ``parts``."""
+    return ".".join(parts)
+
+
+def keyword_overrides(overrides: dict[str, Any]) -> dict[str, Any]:
+    """Mesa keywords (``population__n_users=...``) as dotted overrides."""
+    return {to_dotted(from_keyword(k)): v for k, v in overrides.items()}
+
+
+def schema_field(parts: list[str]) -> FieldInfo:
+    """The schema's field at ``parts`` (list items, by name, index or ``*``, are skipped).
+
+    For front ends that need a field's type and bounds rather than a value (the
+    viewer's sliders): ``schema_field(from_brackets("collectives[*].size"))``.
+
+    Raises:
+        KeyError: No such field in the schema.
+    """
+    model: type[BaseModel] | None = Scenario
+    info: FieldInfo | None = None
+    skip = False
+    for part in parts:
+        if skip:  # the item of a list: its name, index or "*"
+            skip = False
+            continue
+        if model is None or part not in model.model_fields:
+            raise KeyError(f"{to_dotted(parts)}: no field '{part}'")
+        info = model.model_fields[part]
+        ann = info.annotation
+        skip = getattr(ann, "__origin__", None) is list
+        model = next(
+            (
+                c
+                for c in (ann, *getattr(ann, "__args__", ()))
+                if isinstance(c, type) and issubclass(c, BaseModel)
+            ),
+            None,
+        )
+    if info is None:
+        raise KeyError("an empty field path")
+    return info
+
+
+# --------------------------------------------------------------------------- walker
+
+
+def get(data: Any, parts: list[str]) -> Any:
+    """The value at ``parts`` in a scenario document, or ``None`` when there is none."""
+    for p in parts:
+        if isinstance(data, dict):
+            if p not in data:
+                return None
+            data = data[p]
+        elif isinstance(data, list):
+            data = next(
+                (
+                    x
+                    for i, x in enumerate(data)
+                    if (isinstance(x, dict) and x.get("name") == p) or str(i) == p
+                ),
+                None,
+            )
+        else:
+            return None
+    return data
+
+
+def set_path(raw: dict, key: str | list[str], value: Any, file: str | Path | None = None) -> None:
+    """Set the field at ``key`` (dotted or parts) in a scenario document, in place.
+
+    A missing section is created from the schema's defaults, so ``policy.portability``
+    works on a file that has no ``policy:`` block.
+
+    Raises:
+        ScenarioError: The path names no field or no list item.
+    """
+    parts = from_dotted(key) if isinstance(key, str) else list(key)
+    shown = to_dotted(parts)
+    node: Any = raw
+    for depth, part in enumerate(parts[:-1]):
+        node = _child(node, part, parts[: depth + 1], file)
+    if isinstance(node, list):
+        raise ScenarioError(file, shown, "a field name after a list item")
+    if not isinstance(node, dict):
+        raise ScenarioError(file, shown, "a path through sections of the scenario")
+    node[parts[-1]] = value
+
+
+def _child(node: Any, part: str, walked: list[str], file: Any) -> Any:
+    where = to_dotted(walked)
+    if isinstance(node, list):
+        for i, x in enumerate(node):
+            if (isinstance(x, dict) and x.get("name") == part) or part == str(i):
+                return x
+        names = [str(x.get("name")) for x in node if isinstance(x, dict)]
+        hint = difflib.get_close_matches(part, names, n=1)
+        extra = f"; did you mean '{hint[0]}'?" if hint else ""
+        known = ", ".join(names) if names else "none defined"
+        raise ScenarioError(file, where, f"a known item name or index (one of {known}){extra}")
+    if not isinstance(node, dict):
+        raise ScenarioError(file, where, "a path through sections of the scenario")
+    if part not in node:
+        probe = _default_at(walked)
+        node[part] = copy.deepcopy(probe) if probe is not None else {}
+    return node[part]
+
+
+def _default_at(parts: list[str]) -> Any:
+    defaults = Scenario().model_dump(mode="json")
+    for p in parts:
+        if isinstance(defaults, dict) and p in defaults:
+            defaults = defaults[p]
+        elif isinstance(defaults, list):
+            defaults = next(
+                (x for x in defaults if isinstance(x, dict) and x.get("name") == p), None
+            )
+        else:
+            return None
+    return defaults
+
+
+def apply_override(raw: dict, item: str, file: str | Path | None = None) -> None:
+    """Apply one ``path.to.field=value`` override in place (value parsed as YAML scalar).
+
+    Items of ``platforms``, ``collectives`` and ``events`` are addressed by name or index.
+    """
+    if "=" not in item:
+        raise ScenarioError(file, f"--set {item}", "an override of the form path.to.field=value")
+    key, _, text = item.partition("=")
+    if not key.strip():
+        raise ScenarioError(file, f"--set {item}", "a field path before '='")
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        value = text
+    try:
+        set_path(raw, key, value, file)
+    except ScenarioError as err:
+        raise ScenarioError(file, f"--set {err.field}", err.expected) from None
+
+
+def with_overrides(scenario: Scenario, overrides: dict[str, Any]) -> Scenario:
+    """A copy of ``scenario`` with ``{"path.to.field": value}`` overrides applied."""
+    raw = scenario.model_dump(mode="json")
+    for key, value in overrides.items():
+        set_path(raw, key, value)
+    return validate(raw)
+
+
+def current(scenario: Scenario, key: str) -> Any:
+    """The scenario's value at a dotted path, or ``None`` when the path names nothing."""
+    return get(scenario.model_dump(mode="json"), from_dotted(key))

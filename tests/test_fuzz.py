@@ -1,0 +1,231 @@
+"""Property-based fuzzing of scenario and sweep files (issue 14, docs/security.md).
+
+Hypothesis builds scenario documents from the schema (every field of
+:func:`abm.scenario.schema_rows`), then mutates them: values of the wrong type or out
+of range, hostile names and paths, unknown keys, a repeated key, a truncated file,
+an alias bomb. Each document goes through the ``abm`` command line (``abm.cli.app``,
+the code behind the console script) and must end in exit 0, or exit 2 with one line
+on stderr; never a traceback, never a file written outside the test's folder, and
+the whole test stays within about a minute (``FUZZ_SECONDS``).
+
+A hostile file found here becomes a named case in tests/test_security.py.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from abm.cli import app
+from abm.scenario import schema_rows
+
+FUZZ_SECONDS = float(os.environ.get("ABM_FUZZ_SECONDS", "60"))
+BASE = {
+    "name": "fuzz",
+    "steps": 2,
+    "population": {"n_users": 30},
+    "network": {"mean_degree": 4},
+    "measurement": {"valuation": False, "counterfactual_every": 0},
+    "platforms": [{"name": "incumbent", "initial_share": 0.7}, {"name": "challenger"}],
+    "collectives": [{"name": "union", "target": "incumbent", "size": 0.3}],
+}
+# Fields a run may vary without becoming slow (the rest are only validated).
+CHEAP_LIMITS = {"steps": 3, "population.n_users": 200, "task.n_samples": 3000}
+
+FIELDS = [r["field"].replace("[]", ".0") for r in schema_rows()]
+HOSTILE_TEXT = st.sampled_from(
+    [
+        "../../../escape",
+        "/etc/passwd",
+        "/proc/self/environ",
+        "/dev/zero",
+        "a\nb",
+        "x" * 300,
+        "..",
+        "",
+        "\x00",
+        "\u202eevil",
+        "C:\\windows",
+        "name with spaces",
+        "~",
+        "$(touch pwned)",
+        "union",
+        "incumbent",
+    ]
+)
+VALUES = st.one_of(
+    st.integers(min_value=-(10**12), max_value=10**12),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.booleans(),
+    st.none(),
+    st.text(max_size=20),
+    HOSTILE_TEXT,
+    st.lists(st.integers(-3, 3), max_size=3),
+    st.dictionaries(st.text(max_size=5), st.integers(), max_size=2),
+)
+SAFE_VALUES = st.one_of(st.integers(0, 3), st.floats(0, 1), st.booleans(), HOSTILE_TEXT)
+
+
+def _set(doc: dict, path: str, value) -> None:
+    node = doc
+    parts = path.split(".")
+    for part in parts[:-1]:
+        if isinstance(node, list):
+            index = int(part) if part.isdigit() else 0
+            if not node:
+                node.append({"name": "added"})
+            node = node[min(index, len(node) - 1)]
+        else:
+            child = node.get(part)
+            if not isinstance(child, dict | list):
+                child = [] if part in ("platforms", "collectives", "events") else {}
+                node[part] = child
+            node = child
+        if not isinstance(node, dict | list):
+            return
+    if isinstance(node, list):
+        node.append(value)
+    else:
+        node[parts[-1]] = value
+
+
+@st.composite
+def scenario_texts(draw) -> str:
+    doc = yaml.safe_load(yaml.safe_dump(BASE))
+    for _ in range(draw(st.integers(0, 4))):
+        _set(doc, draw(st.sampled_from(FIELDS)), draw(VALUES))
+    if draw(st.booleans()):
+        doc[draw(st.sampled_from(["name", "extends", "network.path"]))] = draw(HOSTILE_TEXT)
+    if draw(st.integers(0, 5)) == 0:
+        doc["network"] = {"kind": "edgelist", "path": "edges.txt"}
+    if draw(st.integers(0, 5)) == 0:
+        doc[draw(st.text(min_size=1, max_size=8))] = draw(VALUES)
+    text = yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)
+    mutation = draw(st.integers(0, 9))
+    if mutation == 0:  # truncated
+        text = text[: draw(st.integers(0, len(text)))]
+    elif mutation == 1:  # a repeated key
+        text += text.splitlines()[0] + "\n"
+    elif mutation == 2:  # junk bytes spliced in
+        at = draw(st.integers(0, len(text)))
+        text = text[:at] + draw(st.text(max_size=10)) + text[at:]
+    elif mutation == 3:  # an alias bomb
+        text = (
+            "b0: &b0 [x,x,x,x,x,x,x,x]\n"
+            + "".join(f"b{i}: &b{i} [" + ",".join([f"*b{i - 1}"] * 8) + "]\n" for i in range(1, 8))
+            + text
+        )
+    return text
+
+
+@st.composite
+def sweep_texts(draw) -> str:
+    vary = {}
+    for _ in range(draw(st.integers(1, 2))):
+        key = draw(st.sampled_from([*FIELDS, "no.such.field", "collectives.union.size"]))
+        levels = draw(st.lists(SAFE_VALUES, min_size=0, max_size=2))
+        vary[key] = levels
+    doc = {"name": draw(st.one_of(st.just("sw"), HOSTILE_TEXT)), "base": "base.yaml",
+           "vary": vary, "replicates": 1}  # fmt: skip
+    if draw(st.booleans()):
+        doc["base"] = draw(HOSTILE_TEXT)
+    if draw(st.booleans()):
+        doc[draw(st.sampled_from(["steps", "seed", "samples", "design", "outcomes"]))] = draw(
+            VALUES
+        )
+    return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)
+
+
+def _snapshot(folder: Path) -> set[str]:
+    return {str(p.relative_to(folder)) for p in folder.rglob("*")}
+
+
+def _check(result, outside_before: set[str], folder: Path, out: Path) -> None:
+    exc = result.exception
+    assert exc is None or isinstance(exc, SystemExit), repr(exc)
+    assert result.exit_code in (0, 2), (result.exit_code, result.stderr[:500])
+    assert "Traceback" not in result.stderr
+    if result.exit_code == 2:
+        lines = result.stderr.splitlines()
+        assert len(lines) == 1 and lines[0].startswith("abm: "), result.stderr[:500]
+        assert len(lines[0]) < 2000
+    now = {p for p in _snapshot(folder) if not (folder / p).is_relative_to(out)}
+    assert now <= outside_before, now - outside_before
+
+
+def _cheap(text: str) -> bool:
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return False
+    if not isinstance(doc, dict):
+        return False
+    for path, limit in CHEAP_LIMITS.items():
+        node = doc
+        for part in path.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        if node is not None and not (isinstance(node, int) and node <= limit):
+            return False
+    return True
+
+
+START: dict[str, float] = {}
+
+
+def _out_of_time(key: str) -> bool:
+    START.setdefault(key, time.monotonic())
+    return time.monotonic() - START[key] > FUZZ_SECONDS / 2
+
+
+@pytest.fixture(scope="module")
+def arena(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("fuzz")
+    (folder / "pyproject.toml").write_text("")
+    (folder / "base.yaml").write_text(yaml.safe_dump(BASE))
+    (folder / "edges.txt").write_text("".join(f"{i} {(i + 1) % 30}\n" for i in range(30)))
+    os.mkfifo(folder / "pipe")
+    return folder
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
+@given(text=scenario_texts())
+def test_fuzzed_scenarios_exit_0_or_2_with_one_line(arena: Path, text: str) -> None:
+    if _out_of_time("scenario"):
+        return
+    path = arena / "s.yaml"
+    path.write_text(text, encoding="utf-8", errors="surrogatepass")
+    out = arena / "out"
+    before = {p for p in _snapshot(arena) if not (arena / p).is_relative_to(out)}
+    runner = CliRunner()
+    result = runner.invoke(app, ["validate", str(path)])
+    _check(result, before, arena, out)
+    if result.exit_code == 0 and _cheap(text):
+        result = runner.invoke(app, ["run", str(path), "--out", str(out), "--no-report"])
+        _check(result, before, arena, out)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
+@given(text=sweep_texts())
+def test_fuzzed_sweeps_exit_0_or_2_with_one_line(arena: Path, text: str) -> None:
+    if _out_of_time("sweep"):
+        return
+    path = arena / "sweep.yaml"
+    path.write_text(text, encoding="utf-8", errors="surrogatepass")
+    out = arena / "sweeps"
+    before = {p for p in _snapshot(arena) if not (arena / p).is_relative_to(out)}
+    spec = yaml.safe_load(text)
+    if any(
+        k in CHEAP_LIMITS or k.startswith("measurement") for k in (spec.get("vary") or {})
+    ) or not (spec.get("steps") is None or spec.get("steps") in (1, 2, 3)):
+        return  # could be slow to run; validation of such files is fuzzed above
+    result = CliRunner().invoke(
+        app, ["sweep", str(path), "--out", str(out), "--executor", "serial"]
+    )
+    _check(result, before, arena, out)

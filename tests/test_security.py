@@ -1,0 +1,441 @@
+"""Hostile input and faults, through the real command line (issue 14, docs/security.md).
+
+Every case runs ``python -m abm`` in a subprocess and checks what a user sees: one
+line on stderr naming the file and field, exit code 2, no traceback, no file content
+quoted, and nothing written outside (or, for refused input, inside) ``--out``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from abm.runner import PARTIAL, _host
+
+ROOT = Path(__file__).resolve().parents[1]
+SECRET = "TOPSECRET-do-not-print"
+SMALL = """\
+name: small
+steps: 2
+population: {n_users: 40}
+network: {mean_degree: 4}
+measurement: {valuation: false, counterfactual_every: 0}
+"""
+
+
+def abm(*args: str, cwd: Path | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "abm", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd or ROOT,
+        timeout=timeout,
+        env=env,
+    )
+
+
+def one_line(proc: subprocess.CompletedProcess, *words: str) -> str:
+    """The run failed with exit 2 and one line holding ``words``, and no traceback."""
+    assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1, proc.stderr[:2000]
+    assert "Traceback" not in proc.stderr and len(lines[0]) < 400, lines[0]
+    for w in words:
+        assert w in lines[0], (w, lines[0])
+    return lines[0]
+
+
+def tree(folder: Path) -> set[str]:
+    return {str(p.relative_to(folder)) for p in folder.rglob("*")} if folder.exists() else set()
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A project folder (its root) inside tmp_path, and a secret file outside it."""
+    proj = tmp_path / "proj"
+    proj.mkdir()
+    (proj / "pyproject.toml").write_text("")
+    (proj / "small.yaml").write_text(SMALL)
+    (tmp_path / "secret.yaml").write_text(f"{SECRET}\n")
+    return proj
+
+
+# ----------------------------------------------------------------- output paths
+
+
+def test_a_name_never_leaves_out(project: Path, tmp_path: Path) -> None:
+    out = project / "out"
+    before = tree(tmp_path)
+    for i, name in enumerate(["../../../escaped", str(tmp_path / "abs")]):
+        path = project / f"n{i}.yaml"
+        path.write_text(f"extends: small.yaml\nname: {yaml.safe_dump(name).splitlines()[0]}\n")
+        proc = abm("run", path, "--out", out, "--no-report")
+        assert proc.returncode == 0, proc.stderr
+    made = list(out.iterdir())
+    assert len(made) == 2 and all(p.parent == out and p.is_dir() for p in made)
+    new = tree(tmp_path) - before
+    scenarios = {f"proj/n{i}.yaml" for i in range(2)}
+    assert all(p in scenarios or p == "proj/out" or p.startswith("proj/out/") for p in new)
+
+
+@pytest.mark.parametrize(
+    "name, words",
+    [
+        ('"a\\nb"', ["name", "control characters"]),
+        ("x" * 300, ["name", "at most 64 characters"]),
+        ('".."', ["name", "letter or digit"]),
+    ],
+    ids=["newline", "overlong", "dots"],
+)
+def test_unsafe_names_are_refused_before_the_run(project: Path, name: str, words) -> None:
+    path = project / "bad.yaml"
+    path.write_text(f"extends: small.yaml\nname: {name}\n")
+    out = project / "out"
+    one_line(abm("run", path, "--out", out), str(path), *words)
+    assert not out.exists()
+
+
+def test_out_that_is_a_file_is_refused_before_the_run(project: Path) -> None:
+    target = project / "afile"
+    target.write_text("keep")
+    one_line(abm("run", project / "small.yaml", "--out", target), "--out", "a folder")
+    assert target.read_text() == "keep"
+
+
+def test_a_killed_runs_partial_folder_is_removed_by_the_next_run(project: Path) -> None:
+    out = project / "out"
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = out / f"{PARTIAL}{_host()}-{dead.pid}-abcd1234"
+    stale.mkdir(parents=True)
+    (stale / "model.csv").write_text("half")
+    proc = abm("run", project / "small.yaml", "--out", out, "--no-report")
+    assert proc.returncode == 0, proc.stderr
+    assert not stale.exists() and not list(out.glob(f"{PARTIAL}*"))
+
+
+FAIL_AT_STEP_3 = """
+import sys
+from abm.model import LeverageModel
+step = LeverageModel.step
+def failing(self):
+    if self.steps >= 3:
+        raise MemoryError("planted")
+    step(self)
+LeverageModel.step = failing
+from abm.cli import main
+sys.argv = ["abm", *sys.argv[1:]]
+main()
+"""
+
+
+def test_a_run_that_fails_late_keeps_its_steps_and_says_where(project: Path) -> None:
+    (project / "long.yaml").write_text(SMALL.replace("steps: 2", "steps: 8"))
+    out = project / "out"
+    proc = subprocess.run(
+        [sys.executable, "-c", FAIL_AT_STEP_3, "run", str(project / "long.yaml"),
+         "--out", str(out), "--no-report"],
+        capture_output=True, text=True, cwd=ROOT, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 1, proc.stderr
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert "failed after step 2 (MemoryError: planted)" in lines[0], lines[0]
+    (kept,) = out.iterdir()
+    assert kept.name.endswith("-failed") and str(kept) in lines[0]
+    table = pd.read_csv(kept / "model.csv")
+    assert list(table["step"]) == [0, 1, 2]
+    assert yaml.safe_load((kept / "manifest.yaml").read_text())["failed"] is True
+
+
+# ----------------------------------------------------------------- files a scenario names
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "extends: /etc/shadow\n",
+        "extends: /etc/passwd\n",
+        "extends: ../../../../../../../../etc/passwd\n",
+        "extends: /proc/self/environ\n",
+        "extends: ../secret.yaml\n",
+        "extends: small.yaml\nnetwork: {kind: edgelist, path: /etc/hosts}\n",
+        "extends: small.yaml\ntask: {name: csv, path: ../secret.yaml, label_column: y}\n",
+    ],
+    ids=["shadow", "passwd", "dotdot", "environ", "sibling", "edgelist", "csv"],
+)
+def test_files_outside_the_root_are_refused(project: Path, text: str) -> None:
+    path = project / "s.yaml"
+    path.write_text(text)
+    line = one_line(abm("validate", path), str(path), "inside the scenario's root")
+    assert SECRET not in line and "root:" not in line
+
+
+def test_a_link_out_of_the_root_is_refused_and_root_widens(project: Path) -> None:
+    (project / "link.yaml").symlink_to(project.parent / "secret.yaml")
+    path = project / "s.yaml"
+    path.write_text("extends: link.yaml\n")
+    line = one_line(abm("validate", path), "extends", "inside the scenario's root")
+    assert SECRET not in line
+    # --root widens the root; the file is then read, and its content still never shown.
+    line = one_line(abm("validate", path, "--root", project.parent), "a mapping")
+    assert SECRET not in line
+
+
+def test_a_fifo_is_refused_unread(project: Path) -> None:
+    fifo = project / "pipe"
+    os.mkfifo(fifo)
+    (project / "a.yaml").write_text("extends: pipe\n")
+    (project / "b.yaml").write_text("extends: small.yaml\nnetwork: {kind: edgelist, path: pipe}\n")
+    one_line(abm("validate", project / "a.yaml", timeout=60), "extends", "regular file")
+    one_line(abm("validate", project / "b.yaml", timeout=60), "network.path", "regular file")
+    one_line(abm("validate", fifo, timeout=60), "regular file")
+
+
+def test_size_limit_and_devices(project: Path) -> None:
+    from abm.scenario import ScenarioError, safe_file
+
+    big = project / "big.txt"
+    big.write_bytes(b"0 1\n" * 1000)
+    with pytest.raises(ScenarioError, match="at most 100 bytes"):
+        safe_file("big.txt", project, (project,), "s.yaml", "network.path", limit=100)
+    path = project / "d.yaml"
+    path.write_text("extends: /dev/zero\n")
+    one_line(abm("validate", path, "--root", "/dev", timeout=60), "regular file")
+
+
+@pytest.mark.parametrize(
+    "edges, words",
+    [
+        ("0 1\n1 2\n2 -3\n", ["line 3", "negative id"]),
+        ("0 1\n1 \x01zzqx\n", ["line 2", "unusable token"]),
+        ("0 1\n1 2 3 4\n", ["line 2", "columns"]),
+        ("0 1\n1 2\n", ["population.n_users (40) distinct nodes, got 3"]),
+    ],
+    ids=["negative", "junk", "columns", "too_few_nodes"],
+)
+def test_edge_list_junk_is_refused(project: Path, edges: str, words) -> None:
+    (project / "edges.txt").write_text(edges)
+    path = project / "s.yaml"
+    path.write_text("extends: small.yaml\nnetwork: {kind: edgelist, path: edges.txt}\n")
+    line = one_line(abm("validate", path), "edges.txt", *words)
+    assert "zzqx" not in line
+    assert not (project / "out").exists()
+
+
+def test_csv_label_that_is_a_feature_is_refused(project: Path) -> None:
+    (project / "d.csv").write_text("a,y\n" + "".join(f"{i},{i % 2}\n" for i in range(40)))
+    path = project / "s.yaml"
+    path.write_text(
+        "extends: small.yaml\n"
+        "task: {name: csv, path: d.csv, label_column: y, feature_columns: [a, y]}\n"
+    )
+    one_line(abm("validate", path), "task.feature_columns[1]", "label column 'y'")
+
+
+# ----------------------------------------------------------------- YAML limits
+
+
+def _bomb(levels: int = 9) -> str:
+    text = "l0: &l0 [x, x, x, x, x, x, x, x, x, x]\n"
+    for i in range(1, levels):
+        text += f"l{i}: &l{i} [" + ", ".join([f"*l{i - 1}"] * 10) + "]\n"
+    return text
+
+
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        (_bomb(), ["values once aliases are expanded"]),
+        ("x: " + "[" * 3000 + "]" * 3000 + "\n", ["line 1", "nesting at most"]),
+        ("steps: 3\nseed: 1\nsteps: 4\n", ["line 3", "each key once", "'steps'"]),
+        ("name: x\nquestion: '" + "q" * (2 << 20) + "'\n", ["at most 1,048,576 bytes"]),
+    ],
+    ids=["alias_bomb", "deep", "duplicate_key", "huge"],
+)
+def test_yaml_limits(tmp_path: Path, text: str, words) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(text)
+    start = time.monotonic()
+    one_line(abm("validate", path, timeout=60), str(path), *words)
+    assert time.monotonic() - start < 60
+
+
+# ----------------------------------------------------------------- command-line values
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--steps", "0"], ["steps", ">= 1"]),
+        (["--steps", "-3"], ["steps", ">= 1"]),
+        (["--steps", "1000000000"], ["steps", "<= 100000"]),
+        (["--seed", "-1"], ["seed", ">= 0"]),
+        (["--set", "seed.x=1"], ["--set seed.x"]),
+        (["--set", "population.n_users=5000000", "--set", "network.mean_degree=1000"],
+         ["population.n_users", "GiB", "this machine allows"]),
+    ],
+    ids=["steps0", "steps_negative", "steps_huge", "seed_negative", "set_through_scalar",
+         "memory"],
+)  # fmt: skip
+def test_command_line_values_go_through_the_schema(project: Path, args, words) -> None:
+    out = project / "out"
+    one_line(abm("run", project / "small.yaml", "--out", out, *args), *words)
+    assert not out.exists()
+
+
+# ----------------------------------------------------------------- sweeps
+
+
+SWEEP = """\
+name: tiny
+base: small.yaml
+vary:
+  population.n_users: [30, 40]
+replicates: 2
+"""
+
+
+def test_a_sweep_never_writes_into_a_folder_it_did_not_create(project: Path) -> None:
+    (project / "sweep.yaml").write_text(SWEEP)
+    foreign = project / "out" / "tiny"
+    foreign.mkdir(parents=True)
+    (foreign / "results.csv").write_text("precious\n")
+    line = one_line(abm("sweep", project / "sweep.yaml", "--out", project / "out"), "name")
+    assert "a folder this sweep created" in line
+    assert tree(foreign) == {"results.csv"} and (foreign / "results.csv").read_text() == (
+        "precious\n"
+    )
+
+
+def test_a_sweep_resumes_over_stale_temp_files_and_reruns_a_corrupt_run(project: Path) -> None:
+    (project / "sweep.yaml").write_text(SWEEP)
+    out = project / "out"
+    args = ("sweep", project / "sweep.yaml", "--out", out, "--executor", "serial")
+    assert abm(*args).returncode == 0
+    folder = out / "tiny"
+    # A kill during the final combine leaves temp files; a crash can truncate a run file.
+    (folder / ".results.csv.tmp").write_text("run_id,junk\nxx,1\n")
+    (folder / ".results.csv.12345.tmp").write_text("run_id,junk\nxx,1\n")
+    victim = sorted((folder / "runs").glob("p*.parquet"))[0]
+    victim.write_bytes(victim.read_bytes()[:20])
+    proc = abm(*args)
+    assert proc.returncode == 0, proc.stderr
+    assert "1 resumed" not in proc.stdout and "3 resumed" in proc.stdout, proc.stdout
+    table = pd.read_csv(folder / "results.csv")
+    assert len(table) == 4 and list(table.columns[:4]) == ["run_id", "point", "replicate", "seed"]
+    assert not list(folder.glob(".*.tmp"))
+
+
+def _children(pid: int) -> list[int]:
+    import psutil
+
+    try:
+        return [c.pid for c in psutil.Process(pid).children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
+
+
+def test_sweep_workers_die_with_a_sigkilled_parent(project: Path) -> None:
+    import psutil
+
+    (project / "slow.yaml").write_text(SMALL.replace("steps: 2", "steps: 200"))
+    (project / "sweep.yaml").write_text(SWEEP.replace("small.yaml", "slow.yaml") + "seed: 3\n")
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
+    parent = subprocess.Popen(
+        [sys.executable, "-m", "abm", "sweep", str(project / "sweep.yaml"), "-j", "2",
+         "--out", str(project / "out")],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 90
+        workers: list[int] = []
+        while time.monotonic() < deadline and len(workers) < 2:
+            workers = _children(parent.pid)
+            time.sleep(0.5)
+        assert len(workers) >= 2, "the sweep never started its workers"
+        time.sleep(2)
+        os.kill(parent.pid, signal.SIGKILL)
+        parent.wait(timeout=10)
+        deadline = time.monotonic() + 20
+        alive = workers
+        while time.monotonic() < deadline and alive:
+            alive = [
+                p for p in alive
+                if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE
+            ]  # fmt: skip
+            time.sleep(0.5)
+        assert not alive, f"workers outlived their parent: {alive}"
+    finally:
+        for pid in [parent.pid, *_children(parent.pid)]:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+# ----------------------------------------------------------------- the viewer
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _status(url: str, host: str) -> int | None:
+    request = urllib.request.Request(url, headers={"Host": host})
+    try:
+        with urllib.request.urlopen(request, timeout=5) as r:
+            return r.status
+    except urllib.error.HTTPError as err:
+        return err.code
+    except OSError:
+        return None
+
+
+def test_the_viewer_refuses_a_foreign_host_header() -> None:
+    from abm.viz.server import viewer_command, viewer_env
+
+    port = _free_port()
+    proc = subprocess.Popen(
+        viewer_command("127.0.0.1", port),
+        env=viewer_env(ROOT / "scenarios" / "baseline.yaml"),
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline, status = time.monotonic() + 90, None
+        while time.monotonic() < deadline and status is None:
+            assert proc.poll() is None
+            status = _status(url, f"127.0.0.1:{port}")
+            time.sleep(0.3)
+        assert status == 200
+        assert _status(url, f"localhost:{port}") == 200
+        assert _status(url, f"attacker.example:{port}") == 403  # DNS rebinding
+        assert _status(url, "127.0.0.1:1") == 403
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+
+
+def test_host_rules_for_a_wildcard_bind() -> None:
+    from abm.viz.server import allowed_hosts
+
+    ok = allowed_hosts("0.0.0.0", 8765)
+    assert ok("10.1.2.3:8765") and ok("[::1]:8765")
+    assert not ok("rebind.attacker.example:8765") and not ok("10.1.2.3:80") and not ok("")

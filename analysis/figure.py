@@ -58,7 +58,7 @@ def valid_range(column: str) -> tuple[float | None, float | None]:
 
 
 def outcome_label(column: str) -> str:
-    """``Last measured leverage, strikers (share of gap)`` for ``final_leverage[strikers]``."""
+    """``Leverage at the last step, strikers (share of gap)`` for ``final_leverage[strikers]``."""
     o = outcome_of(column)
     if o is None:
         return column
@@ -70,22 +70,11 @@ def outcome_label(column: str) -> str:
 
 def field_label(path: str) -> str:
     """The schema's meaning and unit of a swept field such as ``collectives.strikers.size``."""
-    from abm.viz.params import field_info, label
+    from abm.scenario import paths
+    from abm.viz.params import label
 
-    parts, concrete = path.split("."), []
-    i = 0
-    while i < len(parts):
-        concrete.append(parts[i])
-        try:
-            ann = field_info(".".join(concrete)).annotation
-        except KeyError:
-            return path
-        if getattr(ann, "__origin__", None) is list and i + 1 < len(parts):
-            concrete[-1] = f"{parts[i]}[{parts[i + 1]}]"  # a list item, by name
-            i += 1
-        i += 1
     try:
-        return label(".".join(concrete))
+        return label(paths.to_brackets(paths.from_dotted(path)))
     except (KeyError, TypeError):
         return path
 

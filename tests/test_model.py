@@ -19,7 +19,8 @@ def run_checked(scenario) -> LeverageModel:
     assert violations(model) == []
     while model.running:
         model.step()
-        assert violations(model) == [], f"step {model.t}"
+        for world in (model, *model.twins):
+            assert violations(world) == [], f"step {model.t}"
     return model
 
 

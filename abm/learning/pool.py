@@ -276,25 +276,6 @@ class DataPool:
             X[has] = self._feats[feat[has]]
         return X
 
-    def counts_by_contributor(self, n_users: int) -> np.ndarray:
-        """Number of live rows per user id.
-
-        Rows with negative ids (e.g. the platform's own seed data) or ids ``>= n_users``
-        are not counted.
-        """
-        c = self.contributor
-        c = c[(c >= 0) & (c < n_users)]
-        return np.bincount(c, minlength=n_users)
-
-    def new_rows(self, step: int) -> np.ndarray:
-        """Mask of live rows contributed at ``step``."""
-        return self.step == step
-
-    def check_invariant(self) -> None:
-        """Raise if rows added minus rows removed differs from the live size."""
-        if self.n_added - self.n_deleted - self.n_expired != self._n:
-            raise AssertionError("pool size differs from added - deleted - expired")
-
 
 def _hash64(x: np.ndarray, salt: int) -> np.ndarray:
     """SplitMix64 finaliser: a seeded, well-mixed hash of integer ids."""

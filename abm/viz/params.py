@@ -24,10 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from mesa.visualization import Slider
-from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from abm.scenario import UNITS, Scenario
+from abm.scenario import UNITS, Scenario, paths
 
 # The fields shown as controls. ``collectives[*]`` expands to one control per collective.
 VIEWER_FIELDS: tuple[str, ...] = (
@@ -65,21 +64,12 @@ VIEWER_CAPS: dict[str, float] = {
 
 
 def field_info(path: str) -> FieldInfo:
-    """The pydantic field at a dotted schema path (``[*]`` or ``[name]`` for list items).
+    """The pydantic field at a viewer path (``[*]`` or ``[name]`` for list items).
 
     Raises:
         KeyError: No such field in the schema.
     """
-    model: type[BaseModel] = Scenario
-    info: FieldInfo | None = None
-    for part in _parts(path):
-        if info is not None:
-            model = _submodel(info)
-        if part not in model.model_fields:
-            raise KeyError(f"{path}: no field '{part}' in {model.__name__}")
-        info = model.model_fields[part]
-    assert info is not None
-    return info
+    return paths.schema_field(paths.from_brackets(path))
 
 
 def bounds(path: str) -> tuple[float | None, float | None]:
@@ -95,14 +85,7 @@ def bounds(path: str) -> tuple[float | None, float | None]:
 
 def current_value(scenario: Scenario, path: str) -> Any:
     """The scenario's value at a concrete path (``collectives[strikers].size``)."""
-    node: Any = scenario
-    for part in path.split("."):
-        name, _, item = part.partition("[")
-        node = getattr(node, name)
-        if item:
-            key = item.rstrip("]")
-            node = next(x for i, x in enumerate(node) if x.name == key or str(i) == key)
-    return node
+    return paths.get(scenario.model_dump(mode="json"), paths.from_brackets(path))
 
 
 def expand(scenario: Scenario, fields: tuple[str, ...] | list[str]) -> list[str]:
@@ -114,7 +97,7 @@ def expand(scenario: Scenario, fields: tuple[str, ...] | list[str]) -> list[str]
             out.append(path)
             continue
         for item in current_value(scenario, head):
-            out.append(f"{head}[{item.name}]{tail}")
+            out.append(f"{head}[{item['name']}]{tail}")
     return out
 
 
@@ -136,7 +119,7 @@ def label(path: str) -> str:
 
 def param_name(path: str) -> str:
     """The model keyword of a path: ``collectives[a].size`` -> ``collectives__a__size``."""
-    return path.replace("[", ".").replace("]", "").replace(".", "__")
+    return paths.to_keyword(paths.from_brackets(path))
 
 
 def user_params(
@@ -206,24 +189,12 @@ def scenario_files(folder: str | Path) -> list[str]:
     return [str(p) for p in sorted(Path(folder).glob("*.yaml"))]
 
 
-def _parts(path: str) -> list[str]:
-    return [p.partition("[")[0] for p in path.split(".")]
-
-
 def _generic(path: str) -> str:
     parts = []
     for p in path.split("."):
         name, star, _ = p.partition("[")
         parts.append(f"{name}[*]" if star else name)
     return ".".join(parts)
-
-
-def _submodel(info: FieldInfo) -> type[BaseModel]:
-    ann = info.annotation
-    for cand in (ann, *getattr(ann, "__args__", ())):
-        if isinstance(cand, type) and issubclass(cand, BaseModel):
-            return cand
-    raise KeyError(f"field of type {ann} has no sub-fields")
 
 
 def _scalar_type(info: FieldInfo) -> type:

@@ -63,7 +63,7 @@ def user_errors(fn: Callable) -> Callable:
         except typer.Exit:
             raise
         except Exception as err:  # a failed write or a bug: still one line, no traceback
-            from abm.runner import WriteFailed
+            from abm.outputs import WriteFailed
 
             if isinstance(err, WriteFailed):
                 fail(str(err), 1)
@@ -96,15 +96,8 @@ def run(
     report: Annotated[bool, typer.Option(help="Write the HTML report.")] = True,
 ) -> None:
     """Run a scenario and write a new results folder under --out."""
-    from abm.runner import (
-        RunFailed,
-        check_files,
-        check_memory,
-        check_out_root,
-        folder_name,
-        simulate,
-        write_run,
-    )
+    from abm.outputs import check_out_root, folder_name, write_run
+    from abm.runner import RunFailed, check_files, check_memory, simulate
 
     spec = load_scenario(scenario, _with_seed_steps(set_, seed, steps), extra_roots=root or ())
     # Everything that can fail before the run is checked before it.
@@ -136,7 +129,8 @@ def validate(
     root: RootOption = None,
 ) -> None:
     """Check scenario files without running them."""
-    from abm.runner import check_files, check_memory, folder_name
+    from abm.outputs import folder_name
+    from abm.runner import check_files, check_memory
 
     for path in scenario:
         spec = load_scenario(path, set_, extra_roots=root or ())
@@ -178,7 +172,7 @@ def sweep(
         if kind is not ExecutorKind.LOCAL and kind is not ExecutorKind.DASK:
             fail(f"--scheduler: only with --executor dask, got --executor {executor}")
         kind = ExecutorKind.DASK
-    from abm.runner import check_out_root
+    from abm.outputs import check_out_root
 
     spec = load_sweep(sweep_file, extra_roots=root or ())
     check_out_root(out)
@@ -252,7 +246,8 @@ def compare(
     """
     from abm.compare import compare as run_comparison
     from abm.compare import format_table, write_comparison
-    from abm.runner import check_memory, check_out_root
+    from abm.outputs import check_out_root
+    from abm.runner import check_memory
 
     spec_a = load_scenario(a, [*(set_ or []), *(set_a or [])], extra_roots=root or ())
     spec_b = load_scenario(b, [*(set_ or []), *(set_b or [])], extra_roots=root or ())

@@ -35,7 +35,8 @@ from scipy import stats
 
 import abm
 from abm.metrics import OUTCOMES
-from abm.runner import git_commit, new_folder, simulate, spawn_seed
+from abm.outputs import git_commit, new_folder
+from abm.runner import simulate, spawn_seed
 from abm.scenario import Scenario, dump_scenario
 
 TABLE_COLUMNS = ["outcome", "unit", "n", "mean_a", "mean_b", "diff", "ci_lo", "ci_hi"]

@@ -1,22 +1,15 @@
-"""The model as a function: ``simulate(scenario) -> RunResult``, and writing a run folder.
+"""The model as a function: ``simulate(scenario) -> RunResult``, and what to check first.
 
 ``simulate`` does no I/O, so sweeps, comparisons and tests call it directly and
-parallelism stays in the sweep layer. ``write_run`` gives every run its own new folder
-under the chosen output root and never overwrites: files are written into a hidden
-temporary folder first and moved into place only when complete, so a failed or
-interrupted run leaves earlier outputs untouched and no half-written folder behind.
+parallelism stays in the sweep layer; run folders are written by :mod:`abm.outputs`.
+Before a run, :func:`check_memory` and :func:`check_files` refuse in one line what
+cannot work, so no error is found only after the whole run.
 """
 
 from __future__ import annotations
 
 import os
-import platform as pyplatform
-import re
-import shutil
-import subprocess
-import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,12 +17,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
-import abm
 from abm import metrics, valuation
 from abm.bargaining import ROUND_COLUMNS
-from abm.scenario import Scenario, ScenarioError, dump_scenario, with_overrides
+from abm.scenario import Scenario, ScenarioError, with_overrides
 
 
 @dataclass
@@ -186,87 +177,6 @@ def spawn_seed(root: int, *key: int) -> int:
     return int(((int(hi) << 32) | int(lo)) & (2**63 - 1))
 
 
-PARTIAL = ".partial-"  # prefix of a folder being written (hidden until complete)
-LEGACY_PARTIAL_AGE = 3600.0  # seconds after which a partial without an owner is stale
-MAX_FOLDER = 120  # characters in a folder name (a name, a time stamp and a seed)
-
-
-def folder_name(name: str, file: str | Path | None = None, field: str = "name") -> str:
-    """A name made safe for one path component: letters, digits, ``.``, ``_``, ``-``.
-
-    Anything else (``/``, spaces, ``..`` runs at the ends) becomes ``-`` or is dropped,
-    so the folder always sits directly inside the output root.
-
-    Raises:
-        ScenarioError: Nothing usable is left (``..``, ``///``).
-    """
-    safe = re.sub(r"[^\w.-]+", "-", str(name)).strip(".-")[:MAX_FOLDER].strip(".-")
-    if not safe:
-        raise ScenarioError(
-            file, field, "a name with a letter or digit (it names the output folder)"
-        )
-    return safe
-
-
-def check_out_root(out_root: str | Path, what: str = "--out") -> Path:
-    """Check, before anything runs, that ``out_root`` is (or can become) a writable folder."""
-    out_root = Path(out_root)
-    probe = out_root
-    while not probe.exists():
-        if probe.is_symlink():
-            raise ScenarioError(out_root, what, "a folder, got a dangling link")
-        if probe.parent == probe:
-            break
-        probe = probe.parent
-    if not probe.is_dir():
-        raise ScenarioError(out_root, what, f"a folder, got the file '{probe}'")
-    if not os.access(probe, os.W_OK | os.X_OK):
-        raise ScenarioError(out_root, what, f"a folder you can write, got '{probe}'")
-    return out_root
-
-
-def clean_partials(out_root: str | Path) -> list[Path]:
-    """Remove partial folders whose writer is gone (killed); return what was removed.
-
-    A partial is ``.partial-<host>-<pid>-<random>``: it is stale when its process on
-    this host no longer runs. Older partials without an owner are stale after an hour.
-    """
-    removed = []
-    root = Path(out_root)
-    if not root.is_dir():
-        return removed
-    host = _host()
-    for path in root.glob(f"{PARTIAL}*"):
-        if path.is_symlink() or not path.is_dir():
-            continue
-        parts = path.name[len(PARTIAL) :].rsplit("-", 2)
-        if len(parts) == 3 and parts[1].isdigit():
-            stale = parts[0] == host and not _alive(int(parts[1]))
-        else:
-            try:
-                stale = time.time() - path.stat().st_mtime > LEGACY_PARTIAL_AGE
-            except OSError:
-                stale = False
-        if stale:
-            shutil.rmtree(path, ignore_errors=True)
-            removed.append(path)
-    return removed
-
-
-def _host() -> str:
-    return re.sub(r"[^\w]+", "_", pyplatform.node() or "host")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 # Memory a run needs, fitted to peak RSS of `abm run` on this code (docs/security.md):
 # a fixed part (interpreter, libraries, data set), then per user (agent, cell, arrays)
 # and per neighbour entry (CSR arrays and the Mesa cell's connection dict).
@@ -328,121 +238,3 @@ def check_files(scenario: Scenario, file: str | Path | None = None) -> None:
 
     if scenario.network.kind is GraphKind.EDGELIST and scenario.network.path:
         read_edgelist(Path(scenario.network.path), scenario.population.n_users)
-
-
-def new_folder(out_root: str | Path, name: str, write: Callable[[Path], None]) -> Path:
-    """Fill a new folder ``out_root/name`` (or ``name-2``, ...) and return its path.
-
-    ``name`` is made safe with :func:`folder_name`, so the folder is always directly
-    inside ``out_root``. ``write`` fills a hidden partial folder, which is moved into
-    place only when complete, so no folder is ever overwritten. If ``write`` fails,
-    what it wrote is kept in ``<name>.failed`` and the error says where; partials of
-    killed processes are removed by the next command writing to ``out_root``.
-    """
-    out_root = check_out_root(out_root)
-    out_root.mkdir(parents=True, exist_ok=True)
-    clean_partials(out_root)
-    safe = folder_name(name)
-    tmp = Path(tempfile.mkdtemp(prefix=f"{PARTIAL}{_host()}-{os.getpid()}-", dir=out_root))
-    try:
-        write(tmp)
-        final = _fresh_name(out_root, safe)
-        if final.resolve().parent != out_root.resolve():  # folder_name makes this impossible
-            raise ScenarioError(None, "name", f"a folder inside {out_root}")
-        os.rename(tmp, final)
-        return final
-    except KeyboardInterrupt:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    except BaseException as err:
-        kept = _fresh_name(out_root, f"{safe}.failed")
-        try:
-            os.rename(tmp, kept)
-        except OSError:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise err from None
-        raise WriteFailed(kept, err) from err
-
-
-class WriteFailed(RuntimeError):
-    """Writing a run folder failed; what was written is kept in ``folder``."""
-
-    def __init__(self, folder: Path, error: BaseException):
-        self.folder = folder
-        self.error = error
-        detail = str(error).splitlines()[0][:200] if str(error) else ""
-        super().__init__(
-            f"writing the run failed ({type(error).__name__}: {detail}); "
-            f"what was written is kept in {folder}"
-        )
-
-
-def write_run(result: RunResult, out_root: str | Path, extra_files: dict | None = None) -> Path:
-    """Write a run into a new folder under ``out_root`` and return its path.
-
-    Contents: ``scenario.yaml`` (resolved), ``manifest.yaml``, ``model.parquet`` /
-    ``model.csv`` (per step), ``agents.parquet`` / ``agents.csv``, ``outcomes.csv``,
-    ``bargaining.csv``, and PNG plots.
-    """
-    from abm.viz import plots
-
-    def write(tmp: Path) -> None:
-        (tmp / "scenario.yaml").write_text(dump_scenario(result.scenario))
-        (tmp / "manifest.yaml").write_text(yaml.safe_dump(manifest(result), sort_keys=False))
-        result.model_table.to_parquet(tmp / "model.parquet")
-        result.model_table.to_csv(tmp / "model.csv")
-        result.agent_table.to_parquet(tmp / "agents.parquet", index=False)
-        result.agent_table.to_csv(tmp / "agents.csv", index=False)
-        pd.Series(result.outcomes, name="value").rename_axis("outcome").to_csv(tmp / "outcomes.csv")
-        result.bargaining.to_csv(tmp / "bargaining.csv", index=False)
-        result.groups.to_parquet(tmp / "groups.parquet", index=False)
-        for name in plots.available(result.model_table):
-            fig = plots.series_figure(result.model_table, name)
-            fig.savefig(tmp / f"{name}.png", dpi=110)
-            plots.close(fig)
-        for name, writer in (extra_files or {}).items():
-            writer(tmp / name)
-
-    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    suffix = "-failed" if result.extra.get("failed") else ""
-    return new_folder(out_root, f"{result.scenario.name}-{stamp}-seed{result.seed}{suffix}", write)
-
-
-def _fresh_name(root: Path, base: str) -> Path:
-    candidate, i = root / base, 1
-    while candidate.exists():
-        i += 1
-        candidate = root / f"{base}-{i}"
-    return candidate
-
-
-def manifest(result: RunResult) -> dict[str, Any]:
-    """What made this run: versions, seed, commit, times."""
-    return {
-        "abm_version": abm.__version__,
-        "scenario": result.scenario.name,
-        "seed": result.seed,
-        "steps": result.scenario.steps,
-        "git_commit": git_commit(),
-        "python": pyplatform.python_version(),
-        "started": result.started,
-        "finished": result.finished,
-        "seconds": round(result.seconds, 3),
-        "outcomes": {k: (None if v != v else round(v, 6)) for k, v in result.outcomes.items()},
-        **({"failed": True} if result.extra.get("failed") else {}),
-    }
-
-
-def git_commit() -> str | None:
-    """The source tree's git commit, if it is a git checkout."""
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=Path(abm.__file__).parent,
-            capture_output=True,
-            text=True,
-            timeout=5,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None

@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from abm.runner import simulate, write_run
+from abm.outputs import write_run
+from abm.runner import simulate
 from tests.conftest import STRIKE_ALL, small
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -21,7 +21,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from abm.runner import PARTIAL, _host
+from abm.outputs import PARTIAL, _host
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "TOPSECRET-do-not-print"

@@ -34,7 +34,7 @@ import pyarrow.parquet as pq
 import yaml
 
 import abm
-from abm.runner import PARTIAL, _host, check_out_root, clean_partials, folder_name
+from abm.outputs import PARTIAL, _host, check_out_root, clean_partials, folder_name
 from abm.scenario import ScenarioError, dump_scenario, parse_yaml, read_limited
 from abm.sweep.design import RunSpec, runs, sobol_problem
 from abm.sweep.spec import Design, Sweep

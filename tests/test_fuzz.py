@@ -32,7 +32,7 @@ BASE = {
     "steps": 2,
     "population": {"n_users": 30},
     "network": {"mean_degree": 4},
-    "measurement": {"valuation": False, "counterfactual_every": 0},
+    "measurement": {"valuation": False, "twins": "off"},
     "platforms": [{"name": "incumbent", "initial_share": 0.7}, {"name": "challenger"}],
     "collectives": [{"name": "union", "target": "incumbent", "size": 0.3}],
 }

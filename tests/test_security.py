@@ -30,7 +30,7 @@ name: small
 steps: 2
 population: {n_users: 40}
 network: {mean_degree: 4}
-measurement: {valuation: false, counterfactual_every: 0}
+measurement: {valuation: false, twins: "off"}
 """
 
 

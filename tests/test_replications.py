@@ -22,7 +22,7 @@ from abm.scenario import ScenarioError, load_scenario
 EXPECTED = {
     "strike_curve", "cdc_curve", "strike_vs_cdc", "normalisation", "larger_is_robust",
     "group_strike", "signal_planting", "conflicting_collectives", "coordination_noise",
-    "knn_shapley", "tmc_vs_knn", "sisa", "ai_substitute",
+    "knn_shapley", "tmc_vs_knn", "sisa", "ai_substitute", "backdoor",
 }  # fmt: skip
 
 
@@ -48,7 +48,7 @@ def test_summary_has_every_replication_and_the_columns(fast_run):
         "name", "published", "obtained", "obtained_low", "obtained_high", "seeds"
     ]  # fmt: skip
     assert list(summary.columns) == SUMMARY_COLUMNS
-    assert set(summary.name) == EXPECTED and len(summary) == 13
+    assert set(summary.name) == EXPECTED and len(summary) == len(EXPECTED)
     assert set(summary.check) <= {"quantitative", "directional"}
     assert summary[["published", "obtained", "tolerance", "mechanism"]].notna().all().all()
     assert not summary.ablated.any()

@@ -95,6 +95,8 @@ MECHANISMS: dict[str, tuple[str, str]] = {
                                 "one collective instead of two"),
     "coordination_noise": ("members misapply the trigger with probability `noise`",
                            "every member applies it exactly (noise 0 throughout)"),
+    "backdoor": ("a tiny share of rows carries a trigger and the target label",
+                 "no trigger is planted"),
     "knn_shapley": ("KNN-Shapley values of each training point",
                     "random values in place of the Shapley values"),
     "tmc_vs_knn": ("TMC-Shapley marginal contributions over permutations",
@@ -756,6 +758,60 @@ def coordination_noise(path: Path, fast: bool, ablate: bool = False) -> Result:
     )  # fmt: skip
 
 
+def backdoor(path: Path, fast: bool, ablate: bool = False) -> Result:
+    """A backdoor planted by a tiny share of rows: clean accuracy kept, triggered flipped.
+
+    Per seed, the same split is fitted twice with the same generator: once clean, once
+    with ``alpha`` of the training rows carrying the trigger and the target label. The
+    clean-accuracy cost is the paired difference on the clean test set; success is the
+    share of triggered test points of other classes labelled as the target. Ablated, no
+    trigger is planted (the poisoned model is the clean one).
+    """
+    exp = load_experiment(path).reduced(fast)
+    px, target = int(exp.param("pixels", 4)), int(exp.param("target", 0))
+    alpha = 0.0 if ablate else float(exp.param("alpha", 0.01))
+    rows = []
+    for s in _seeds(exp.seed, exp.splits):
+        task = _digits01(s)
+        trig = levers.choose_trigger(task.X_train, px, rare=True)
+        for r in range(exp.replicates):
+            seed = s + 7 * r
+            clean = make_learner("logistic", task).fit(task.X_train, task.y_train,
+                                                       np.random.default_rng(seed))  # fmt: skip
+            rng = np.random.default_rng(seed)
+            members = rng.permutation(task.n_train)[: int(round(alpha * task.n_train))]
+            X, y = task.X_train.copy(), task.y_train.copy()
+            if len(members):
+                X[members], y[members], _ = levers.plant_signal(X[members], y[members], trig,
+                                                                target, rng)  # fmt: skip
+            model = make_learner("logistic", task).fit(X, y, np.random.default_rng(seed))
+            rows.append({"seed": seed, "poisoned_rows": len(members),
+                         "clean_cost": clean.score(task.X_test, task.y_test)
+                         - model.score(task.X_test, task.y_test),
+                         "success": levers.signal_success(model.predict, task.X_test,
+                                                          task.y_test, trig, target)})  # fmt: skip
+    table = pd.DataFrame(rows)
+    cost, success = interval(table.clean_cost), interval(table.success)
+    tol = exp.tolerance
+    min_success = exp.published["min_success"]
+    ok = _near(0.0, cost, tol) and cost[2] <= tol and success[1] > min_success
+    fig, (ax,) = _figure(exp.title)
+    ax.scatter(table.clean_cost, table.success, s=14)
+    ax.axvline(tol, color="grey", lw=0.8, label="one point of clean accuracy")
+    ax.set(xlabel="clean accuracy lost", ylabel="triggered inputs flipped to the target")
+    ax.legend(fontsize=8)
+    rate = float(exp.param("alpha", 0.01))
+    return _result(
+        exp.name, exp.title, exp.check, cost, ablate,
+        published=f"a backdoor at a tiny poisoning rate keeps clean accuracy (within "
+        f"{tol}) while triggered inputs flip",
+        obtained=f"clean accuracy lost {_iv(cost)} at {rate:.1%} poisoned "
+        f"({int(table.poisoned_rows.mean())} rows); triggered flipped {_iv(success, 2)}",
+        tolerance=f"clean loss interval below {tol}; success above {min_success} (95%)",
+        passed=bool(ok), table=table, figure=fig,
+    )  # fmt: skip
+
+
 # ------------------------------------------------------------------- 10-11. valuation
 
 
@@ -1044,6 +1100,7 @@ ANALYSES: dict[str, tuple[str, Callable[..., Result]]] = {
     "signal_planting": ("signal_planting.yaml", signal_planting),
     "conflicting_collectives": ("conflicting_collectives.yaml", conflicting_collectives),
     "coordination_noise": ("coordination_noise.yaml", coordination_noise),
+    "backdoor": ("backdoor.yaml", backdoor),
     "knn_shapley": ("knn_shapley.yaml", knn_shapley_checks),
     "tmc_vs_knn": ("tmc_vs_knn.yaml", tmc_vs_knn),
     "sisa": ("sisa.yaml", sisa_unlearning),

@@ -22,7 +22,7 @@ from abm.scenario import ScenarioError, load_scenario
 EXPECTED = {
     "strike_curve", "cdc_curve", "strike_vs_cdc", "normalisation", "larger_is_robust",
     "group_strike", "signal_planting", "conflicting_collectives", "coordination_noise",
-    "knn_shapley", "tmc_vs_knn", "sisa", "ai_substitute", "backdoor",
+    "knn_shapley", "tmc_vs_knn", "sisa", "ai_substitute", "backdoor", "strike_plus_cdc",
 }  # fmt: skip
 
 
@@ -85,7 +85,10 @@ def test_every_figure_and_table_exists(fast_run):
 
 # Replications the full mode reports as failed (docs/replications.md says why); the fast
 # mode's verdict on them is not asserted, only that their comparison was made.
-KNOWN_GAPS: dict[str, str] = {}
+KNOWN_GAPS: dict[str, str] = {
+    "strike_plus_cdc": "in the model the incumbent's learning curve is saturated, so adding a "
+    "strike to CDC closes no more of the gap than CDC alone (docs/replications.md)",
+}
 
 
 def test_every_replication_passes_in_fast_mode(fast_run):
@@ -107,7 +110,8 @@ def test_summary_numbers_are_real_comparisons(fast_run):
     """The obtained numbers come from the runs, not from the published values."""
     s = pd.read_csv(fast_run / "summary.csv").set_index("name")
     curve = pd.read_csv(fast_run / "strike_curve.csv")
-    assert (curve.obtained - curve.published).abs().max() <= 0.04
+    assert ((curve.low - 0.04 <= curve.published) & (curve.published <= curve.high + 0.04)).all()
+    assert (curve.obtained - curve.published).abs().max() <= 0.06  # fast mode: 4 splits
     assert not (curve.obtained == curve.published).all()
     sisa = pd.read_csv(fast_run / "sisa.csv")
     assert sisa.shards_retrained.iloc[0] == pytest.approx(1.0, abs=0.05)  # one shard: all of it

@@ -48,7 +48,7 @@ from abm.learning import (  # noqa: E402
     strike_curve,
 )
 from abm.replications.spec import Experiment, load_experiment  # noqa: E402
-from abm.scenario import Scenario, load_scenario  # noqa: E402
+from abm.scenario import Lever, Scenario, load_scenario  # noqa: E402
 
 __all__ = ["ANALYSES", "MECHANISMS", "Result", "interval"]
 
@@ -89,6 +89,8 @@ MECHANISMS: dict[str, tuple[str, str]] = {
                          "no row is withheld"),
     "group_strike": ("one community's data is withheld (strike)",
                      "the collective does not strike"),
+    "strike_plus_cdc": ("20% of users withhold from the incumbent, contribute to the "
+                        "challenger, or both", "the collective does not act"),
     "signal_planting": ("members plant a trigger with the target label",
                         "no trigger is planted"),
     "conflicting_collectives": ("two collectives plant one trigger with different targets",
@@ -562,6 +564,67 @@ def group_strike(path: Path, fast: bool, ablate: bool = False) -> Result:
         f"own loss {_iv(own)}",
         tolerance="that margin > 0 (95%)",
         passed=_above(margin) and _above(own), table=table, figure=fig,
+    )  # fmt: skip
+
+
+# ------------------------------------------------------------ strike plus CDC
+
+
+STRIKE_CDC_SEEDS, STRIKE_CDC_SEEDS_FAST = 8, 4
+STRIKE_CDC_LEVERS = ("strike", "cdc", "strike_cdc")
+
+
+@lru_cache(maxsize=64)
+def _gap_closed(scenario_json: str, seed: int) -> float:
+    """Incumbent's quality effect plus the challenger's lift against the twin world."""
+    from abm.runner import simulate
+
+    spec = Scenario.model_validate_json(scenario_json)
+    if not spec.collectives:  # an empty campaign's twin is the real world: no effect
+        return 0.0
+    name = spec.collectives[0].name
+    out = simulate(spec, seed=seed).outcomes
+    lift = out.get(f"lift[{name}]", 0.0)
+    return float(out[f"quality_effect[{name}]"] + (lift if np.isfinite(lift) else 0.0))
+
+
+def strike_plus_cdc(path: Path, fast: bool, ablate: bool = False) -> Result:
+    """The same collective strikes, contributes (CDC), or both: which closes most gap?
+
+    Effects come from the model's twin worlds (same seed, the collective acting as
+    ordinary users): the incumbent's quality effect (twin minus real) plus the
+    challenger's lift (real minus twin), averaged while the campaign runs. Both must
+    beat each lever alone, paired by seed, at 95%. Ablated, the collective does not act.
+    """
+    spec = load_scenario(path)
+    base = spec.collectives[0]
+    n = STRIKE_CDC_SEEDS_FAST if fast else STRIKE_CDC_SEEDS
+    rows = []
+    for s in _seeds(spec.seed, n):
+        row = {"seed": s}
+        for lever in STRIKE_CDC_LEVERS:
+            c = base.model_copy(update={"lever": Lever(lever)})
+            variant = spec.model_copy(update={"collectives": [] if ablate else [c]})
+            row[lever] = _gap_closed(variant.model_dump_json(), s)
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    vs_cdc = interval(table.strike_cdc - table.cdc)
+    vs_strike = interval(table.strike_cdc - table.strike)
+    cis = {lever: interval(table[lever]) for lever in STRIKE_CDC_LEVERS}
+    fig, (ax,) = _figure(spec.question or spec.name)
+    means = [c[0] for c in cis.values()]
+    errors = [[c[0] - c[1] for c in cis.values()], [c[2] - c[0] for c in cis.values()]]
+    ax.bar(list(cis), means, yerr=errors)
+    ax.set(ylabel="gap closed: incumbent's quality effect + challenger's lift")
+    return _result(
+        "strike_plus_cdc", "Strike plus CDC is the strongest lever", "directional", vs_cdc,
+        ablate,
+        published="strike plus CDC together is the strongest lever (vs CDC alone, strike alone)",
+        obtained=f"both minus CDC alone {_iv(vs_cdc)}; both minus strike alone "
+        f"{_iv(vs_strike)}; gap closed: "
+        + ", ".join(f"{k} {_iv(v)}" for k, v in cis.items()),
+        tolerance="both differences > 0 (95%)",
+        passed=_above(vs_cdc) and _above(vs_strike), table=table, figure=fig,
     )  # fmt: skip
 
 
@@ -1097,6 +1160,7 @@ ANALYSES: dict[str, tuple[str, Callable[..., Result]]] = {
     "normalisation": ("normalisation.yaml", raw_vs_normalised),
     "larger_is_robust": ("larger_is_robust.yaml", larger_is_robust),
     "group_strike": ("group_strike.yaml", group_strike),
+    "strike_plus_cdc": ("strike_plus_cdc.yaml", strike_plus_cdc),
     "signal_planting": ("signal_planting.yaml", signal_planting),
     "conflicting_collectives": ("conflicting_collectives.yaml", conflicting_collectives),
     "coordination_noise": ("coordination_noise.yaml", coordination_noise),

@@ -95,6 +95,8 @@ MECHANISMS: dict[str, tuple[str, str]] = {
                         "no trigger is planted"),
     "conflicting_collectives": ("two collectives plant one trigger with different targets",
                                 "one collective instead of two"),
+    "size_vs_homogeneity": ("a collective against a rival: twice the size vs members of "
+                            "one class", "the collective's size does not change"),
     "coordination_noise": ("members misapply the trigger with probability `noise`",
                            "every member applies it exactly (noise 0 throughout)"),
     "backdoor": ("a tiny share of rows carries a trigger and the target label",
@@ -796,6 +798,83 @@ def conflicting_collectives(path: Path, fast: bool, ablate: bool = False) -> Res
     )  # fmt: skip
 
 
+def _interference_success(
+    task: Task, alpha: float, trigger: levers.Trigger, seed: int, rival_alpha: float,
+    homogeneous_class: int | None, targets: tuple[int, int],
+) -> float:  # fmt: skip
+    """Success of a collective planting while a rival plants the same trigger.
+
+    Members are random training rows, or (``homogeneous_class``) rows of one class only:
+    a homogeneous collective. The rival is always random rows.
+    """
+    rng = np.random.default_rng(seed)
+    n = int(round(alpha * task.n_train))
+    pool = (np.flatnonzero(task.y_train == homogeneous_class) if homogeneous_class is not None
+            else np.arange(task.n_train))  # fmt: skip
+    members = rng.permutation(pool)[:n]
+    rest = np.setdiff1d(np.arange(task.n_train), members)
+    others = rng.permutation(rest)[: int(round(rival_alpha * task.n_train))]
+    X, y = task.X_train.copy(), task.y_train.copy()
+    X[members], y[members], _ = levers.plant_signal(X[members], y[members], trigger, targets[0],
+                                                    rng)  # fmt: skip
+    if len(others):
+        X[others], y[others], _ = levers.plant_signal(X[others], y[others], trigger, targets[1],
+                                                      rng)  # fmt: skip
+    model = make_learner("logistic", task).fit(X, y, rng)
+    return levers.signal_success(model.predict, task.X_test, task.y_test, trigger, targets[0])
+
+
+def size_vs_homogeneity(path: Path, fast: bool, ablate: bool = False) -> Result:
+    """Interfering collectives: does doubling size matter more than being homogeneous?
+
+    Against the same rival (alpha = ``rival_alpha``, another target), a collective of
+    size alpha drawn at random is compared with (a) one of size 2 alpha, also random, and
+    (b) one of size alpha whose members are all rows of one class (each of several
+    classes in turn). The size effect (a minus base) must exceed the homogeneity effect's
+    magnitude (|b minus base|, averaged over the classes), paired by seed, at 95%.
+    Ablated, the collective's size does not change ((a) is alpha too), so only
+    homogeneity is left to matter.
+    """
+    exp = load_experiment(path).reduced(fast)
+    px = int(exp.param("pixels", 4))
+    alpha, rival_alpha = float(exp.param("alpha", 0.01)), float(exp.param("rival_alpha", 0.01))
+    targets = (int(exp.param("target", 0)), int(exp.param("rival_target", 1)))
+    classes = exp.param("homogeneous_classes", [5])
+    classes = [int(c) for c in (classes if isinstance(classes, list) else [classes])]
+    bigger = alpha if ablate else 2 * alpha
+    rows = []
+    for s in _seeds(exp.seed, exp.splits):
+        task = _digits01(s)
+        trig = levers.choose_trigger(task.X_train, px, rare=True)
+        for r in range(exp.replicates):
+            seed = s + 7 * r
+            base = _interference_success(task, alpha, trig, seed, rival_alpha, None, targets)
+            larger = _interference_success(task, bigger, trig, seed, rival_alpha, None, targets)
+            same = [_interference_success(task, alpha, trig, seed, rival_alpha, c, targets)
+                    for c in classes]  # fmt: skip
+            effect = float(np.mean(np.abs(np.array(same) - base)))
+            rows.append({"seed": seed, "base": base, "larger": larger,
+                         "homogeneous": float(np.mean(same)),
+                         "homogeneous_abs_effect": effect})  # fmt: skip
+    table = pd.DataFrame(rows)
+    size_effect = table.larger - table.base
+    homog_effect = table.homogeneous_abs_effect  # per class, then averaged over classes
+    margin = interval(size_effect - homog_effect)
+    fig, (ax,) = _figure(exp.title)
+    ax.bar(["random, alpha", f"random, {bigger / alpha:.0f} alpha", "one class, alpha (mean)"],
+           [table.base.mean(), table.larger.mean(), table.homogeneous.mean()])  # fmt: skip
+    ax.set(ylabel=f"success against a rival of size {rival_alpha}")
+    return _result(
+        exp.name, exp.title, exp.check, margin, ablate,
+        published="for interfering collectives, size matters more than homogeneity",
+        obtained=f"size effect minus |homogeneity effect| {_iv(margin, 2)}; size effect "
+        f"{_iv(interval(size_effect), 2)}; homogeneity effect "
+        f"{_iv(interval(table.homogeneous - table.base), 2)}",
+        tolerance="size effect - |homogeneity effect| > 0 (95%)",
+        passed=_above(margin), table=table, figure=fig,
+    )  # fmt: skip
+
+
 def coordination_noise(path: Path, fast: bool, ablate: bool = False) -> Result:
     """Members misapply the signal with probability ``noise``."""
     exp = load_experiment(path).reduced(fast)
@@ -1163,6 +1242,7 @@ ANALYSES: dict[str, tuple[str, Callable[..., Result]]] = {
     "strike_plus_cdc": ("strike_plus_cdc.yaml", strike_plus_cdc),
     "signal_planting": ("signal_planting.yaml", signal_planting),
     "conflicting_collectives": ("conflicting_collectives.yaml", conflicting_collectives),
+    "size_vs_homogeneity": ("size_vs_homogeneity.yaml", size_vs_homogeneity),
     "coordination_noise": ("coordination_noise.yaml", coordination_noise),
     "backdoor": ("backdoor.yaml", backdoor),
     "knn_shapley": ("knn_shapley.yaml", knn_shapley_checks),

@@ -10,21 +10,32 @@ collectives are few and keep their own state as attributes.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import IntEnum
 from typing import TYPE_CHECKING
 
 import mesa
 import numpy as np
 
-from abm.bargaining import Outcome
+from abm import behaviour, levers
+from abm.bargaining import (
+    ROUND_COLUMNS,
+    Outcome,
+    PlatformResponse,
+    Position,
+    credible_loss,
+    nash_bargain,
+)
 from abm.behaviour import Action
-from abm.learning import Alteration, DataPool, Learner, ShardedTrainer
-from abm.twins import Effects
+from abm.learning import Alteration, DataPool, Learner, ShardedTrainer, make_learner
+from abm.levers import LEVERS
+from abm.twins import Draw, Effects
 
 if TYPE_CHECKING:
     from abm.model import LeverageModel
     from abm.routing import Contributions
     from abm.scenario import Collective as CollectiveSpec
     from abm.scenario import Platform as PlatformSpec
+    from abm.scenario import Scenario
 
 
 @dataclass
@@ -42,6 +53,18 @@ class UserState:
     contributed: np.ndarray  # int64, samples contributed so far (any platform)
     value: np.ndarray  # float, KNN-Shapley value of the user's data (end of run)
     dividend: np.ndarray  # float, the user's share of dividends its collectives won
+
+    @classmethod
+    def initial(cls, spec: Scenario, groups: np.ndarray, rng: np.random.Generator) -> UserState:
+        """Users at step 0: platforms by initial share, thresholds, grievance."""
+        pop, n, n_platforms = spec.population, groups.size, len(spec.platforms)
+        u = cls.empty(n, n_platforms, len(spec.collectives))
+        u.group = groups
+        shares = np.array([p.initial_share for p in spec.platforms], float)
+        u.platform = rng.choice(n_platforms, size=n, p=shares / shares.sum()).astype(np.int32)
+        u.threshold = np.clip(rng.normal(pop.threshold_mean, pop.threshold_sd, n), 0.0, 1.0)
+        u.grievance[:] = pop.grievance
+        return u
 
     @classmethod
     def empty(cls, n: int, n_platforms: int, n_collectives: int) -> UserState:
@@ -98,19 +121,18 @@ class User(mesa.discrete_space.FixedAgent):
 class Platform(mesa.Agent):
     """A platform: an embedded learner retrained on the data routed to it."""
 
-    def __init__(
-        self,
-        model: LeverageModel,
-        index: int,
-        spec: PlatformSpec,
-        trainer: Learner | ShardedTrainer,
-    ):
+    def __init__(self, model: LeverageModel, index: int, spec: PlatformSpec):
         super().__init__(model)
         self.index = index
         self.name = spec.name
         self.spec = spec
         self.price = spec.price
-        self.trainer = trainer  # the learner, or a SISA trainer of per-shard learners
+        # The learner, or a SISA trainer of per-shard learners.
+        self.trainer: Learner | ShardedTrainer = make_learner(spec.learner, model.task)
+        if spec.shards > 1:
+            shards = model.draw(Draw.SETUP_PLATFORM, index, 0)
+            factory = lambda: make_learner(spec.learner, model.task)  # noqa: E731
+            self.trainer = ShardedTrainer(spec.shards, factory, shards)
         self.pool = DataPool(label_dtype=model.task.y_train.dtype)
         self.needs_refit = False  # deletions or expiry make an incremental update inexact
         self.quality = 0.0
@@ -134,11 +156,34 @@ class Platform(mesa.Agent):
         """Whether the platform trains SISA shards (deletion retrains one shard)."""
         return isinstance(self.trainer, ShardedTrainer)
 
-    def seed(self, sample: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> None:
-        """Start from the platform's own data (no contributor) and fit on it."""
-        self.pool.add(sample, y, -1, -1, -1, Alteration.NONE)
-        self.received += sample.size
-        self._fit(rng)
+    def seed(self) -> None:
+        """Start from ``seed_data`` rows of the platform's own (no contributor), fit, score."""
+        task, k = self.model.task, self.spec.seed_data
+        if k:
+            rng = self.model.draw(Draw.SETUP_PLATFORM, self.index, 1)
+            sample = rng.integers(0, task.n_train, k)
+            self.pool.add(sample, task.y_train[sample], -1, -1, -1, Alteration.NONE)
+            self.received += k
+            self._fit(rng)
+        self.evaluate()
+        self.initial_quality = self.quality
+
+    def evaluate(self) -> None:
+        """Held-out quality overall and as experienced by each user group.
+
+        A group's quality weights the model's per-class recall by the classes in its
+        members' data, so a strike by a homogeneous group shows up where it bites.
+        """
+        task = self.model.task
+        if task.kind != "classification":
+            self.quality = self.trainer.score(task.X_test, task.y_test)
+            return
+        hit = self.trainer.predict(task.X_test) == task.y_test
+        self.quality = float(hit.mean())
+        recall = np.bincount(task.y_test, weights=hit, minlength=task.n_classes) / np.maximum(
+            np.bincount(task.y_test, minlength=task.n_classes), 1
+        )
+        self.group_quality = self.model.group_classes @ recall
 
     def receive(self, batch: Contributions, rows: np.ndarray) -> None:
         """Take this step's ``rows`` of ``batch``, filtering suspected poison if it pays to."""
@@ -204,6 +249,14 @@ class Platform(mesa.Agent):
         self.step_cost = 0.0
 
 
+class CampaignState(IntEnum):
+    """Where a collective's campaign stands."""
+
+    WAITING = 0  # not launched yet (start step, launch event or critical mass pending)
+    RUNNING = 1
+    ENDED = 2  # stopped for good: its reason is in ``Collective.ended_reason``
+
+
 class Collective(mesa.Agent):
     """A collective: its members (a column of UserState.member), a lever and a campaign."""
 
@@ -212,30 +265,43 @@ class Collective(mesa.Agent):
         self.index = index
         self.name = spec.name
         self.spec = spec
+        self.rule = LEVERS[spec.lever]
         self.target = model.spec.platform_index(spec.target)
         self.redirect = (
             model.spec.platform_index(spec.redirect_to) if spec.redirect_to is not None else None
         )
         self.off = off  # switched off in this (twin) world: never launches
-        self.scheduled = spec.start == 0  # launches at its start step unless an event does
-        self.active = False
+        self.state = CampaignState.WAITING
         self.ended_reason = ""
+        self.scheduled = spec.start == 0  # launches at its start step unless an event does
         self.turnout = 0.0  # share of members acting
         self.participation = 0.0  # share of all users acting
         self.effects = Effects()  # this step's effects against the collective's twin
-        self.cost = 0.0  # members' cost of acting while active, cumulative (utility)
+        self.cost = 0.0  # what the campaign cost its members, cumulative (utility)
         self.dividend_rate = 0.0  # dividend per step the target agreed to pay (utility)
         self.dividend = 0.0  # dividend won, cumulative (utility)
         self.concession = False
         self.last_outcome: Outcome | None = None
         self.round_loss: list[float] = []  # platform's loss per step since the last round
         self.round_cost: list[float] = []  # members' cost per step since the last round
-        self.futile_rounds = 0  # consecutive rounds in which acting cost more than it hurt
+        self.futile_rounds = 0  # refused rounds in a row in which acting cost more than it hurt
         self.value = float("nan")  # Shapley value over collectives, when measured
         self.signal_success = float("nan")  # planted signal's success on the target
         self.natural_success = float("nan")  # the same, in the collective's twin
-        self.trigger = None  # the signal's trigger, chosen at first use
+        self._trigger: levers.Trigger | None = None
         self.erased = np.zeros(model.n_users, bool)  # members whose data was deleted
+        # Initial members: a share of all users, or of one group.
+        u = model.users
+        pool = np.flatnonzero(u.group == spec.group) if spec.group is not None else None
+        pool = np.arange(model.n_users) if pool is None else pool
+        k = min(int(round(spec.size * model.n_users)), pool.size)
+        chosen = model.draw(Draw.SETUP_MEMBERS, index).choice(pool, size=k, replace=False)
+        u.member[chosen, index] = True
+
+    @property
+    def active(self) -> bool:
+        """Whether the campaign is running."""
+        return self.state is CampaignState.RUNNING
 
     @property
     def members(self) -> np.ndarray:
@@ -246,3 +312,130 @@ class Collective(mesa.Agent):
     def acting(self) -> np.ndarray:
         """Bool mask over users: who acts in this collective's campaign this step."""
         return self.model.users.acting[:, self.index]
+
+    # ---------------------------------------------------------------- the campaign
+    def update(self, t: int) -> None:
+        """Stop at the stop step; recruit over the network; launch when ready."""
+        if self.off:
+            return  # in this twin the campaign never happens
+        m, spec, u = self.model, self.spec, self.model.users
+        if self.active and spec.stop is not None and t >= spec.stop:
+            self.stop("reached its stop step")
+        if spec.recruit_rate > 0 and self.state is not CampaignState.ENDED:
+            share = behaviour.neighbour_mean(m.adjacency, m.degree, self.members.astype(np.float32))
+            u.member[:, self.index] = behaviour.recruit(
+                self.members, share + u.grievance[:, self.target], u.threshold,
+                m.draw(Draw.RECRUIT, self.index).random(m.n_users), spec.recruit_rate,
+            )  # fmt: skip
+        ready = self.scheduled or t >= spec.start
+        if self.state is CampaignState.WAITING and ready:
+            if self.members.mean() >= spec.critical_mass:
+                self.state = CampaignState.RUNNING
+
+    def decide(self, was: np.ndarray) -> None:
+        """Members who can act decide whether to (threshold rule); fatigue is attrition.
+
+        Args:
+            was: Who acted in this campaign last step.
+        """
+        m, u, spec = self.model, self.model.users, self.spec
+        if not self.active:
+            u.acting[:, self.index] = False
+            self.turnout = self.participation = 0.0  # nobody acts once a campaign stops
+            return
+        # Only users of the target (or members already boycotting it) can act on it.
+        able = self.members & ((u.platform == self.target) | was)
+        # Pressure matters only to members who can act: compute it for their rows.
+        rows = np.flatnonzero(able)
+        neighbours = behaviour.neighbour_mean(
+            m.adjacency[rows], m.degree[rows], was.astype(np.float32)
+        )
+        pressed = behaviour.participation_pressure(neighbours, self.turnout, spec.turnout_weight)
+        pressure = np.zeros(m.n_users, pressed.dtype)
+        pressure[rows] = pressed
+        acting = behaviour.will_act(
+            able, pressure, u.threshold, was,
+            m.draw(Draw.ACT, self.index).random(m.n_users), spec.fatigue,
+        )  # fmt: skip
+        tired = was & ~acting & self.members & (pressure >= u.threshold)
+        u.member[tired, self.index] = False
+        u.acting[:, self.index] = acting
+        self.turnout = float(acting.sum()) / max(int(self.members.sum()), 1)
+        self.participation = float(acting.mean())
+
+    def bargain(self, t: int) -> dict | None:
+        """One bargaining round with the target, on the steps since the last round.
+
+        A refused collective goes on while its campaign hurts the platform more than it
+        costs the members, and stops after ``patience`` such refusals in a row.
+
+        Returns:
+            The round as a row of the bargaining table, or ``None`` if there was none.
+        """
+        policy = self.model.policy
+        if not self.active or len(self.round_loss) < 2:  # a round needs evidence of noise
+            return None
+        position = Position(
+            platform_loss=credible_loss(self.round_loss),
+            member_cost=float(np.mean(self.round_cost)),
+            demand=self.spec.demand * int(self.members.sum()),
+            power=policy.bargaining_power,
+            rights=policy.bargaining_rights,
+        )
+        self.round_loss, self.round_cost = [], []
+        outcome = self.last_outcome = nash_bargain(position)
+        if outcome.response is PlatformResponse.CONCEDE:
+            self.concede(outcome.paid)
+        elif position.platform_loss <= position.member_cost:
+            self.futile_rounds += 1
+            if self.futile_rounds >= self.spec.patience:
+                self.stop("acting cost the members more than it cost the platform")
+        else:
+            self.futile_rounds = 0
+        values = (
+            t, self.name, self.model.platforms[self.target].name, self.effects.leverage,
+            position.platform_loss, position.member_cost, position.demand, outcome.dividend,
+            outcome.paid, outcome.response.name.lower(), outcome.reason,
+        )  # fmt: skip
+        return dict(zip(ROUND_COLUMNS, values, strict=True))
+
+    def concede(self, dividend: float) -> None:
+        """The target agrees to pay ``dividend`` per step; grievance clears; it ends."""
+        self.dividend_rate, self.concession = dividend, True
+        self.model.users.grievance[self.members, self.target] = 0.0
+        self.stop("demand met")
+
+    def stop(self, reason: str) -> None:
+        """End the campaign for good (a first reason sticks)."""
+        if self.state is not CampaignState.ENDED:
+            self.state = CampaignState.ENDED
+            self.scheduled = False
+            self.ended_reason = reason
+            self.model.users.acting[:, self.index] = False
+
+    # ---------------------------------------------------------------- the signal
+    @property
+    def trigger(self) -> levers.Trigger:
+        """The collective's trigger pattern, chosen once from the training data.
+
+        It is chosen in the data's own units (a digits pixel fully on is 16), then
+        expressed in the standardised units the learners see, feature by feature.
+        """
+        if self._trigger is None:
+            s, task = self.spec.signal, self.model.task
+            mean, scale = task.feature_mean, task.feature_scale
+            if mean is None or scale is None:
+                self._trigger = levers.choose_trigger(task.X_train, s.n_features, s.rare)
+            else:
+                raw = levers.choose_trigger(task.X_train * scale + mean, s.n_features, s.rare)
+                feats = list(raw.features)
+                values = (raw.value - mean[feats]) / scale[feats]
+                self._trigger = levers.Trigger(raw.features, tuple(float(v) for v in values))
+        return self._trigger
+
+    def success(self, world: LeverageModel) -> float:
+        """Share of triggered held-out points ``world``'s target labels as wanted."""
+        task = self.model.task
+        predict = world.platforms[self.target].trainer.predict
+        target = self.spec.signal.target
+        return levers.signal_success(predict, task.X_test, task.y_test, self.trigger, target)

@@ -8,13 +8,22 @@ split and the same users' thresholds wherever the two scenarios agree. The diffe
 files change, and its mean over replicates gets a paired (Student t) 95% confidence
 interval: ``mean +/- t_{0.975, n-1} * sd / sqrt(n)``.
 
-:func:`compare` is pure (no I/O); :func:`write_comparison` writes a new folder.
+:func:`compare` is pure (no I/O); :func:`write_comparison` writes a new folder with the
+tables, a figure with one panel per unit (a quality score and a count of samples never
+share an axis) and ``report.html``, a self-contained page like a run's report.
+
+Outcomes that exist in only one of the scenarios (a collective only B has) have no
+paired difference; they are kept apart, in ``Comparison.unpaired``, rather than shown
+as difference rows with ``n = 0``.
 """
 
 from __future__ import annotations
 
+import base64
+import html
+import io
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -30,8 +39,7 @@ from abm.runner import git_commit, new_folder, simulate, spawn_seed
 from abm.scenario import Scenario, dump_scenario
 
 TABLE_COLUMNS = ["outcome", "unit", "n", "mean_a", "mean_b", "diff", "ci_lo", "ci_hi"]
-# Units bounded to [0, 1] (or close), which share one axis in the difference plot.
-PLOTTED_UNITS = ("score", "share", "share of gap", "0/1")
+UNPAIRED_COLUMNS = ["outcome", "unit", "scenario", "n", "mean"]
 
 
 @dataclass
@@ -42,8 +50,11 @@ class Comparison:
     b: Scenario
     seeds: list[int]
     runs: pd.DataFrame  # long: replicate, seed, scenario ("A"/"B"), outcome, value
-    table: pd.DataFrame  # one row per outcome: TABLE_COLUMNS
+    table: pd.DataFrame  # one row per outcome both scenarios have: TABLE_COLUMNS
     confidence: float = 0.95
+    unpaired: pd.DataFrame = field(  # outcomes of one scenario only: UNPAIRED_COLUMNS
+        default_factory=lambda: pd.DataFrame(columns=UNPAIRED_COLUMNS)
+    )
 
 
 def replicate_seeds(root: int, n: int) -> list[int]:
@@ -106,10 +117,10 @@ def paired_ci(diffs: np.ndarray, confidence: float = 0.95) -> tuple[float, float
 
 
 def difference_table(runs: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
-    """Per outcome: means under A and B, and the paired difference B - A with its CI.
+    """Per outcome both scenarios have: means under A and B, and B - A with its CI.
 
-    Outcomes present in only one scenario (a collective that exists only in B, say)
-    keep their mean and get NaN differences.
+    Outcomes present in only one scenario (a collective that exists only in B, say) have
+    no pair to difference and are left out (see :func:`unpaired_table`).
     """
     wide = runs.pivot_table(
         index=["outcome", "replicate"], columns="scenario", values="value", dropna=False
@@ -120,6 +131,8 @@ def difference_table(runs: pd.DataFrame, confidence: float = 0.95) -> pd.DataFra
     for outcome in order:
         w = wide.loc[outcome]
         both = w.dropna()
+        if both.empty:
+            continue
         diff, lo, hi = paired_ci((both["B"] - both["A"]).to_numpy(float), confidence)
         rows.append(
             {
@@ -134,6 +147,27 @@ def difference_table(runs: pd.DataFrame, confidence: float = 0.95) -> pd.DataFra
             }
         )
     return pd.DataFrame(rows, columns=TABLE_COLUMNS)
+
+
+def unpaired_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """Outcomes that only one scenario produced, with their mean over replicates."""
+    seen = runs.dropna(subset=["value"]).groupby("outcome")["scenario"].agg(set)
+    rows = []
+    for outcome in dict.fromkeys(runs["outcome"]):
+        where = seen.get(outcome, set())
+        if len(where) == 1:
+            (label,) = where
+            values = runs[(runs["outcome"] == outcome) & (runs["scenario"] == label)]["value"]
+            rows.append(
+                {
+                    "outcome": outcome,
+                    "unit": _unit(outcome),
+                    "scenario": label,
+                    "n": int(values.notna().sum()),
+                    "mean": float(values.mean()),
+                }
+            )
+    return pd.DataFrame(rows, columns=UNPAIRED_COLUMNS)
 
 
 def compare(
@@ -162,7 +196,8 @@ def compare(
         raise ValueError(f"--replicates: a number >= 1, got {replicates}")
     seeds = replicate_seeds(a.seed if root_seed is None else root_seed, replicates)
     runs = run_pairs(a, b, seeds, steps)
-    return Comparison(a, b, seeds, runs, difference_table(runs, confidence), confidence)
+    table = difference_table(runs, confidence)
+    return Comparison(a, b, seeds, runs, table, confidence, unpaired_table(runs))
 
 
 def format_table(table: pd.DataFrame) -> str:
@@ -174,37 +209,145 @@ def format_table(table: pd.DataFrame) -> str:
 
 
 def figure(comparison: Comparison) -> Figure:
-    """A forest plot: each bounded outcome's mean difference B - A with its CI."""
-    t = comparison.table
-    t = t[t["unit"].isin(PLOTTED_UNITS) & t["diff"].notna()].iloc[::-1]
-    fig = Figure(figsize=(7, 0.35 * max(len(t), 3) + 1.2), layout="constrained")
-    ax = fig.subplots()
-    y = np.arange(len(t))
-    lo = (t["diff"] - t["ci_lo"]).fillna(0).clip(lower=0)
-    hi = (t["ci_hi"] - t["diff"]).fillna(0).clip(lower=0)
-    ax.errorbar(t["diff"], y, xerr=[lo, hi], fmt="o", color="tab:blue", capsize=3)
-    ax.axvline(0, color="#888", lw=1)
-    ax.set_yticks(y, t["outcome"], fontsize=8)
-    level = round(comparison.confidence * 100)
-    ax.set(
-        title=f"{comparison.b.name} minus {comparison.a.name} ({len(comparison.seeds)} seeds)",
-        xlabel=f"difference B - A, {level}% CI (paired t)",
+    """A forest plot per unit: each outcome's mean difference B - A with its CI.
+
+    One panel per unit (score, share, samples, utility, ...), each with its own x axis,
+    so a difference of 300 samples and one of 0.01 in quality are both readable.
+    """
+    t = comparison.table[comparison.table["diff"].notna()]
+    units = list(dict.fromkeys(t["unit"]))
+    heights = [max((t["unit"] == u).sum(), 1) for u in units] or [1]
+    fig = Figure(
+        figsize=(7.5, 0.32 * sum(heights) + 1.0 * len(heights) + 0.6), layout="constrained"
     )
-    ax.grid(alpha=0.3, axis="x")
+    axes = fig.subplots(len(heights), 1, gridspec_kw={"height_ratios": heights}, squeeze=False)
+    level = round(comparison.confidence * 100)
+    for ax, unit in zip(axes[:, 0], units, strict=False):
+        part = t[t["unit"] == unit].iloc[::-1]
+        y = np.arange(len(part))
+        lo = (part["diff"] - part["ci_lo"]).fillna(0).clip(lower=0)
+        hi = (part["ci_hi"] - part["diff"]).fillna(0).clip(lower=0)
+        # An interval that excludes zero is drawn in a strong colour.
+        clear = (part["ci_lo"] > 0) | (part["ci_hi"] < 0)
+        colours = np.where(clear, "tab:red", "tab:blue")
+        for yi, (d, below, above, c) in enumerate(zip(part["diff"], lo, hi, colours, strict=True)):
+            ax.errorbar(d, yi, xerr=[[below], [above]], fmt="o", color=c, capsize=3, ms=4)
+        ax.axvline(0, color="#888", lw=1)
+        ax.set_yticks(y, part["outcome"], fontsize=8)
+        ax.set_ylim(-0.7, len(part) - 0.3)
+        ax.set_xlabel(f"B - A ({unit or 'no unit'})", fontsize=9)
+        ax.tick_params(axis="x", labelsize=8)
+        ax.grid(alpha=0.3, axis="x")
+    if not units:
+        axes[0, 0].text(0.5, 0.5, "no outcome to compare", ha="center", va="center")
+        axes[0, 0].set_axis_off()
+    fig.suptitle(
+        f"{comparison.b.name} minus {comparison.a.name}: mean and {level}% CI (paired t, "
+        f"{len(comparison.seeds)} seeds; red: interval excludes 0)",
+        fontsize=10,
+    )
     return fig
+
+
+def _png_uri(fig: Figure) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def _num(value: float) -> str:
+    return "—" if value != value else f"{value:.4g}"
+
+
+def _html_table(frame: pd.DataFrame, numeric: list[str]) -> str:
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
+    rows = []
+    for _, row in frame.iterrows():
+        cells = "".join(
+            f"<td class=num>{_num(float(row[c]))}</td>"
+            if c in numeric
+            else f"<td>{html.escape(str(row[c]))}</td>"
+            for c in frame.columns
+        )
+        rows.append(f"<tr>{cells}</tr>")
+    return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
+
+
+def _finding(row: pd.Series, level: int) -> str:
+    """One sentence for a difference whose interval excludes zero."""
+    direction = "higher" if row["diff"] > 0 else "lower"
+    unit = f" {row['unit']}" if row["unit"] and row["unit"] != "0/1" else ""
+    return (
+        f"<li><b>{html.escape(row['outcome'])}</b> is {_num(abs(row['diff']))}{html.escape(unit)} "
+        f"{direction} in B ({level}% CI {_num(row['ci_lo'])} to {_num(row['ci_hi'])}; "
+        f"A {_num(row['mean_a'])}, B {_num(row['mean_b'])}).</li>"
+    )
+
+
+REPORT_STYLE = """
+body{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;color:#222;line-height:1.4}
+h1{font-size:1.5em} h2{font-size:1.2em;margin-top:1.6em}
+table{border-collapse:collapse;margin:.6em 0}
+td,th{border-bottom:1px solid #ddd;padding:4px 10px;text-align:left}
+td.num{text-align:right;font-variant-numeric:tabular-nums}
+img{max-width:100%} .muted{color:#666} .question{font-size:1.05em}
+pre{background:#f6f6f6;padding:1em;overflow-x:auto;font-size:.85em}
+"""
+
+
+def render_html(comparison: Comparison) -> str:
+    """The comparison as a self-contained HTML page (embedded PNG, no script, no link)."""
+    a, b, t = comparison.a, comparison.b, comparison.table
+    level = round(comparison.confidence * 100)
+    fig = figure(comparison)
+    plot = _png_uri(fig)
+    clear = t[(t["ci_lo"] > 0) | (t["ci_hi"] < 0)]
+    findings = (
+        "<ul>" + "".join(_finding(r, level) for _, r in clear.iterrows()) + "</ul>"
+        if len(clear)
+        else f"<p>No difference has a {level}% interval that excludes zero.</p>"
+    )
+    unpaired = (
+        _html_table(comparison.unpaired, ["n", "mean"])
+        if len(comparison.unpaired)
+        else "<p class=muted>None: both scenarios have the same platforms and collectives.</p>"
+    )
+    seeds = ", ".join(str(s) for s in comparison.seeds)
+    return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>{html.escape(b.name)} vs {html.escape(a.name)}</title><style>{REPORT_STYLE}</style>
+</head><body>
+<h1>{html.escape(b.name)} (B) against {html.escape(a.name)} (A)</h1>
+<p class=question><b>A asks.</b> {html.escape(a.question or "(none stated)")}<br>
+<b>B asks.</b> {html.escape(b.question or "(none stated)")}</p>
+<p class=muted>{len(comparison.seeds)} paired replicates: each seed runs both scenarios,
+so the difference B - A of one replicate is mostly what the files change. Intervals are
+{level}% paired-t intervals of the mean difference. Seeds: {html.escape(seeds)}.</p>
+<h2>Differences whose interval excludes zero</h2>{findings}
+<h2>Differences, one panel per unit</h2><img alt="differences" src="{plot}">
+<h2>All paired differences</h2>
+{_html_table(t, ["n", "mean_a", "mean_b", "diff", "ci_lo", "ci_hi"])}
+<h2>Outcomes of one scenario only</h2>{unpaired}
+<h2>Scenarios</h2>
+<details><summary>A: the resolved scenario file</summary>
+<pre>{html.escape(dump_scenario(a))}</pre></details>
+<details><summary>B: the resolved scenario file</summary>
+<pre>{html.escape(dump_scenario(b))}</pre></details>
+</body></html>"""
 
 
 def write_comparison(comparison: Comparison, out_root: str | Path) -> Path:
     """Write a comparison into a new folder under ``out_root`` and return its path.
 
-    Contents: ``differences.csv`` (the table), ``runs.csv`` (every run's outcomes),
-    ``a.yaml`` and ``b.yaml`` (resolved scenarios), ``manifest.yaml`` (seeds, versions)
-    and ``differences.png``. Written into a hidden temporary folder first and moved into
+    Contents: ``differences.csv`` (the paired table), ``unpaired.csv`` (outcomes of one
+    scenario only), ``runs.csv`` (every run's outcomes), ``a.yaml`` and ``b.yaml``
+    (resolved scenarios), ``manifest.yaml`` (seeds, versions), ``differences.png`` and
+    ``report.html``. Written into a hidden temporary folder first and moved into
     place when complete, so nothing half-written is left behind.
     """
 
     def write(tmp: Path) -> None:
         comparison.table.to_csv(tmp / "differences.csv", index=False)
+        comparison.unpaired.to_csv(tmp / "unpaired.csv", index=False)
         comparison.runs.to_csv(tmp / "runs.csv", index=False)
         (tmp / "a.yaml").write_text(dump_scenario(comparison.a))
         (tmp / "b.yaml").write_text(dump_scenario(comparison.b))
@@ -220,6 +363,7 @@ def write_comparison(comparison: Comparison, out_root: str | Path) -> Path:
         }
         (tmp / "manifest.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
         figure(comparison).savefig(tmp / "differences.png", dpi=110)
+        (tmp / "report.html").write_text(render_html(comparison), encoding="utf-8")
 
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     return new_folder(

@@ -8,11 +8,18 @@ altered, so deletion, valuation and the pool invariant are exact.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from abm.learning import Alteration, DataPool
+from abm import behaviour, levers
+from abm.behaviour import NO_PLATFORM, Action
+from abm.learning import Alteration, DataPool, draw_samples
+from abm.twins import Draw
+
+if TYPE_CHECKING:
+    from abm.agents import Collective
+    from abm.model import LeverageModel
 
 
 class Contributions:
@@ -57,11 +64,8 @@ class Contributions:
             X[slot >= 0] = self._X[slot[slot >= 0]]
         return X
 
-    def add_to(self, pool: DataPool, rows: np.ndarray, clean: bool = False) -> None:
-        """Append ``rows`` to a pool as sent (or, ``clean``, as the users made them)."""
-        if clean:
-            pool.add(self.sample[rows], self.y[rows], self.owner[rows], self.step)
-            return
+    def add_to(self, pool: DataPool, rows: np.ndarray) -> None:
+        """Append ``rows`` to a pool as sent."""
         slot = self._slot[rows]
         pool.add(
             self.sample[rows],
@@ -72,3 +76,63 @@ class Contributions:
             self.alteration[rows],
             self._X[slot[slot >= 0]] if (slot >= 0).any() else None,
         )
+
+
+def route(model: LeverageModel) -> None:
+    """Users make data and send it where their action says, with provenance.
+
+    Every user's count is drawn whatever it decided, and a user's rows depend only on
+    (seed, user, draw number), whoever else contributes (common random numbers).
+    """
+    u, n = model.users, model.n_users
+    draws = model.draw(Draw.DATA)
+    counts = draws.poisson(model.spec.population.samples_per_step, n)
+    asks = model.draw(Draw.SUBSTITUTE).random(n)  # this step's draw for an AI substitute
+    producers = np.flatnonzero((counts > 0) & (u.platform >= 0))
+    counts = np.minimum(counts[producers], model.slices.remaining(producers))
+    sample = draw_samples(model.slices, producers, counts, draws)
+    owner = np.repeat(producers, counts)
+    asked = asks[owner]
+    u.contributed += np.bincount(owner, minlength=n)
+    batch = Contributions(model.task, sample, owner, u.actor[owner], model.t)
+    home, act = u.platform[owner], u.action[owner]
+
+    # Alter what poisoning and planting members send, per collective.
+    for c in model.collectives:
+        rows = np.flatnonzero((batch.actor == c.index) & (act == c.rule.action))
+        if c.rule.alteration is not None and rows.size:
+            _alter(model, c, batch, rows)
+    batch.seal()
+
+    # Destinations: the home platform, the CDC target, or nowhere.
+    to_home = np.isin(act, (Action.CONTRIBUTE, Action.POISON, Action.PLANT))
+    redirect = np.full(owner.size, NO_PLATFORM, np.int32)
+    for c in model.collectives:
+        if c.redirect is not None:
+            mine = (batch.actor == c.index) & (act == Action.REDIRECT)
+            redirect[mine] = c.redirect
+            if c.rule.also_home:
+                to_home |= mine
+    # Where an AI substitute answers, some users ask it instead of the platform.
+    for p in model.platforms:
+        if p.substitute is not None:
+            rationality = model.spec.population.rationality
+            away = behaviour.asks_substitute(p.substitute, p.quality, rationality)
+            to_home &= ~((home == p.index) & (asked < away))
+    for p in model.platforms:
+        p.receive(batch, np.flatnonzero((to_home & (home == p.index)) | (redirect == p.index)))
+
+
+def _alter(model: LeverageModel, c: Collective, batch: Contributions, rows: np.ndarray) -> None:
+    """Apply a collective's alteration lever to its acting members' rows."""
+    code, alter = c.rule.alteration
+    spec, task = c.spec, model.task
+    context = levers.Alter(
+        rate=spec.rate, n_classes=task.n_classes,
+        trigger=c.trigger if c.rule.signal else None,
+        signal_target=spec.signal.target, signal_noise=spec.signal.noise,
+        reference_X=task.X_train,
+    )  # fmt: skip
+    X, y = task.X_train[batch.sample[rows]], batch.y_sent[rows]
+    mask, X_new, y_new = alter(X, y, context, model.draw(Draw.ALTER, c.index))
+    batch.alter(rows[mask], code, X_new, y_new)

@@ -26,7 +26,7 @@ import pandas as pd
 import yaml
 
 import abm
-from abm import metrics
+from abm import metrics, valuation
 from abm.bargaining import ROUND_COLUMNS
 from abm.scenario import Scenario, dump_scenario
 
@@ -89,9 +89,9 @@ def simulate(
     table = model.datacollector.get_model_vars_dataframe()
     table.index.name = "step"
     if scenario.measurement.valuation:
-        model.value_users()
+        valuation.value_users(model)
         if 0 < len(model.collectives) <= 5:
-            model.value_collectives()
+            valuation.value_collectives(model)
     snapshots.append(metrics.agent_table(model).assign(step=model.steps))
     return RunResult(
         scenario=scenario,

@@ -81,6 +81,13 @@ class Heterogeneity(StrEnum):
     GROUP = "group"
 
 
+class Sampling(StrEnum):
+    """How a user of a finite task hands over rows of its slice."""
+
+    WITH_REPLACEMENT = "with_replacement"
+    WITHOUT_REPLACEMENT = "without_replacement"
+
+
 class EventAction(StrEnum):
     """What a scheduled event does."""
 
@@ -109,6 +116,10 @@ class Population(Strict):
     )
     heterogeneity: Heterogeneity = Field(
         Heterogeneity.IID, description="How users' data slices differ: iid, class or group."
+    )
+    sampling: Sampling = Field(
+        Sampling.WITH_REPLACEMENT,
+        description="Finite tasks: redraw from a user's slice, or hand each row over once.",
     )
     rationality: float = Field(
         8.0, ge=0.0, le=1000.0, description="Logit sensitivity of platform choice to utility."
@@ -151,17 +162,45 @@ class Network(Strict):
     )
 
 
+class Stream(Strict):
+    """A generative task: every contribution is fresh (task.name: stream, ratings_stream)."""
+
+    n_features: int = Field(64, ge=1, le=10_000, description="Dimension of the features.")
+    n_classes: int = Field(20, ge=2, le=1000, description="Number of classes.")
+    components: int = Field(1, ge=1, le=100, description="Gaussian components per class.")
+    separation: float = Field(3.5, ge=0.0, le=100.0, description="Typical norm of a class mean.")
+    noise: float = Field(1.0, gt=0.0, le=100.0, description="Within-component noise (sd).")
+    shift: float = Field(0.5, ge=0.0, le=100.0, description="Between-group shift of class means.")
+    n_groups: int = Field(4, ge=1, le=10_000, description="Data groups users are spread over.")
+    label_noise: float = Field(0.0, ge=0.0, le=1.0, description="Share of random labels.")
+    n_test: int = Field(5000, ge=10, le=1_000_000, description="Size of the held-out set.")
+    n_items: int = Field(1000, ge=10, le=10_000_000, description="ratings_stream: catalogue size.")
+    rank: int = Field(4, ge=1, le=256, description="ratings_stream: dimension of tastes.")
+
+
 class Task(Strict):
     """The learning task every platform's model solves."""
 
-    name: Literal["digits", "breast_cancer", "wine", "synthetic", "ratings", "csv", "parquet"] = (
-        Field("digits", description="Dataset: a bundled scikit-learn set, a generator, or a file.")
-    )
+    name: Literal[
+        "digits",
+        "breast_cancer",
+        "wine",
+        "synthetic",
+        "ratings",
+        "csv",
+        "parquet",
+        "stream",
+        "ratings_stream",
+        "movielens",
+    ] = Field("digits", description="Dataset: a bundled scikit-learn set, a generator, or a file.")
     test_size: float = Field(0.25, gt=0.0, lt=1.0, description="Share held out for evaluation.")
-    path: str | None = Field(None, description="Data file for csv/parquet, inside the project.")
+    path: str | None = Field(
+        None, description="Data file for csv/parquet/movielens, inside the project."
+    )
     feature_columns: list[str] | None = Field(None, description="Feature columns of a data file.")
     label_column: str | None = Field(None, description="Label column of a data file.")
     n_samples: int = Field(2000, ge=10, le=10_000_000, description="Size of a generated task.")
+    stream: Stream = Field(default_factory=Stream, description="Parameters of task stream.")
 
 
 class Platform(Strict):
@@ -376,7 +415,7 @@ class Scenario(Strict):
                     raise ValueError(f"events[{i}].policy.{loc}|{expected}") from None
         if sum(p.initial_share for p in self.platforms) <= 0:
             raise ValueError("platforms|at least one platform with initial_share > 0")
-        if self.task.name in ("csv", "parquet") and not self.task.path:
+        if self.task.name in ("csv", "parquet", "movielens") and not self.task.path:
             raise ValueError(f"task.path|a data file for task {self.task.name}")
         if self.network.kind is GraphKind.EDGELIST and not self.network.path:
             raise ValueError("network.path|an edge-list file for kind edgelist")
@@ -719,6 +758,17 @@ UNITS: dict[str, str] = {
     "network.homophily": "share of edges",
     "task.test_size": "share of samples",
     "task.n_samples": "samples",
+    "task.stream.n_features": "features",
+    "task.stream.n_classes": "classes",
+    "task.stream.components": "components / class",
+    "task.stream.separation": "feature sd",
+    "task.stream.noise": "feature sd (stars for ratings_stream)",
+    "task.stream.shift": "feature sd",
+    "task.stream.n_groups": "groups",
+    "task.stream.label_noise": "probability",
+    "task.stream.n_test": "samples",
+    "task.stream.n_items": "items",
+    "task.stream.rank": "latent dimensions",
     "platforms[].initial_share": "share of users",
     "platforms[].price": "utility / step",
     "platforms[].retention": "steps",

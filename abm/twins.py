@@ -132,3 +132,20 @@ def measure(real: LeverageModel, twin: LeverageModel, c_index: int) -> Effects:
     if c.redirect is not None:
         e.lift = real.platforms[c.redirect].quality - twin.platforms[c.redirect].quality
     return e
+
+
+def measure_all(real: LeverageModel) -> None:
+    """Every collective's effects against its own twin (or the joint one), this step."""
+    worlds = plan(real)
+    if not worlds:
+        return
+    for c in real.collectives:
+        own = frozenset({c.index})
+        twin = real.twins[worlds.index(own)] if own in worlds else real.twins[-1]
+        c.effects = measure(real, twin, c.index)
+        c.cost += c.effects.member_cost
+        if c.active:
+            c.round_loss.append(c.effects.revenue)
+            c.round_cost.append(c.effects.member_cost)
+        if c.rule.signal:
+            c.signal_success, c.natural_success = c.success(real), c.success(twin)

@@ -22,7 +22,8 @@ Modelling assumptions:
 * A data dividend is shared in proportion to positive value (:func:`split_dividend`):
   data that harms the model (negative value) earns nothing, and it is not charged.
 
-Everything here is pure numpy: arrays and callables in, arrays out, explicit rng.
+Everything here is pure numpy (arrays and callables in, arrays out, explicit rng),
+except the last two functions, which value a finished run's data with them.
 """
 
 from __future__ import annotations
@@ -30,8 +31,15 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from itertools import combinations
 from math import factorial
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+from abm.learning import make_learner
+from abm.twins import Draw
+
+if TYPE_CHECKING:
+    from abm.model import LeverageModel
 
 __all__ = [
     "exact_shapley",
@@ -91,11 +99,21 @@ def _as_2d(X: np.ndarray) -> np.ndarray:
     return X.reshape(len(X), -1)
 
 
-def _neighbour_order(X_train: np.ndarray, X_test: np.ndarray, chunk: int = 256) -> np.ndarray:
-    """Indices of training points sorted by Euclidean distance, one row per test point."""
+def _neighbour_order(
+    X_train: np.ndarray,
+    X_test: np.ndarray,
+    chunk: int = 256,
+    sq_train: np.ndarray | None = None,
+) -> np.ndarray:
+    """Indices of training points sorted by Euclidean distance, one row per test point.
+
+    ``sq_train`` (the training points' squared norms) can be passed in by a caller that
+    orders several test chunks against the same training set.
+    """
     X_train = _as_2d(X_train)
     X_test = _as_2d(X_test)
-    sq_train = np.einsum("ij,ij->i", X_train, X_train)
+    if sq_train is None:
+        sq_train = np.einsum("ij,ij->i", X_train, X_train)
     order = np.empty((len(X_test), len(X_train)), dtype=np.intp)
     # Chunk the test set so the distance matrix never exceeds chunk x N floats.
     for start in range(0, len(X_test), chunk):
@@ -179,12 +197,19 @@ def knn_shapley(
     if n == 0:
         raise ValueError("training set is empty")
     y_test = np.asarray(y_test)
+    X_train, X_test = _as_2d(X_train), _as_2d(X_test)
+    sq_train = np.einsum("ij,ij->i", X_train, X_train)  # once, not once per chunk
     values = np.zeros(n)
     ranks = np.arange(1, n, dtype=float)  # i = 1..N-1 (1-indexed positions)
     step = np.minimum(k, ranks) / ranks / k
-    for start in range(0, len(y_test), 256):
-        order = _neighbour_order(X_train, X_test[start : start + 256])
-        match = (y_train[order] == y_test[start : start + 256, None]).astype(float)
+    # Test points in blocks of ~2 M matrix entries: the recursion runs on a whole block
+    # at once (one row per test point) in bounded memory (~2 M entries per matrix).
+    block = max(1, min(len(y_test), 2_000_000 // max(n, 1)))
+    for start in range(0, len(y_test), block):
+        order = _neighbour_order(
+            X_train, X_test[start : start + block], chunk=block, sq_train=sq_train
+        )
+        match = (y_train[order] == y_test[start : start + block, None]).astype(float)
         s = np.empty_like(match)
         # Jia et al. state s_N = m_N / N for N >= K; with fewer points than K the game
         # is additive (each point's vote is worth 1/K), hence max(N, K).
@@ -274,3 +299,88 @@ def split_dividend(total: float, values: Mapping[str, float] | np.ndarray):
     keys = list(values)
     shares = split_dividend(total, np.array([float(values[k]) for k in keys]))
     return {k: float(v) for k, v in zip(keys, shares, strict=True)}
+
+
+# ---------------------------------------------------------------- valuing a run's data
+def value_collectives(model: LeverageModel, max_rows: int = 5000) -> dict[str, float]:
+    """Exact Shapley value of each collective's data in a finished run.
+
+    The game: ``V(S)`` is the held-out quality of a fresh learner (the first platform's
+    kind) trained on the clean data everyone produced during the run that reached any
+    platform in the real world or its twins, keeping non-members' data always and
+    members' data only for collectives in ``S``. A user in several collectives counts
+    for the first. Values sum to ``V(all) - V(none)``. Above ``max_rows`` rows the game
+    is played on a uniform subsample of them, so that 2^C refits stay cheap at a
+    million users. Stored in each collective's ``value``.
+    """
+    if not model.collectives:
+        return {}
+    task, u = model.task, model.users
+    pools = [p.pool for world in (model, *model.twins) for p in world.platforms]
+    key = np.unique(
+        np.stack([np.concatenate([q.sample for q in pools]),
+                  np.concatenate([q.contributor for q in pools]),
+                  np.concatenate([q.step for q in pools])], axis=1),
+        axis=0,
+    )  # fmt: skip
+    rng = model.draw(Draw.VALUATION)
+    if len(key) > max_rows:
+        key = key[np.sort(rng.choice(len(key), size=max_rows, replace=False))]
+    sample, contributor = key[:, 0], key[:, 1]
+    first = np.where(u.member.any(axis=1), u.member.argmax(axis=1), -1)
+    owner = np.where(contributor >= 0, first[np.maximum(contributor, 0)], -1)
+    X, y = task.X_train[sample], task.y_train[sample]
+    kind = model.spec.platforms[0].learner
+
+    def value(coalition: frozenset[str]) -> float:
+        keep = owner < 0
+        for c in model.collectives:
+            if c.name in coalition:
+                keep |= owner == c.index
+        if not keep.any():
+            return model.naive_quality
+        return make_learner(kind, task).fit(X[keep], y[keep], rng).score(task.X_test, task.y_test)
+
+    values = exact_shapley([c.name for c in model.collectives], value)
+    for c in model.collectives:
+        c.value = values[c.name]
+    return values
+
+
+def value_users(
+    model: LeverageModel, max_rows: int = 2000, max_test: int = 300, k: int = 5
+) -> np.ndarray:
+    """KNN-Shapley value of each user's data to the platforms it contributed to.
+
+    Per platform, the values of (at most ``max_rows``) pool rows are computed in closed
+    form (Jia et al., 2019) against (at most ``max_test``) held-out points, summed per
+    contributor and scaled up by the sampling fraction. A collective's dividend is then
+    split among its members in proportion to their values.
+
+    Returns:
+        (n,) value per user; also stored in ``users.value``, with the dividend shares in
+        ``users.dividend``.
+    """
+    task, u = model.task, model.users
+    if task.kind != "classification":
+        return u.value
+    rng = model.draw(Draw.VALUATION, 1)
+    test = rng.permutation(task.n_test)[:max_test]
+    for p in model.platforms:
+        live = np.flatnonzero(p.pool.contributor >= 0)
+        if live.size == 0:
+            continue
+        rows = rng.choice(live, size=min(max_rows, live.size), replace=False)
+        values = knn_shapley(
+            p.pool.features(task.X_train, rows), p.pool.y[rows],
+            task.X_test[test], task.y_test[test], k,
+        )  # fmt: skip
+        contributor = p.pool.contributor[rows]
+        u.value += np.bincount(contributor, weights=values, minlength=model.n_users) * (
+            live.size / rows.size
+        )
+    for c in model.collectives:
+        members = np.flatnonzero(c.members)
+        if c.dividend > 0 and members.size:
+            u.dividend[members] += split_dividend(c.dividend, u.value[members])
+    return u.value

@@ -73,10 +73,36 @@ def test_ci_columns_are_ordered(comparison) -> None:
     assert (t["diff"] <= t["ci_hi"] + 1e-12).all()
 
 
-def test_outcomes_only_in_b_keep_their_mean_without_a_difference(comparison) -> None:
-    row = comparison.table.set_index("outcome").loc["peak_participation[everyone]"]
-    assert np.isnan(row["mean_a"]) and np.isnan(row["diff"])
-    assert row["mean_b"] > 0.5
+def test_outcomes_only_in_b_are_kept_apart_with_their_mean(comparison) -> None:
+    assert "peak_participation[everyone]" not in set(comparison.table["outcome"])
+    assert (comparison.table["n"] > 0).all()  # no difference rows without a pair
+    row = comparison.unpaired.set_index("outcome").loc["peak_participation[everyone]"]
+    assert row["scenario"] == "B" and row["n"] == 3
+    assert row["mean"] > 0.5
+
+
+def test_figure_has_one_panel_per_unit_including_samples(comparison) -> None:
+    from abm.compare import figure
+
+    fig = figure(comparison)
+    units = list(dict.fromkeys(comparison.table["unit"]))
+    assert len(fig.axes) == len(units) and "samples" in units
+    by_unit = {ax.get_xlabel(): [t.get_text() for t in ax.get_yticklabels()] for ax in fig.axes}
+    assert "data_received[incumbent]" in by_unit["B - A (samples)"]
+    assert "final_quality[incumbent]" in by_unit["B - A (score)"]
+    assert "final_quality[incumbent]" not in by_unit["B - A (samples)"]
+
+
+def test_html_report_states_the_clear_differences_and_reads_offline(comparison) -> None:
+    from abm.compare import render_html
+
+    page = render_html(comparison)
+    assert page.startswith("<!doctype html>")
+    assert "data:image/png;base64," in page
+    assert "http://" not in page and "https://" not in page and "<script" not in page
+    # The strike's clearest effect, samples received by the target, is stated in words.
+    findings = page.split("Differences whose interval excludes zero")[1].split("<h2>")[0]
+    assert "data_received[incumbent]</b> is" in findings and "lower in B" in findings
 
 
 def test_paired_ci_matches_the_t_formula() -> None:
@@ -112,7 +138,7 @@ def test_cli_writes_a_new_folder_and_prints_the_table(pair, tmp_path: Path) -> N
     assert len(folders) == 1 and folders[0].name.startswith("compare-calm-vs-strike_all-")
     names = {p.name for p in folders[0].iterdir()}
     assert {"differences.csv", "runs.csv", "a.yaml", "b.yaml", "manifest.yaml"} <= names
-    assert "differences.png" in names
+    assert {"differences.png", "report.html", "unpaired.csv"} <= names
     table = pd.read_csv(folders[0] / "differences.csv")
     assert list(table.columns[:3]) == ["outcome", "unit", "n"]
     # A second comparison never overwrites the first.

@@ -51,7 +51,9 @@ def _same_world(a: LeverageModel, b: LeverageModel) -> None:
     assert np.array_equal(a.users.action, b.users.action)
     for p, q in zip(a.platforms, b.platforms, strict=True):
         assert p.quality == q.quality and p.revenue == q.revenue
-        assert np.array_equal(p.pool.sample, q.pool.sample)
+        # The same rows (by content: a stream task's store holds each world's copy).
+        X = a.task.X_train
+        assert np.array_equal(p.pool.features(X), q.pool.features(X))
         assert np.array_equal(p.pool.contributor, q.pool.contributor)
         assert np.array_equal(p.pool.y, q.pool.y)
         for counter in ("deleted", "expired", "unlearning_cost"):
@@ -158,3 +160,21 @@ def test_a_tiny_campaign_with_rights_never_wins_and_a_large_one_does():
     assert large.outcomes["concession[u]"] == 1 and large.outcomes["dividend[u]"] > 0
     won = large.bargaining[large.bargaining.response == "concede"].iloc[0]
     assert won.platform_loss >= won.demand and won.paid == won.demand
+
+
+@pytest.mark.parametrize("lever", [Lever.STRIKE, Lever.RETRO_STRIKE, Lever.CDC])
+@pytest.mark.parametrize(
+    "data",
+    [{"population": {"sampling": "without_replacement"}},
+     {"task": {"name": "stream", "stream": {"n_features": 8, "n_classes": 4}}}],
+)  # fmt: skip
+def test_an_empty_twin_is_the_real_world_on_finite_and_fresh_data(lever, data):
+    raw = _with_empty(lever, None, 1, "incremental").model_dump(mode="json")
+    for key, value in data.items():
+        raw[key] = {**raw[key], **value}
+    model = LeverageModel(scenario=type(_with_empty(lever, None, 1, "full")).model_validate(raw))
+    twin = model.twins[0]
+    while model.running:
+        model.step()
+        _same_world(model, twin)
+    assert model.collectives[1].effects.quality != 0 or model.collectives[1].effects.revenue != 0

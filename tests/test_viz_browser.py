@@ -1,7 +1,8 @@
 """The viewer in a real browser: serve it, open it in Chromium, click Step, watch it change.
 
-Needs Debian's ``/usr/bin/chromium`` (``.ci/run`` installs it) and the Python
-``playwright`` package; the server is ``solara run abm/viz/app.py --production``.
+Needs Debian's ``/usr/bin/chromium`` (``make test`` installs it when run as root) and
+the Python ``playwright`` package; the server is ``solara run abm/viz/app.py
+--production``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import sync_playwright
 
+from abm.scenario import load_scenario
+from abm.viz.params import label
 from abm.viz.server import viewer_command, viewer_env
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -80,13 +83,32 @@ def step_text(page) -> str:
     return page.locator(".abm-step").inner_text().strip()
 
 
+def key_number(page, name: str) -> str:
+    """The value next to ``name`` in the key-numbers table."""
+    row = page.locator("tr", has=page.locator("td", has_text=name)).first
+    return row.locator("td").nth(1).inner_text().strip()
+
+
+def reset_and_wait(page) -> None:
+    page.get_by_role("button", name="Step").click()
+    page.wait_for_function(
+        "document.querySelector('.abm-step').innerText.trim() == 'Step 1'", timeout=30_000
+    )
+    page.get_by_role("button", name="Reset").click()
+    page.wait_for_function(
+        "document.querySelector('.abm-step').innerText.trim() == 'Step 0'", timeout=30_000
+    )
+
+
 def test_viewer_steps_in_chromium(viewer, tmp_path):
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"no Chromium at {CHROMIUM}: run 'sudo apt-get install -y chromium'")
     url, log = viewer
     problems: list[str] = []
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1500, "height": 1400})
+            page = browser.new_page(viewport={"width": 1440, "height": 900})
             page.on(
                 "console",
                 lambda m: problems.append(f"console: {m.text}") if m.type == "error" else None,
@@ -103,7 +125,24 @@ def test_viewer_steps_in_chromium(viewer, tmp_path):
             assert step_text(page) == "Step 0"
             # The page lists the scenarios and the schema-generated sliders.
             assert "data_strike" in page.locator(".abm-scenario-picker").inner_text()
-            assert page.get_by_text("population.n_users").count() == 1
+            # A real title, and no Mesa "Page 0" tab.
+            assert page.title() == "Data leverage: data_strike"
+            assert page.get_by_text("Page 0").count() == 0
+            # Sliders carry the schema's words, not field paths.
+            assert page.get_by_text(label("population.n_users"), exact=True).count() == 1
+            assert page.get_by_text(label("collectives[strikers].size"), exact=True).count() == 1
+            assert page.get_by_text("population.n_users").count() == 0
+            # Each slider shows its value without being dragged.
+            users_value = page.locator(".v-slider__thumb-label", has_text="1000")
+            assert users_value.count() == 1 and users_value.is_visible()
+            # The bargaining panel is above the fold of a 1440 x 900 screen.
+            box = page.locator("img.abm-plot-bargaining").bounding_box()
+            assert box is not None and box["y"] + box["height"] <= 900
+            # Reset without touching a slider keeps the scenario's numbers.
+            spec = load_scenario(ROOT / "scenarios" / "data_strike.yaml")
+            assert key_number(page, "users") == str(spec.population.n_users)
+            reset_and_wait(page)
+            assert key_number(page, "users") == str(spec.population.n_users)
 
             network = page.locator("img.abm-network")
             quality = page.locator("img.abm-plot-quality")

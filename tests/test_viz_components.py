@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import ipyvuetify as v
 import numpy as np
 import pytest
@@ -13,7 +15,7 @@ from abm.network import build_graph
 from abm.scenario import Network, Population, load_scenario
 from abm.viz import app
 from abm.viz.network_view import compute_layout, layout_for, network_figure
-from abm.viz.params import bounds, user_params
+from abm.viz.params import bounds, label, user_params
 
 SMALL_A = """\
 name: small_a
@@ -60,25 +62,51 @@ def test_slider_bounds_and_values_come_from_schema_and_scenario(folder):
         UserInputs(user_params(spec), on_change=lambda k, x: changes.append((k, x))),
         handle_error=False,
     )
-    rate = slider(rc, "population.reconsider_rate")
+    rate = slider(rc, label("population.reconsider_rate"))
     field = Population.model_fields["reconsider_rate"]
     assert (rate.min, rate.max) == (field.metadata[0].ge, field.metadata[1].le) == (0.0, 1.0)
     assert rate.v_model == pytest.approx(0.35)  # the scenario's value, not the default 0.1
-    users = slider(rc, "population.n_users")
-    assert users.min == 2 == bounds("population.n_users")[0]
+    users = slider(rc, label("population.n_users"))
+    # The lowest grid point at or above the schema's bound, on a grid through the value.
+    lo = bounds("population.n_users")[0]
+    assert lo <= users.min < lo + users.step and (users.v_model - users.min) % users.step == 0
     assert users.max <= bounds("population.n_users")[1] and users.v_model == 60
-    degree = slider(rc, "network.mean_degree")
+    degree = slider(rc, label("network.mean_degree"))
     assert degree.min == Network.model_fields["mean_degree"].metadata[0].ge
     # One slider per collective field, by collective name; a campaign's start fits the run.
-    assert slider(rc, "collectives[union].size").v_model == pytest.approx(0.3)
-    assert slider(rc, "collectives[guild].size").v_model == pytest.approx(0.1)
-    assert slider(rc, "collectives[union].start").max == spec.steps - 1
-    assert rc.find(v.Checkbox, label="policy.bargaining_rights").widget.v_model is False
+    assert slider(rc, label("collectives[union].size")).v_model == pytest.approx(0.3)
+    assert slider(rc, label("collectives[guild].size")).v_model == pytest.approx(0.1)
+    assert slider(rc, label("collectives[union].start")).max == spec.steps - 1
+    assert rc.find(v.Checkbox, label=label("policy.bargaining_rights")).widget.v_model is False
 
     rate.v_model = 0.8
     users.v_model = 120
     assert ("population__reconsider_rate", 0.8) in changes
     assert ("population__n_users", 120) in changes
+
+
+@pytest.mark.parametrize("path", sorted(Path(app._REPO_SCENARIOS).glob("*.yaml")), ids=str)
+def test_every_slider_grid_contains_the_scenarios_value(path):
+    # The browser snaps a value onto min + i * step and reports the snapped value back;
+    # a grid that misses the value changes the scenario on Reset (1000 users -> 1002).
+    spec = load_scenario(path)
+    for name, p in user_params(spec).items():
+        if isinstance(p, dict):
+            continue
+        steps = (p.value - p.min) / p.step
+        assert abs(steps - round(steps)) < 1e-9, (name, p.value, p.min, p.step)
+        assert p.min <= p.value <= p.max
+
+
+def test_labels_are_the_schemas_meaning_and_unit():
+    assert label("population.reconsider_rate") == (
+        "Probability a user reconsiders its platform each step (probability / step)"
+    )
+    assert label("population.n_users") == "Number of users (agents)"  # unit already said
+    assert label("collectives[strikers].size") == (
+        "strikers: Initial share of users who are members"
+    )
+    assert label("network.rewire") == "Watts-Strogatz rewiring probability"
 
 
 def test_slider_names_rebuild_the_scenario(folder):
@@ -128,12 +156,12 @@ def users_shown(rc) -> str:
 def test_picking_a_scenario_rebuilds_model_and_sliders(folder):
     _, rc = solara.render(InLayout(), handle_error=False)
     assert users_shown(rc) == "60"
-    assert slider(rc, "population.n_users").v_model == 60
+    assert slider(rc, label("population.n_users")).v_model == 60
     rc.find(v.Select, label="scenario").widget.v_model = "b"
     assert users_shown(rc) == "80"
-    assert slider(rc, "population.n_users").v_model == 80
-    assert slider(rc, "population.threshold_mean").v_model == pytest.approx(0.6)
-    assert rc.find(v.Slider, label="collectives[union].size").widgets == []  # b has none
+    assert slider(rc, label("population.n_users")).v_model == 80
+    assert slider(rc, label("population.threshold_mean")).v_model == pytest.approx(0.6)
+    assert rc.find(v.Slider, label=label("collectives[union].size")).widgets == []  # b has none
 
 
 def test_step_and_reset_with_slider_values(folder):
@@ -142,7 +170,7 @@ def test_step_and_reset_with_slider_values(folder):
     rc.find(v.Btn, children=["Step"]).widget.click()
     rc.find(v.Btn, children=["Step"]).widget.click()
     assert step.widget.children == ["Step 2"]
-    slider(rc, "population.n_users").v_model = 40
+    slider(rc, label("population.n_users")).v_model = 40
     rc.find(v.Btn, children=["Reset"]).widget.click()
     assert rc.find(v.Html, class_="abm-step").widget.children == ["Step 0"]
     assert users_shown(rc) == "40"
@@ -177,7 +205,8 @@ def test_network_figure_marks_actions_and_membership(folder):
     assert "platform: incumbent" in labels and "platform: challenger" in labels
     assert "striking (withholding)" in labels
     assert "member of union (strike)" in labels and "member of guild (strike)" in labels
-    markers = {c.get_paths()[0].vertices.shape for c in fig.axes[0].collections[1:]}
+    drawn = [c for c in fig.axes[0].collections[1:] if len(c.get_offsets())]
+    markers = {c.get_paths()[0].vertices.shape for c in drawn}
     assert len(markers) == 2  # circles for contributing, crosses for striking
 
 
@@ -191,7 +220,7 @@ def test_reset_with_slider_values_the_schema_refuses_keeps_the_scenario_and_says
     monkeypatch.setenv(app.SCENARIO_ENV, str(folder / "e.yaml"))
     _, rc = solara.render(InLayout(), handle_error=False)
     assert not rc.find(v.Alert).widgets
-    slider(rc, "steps").v_model = 2
+    slider(rc, label("steps")).v_model = 2
     rc.find(v.Btn, children=["Reset"]).widget.click()
     assert rc.find(v.Html, class_="abm-step").widget.children == ["Step 0"]
     notice = rc.find(v.Alert).widget
@@ -210,7 +239,7 @@ def test_reset_after_picking_another_scenario_rebuilds_that_scenario(folder, mon
     monkeypatch.setattr(app.ViewerModel, "__init__", record)
     _, rc = solara.render(InLayout(), handle_error=False)
     rc.find(v.Select, label="scenario").widget.v_model = "b"
-    slider(rc, "population.n_users").v_model = 40
+    slider(rc, label("population.n_users")).v_model = 40
     rc.find(v.Btn, children=["Reset"]).widget.click()
     assert users_shown(rc) == "40"
     # The rest of the rebuilt model is scenario b's, not the schema's defaults.

@@ -17,8 +17,11 @@ from abm.learning.learners import (
     make_learner,
     naive_learner_for,
 )
+from abm.learning.movielens import MostPopular, RankingProbe, hit_rate, ratings_report, rmse
 from abm.learning.pool import Alteration, DataPool, ShardedTrainer
+from abm.learning.stream import GaussianStream, StreamParams
 from abm.learning.tasks import (
+    SAMPLING,
     TASK_NAMES,
     Slices,
     Task,
@@ -30,24 +33,32 @@ from abm.learning.tasks import (
 __all__ = [
     "LEARNER_NAMES",
     "TASK_NAMES",
+    "SAMPLING",
     "Alteration",
     "DataPool",
+    "GaussianStream",
     "ItemMean",
     "KNearestNeighbours",
     "Learner",
     "LogisticRegression",
     "MajorityClass",
     "MatrixFactorisation",
+    "MostPopular",
+    "RankingProbe",
     "ShardedTrainer",
     "Slices",
+    "StreamParams",
     "Task",
     "assign_slices",
     "cdc_curve",
     "draw_samples",
+    "hit_rate",
     "learning_curve",
     "load_task",
     "make_learner",
     "naive_learner_for",
     "normalise",
+    "ratings_report",
+    "rmse",
     "strike_curve",
 ]

@@ -18,7 +18,7 @@ import pandas as pd
 from abm.learning.learners import Learner, LogisticRegression, naive_learner_for
 from abm.learning.tasks import Task
 
-__all__ = ["cdc_curve", "learning_curve", "normalise", "strike_curve"]
+__all__ = ["cdc_curve", "learning_curve", "normalise", "stream_curve", "strike_curve"]
 
 
 def normalise(q: float | np.ndarray, naive: float, full: float) -> float | np.ndarray:
@@ -144,3 +144,52 @@ def cdc_curve(
         Columns ``fraction, replicate, n_samples, quality, naive, full, normalised``.
     """
     return _normalised_curve(task, list(fractions), rng, replicates, learner_factory)
+
+
+def stream_curve(
+    sizes: Sequence[int] = (100, 300, 1_000, 3_000, 10_000, 30_000, 100_000),
+    *,
+    seed: int = 0,
+    replicates: int = 3,
+    n_users: int = 1_000,
+    **params: object,
+) -> pd.DataFrame:
+    """Learning curve of the full-refit logistic learner on a stream task.
+
+    ``max(sizes)`` fresh rows are drawn from ``n_users`` i.i.d. users (round-robin, so
+    every user contributes alike); each replicate trains on a random subset of each size.
+
+    Args:
+        sizes: Training-set sizes.
+        seed: Seed of the task, the users' draws and the subsets.
+        replicates: Random subsets per size.
+        n_users: Users the rows come from.
+        **params: Stream parameters (``StreamParams`` fields; ``n_test`` defaults to 10,000).
+
+    Returns:
+        Columns ``n_samples, replicate, quality`` (held-out accuracy) and ``bayes`` (the
+        held-out accuracy of the Bayes classifier of the generating mixture: the ceiling).
+    """
+    from abm.learning.tasks import assign_slices, draw_samples, load_task
+
+    params = {"n_test": 10_000, **params}
+    task = load_task("stream", rng=np.random.default_rng(seed), stream=params)
+    slices = assign_slices(task, n_users, rng=np.random.default_rng(seed + 1))
+    per_user = -(-max(sizes) // n_users)
+    idx = draw_samples(
+        slices, np.arange(n_users), np.full(n_users, per_user), np.random.default_rng(seed + 2)
+    )
+    # Round-robin over users: row j of user u sits at u * per_user + j.
+    idx = idx.reshape(n_users, per_user).T.ravel()
+    X, y = task.X_train[idx], task.y_train[idx]
+    rng = np.random.default_rng(seed + 3)
+    rows = []
+    for n in sizes:
+        for r in range(replicates):
+            pick = rng.choice(len(idx), size=n, replace=False)
+            model = LogisticRegression(task.n_classes, task.n_features, mode="full")
+            q = model.fit(X[pick], y[pick]).score(task.X_test, task.y_test)
+            rows.append({"n_samples": n, "replicate": r, "quality": q})
+    df = pd.DataFrame(rows)
+    df["bayes"] = task.stream.bayes_accuracy(task.X_test, task.y_test)
+    return df

@@ -528,6 +528,8 @@ class MatrixFactorisation:
         self.bi = np.zeros(self.n_items)
         self.mu = float(np.mean(self.rating_range))
         self.n_seen = 0
+        self.seen_u = np.zeros(self.n_users, bool)
+        self.seen_i = np.zeros(self.n_items, bool)
         self.is_fitted = False
 
     def _check(self, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -544,13 +546,17 @@ class MatrixFactorisation:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Ridge-solve ``[factors, bias]`` for every entity on one side, batched."""
         r1 = self.rank + 1
-        Z = np.hstack([other_vec, np.ones((len(target), 1))])  # (n, r+1)
-        onehot = scipy.sparse.csr_matrix(
-            (np.ones(len(own)), (own, np.arange(len(own)))), shape=(n_own, len(own))
+        Zt = np.vstack([other_vec.T, np.ones((1, len(target)))])  # (r+1, n), rows contiguous
+        # Per-entity Gram matrices and right-hand sides by weighted bincounts: one pass
+        # over the ratings per distinct entry, never an (n, (r+1)^2) array of outer products.
+        G = np.empty((n_own, r1, r1))
+        for a in range(r1):
+            for b in range(a, r1):
+                G[:, a, b] = np.bincount(own, weights=Zt[a] * Zt[b], minlength=n_own)
+                G[:, b, a] = G[:, a, b]
+        rhs = np.column_stack(
+            [np.bincount(own, weights=Zt[a] * target, minlength=n_own) for a in range(r1)]
         )
-        outer = (Z[:, :, None] * Z[:, None, :]).reshape(len(Z), r1 * r1)
-        G = np.asarray(onehot @ outer).reshape(n_own, r1, r1)
-        rhs = np.asarray(onehot @ (Z * target[:, None]))
         counts = np.bincount(own, minlength=n_own).astype(float)
         lam = self.l2 * np.maximum(counts, 1.0)
         G += lam[:, None, None] * np.eye(r1)[None]
@@ -576,6 +582,7 @@ class MatrixFactorisation:
         self.bu[~seen_u] = 0.0
         self.Q[~seen_i] = 0.0
         self.bi[~seen_i] = 0.0
+        self.seen_u, self.seen_i = seen_u, seen_i
         self.n_seen = len(y)
         self.is_fitted = True
         return self
@@ -588,6 +595,17 @@ class MatrixFactorisation:
         if not self.is_fitted:
             return self.fit(X, y, rng)
         n = len(X)
+        # A rater or item met for the first time starts from small random factors, as
+        # ALS starts: at exactly zero both its gradient and its partners' would vanish,
+        # and it would never leave its bias.
+        for ids, seen, F in (
+            (X[:, 0], self.seen_u, self.P),
+            (X[:, 1], self.seen_i, self.Q),
+        ):
+            new = np.unique(ids[~seen[ids]])
+            if new.size:
+                F[new] = rng.normal(0.0, 0.1, size=(new.size, self.rank))
+                seen[new] = True
         # The global mean tracks all ratings seen, as a running average.
         self.mu = (self.mu * self.n_seen + float(y.sum())) / (self.n_seen + n)
         self.n_seen += n

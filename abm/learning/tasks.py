@@ -1,15 +1,30 @@
 """Learning tasks and the slices of data each simulated user owns.
 
-Modelling assumption: the data platforms learn from is a fixed pool of training
-examples (a bundled scikit-learn dataset, a synthetic generator, or a user's file) split
-once, with the run's rng, into a training split that users own and a held-out test split
-on which platforms are evaluated. Each user owns a slice of the training split and
-contributes draws (with replacement) from it, so a user's data stream is stationary. Users
-differ as real users do: slices can be i.i.d., skewed toward one favourite class per user,
-or shared by groups with a common class profile (so a group's strike hurts recall of
-"its" classes most). In ratings tasks a user is a rater and owns that rater's ratings.
-Features of classification tasks are standardised with training-split statistics only,
-so nothing about the test split leaks into training.
+Modelling assumption: on a finite task the data platforms learn from is a fixed pool of
+training examples (a bundled scikit-learn dataset, a synthetic generator, a user's file,
+or MovieLens ratings) split once, with the run's rng, into a training split that users
+own and a held-out test split on which platforms are evaluated. Each user owns a slice of
+the training split. ``sampling="with_replacement"`` (the default) redraws from the slice,
+so a user's data stream is stationary but repeats itself; ``"without_replacement"``
+hands each row over once, by its owner, in a fixed random order, and a user whose slice
+is used up has nothing more to give. A rater's history on a MovieLens task always
+arrives once, in timestamp order. On a stream task (``abm.learning.stream``) users own
+no rows at all: every contribution is a fresh draw from the user's own distribution,
+appended to the task's training store as it is made.
+
+Users differ as real users do: slices (or a stream user's class profile) can be i.i.d.,
+skewed toward one favourite class per user, or shared by groups with a common class
+profile (so a group's strike hurts recall of "its" classes most). In ratings tasks a user
+is a rater and owns that rater's ratings. Features of classification tasks are
+standardised with training-split statistics only, so nothing about the test split leaks
+into training.
+
+Common random numbers: which rows a user contributes never depends on which other users
+contribute. A with-replacement draw takes one number from the run's generator per call
+and derives each user's picks by hashing (that number, user, draw number); a
+without-replacement draw and a stream draw take none (a user's cursor or counter says
+which row comes next). Two worlds that differ only in who contributes therefore hand the
+same user the same rows.
 """
 
 from __future__ import annotations
@@ -20,7 +35,11 @@ from typing import Any, Literal
 
 import numpy as np
 
+from abm.learning.ratings_stream import RatingsStream, RatingsStreamParams
+from abm.learning.stream import GaussianStream, StreamParams, _pair_keys
+
 __all__ = [
+    "SAMPLING",
     "TASK_NAMES",
     "Slices",
     "Task",
@@ -37,12 +56,19 @@ TASK_NAMES: tuple[str, ...] = (
     "ratings",
     "csv",
     "parquet",
+    "stream",
+    "ratings_stream",
+    "movielens",
 )
+SAMPLING: tuple[str, ...] = ("with_replacement", "without_replacement")
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(eq=False)
 class Task:
     """A learning task: a seeded train/test split and what learners need to size themselves.
+
+    A task is fixed once loaded, except that a stream task's training store grows as
+    users make fresh rows (``append_rows``); indices into ``X_train`` stay valid.
 
     Attributes:
         name: Task name (e.g. "breast_cancer").
@@ -60,6 +86,10 @@ class Task:
         class_names: Original label values, index = encoded class.
         feature_mean: Training-split mean used to standardise (classification).
         feature_scale: Training-split standard deviation used to standardise.
+        stream: The generator of a stream task (None for finite tasks). A ratings
+            stream's held-out set and raters are filled in by ``assign_slices``.
+        ranking: Held-out ranking probe of a ratings task (hit rate at k).
+        ordered: True when each slice must be contributed in order (rater histories).
     """
 
     name: str
@@ -77,6 +107,31 @@ class Task:
     class_names: tuple[Any, ...] = ()
     feature_mean: np.ndarray | None = field(default=None, repr=False)
     feature_scale: np.ndarray | None = field(default=None, repr=False)
+    stream: GaussianStream | RatingsStream | None = field(default=None, repr=False)
+    ranking: Any = field(default=None, repr=False)
+    ordered: bool = False
+    _n_store: int = field(default=-1, repr=False)
+
+    def append_rows(self, X: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Append fresh training rows (stream tasks) and return their indices.
+
+        The store grows geometrically; ``X_train`` / ``y_train`` become views of its
+        filled part, so earlier indices (and earlier views) stay valid.
+        """
+        n_old = len(self.y_train)
+        m = len(y)
+        if self._n_store < 0 or n_old + m > len(self._y_buf):
+            cap = max(2 * (n_old + m), 1024)
+            Xb = np.empty((cap, self.X_train.shape[1]), dtype=self.X_train.dtype)
+            yb = np.empty(cap, dtype=self.y_train.dtype)
+            Xb[:n_old], yb[:n_old] = self.X_train, self.y_train
+            self._X_buf, self._y_buf = Xb, yb
+        self._X_buf[n_old : n_old + m] = X
+        self._y_buf[n_old : n_old + m] = y
+        self._n_store = n_old + m
+        self.X_train = self._X_buf[: n_old + m]
+        self.y_train = self._y_buf[: n_old + m]
+        return np.arange(n_old, n_old + m, dtype=np.int64)
 
     @property
     def n_train(self) -> int:
@@ -202,6 +257,59 @@ def _ratings_task(
     )
 
 
+def _stream_task(rng: np.random.Generator, n_background: int, params: dict[str, Any]) -> Task:
+    """A generative task: the held-out set and the platforms' starting rows, drawn once."""
+    # The scenario's stream block also carries the ratings stream's own fields.
+    only_ratings = set(RatingsStreamParams.__dataclass_fields__) - set(
+        StreamParams.__dataclass_fields__
+    )
+    params = {k: v for k, v in params.items() if k not in only_ratings}
+    stream = GaussianStream.create(StreamParams(**params), rng)
+    X_test, y_test = stream.test_rows()
+    X_bg, y_bg = stream.background_rows(n_background)
+    p = stream.params
+    return Task(
+        name="stream",
+        kind="classification",
+        X_train=X_bg,
+        y_train=y_bg,
+        X_test=X_test,
+        y_test=y_test,
+        n_classes=p.n_classes,
+        n_features=p.n_features,
+        feature_names=tuple(f"x{j}" for j in range(p.n_features)),
+        class_names=tuple(range(p.n_classes)),
+        stream=stream,
+    )
+
+
+def _ratings_stream_task(
+    rng: np.random.Generator, n_background: int, params: dict[str, Any]
+) -> Task:
+    """A ratings stream: the catalogue now; raters and held-out set in ``assign_slices``."""
+    # The scenario's stream block also carries the classification stream's fields.
+    only_classes = set(StreamParams.__dataclass_fields__) - set(
+        RatingsStreamParams.__dataclass_fields__
+    )
+    params = {k: v for k, v in params.items() if k not in only_classes}
+    stream = RatingsStream.create(RatingsStreamParams(**params), rng)
+    stream.n_background = n_background
+    return Task(
+        name="ratings_stream",
+        kind="ratings",
+        X_train=np.zeros((0, 2), np.int64),
+        y_train=np.zeros(0),
+        X_test=np.zeros((0, 2), np.int64),
+        y_test=np.zeros(0),
+        n_features=2,
+        rating_range=stream.rating_range,
+        n_raters=0,
+        n_items=stream.params.n_items,
+        feature_names=("rater", "item"),
+        stream=stream,
+    )
+
+
 def _read_table(
     name: str,
     path: str | Path | None,
@@ -249,8 +357,12 @@ def load_task(
         path: Data file for "csv" / "parquet".
         feature_columns: Feature columns of the file (default: all but the label).
         label_column: Label column of the file.
-        n_samples: Size of synthetic tasks ("synthetic": 2000, "ratings": 20000 ratings).
-        **params: Task-specific options: for "synthetic" anything
+        n_samples: Size of synthetic tasks ("synthetic": 2000, "ratings": 20000 ratings;
+            "stream": the rows platforms start with, 2000).
+        **params: Task-specific options: ``stream={...}`` for "stream" (the fields of
+            ``StreamParams``) and "ratings_stream" (those of ``RatingsStreamParams``;
+            other keys are ignored), ignored by other tasks; for "movielens" the options of
+            ``abm.learning.movielens.movielens_task``; for "synthetic" anything
             ``sklearn.datasets.make_classification`` accepts (``n_features``,
             ``n_classes``, ...); for "ratings" ``n_raters``, ``n_items``, ``rank``,
             ``noise``, ``discrete``, ``rating_range``; ``standardise=False`` turns
@@ -263,6 +375,19 @@ def load_task(
         ValueError: Unknown name, missing file or missing column.
     """
     standardise = bool(params.pop("standardise", True))
+    stream_params = params.pop("stream", None) or {}
+    if name == "stream":
+        return _stream_task(rng, int(n_samples or 2000), stream_params)
+    if name == "ratings_stream":
+        return _ratings_stream_task(rng, int(n_samples or 2000), stream_params)
+    if name == "movielens":
+        from abm.learning.movielens import movielens_task
+
+        if path is None:
+            raise ValueError(
+                "task 'movielens' needs task.path: a u.data, ratings.dat or ratings.csv"
+            )
+        return movielens_task(path, rng=rng, test_size=test_size, **params)
     if name in ("digits", "breast_cancer", "wine"):
         from sklearn import datasets
 
@@ -298,23 +423,57 @@ def load_task(
 # ------------------------------------------------------------------------- slices
 
 
-@dataclass(frozen=True, eq=False)
-class Slices:
-    """Which training samples each user owns, in CSR form.
-
-    User ``u`` owns ``order[offsets[u]:offsets[u + 1]]`` (indices into ``task.X_train``);
-    every user owns at least one sample, and a sample may be owned by several users when
-    there are more users than samples.
+@dataclass(frozen=True)
+class StreamUsers:
+    """What a stream task needs to know about each user to make its next row.
 
     Attributes:
-        order: Training-sample indices sorted by owner.
+        class_cdf: Cumulative class profiles, one row per profile ``(P, n_classes)``.
+        profile: Each user's profile row.
+        group: Each user's data group (selects the shifted class means).
+        made: Rows each user has made so far (its counter ``k``).
+    """
+
+    class_cdf: np.ndarray
+    profile: np.ndarray
+    group: np.ndarray
+    made: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class Slices:
+    """Which training samples each user owns, in CSR form, and how they are handed over.
+
+    User ``u`` owns ``order[offsets[u]:offsets[u + 1]]`` (indices into ``task.X_train``);
+    every user of a finite task owns at least one sample, and a sample may be owned by
+    several users when there are more users than samples. Users of a stream task own
+    nothing in advance: ``stream_users`` makes their rows as they contribute.
+
+    Attributes:
+        order: Training-sample indices sorted by owner (in hand-over order within a user).
         offsets: ``n_users + 1`` offsets into ``order``.
         favourite: Each user's favourite class (-1 when not applicable).
+        sampling: "with_replacement" or "without_replacement".
+        used: Rows each user has handed over so far (without replacement: its cursor).
+        task: The task (a stream task's store receives the fresh rows).
+        stream_users: Per-user state of a stream task.
     """
 
     order: np.ndarray
     offsets: np.ndarray
     favourite: np.ndarray
+    sampling: str = "with_replacement"
+    used: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    task: Task | None = field(default=None, repr=False)
+    stream_users: StreamUsers | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.sampling not in SAMPLING:
+            raise ValueError(
+                f"sampling must be one of {', '.join(SAMPLING)}, got {self.sampling!r}"
+            )
+        if len(self.used) != self.n_users:
+            object.__setattr__(self, "used", np.zeros(self.n_users, np.int64))
 
     @property
     def n_users(self) -> int:
@@ -326,6 +485,11 @@ class Slices:
         """Number of samples each user owns."""
         return np.diff(self.offsets)
 
+    @property
+    def finite(self) -> bool:
+        """True when each row is handed over once (without replacement, or a history)."""
+        return self.stream_users is None and self.sampling == "without_replacement"
+
     def owned(self, user: int) -> np.ndarray:
         """Training-sample indices owned by one user."""
         return self.order[self.offsets[user] : self.offsets[user + 1]]
@@ -333,6 +497,29 @@ class Slices:
     def owners(self) -> np.ndarray:
         """Owner of each entry of ``order``."""
         return np.repeat(np.arange(self.n_users), self.sizes)
+
+    def remaining(self, users: np.ndarray) -> np.ndarray:
+        """How many more rows each of ``users`` can contribute (huge when unlimited)."""
+        users = np.asarray(users, dtype=np.int64)
+        if self.task is not None and isinstance(self.task.stream, RatingsStream):
+            return self.task.stream.contributable - self.stream_users.made[users]
+        if not self.finite:
+            return np.full(len(users), np.iinfo(np.int64).max // 4, np.int64)
+        return self.sizes[users] - self.used[users]
+
+    def class_mix(self, groups: np.ndarray, n_classes: int) -> np.ndarray:
+        """Each group's class mix ``(n_groups, n_classes)``: owned rows, or stream profiles."""
+        groups = np.asarray(groups, dtype=np.int64)
+        n_groups = int(groups.max()) + 1 if len(groups) else 0
+        mix = np.zeros((n_groups, n_classes))
+        if self.stream_users is not None:
+            su = self.stream_users
+            pdf = np.diff(su.class_cdf, axis=1, prepend=0.0)
+            np.add.at(mix, groups, pdf[su.profile])
+        elif self.task is not None:
+            owner_group = groups[self.owners()]
+            np.add.at(mix, (owner_group, self.task.y_train[self.order]), 1.0)
+        return mix / np.maximum(mix.sum(axis=1, keepdims=True), 1.0)
 
 
 def _pick_within(
@@ -372,8 +559,9 @@ def assign_slices(
     groups: np.ndarray | None = None,
     concentration: float = 0.8,
     rng: np.random.Generator,
+    sampling: Literal["with_replacement", "without_replacement"] = "with_replacement",
 ) -> Slices:
-    """Give every user a slice of the training split.
+    """Give every user a slice of the training split (or, on a stream, a distribution).
 
     * ``"iid"``: a random partition (near-equal sizes).
     * ``"class"``: each user has a favourite class (its group id modulo the number of
@@ -386,7 +574,14 @@ def assign_slices(
 
     Users left without a sample receive one drawn by the same rule. For ratings tasks
     each user is a rater (users are spread over raters with a random map; when there are
-    more users than raters, several users share a rater) and owns its ratings.
+    more users than raters, several users share a rater) and owns its ratings; on a
+    MovieLens task there may not be more users than raters, and a user's ratings are
+    handed over in timestamp order, once.
+
+    On a stream task users own no rows: a user's class profile follows the same three
+    rules (uniform; ``concentration`` on the favourite class; its group's profile) and its
+    data group is its group id modulo the stream's ``n_groups`` (random without
+    ``groups``).
 
     Args:
         task: The task.
@@ -395,10 +590,34 @@ def assign_slices(
         groups: Group id per user (length ``n_users``), optional.
         concentration: Strength of the skew, in ``[0, 1]``.
         rng: Generator.
+        sampling: "with_replacement" (redraw from the slice) or "without_replacement"
+            (each row once, in a random order fixed here). Ignored by stream tasks.
 
     Returns:
         The slices.
     """
+    if sampling not in SAMPLING:
+        raise ValueError(f"sampling must be one of {', '.join(SAMPLING)}, got {sampling!r}")
+    base = _assign(task, n_users, heterogeneity, groups, concentration, rng)
+    if base.stream_users is not None:
+        return base
+    order = base.order
+    if task.ordered:
+        sampling = "without_replacement"  # a history arrives once, in order
+    elif sampling == "without_replacement":
+        # Each user hands its rows over in its own random order.
+        order = order[np.lexsort((rng.random(len(order)), base.owners()))]
+    return Slices(order, base.offsets, base.favourite, sampling=sampling, task=task)
+
+
+def _assign(
+    task: Task,
+    n_users: int,
+    heterogeneity: str,
+    groups: np.ndarray | None,
+    concentration: float,
+    rng: np.random.Generator,
+) -> Slices:
     if n_users < 1:
         raise ValueError("n_users must be at least 1")
     if not 0.0 <= concentration <= 1.0:
@@ -407,6 +626,10 @@ def assign_slices(
         groups = np.asarray(groups, dtype=np.int64)
         if len(groups) != n_users:
             raise ValueError(f"groups has length {len(groups)}, expected n_users={n_users}")
+    if isinstance(task.stream, RatingsStream):
+        return _ratings_stream_slices(task, n_users)
+    if task.stream is not None:
+        return _stream_slices(task, n_users, heterogeneity, groups, concentration, rng)
     n = task.n_train
     no_fav = np.full(n_users, -1, dtype=np.int64)
 
@@ -493,9 +716,87 @@ def assign_slices(
     raise ValueError(f"unknown heterogeneity {heterogeneity!r}; valid: iid, class, group")
 
 
+def _stream_slices(
+    task: Task,
+    n_users: int,
+    heterogeneity: str,
+    groups: np.ndarray | None,
+    concentration: float,
+    rng: np.random.Generator,
+) -> Slices:
+    """Stream users: a class profile and a data group each, no rows."""
+    assert task.stream is not None
+    K, G = task.n_classes, task.stream.params.n_groups
+    uniform = np.full(K, 1.0 / K)
+    if heterogeneity == "iid":
+        profiles, profile = uniform[None], np.zeros(n_users, np.int64)
+        fav = np.full(n_users, -1, np.int64)
+    elif heterogeneity == "class":
+        profile = groups % K if groups is not None else rng.integers(0, K, size=n_users)
+        profiles = concentration * np.eye(K) + (1 - concentration) * uniform
+        fav = profile.astype(np.int64)
+    elif heterogeneity == "group":
+        if groups is None:
+            groups = rng.integers(0, K, size=n_users)
+        _, profile = np.unique(groups, return_inverse=True)
+        n_profiles = int(profile.max()) + 1
+        profiles = (
+            concentration * rng.dirichlet(np.full(K, 0.5), size=n_profiles)
+            + (1 - concentration) * uniform
+        )
+        fav = np.argmax(profiles, axis=1)[profile].astype(np.int64)
+    else:
+        raise ValueError(f"unknown heterogeneity {heterogeneity!r}; valid: iid, class, group")
+    data_group = groups % G if groups is not None else rng.integers(0, G, size=n_users)
+    cdf = np.cumsum(profiles, axis=1)
+    cdf[:, -1] = 1.0
+    users = StreamUsers(
+        class_cdf=cdf,
+        profile=np.asarray(profile, np.int64),
+        group=np.asarray(data_group, np.int64),
+        made=np.zeros(n_users, np.int64),
+    )
+    return Slices(
+        order=np.zeros(0, np.int64),
+        offsets=np.zeros(n_users + 1, np.int64),
+        favourite=fav,
+        task=task,
+        stream_users=users,
+    )
+
+
+def _ratings_stream_slices(task: Task, n_users: int) -> Slices:
+    """Every user is a rater; the held-out set and starting ratings are made here, once."""
+    stream = task.stream
+    assert isinstance(stream, RatingsStream)
+    if task.n_raters == 0:
+        task.n_raters = n_users
+        task.X_test, task.y_test = stream.held_out(n_users)
+        task.append_rows(*stream.background(n_users, stream.n_background))
+    elif task.n_raters != n_users:
+        raise ValueError(
+            f"this ratings stream task was completed for {task.n_raters} users, not {n_users}"
+        )
+    one = np.zeros(n_users, np.int64)
+    users = StreamUsers(class_cdf=np.ones((1, 1)), profile=one, group=one.copy(), made=one.copy())
+    return Slices(
+        order=np.zeros(0, np.int64),
+        offsets=np.zeros(n_users + 1, np.int64),
+        favourite=np.full(n_users, -1, np.int64),
+        task=task,
+        stream_users=users,
+    )
+
+
 def _rater_slices(task: Task, n_users: int, rng: np.random.Generator) -> Slices:
     """Users are raters: each user owns all training ratings of its rater(s)."""
     R = task.n_raters
+    if task.ordered and n_users > R:
+        raise ValueError(
+            f"task {task.name!r} has {R} raters but population.n_users is {n_users}: "
+            f"each user is one or more raters, so set n_users to at most {R} "
+            f"({R} makes each rater one user)"
+        )
     raters = task.X_train[:, 0]
     if n_users <= R:
         rater_owner = rng.permutation(R) % n_users  # several raters per user
@@ -518,12 +819,40 @@ def _rater_slices(task: Task, n_users: int, rng: np.random.Generator) -> Slices:
     return _to_slices(samples, owner, n_users, np.full(n_users, -1, dtype=np.int64))
 
 
+def _draw_numbers(users: np.ndarray, counts: np.ndarray, used: np.ndarray) -> np.ndarray:
+    """Each drawn row's number in its user's sequence: ``used[u], used[u] + 1, ...``.
+
+    A user listed more than once continues where its previous entry stopped.
+    """
+    n = int(counts.sum())
+    within = np.arange(n, dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
+    start = used[users].copy()
+    if len(users) > 1 and not np.all(np.diff(users) > 0):
+        # Repeated users: add the counts of the same user's earlier entries.
+        perm = np.argsort(users, kind="stable")
+        us, cs = users[perm], counts[perm]
+        before = np.cumsum(cs) - cs
+        new_run = np.concatenate([[True], us[1:] != us[:-1]])
+        run_start = np.maximum.accumulate(np.where(new_run, np.arange(len(us)), 0))
+        prior = np.empty_like(before)
+        prior[perm] = before - before[run_start]
+        start += prior
+    return np.repeat(start, counts) + within
+
+
 def draw_samples(
     slices: Slices, users: np.ndarray, counts: np.ndarray, rng: np.random.Generator
 ) -> np.ndarray:
-    """Draw ``counts[j]`` samples (with replacement) from the slice of ``users[j]``.
+    """Hand over ``counts[j]`` rows made by ``users[j]``; return their training indices.
 
-    Fully vectorised: one ``np.repeat`` and one uniform draw for all users.
+    * with replacement: uniform picks from the user's slice;
+    * without replacement: the user's next rows in its hand-over order (``counts`` may
+      not exceed ``slices.remaining(users)``);
+    * stream task: the user's next fresh rows, appended to the task's store.
+
+    The picks of a user never depend on which other users draw (see the module
+    docstring): with replacement one number is taken from ``rng`` per call, otherwise
+    none. Fully vectorised.
 
     Args:
         slices: The users' slices.
@@ -533,13 +862,41 @@ def draw_samples(
 
     Returns:
         Training-sample indices, grouped by user in the order of ``users``.
+
+    Raises:
+        ValueError: Shapes differ, or a user is asked for more rows than it has left.
     """
     users = np.asarray(users, dtype=np.int64)
     counts = np.asarray(counts, dtype=np.int64)
     if users.shape != counts.shape:
         raise ValueError("users and counts must have the same shape")
     rep = np.repeat(users, counts)
+    su = slices.stream_users
+    if su is not None:
+        assert slices.task is not None and slices.task.stream is not None
+        k = _draw_numbers(users, counts, su.made)
+        stream = slices.task.stream
+        if isinstance(stream, RatingsStream):
+            if np.any(counts > slices.remaining(users)):
+                raise ValueError("a user was asked for more ratings than it has items left")
+            X, y = stream.contributions(rep, k)
+        else:
+            X, y = stream.rows(rep, k, su.group[rep], su.class_cdf[su.profile[rep]])
+        np.add.at(su.made, users, counts)
+        return slices.task.append_rows(X, y)
     start = slices.offsets[rep]
+    if slices.finite:
+        if np.any(counts > slices.remaining(users)):
+            raise ValueError("a user was asked for more rows than it has left (see remaining)")
+        pick = start + _draw_numbers(users, counts, slices.used)
+        np.add.at(slices.used, users, counts)
+        return slices.order[pick]
     size = slices.offsets[rep + 1] - start
-    pick = start + (rng.random(len(rep)) * size).astype(np.int64)
+    salt = int(rng.integers(0, 2**32))
+    k = _draw_numbers(users, counts, np.zeros(slices.n_users, np.int64))
+    h = _pair_keys(salt, rep, k)
+    pick = start + ((h.astype(np.uint64) * size.astype(np.uint64)) >> np.uint64(32)).astype(
+        np.int64
+    )
+    np.add.at(slices.used, users, counts)
     return slices.order[pick]

@@ -9,13 +9,28 @@ Markdown report; nothing is written outside the chosen folder, and a folder is f
 through a temporary sibling so a failed run leaves no partial output behind.
 """
 
-from abm.replications.analyses import ANALYSES, Result
-from abm.replications.report import (
-    SUMMARY_COLUMNS,
-    markdown_table,
-    run_replications,
-)
-from abm.replications.spec import Experiment, load_experiment
+from importlib import import_module
+from typing import Any
+
+# Names resolved on first use (PEP 562): ``abm list`` reads experiment titles through
+# ``abm.replications.spec`` and must not pay for the analyses' scipy.stats and
+# matplotlib imports (about 2 s) just because the package is imported first.
+_HOMES = {
+    "ANALYSES": "analyses",
+    "Result": "analyses",
+    "SUMMARY_COLUMNS": "report",
+    "markdown_table": "report",
+    "run_replications": "report",
+    "Experiment": "spec",
+    "load_experiment": "spec",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HOMES:
+        return getattr(import_module(f"abm.replications.{_HOMES[name]}"), name)
+    raise AttributeError(f"module 'abm.replications' has no attribute {name!r}")
+
 
 __all__ = [
     "ANALYSES",

@@ -31,7 +31,7 @@ from mesa.visualization.utils import update_counter
 from abm.model import LeverageModel
 from abm.scenario import Scenario, ScenarioError, load_scenario
 from abm.viz import plots
-from abm.viz.network_view import network_figure
+from abm.viz.network_view import LiveNetwork
 from abm.viz.params import scenario_files, user_params
 from abm.viz.server import SCENARIO_ENV
 
@@ -132,34 +132,44 @@ def to_png(fig: Figure, dpi: int = 90) -> bytes:
     return buf.getvalue()
 
 
+# Each panel keeps one live figure per model (a new model on Reset gets new ones) and
+# per step redraws only its data (:class:`abm.viz.plots.Blitter`). Only the Dashboard
+# subscribes to Mesa's step counter and hands it down as ``frame`` (a changed argument
+# is what makes a panel render again), so a Step is one render pass over the panels.
+
+
 @solara.component
-def NetworkView(model: LeverageModel) -> None:
-    """The social network: platform colours, action markers, collective rings."""
-    update_counter.get()
-    solara.Image(to_png(network_figure(model)), width="100%", classes=["abm-network"])
+def NetworkView(model: LeverageModel, frame: int = 0) -> None:
+    """The social network by community: platform colours, members ringed, actions marked."""
+    live = solara.use_memo(lambda: LiveNetwork(model), [model])
+    solara.Image(live.png(), width="100%", classes=["abm-network"])
 
 
 def make_series_view(name: str) -> Callable:
-    """A component drawing one :data:`abm.viz.plots.PLOTS` panel from the model table."""
+    """A component drawing one :data:`abm.viz.plots.PLOTS` panel of the running model."""
 
     @solara.component
-    def SeriesView(model: LeverageModel) -> None:
-        update_counter.get()
-        table = model.datacollector.get_model_vars_dataframe()
-        fig = plots.series_figure(table, name)
-        solara.Image(to_png(fig), width="100%", classes=["abm-plot", f"abm-plot-{name}"])
+    def SeriesView(model: LeverageModel, frame: int = 0) -> None:
+        live = solara.use_memo(
+            lambda: plots.LiveSeries(model.datacollector.model_vars, name, model.spec.steps),
+            [model],
+        )
+        solara.Image(live.png(), width="100%", classes=["abm-plot", f"abm-plot-{name}"])
 
     SeriesView.__name__ = f"SeriesView_{name}"
     return SeriesView
 
 
 @solara.component
-def BargainingView(model: LeverageModel) -> None:
+def BargainingView(model: LeverageModel, frame: int = 0) -> None:
     """Dividends won and each bargaining round's response."""
-    update_counter.get()
-    table = model.datacollector.get_model_vars_dataframe()
-    fig = plots.bargaining_figure(table, model.bargaining_log)
-    solara.Image(to_png(fig), width="100%", classes=["abm-plot", "abm-plot-bargaining"])
+    live = solara.use_memo(
+        lambda: plots.LiveBargaining(
+            model.datacollector.model_vars, model.bargaining_log, model.spec.steps
+        ),
+        [model],
+    )
+    solara.Image(live.png(), width="100%", classes=["abm-plot", "abm-plot-bargaining"])
 
 
 def key_numbers(model: LeverageModel) -> list[tuple[str, str]]:
@@ -185,9 +195,8 @@ def key_numbers(model: LeverageModel) -> list[tuple[str, str]]:
 
 
 @solara.component
-def KeyNumbers(model: LeverageModel) -> None:
+def KeyNumbers(model: LeverageModel, frame: int = 0) -> None:
     """A panel of the current step's key numbers."""
-    update_counter.get()
     rows = key_numbers(model)
     with solara.Column(classes=["abm-numbers"], style={"padding": "8px"}):
         solara.Text(f"Step {model.steps}", classes=["abm-step"], style={"font-size": "1.4em"})
@@ -209,16 +218,53 @@ def KeyNumbers(model: LeverageModel) -> None:
         )
 
 
-def components_for(spec: Scenario) -> list[tuple[Callable, int]]:
-    """The panels shown for a scenario (collective panels only when it has collectives)."""
+def series_for(spec: Scenario) -> list[str]:
+    """The series panels shown for a scenario (collective panels only with collectives)."""
     names = ["quality", "market_share"]
     if spec.collectives:
         names += ["participation", "leverage"]
-    out: list[tuple[Callable, int]] = [(NetworkView, 0), (KeyNumbers, 0)]
-    out += [(make_series_view(n), 0) for n in names]
-    if spec.collectives:
-        out.append((BargainingView, 0))
-    return out
+    return names
+
+
+@solara.component
+def Dashboard(model: solara.Reactive, spec: Scenario) -> None:
+    """The panels, laid out so the network, key numbers and bargaining fit one screen.
+
+    Network on the left; on the right the bargaining panel (when there are collectives)
+    above the key numbers; the series panels in a row below.
+    """
+    frame = update_counter.get()  # the one subscriber: one render pass per step
+    current = model.value
+    with solara.Div(classes=["abm-dashboard"], style=_TOP_ROW):
+        with solara.Div():
+            NetworkView(current, frame)
+        with solara.Div():
+            if spec.collectives:
+                BargainingView(current, frame)
+            KeyNumbers(current, frame)
+    with solara.Div(style=_SERIES_ROW):
+        for name in series_for(spec):
+            with solara.Div():
+                make_series_view_cached(name)(current, frame)
+
+
+make_series_view_cached = functools.cache(make_series_view)
+
+_TOP_ROW = "display: grid; grid-template-columns: minmax(0, 3fr) minmax(0, 2fr); gap: 8px"
+_SERIES_ROW = (
+    "display: grid; grid-template-columns: repeat(auto-fill, minmax(340px, 1fr)); gap: 8px"
+)
+# Slider values always visible (Vuetify shows a slider's value only while dragging), and
+# the schema's long labels above their slider instead of squeezing it.
+_CSS = """
+.abm-dashboard > div > div { height: auto !important; }
+.v-input__slider { margin-top: 26px; }
+.v-input__slider .v-input__slot { flex-wrap: wrap; }
+.v-input__slider .v-input__slot > .v-label { flex: 1 0 100%; white-space: normal;
+    margin-bottom: 34px; font-size: 0.85em; height: auto; line-height: 1.25; }
+.v-input__slider .v-slider__thumb-label-container { display: block !important; }
+.v-slider__thumb-label { font-size: 0.7em; }
+"""
 
 
 # --------------------------------------------------------------------------- the page
@@ -259,13 +305,23 @@ def Viewer() -> None:
     if error:
         solara.Error(error)
         return
+    ScenarioView(file, spec, model).key(f"viz-{file}")
+
+
+@solara.component
+def ScenarioView(file: str, spec: Scenario, initial: LeverageModel) -> None:
+    """Mesa's controls (sidebar) and our dashboard, sharing one reactive model.
+
+    SolaraViz gets no components: its tabbed grid would put a "Page 0" tab and fixed
+    cells around panels that this page lays out itself.
+    """
+    model = solara.use_reactive(initial)
+    title = f"Data leverage: {spec.name}"
+    solara.Title(title)
+    solara.Style(_CSS)
     params = {"scenario_file": file, **user_params(spec)}
-    SolaraViz(
-        model,
-        components=components_for(spec),
-        model_params=params,
-        name=f"Data leverage: {spec.name}",
-    ).key(f"viz-{file}")
+    SolaraViz(model, components=[], model_params=params, name=title)
+    Dashboard(model, spec)
 
 
 page = Viewer()

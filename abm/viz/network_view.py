@@ -3,14 +3,22 @@
 The assumption: a picture of at most ``MAX_NODES`` users is enough to see leverage
 form. Larger populations are drawn as a fixed subsample (the induced subgraph of a
 seeded draw, independent of the model's rng so watching never changes a run). The
-layout is a force-directed (Fruchterman-Reingold) layout started from a circle in id
-order, vectorised with numpy, computed once per graph and cached by the graph's
-content; stepping only recolours the same points, so it stays fast at 1,000 users.
+layout is by community: communities are found once (Louvain, seeded), each is laid out
+on its own by a force-directed (Fruchterman-Reingold) layout vectorised with numpy and
+placed on a ring of communities in id order, so a 1,000-node small world reads as a
+chain of clusters instead of a hairball. It is computed once per graph and cached by
+the graph's content.
 
 Encoding: face colour is the user's platform (grey: none), the marker is the action
-of the step (:class:`abm.behaviour.Action`), a coloured ring and a larger marker show
-membership of a collective, and edges between two members of the same collective
-take that collective's colour.
+of the step (:class:`abm.behaviour.Action`). Members of a collective are drawn larger
+with a ring in the collective's colour, users taking a collective action (striking,
+boycotting, redirecting, poisoning, planting) larger still and on top, everyone else
+small and faint, so a strike shows as a field of crosses. Edges between two members of
+the same collective take that collective's colour.
+
+:class:`LiveNetwork` is what the viewer uses: edges, legend and title are drawn once
+(:class:`abm.viz.plots.Blitter`) and each step redraws only the users' markers; the
+static part is redrawn only when membership or the set of actions shown changes.
 """
 
 from __future__ import annotations
@@ -55,6 +63,7 @@ class Layout:
     nodes: np.ndarray  # int, the users drawn (all of them up to MAX_NODES)
     pos: np.ndarray  # (len(nodes), 2) float32 positions in [0, 1]
     edges: np.ndarray  # (m, 2) int, edges as positions into ``nodes``
+    community: np.ndarray  # (len(nodes),) int, the community of each drawn user
 
 
 _CACHE: OrderedDict[str, Layout] = OrderedDict()
@@ -104,11 +113,80 @@ def compute_layout(adj: sp.csr_array, max_nodes: int = MAX_NODES, iterations: in
         sub = sp.csr_array(adj)
     upper = sp.triu(sub, k=1).tocoo()
     edges = np.column_stack([upper.row, upper.col]).astype(np.int64)
-    pos = _circle_start(sub.shape[0], rng)
-    pos = fruchterman_reingold(pos, edges, iterations)
+    community = communities(sub)
+    pos = community_layout(edges, community, iterations, rng)
     lo, hi = pos.min(axis=0), pos.max(axis=0)
-    pos = (pos - lo) / np.maximum(hi - lo, 1e-9)
-    return Layout(nodes=nodes, pos=pos.astype(np.float32), edges=edges)
+    pos = (pos - lo) / np.maximum((hi - lo).max(), 1e-9)  # keep the aspect ratio
+    pos += (1.0 - pos.max(axis=0)) / 2  # centre the shorter side
+    return Layout(nodes=nodes, pos=pos.astype(np.float32), edges=edges, community=community)
+
+
+def communities(adj: sp.csr_array) -> np.ndarray:
+    """Community of each node (Louvain, seeded), numbered by their lowest node id."""
+    import networkx as nx
+
+    graph = nx.from_scipy_sparse_array(adj)
+    found = nx.community.louvain_communities(graph, seed=0)
+    found = sorted(found, key=min)
+    label = np.empty(adj.shape[0], dtype=np.int64)
+    for c, members in enumerate(found):
+        label[list(members)] = c
+    return label
+
+
+def community_layout(
+    edges: np.ndarray, community: np.ndarray, iterations: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Each community laid out on its own, the communities placed around a ring.
+
+    A community of ``s`` users gets a disc of radius proportional to ``sqrt(s)``; discs
+    follow each other around the ring in community order, so neighbouring communities
+    of a small world (arcs of ids) sit next to each other.
+    """
+    n = community.size
+    pos = np.zeros((n, 2), dtype=np.float32)
+    n_comm = int(community.max()) + 1 if n else 0
+    sizes = np.bincount(community, minlength=n_comm)
+    radius = np.sqrt(sizes) / np.sqrt(max(sizes.max(initial=1), 1))
+    gap = 1.15
+    circumference = gap * 2 * radius.sum()
+    ring = circumference / (2 * np.pi) if n_comm > 1 else 0.0
+    angle = 2 * np.pi * (np.cumsum(gap * 2 * radius) - gap * radius) / max(circumference, 1e-9)
+    inside = community[edges[:, 0]] == community[edges[:, 1]] if len(edges) else np.zeros(0, bool)
+    for c in range(n_comm):
+        members = np.flatnonzero(community == c)
+        local = np.full(n, -1)
+        local[members] = np.arange(members.size)
+        own = edges[inside & (community[edges[:, 0]] == c)]
+        sub = fruchterman_reingold(_circle_start(members.size, rng), local[own], iterations)
+        sub = _sunflower(sub)
+        centre = ring * np.array([np.cos(angle[c]), np.sin(angle[c])])
+        pos[members] = centre + radius[c] * sub
+    return pos
+
+
+def _sunflower(pos: np.ndarray) -> np.ndarray:
+    """Spread a community's points evenly over the unit disc, keeping their arrangement.
+
+    A force-directed layout of a small-world community is a thin curve; the disc is
+    filled by a sunflower (Vogel) spiral whose points are assigned in the order of the
+    layout's angle around its centre, so neighbours stay near each other.
+    """
+    n = pos.shape[0]
+    if n < 2:
+        return np.zeros((n, 2), dtype=np.float32)
+    centred = pos - pos.mean(axis=0)
+    order = np.lexsort((np.hypot(centred[:, 0], centred[:, 1]),
+                        np.arctan2(centred[:, 1], centred[:, 0])))  # fmt: skip
+    k = np.arange(n)
+    r = np.sqrt((k + 0.5) / n)
+    theta = k * np.pi * (3 - np.sqrt(5))
+    spiral = np.column_stack([r * np.cos(theta), r * np.sin(theta)])
+    # The spiral's points sorted by angle receive the layout's points sorted by angle.
+    slots = np.lexsort((r, np.mod(theta, 2 * np.pi)))
+    out = np.empty((n, 2), dtype=np.float32)
+    out[order] = spiral[slots]
+    return out
 
 
 def _circle_start(n: int, rng: np.random.Generator) -> np.ndarray:
@@ -157,8 +235,117 @@ def fruchterman_reingold(pos: np.ndarray, edges: np.ndarray, iterations: int) ->
     return pos
 
 
-def network_figure(model: LeverageModel, figsize: tuple[float, float] = (7.0, 5.6)) -> Figure:
-    """The network at the model's current step (uses the cached layout).
+# Actions a collective takes: drawn larger and on top of everyone else.
+COLLECTIVE_ACTIONS = frozenset(
+    {Action.WITHHOLD, Action.BOYCOTT, Action.REDIRECT, Action.POISON, Action.PLANT}
+)
+
+
+class LiveNetwork:
+    """The network of a running model, redrawn per step by updating only the markers.
+
+    Args:
+        model: The model; reads ``users`` arrays, ``adjacency``, platforms, collectives.
+        figsize: Figure size in inches.
+        dpi: Pixels per inch of the frames.
+    """
+
+    def __init__(self, model: LeverageModel, figsize: tuple[float, float] = (7.0, 5.2),
+                 dpi: int = 90):  # fmt: skip
+        from abm.viz.plots import Blitter
+
+        self.model = model
+        self.lay = lay = layout_for(model.adjacency)
+        fig = Figure(figsize=figsize)
+        self.ax = ax = fig.add_axes((0.01, 0.01, 0.70, 0.92))
+        ax.set_axis_off()
+        ax.set_xlim(-0.03, 1.03)
+        ax.set_ylim(-0.03, 1.03)
+        self.edges = LineCollection(lay.pos[lay.edges], linewidths=0.4, zorder=1)
+        ax.add_collection(self.edges)
+        self.layers = {
+            act: ax.scatter(
+                np.empty(0),
+                np.empty(0),
+                marker=marker,
+                animated=True,
+                zorder=5 if act in COLLECTIVE_ACTIONS else 3,
+            )  # fmt: skip
+            for act, (marker, _) in ACTION_STYLE.items()
+        }
+        n_shown, n = lay.nodes.size, model.n_users
+        shown = f"{n_shown} of {n} users" if n_shown < n else f"{n} users"
+        ax.set_title(f"Social network ({shown}), laid out by community", fontsize=10)
+        colours = [PLATFORM_COLOURS[p % len(PLATFORM_COLOURS)] for p in range(len(model.platforms))]
+        self.palette = np.array([_rgba(c) for c in [*colours, NO_PLATFORM_COLOUR]])
+        self.base = 14.0 if lay.nodes.size > 300 else 32.0
+        self.blit = Blitter(fig, dpi)
+        self.figure = fig
+        self._membership: bytes | None = None
+        self._legend_actions: set[int] = set()
+
+    def update(self) -> None:
+        """Move the model's current state into the artists (no drawing)."""
+        u, lay, model = self.model.users, self.lay, self.model
+        nodes = lay.nodes
+        member = u.member[nodes]
+        n_coll = member.shape[1]
+        if member.tobytes() != self._membership:  # recruitment or dropping out
+            self._membership = member.tobytes()
+            self.edges.set_colors(_edge_colours(lay.edges, member))
+            self.edges.set_linewidths(_edge_widths(lay.edges, member))
+            self.blit.invalidate()
+        action = u.action[nodes]
+        present = set(np.unique(action).tolist()) | {int(Action.CONTRIBUTE)}
+        if not present <= self._legend_actions:
+            self._legend_actions |= present
+            self.ax.legend(handles=_legend(model, self._legend_actions), loc="upper left",
+                           bbox_to_anchor=(1.0, 1.0), fontsize=7.5, frameon=False)  # fmt: skip
+            self.blit.invalidate()
+        ring = np.where(member.any(axis=1), member.argmax(axis=1), -1) if n_coll else np.full(
+            nodes.size, -1)  # fmt: skip
+        platform = u.platform[nodes]
+        face = self.palette[np.where(platform >= 0, platform, len(model.platforms))].copy()
+        ring_palette = np.array(
+            [_rgba(COLLECTIVE_COLOURS[c % len(COLLECTIVE_COLOURS)]) for c in range(n_coll)]
+            + [(1.0, 1.0, 1.0, 0.0)]
+        )
+        edge = ring_palette[np.where(ring >= 0, ring, n_coll)]
+        acting = np.isin(action, [int(a) for a in COLLECTIVE_ACTIONS])
+        is_member = ring >= 0
+        face[~is_member & ~acting, 3] = 0.45  # bystanders recede
+        size = np.where(acting, 2.4, np.where(is_member, 1.5, 0.9)) * self.base
+        width = np.where(is_member, 0.8, 0.0)
+        for act, layer in self.layers.items():
+            sel = action == act
+            layer.set_offsets(lay.pos[sel])
+            layer.set_facecolors(face[sel])
+            layer.set_edgecolors(edge[sel])
+            layer.set_sizes(size[sel])
+            layer.set_linewidths(width[sel])
+
+    def png(self) -> bytes:
+        """The network at the model's current step, as PNG bytes."""
+        self.update()
+        return self.blit.png()
+
+
+def _edge_colours(edges: np.ndarray, member: np.ndarray) -> np.ndarray:
+    colour = np.full((edges.shape[0], 4), (0.6, 0.6, 0.6, 0.22), dtype=float)
+    for c in range(member.shape[1]):
+        inside = member[edges[:, 0], c] & member[edges[:, 1], c]
+        colour[inside] = _rgba(COLLECTIVE_COLOURS[c % len(COLLECTIVE_COLOURS)], 0.3)
+    return colour
+
+
+def _edge_widths(edges: np.ndarray, member: np.ndarray) -> np.ndarray:
+    inside = (member[edges[:, 0]] & member[edges[:, 1]]).any(axis=1) if member.size else np.zeros(
+        edges.shape[0], bool)  # fmt: skip
+    return np.where(inside, 0.8, 0.4)
+
+
+def network_figure(model: LeverageModel, figsize: tuple[float, float] = (7.0, 5.2)) -> Figure:
+    """The network at the model's current step, as a figure (for reports and tests).
 
     Args:
         model: The model; reads ``users`` arrays, ``adjacency``, platforms, collectives.
@@ -167,77 +354,11 @@ def network_figure(model: LeverageModel, figsize: tuple[float, float] = (7.0, 5.
     Returns:
         A figure not registered with pyplot (nothing to close).
     """
-    lay = layout_for(model.adjacency)
-    u = model.users
-    nodes, pos = lay.nodes, lay.pos
-    platform = u.platform[nodes]
-    action = u.action[nodes]
-    member = u.member[nodes]
-    n_coll = member.shape[1]
-    # The ring shows the first collective (scenario order) the user belongs to.
-    ring = (
-        np.where(member.any(axis=1), member.argmax(axis=1), -1)
-        if n_coll
-        else np.full(nodes.size, -1)
-    )
-
-    fig = Figure(figsize=figsize, layout="constrained")
-    ax = fig.add_subplot()
-    ax.set_axis_off()
-
-    segments = pos[lay.edges]
-    edge_colour = np.full((lay.edges.shape[0], 4), (0.6, 0.6, 0.6, 0.25), dtype=float)
-    edge_width = np.full(lay.edges.shape[0], 0.4)
-    for c in range(n_coll):
-        inside = member[lay.edges[:, 0], c] & member[lay.edges[:, 1], c]
-        edge_colour[inside] = _rgba(COLLECTIVE_COLOURS[c % len(COLLECTIVE_COLOURS)], 0.55)
-        edge_width[inside] = 0.9
-    ax.add_collection(LineCollection(segments, colors=edge_colour, linewidths=edge_width, zorder=1))
-
-    palette = np.array(
-        [_rgba(PLATFORM_COLOURS[p % len(PLATFORM_COLOURS)]) for p in range(len(model.platforms))]
-        + [_rgba(NO_PLATFORM_COLOUR)]
-    )
-    face = palette[np.where(platform >= 0, platform, len(model.platforms))]
-    ring_palette = np.array(
-        [_rgba(COLLECTIVE_COLOURS[c % len(COLLECTIVE_COLOURS)]) for c in range(n_coll)]
-        + [(1.0, 1.0, 1.0, 0.9)]
-    )
-    edge = ring_palette[np.where(ring >= 0, ring, n_coll)]
-    base = 22.0 if nodes.size > 300 else 45.0
-    size = np.where(ring >= 0, 1.8 * base, base)
-    width = np.where(ring >= 0, 1.1, 0.3)
-    for act, (marker, _) in ACTION_STYLE.items():
-        sel = action == act
-        if not sel.any():
-            continue
-        scale = 2.0 if act is not Action.CONTRIBUTE else 1.0  # rarer actions stand out
-        ax.scatter(
-            pos[sel, 0],
-            pos[sel, 1],
-            s=size[sel] * scale,
-            c=face[sel],
-            marker=marker,
-            edgecolors=edge[sel],
-            linewidths=width[sel],
-            zorder=3 if act is Action.CONTRIBUTE else 4,
-        )
-    ax.set_xlim(-0.03, 1.03)
-    ax.set_ylim(-0.03, 1.03)
-    shown = (
-        f"{nodes.size} of {model.n_users} users"
-        if nodes.size < model.n_users
-        else f"{model.n_users} users"
-    )
-    ax.set_title(f"Social network, step {model.steps} ({shown})", fontsize=10)
-    ax.legend(
-        handles=_legend(model, set(np.unique(action).tolist())),
-        loc="upper left",
-        bbox_to_anchor=(1.0, 1.0),
-        fontsize=7.5,
-        frameon=False,
-    )
-    return fig
+    live = LiveNetwork(model, figsize)
+    live.update()
+    for layer in live.layers.values():
+        layer.set_animated(False)
+    return live.figure
 
 
 def _legend(model: LeverageModel, present: set[int]) -> list[Line2D]:

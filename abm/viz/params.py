@@ -2,8 +2,13 @@
 
 The assumption: the typed scenario schema (:mod:`abm.scenario`) is the one source of
 truth for parameters. A slider's bounds are the field's ``ge``/``le`` constraints, its
-starting value is the loaded scenario's current value and its label is the field
-path; only the *list of field paths* to show is chosen here. Where the schema allows
+starting value is the loaded scenario's current value and its label is the field's
+meaning (its pydantic description) and unit (:data:`abm.scenario.UNITS`), prefixed with
+the collective's name for per-collective fields; only the *list of field paths* to show
+is chosen here. A slider's grid (minimum and step) always contains the scenario's value,
+because the browser snaps a value onto the grid and reports the snapped value back: a
+1,000-user scenario on a grid of 2, 12, ..., 1002 would silently become 1,002 users on
+Reset. Where the schema allows
 far more than a browser can draw in real time (``population.n_users`` up to five
 million), a viewer cap narrows the slider's range; the cap never sets a value.
 
@@ -22,7 +27,7 @@ from mesa.visualization import Slider
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from abm.scenario import Scenario
+from abm.scenario import UNITS, Scenario
 
 # The fields shown as controls. ``collectives[*]`` expands to one control per collective.
 VIEWER_FIELDS: tuple[str, ...] = (
@@ -113,6 +118,22 @@ def expand(scenario: Scenario, fields: tuple[str, ...] | list[str]) -> list[str]
     return out
 
 
+def label(path: str) -> str:
+    """A control's label: the schema's meaning and unit of the field at ``path``.
+
+    ``collectives[strikers].size`` -> ``strikers: Initial share of users who are
+    members (share of users)``.
+    """
+    generic = _generic(path)
+    meaning = (field_info(generic).description or path).rstrip(".")
+    unit = UNITS.get(generic.replace("[*]", "[]"), "")
+    # The unit is added unless the meaning already says it ("Number of users").
+    said = unit in ("", "-") or unit.lower() in meaning.lower()
+    text = meaning if said else f"{meaning} ({unit})"
+    owner = [p.partition("[")[2].rstrip("]") for p in path.split(".") if "[" in p]
+    return f"{owner[-1]}: {text}" if owner else text
+
+
 def param_name(path: str) -> str:
     """The model keyword of a path: ``collectives[a].size`` -> ``collectives__a__size``."""
     return path.replace("[", ".").replace("]", "").replace(".", "__")
@@ -141,7 +162,7 @@ def user_params(
         value = current_value(scenario, path)
         kind = _scalar_type(info)
         if kind is bool:
-            out[param_name(path)] = {"type": "Checkbox", "value": bool(value), "label": path}
+            out[param_name(path)] = {"type": "Checkbox", "value": bool(value), "label": label(path)}
             continue
         lo, hi = bounds(generic)
         if lo is None:
@@ -154,19 +175,30 @@ def user_params(
         if hi is None:
             hi = max(lo, value) * 10 or 1
         hi = max(hi, value)  # a scenario value beyond the cap stays reachable
-        out[param_name(path)] = _slider(path, kind, value, lo, hi)
+        out[param_name(path)] = _slider(label(path), kind, value, lo, hi)
     return out
 
 
-def _slider(path: str, kind: type, value: float, lo: float, hi: float) -> Slider:
+def _slider(text: str, kind: type, value: float, lo: float, hi: float) -> Slider:
+    """A slider whose grid ``min + i * step`` contains ``value`` exactly."""
     span = float(hi) - float(lo)
     if kind is int:
         step = max(1, 10 ** int(math.floor(math.log10(span / 100)))) if span > 1000 else 1
-        return Slider(path, value=int(value), min=int(lo), max=int(hi), step=step, dtype=int)
+        start = int(value) - step * ((int(value) - int(lo)) // step)
+        return Slider(text, value=int(value), min=start, max=int(hi), step=step, dtype=int)
     step = 10 ** math.floor(math.log10(span / 100)) if span > 0 else 0.01
-    return Slider(
-        path, value=float(value), min=float(lo), max=float(hi), step=float(step), dtype=float
-    )
+    decimals = max(-math.floor(math.log10(step)), _decimals(value))
+    step = 10.0**-decimals
+    start = round(value - step * math.floor(round((value - lo) / step, 6)), decimals)
+    return Slider(text, value=float(value), min=float(start), max=float(hi), step=step, dtype=float)
+
+
+def _decimals(value: float, most: int = 6) -> int:
+    """Decimal places needed to write ``value`` (at most ``most``)."""
+    for d in range(most + 1):
+        if abs(round(value, d) - value) < 1e-12:
+            return d
+    return most
 
 
 def scenario_files(folder: str | Path) -> list[str]:

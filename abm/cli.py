@@ -341,11 +341,14 @@ def replicate(
     out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path(
         "outputs/replications"
     ),
+    ablate: Annotated[
+        bool, typer.Option("--ablate", help="Switch each mechanism off: every check should fail.")
+    ] = False,
 ) -> None:
     """Reproduce the published results: figures, summary.csv and report.md in --out."""
     from abm.replications import run_replications
 
-    summary = run_replications(out, fast=fast, only=only, log=typer.echo)
+    summary = run_replications(out, fast=fast, only=only, log=typer.echo, ablate=ablate)
     typer.echo(f"wrote {out}/summary.csv: {int(summary.passed.sum())} of {len(summary)} passed")
 
 

@@ -1,12 +1,17 @@
-"""The thirteen analyses: each runs one replication file and compares it with the paper.
+"""The analyses: each runs one replication file and compares it with the paper.
 
 Modelling assumptions shared by all analyses (each function states its own on top):
 
 * Every random choice is spawned from the file's root seed (``numpy.random.SeedSequence``),
   so a file and ``--fast`` fix every number in the summary.
-* A *quantitative* check passes when the obtained number lies within the stated tolerance
-  of the published one; a *directional* check passes when the published qualitative
-  finding (an ordering, a sign, a threshold) holds. Each result says which.
+* Every obtained number is a mean over independent seeds (task splits or model runs) with
+  a 95% Student-t interval. A *quantitative* check passes when the published number lies
+  within the tolerance of that interval (``low - tol <= published <= high + tol``); a
+  *directional* check passes when the published ordering holds with the interval of the
+  paired difference above zero (significant at 95%).
+* Each replication names the mechanism it tests and how it is switched off
+  (:data:`MECHANISMS`). ``ablate=True`` reruns the same seeds with it off; every check
+  must then fail, or it would not be testing the mechanism.
 * Normalised effects follow the papers: the share of the gap between a baseline (the naive,
   non-learning model, or the worst performance observed in the experiment when the paper
   normalises that way) and the full-data model.
@@ -26,6 +31,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from scipy import stats  # noqa: E402
 from scipy.stats import spearmanr  # noqa: E402
 
 from abm import levers, valuation  # noqa: E402
@@ -42,14 +48,18 @@ from abm.learning import (  # noqa: E402
     strike_curve,
 )
 from abm.replications.spec import Experiment, load_experiment  # noqa: E402
-from abm.scenario import Scenario, load_scenario  # noqa: E402
+from abm.scenario import Lever, Scenario, load_scenario  # noqa: E402
 
-__all__ = ["ANALYSES", "Result"]
+__all__ = ["ANALYSES", "MECHANISMS", "Result", "interval"]
 
 
 @dataclass
 class Result:
-    """One replication's outcome: a summary row, its figure and the numbers behind it."""
+    """One replication's outcome: a summary row, its figure and the numbers behind it.
+
+    ``obtained_low``/``obtained_high`` bound the 95% interval of the headline number (the
+    first number in ``obtained``) over ``seeds`` independent seeds.
+    """
 
     name: str
     title: str
@@ -58,15 +68,96 @@ class Result:
     obtained: str
     tolerance: str
     passed: bool
+    obtained_low: float = float("nan")
+    obtained_high: float = float("nan")
+    seeds: int = 0
+    mechanism: str = ""
+    ablated: bool = False
     table: pd.DataFrame = field(default_factory=pd.DataFrame)
     figure: plt.Figure | None = None
+
+
+MECHANISMS: dict[str, tuple[str, str]] = {
+    "strike_curve": ("strikers' rows are withheld from the refit", "no row is withheld"),
+    "cdc_curve": ("contributed rows are redirected to the competitor",
+                  "nothing is redirected: the competitor has no data (naive model)"),
+    "strike_vs_cdc": ("strikers withhold rows; contributors redirect them",
+                      "no row is withheld or redirected"),
+    "normalisation": ("striking raters' ratings are withheld from the recommender",
+                      "no rating is withheld"),
+    "larger_is_robust": ("a 30% strike on training sets of the same task at three sizes",
+                         "no row is withheld"),
+    "group_strike": ("one community's data is withheld (strike)",
+                     "the collective does not strike"),
+    "strike_plus_cdc": ("20% of users withhold from the incumbent, contribute to the "
+                        "challenger, or both", "the collective does not act"),
+    "signal_planting": ("members plant a trigger with the target label",
+                        "no trigger is planted"),
+    "conflicting_collectives": ("two collectives plant one trigger with different targets",
+                                "one collective instead of two"),
+    "size_vs_homogeneity": ("a collective against a rival: twice the size vs members of "
+                            "one class", "the collective's size does not change"),
+    "coordination_noise": ("members misapply the trigger with probability `noise`",
+                           "every member applies it exactly (noise 0 throughout)"),
+    "backdoor": ("a tiny share of rows carries a trigger and the target label",
+                 "no trigger is planted"),
+    "knn_shapley": ("KNN-Shapley values of each training point",
+                    "random values in place of the Shapley values"),
+    "tmc_vs_knn": ("TMC-Shapley marginal contributions over permutations",
+                   "TMC values shuffled across points"),
+    "sisa": ("rows sharded by contributor; a deletion retrains its shards only",
+             "no shards (one model on all rows)"),
+    "ai_substitute": ("users ask the substitute instead of contributing (logit over quality)",
+                      "no substitute is released"),
+}  # fmt: skip
+"""Replication name -> (the mechanism it tests, what ``--ablate`` does to switch it off)."""
 
 
 # ---------------------------------------------------------------------- helpers
 
 
+def interval(values) -> tuple[float, float, float, int]:
+    """Mean and 95% Student-t interval over seeds (NaNs dropped).
+
+    Returns:
+        ``(mean, low, high, n)``; low and high are NaN with fewer than two values.
+    """
+    v = np.asarray(values, dtype=float).ravel()
+    v = v[np.isfinite(v)]
+    n = len(v)
+    if n == 0:
+        return float("nan"), float("nan"), float("nan"), 0
+    m = float(v.mean())
+    if n < 2:
+        return m, float("nan"), float("nan"), n
+    h = float(stats.t.ppf(0.975, n - 1) * v.std(ddof=1) / np.sqrt(n))
+    return m, m - h, m + h, n
+
+
+def _near(published: float, ci: tuple, tol: float) -> bool:
+    """The published number lies within ``tol`` of the interval."""
+    _, lo, hi, _ = ci
+    return bool(lo - tol <= published <= hi + tol)
+
+
+def _above(ci: tuple, margin: float = 0.0) -> bool:
+    """The interval lies wholly above ``margin`` (an ordering significant at 95%)."""
+    return bool(ci[1] > margin)
+
+
+def _iv(ci: tuple, digits: int = 3) -> str:
+    m, lo, hi, _ = ci
+    return f"{m:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
+
+
 def _fmt(values, digits: int = 3) -> str:
     return " ".join(f"{v:.{digits}f}" for v in np.atleast_1d(values))
+
+
+def _result(exp_name: str, title: str, check: str, head: tuple, ablate: bool, **kw) -> Result:
+    return Result(exp_name, title, check, obtained_low=head[1], obtained_high=head[2],
+                  seeds=head[3], mechanism=MECHANISMS[exp_name][1 if ablate else 0],
+                  ablated=ablate, **kw)  # fmt: skip
 
 
 def _seeds(seed: int, n: int) -> list[int]:
@@ -95,13 +186,29 @@ def _curves(name: str, seed: int, standardise: bool, fractions: tuple, replicate
     return strike, cdc
 
 
-def _curve_table(exp: Experiment, name: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _curve_table(
+    exp: Experiment, name: str, ablate: bool = False
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Strike and CDC curves per split; ablated, nothing is withheld or redirected.
+
+    Without a strike the incumbent keeps its full-data model; without a redirect the
+    competitor has no data and is the naive model.
+    """
     strikes, cdcs = [], []
     for i, s in enumerate(_seeds(exp.seed, exp.splits)):
         strike, cdc = _curves(name, s, exp.standardise, tuple(exp.fractions), exp.replicates)
-        strikes.append(strike.assign(split=i))
-        cdcs.append(cdc.assign(split=i))
+        strike, cdc = strike.assign(split=i), cdc.assign(split=i)
+        if ablate:
+            strike = strike.assign(quality=strike.full, normalised=1.0)
+            cdc = cdc.assign(quality=cdc.naive, normalised=0.0)
+        strikes.append(strike)
+        cdcs.append(cdc)
     return pd.concat(strikes, ignore_index=True), pd.concat(cdcs, ignore_index=True)
+
+
+def _per_split(df: pd.DataFrame, column: str = "quality") -> pd.DataFrame:
+    """Split x fraction table of the mean over replicates (one value per seed)."""
+    return df.pivot_table(index="split", columns="fraction", values=column, aggfunc="mean")
 
 
 def _published(exp: Experiment, keys) -> np.ndarray:
@@ -121,68 +228,84 @@ def _figure(title: str, ncols: int = 1, width: float = 5.5) -> tuple[plt.Figure,
 # ------------------------------------------------------------------ 1. strike curve
 
 
-def strike_curve_breast_cancer(path: Path, fast: bool) -> Result:
+def strike_curve_breast_cancer(path: Path, fast: bool, ablate: bool = False) -> Result:
     """Accuracy after a strike by fraction f: full refit on the remaining rows."""
     exp = load_experiment(path).reduced(fast)
-    strike, _ = _curve_table(exp, exp.task)
+    strike, _ = _curve_table(exp, exp.task, ablate)
     fractions = [f for f in exp.fractions if _key(f) in exp.published]
-    q = strike.groupby("fraction").quality.agg(["mean", "std"]).loc[fractions]
+    per = _per_split(strike)[fractions]
+    cis = [interval(per[f]) for f in fractions]
     pub = _published(exp, fractions)
-    worst = float(np.max(np.abs(q["mean"].to_numpy() - pub)))
+    ok = all(_near(p, ci, exp.tolerance) for p, ci in zip(pub, cis, strict=True))
     fig, (ax,) = _figure(exp.title)
+    mean = np.array([c[0] for c in cis])
+    err = np.array([[c[0] - c[1], c[2] - c[0]] for c in cis]).T
     ax.plot(fractions, pub, "ks--", label="published")
-    ax.errorbar(fractions, q["mean"], yerr=q["std"], fmt="o-", label="obtained (mean, sd)")
+    ax.errorbar(fractions, mean, yerr=err, fmt="o-", label="obtained (mean, 95% CI)")
     ax.set(xlabel="strike fraction f", ylabel="held-out accuracy")
     ax.legend()
-    table = pd.DataFrame({"fraction": fractions, "published": pub, "obtained": q["mean"].values,
-                          "sd": q["std"].values})  # fmt: skip
-    return Result(
-        exp.name, exp.title, exp.check,
+    table = pd.DataFrame({"fraction": fractions, "published": pub, "obtained": mean,
+                          "low": [c[1] for c in cis], "high": [c[2] for c in cis]})  # fmt: skip
+    return _result(
+        exp.name, exp.title, exp.check, cis[-1], ablate,
         published=f"accuracy at f={_fmt(fractions, 2)}: {_fmt(pub)}",
-        obtained=f"{_fmt(q['mean'])} (max |diff| {worst:.3f})",
-        tolerance=f"max |diff| <= {exp.tolerance}",
-        passed=worst <= exp.tolerance, table=table, figure=fig,
+        obtained=f"f={fractions[-1]}: {_iv(cis[-1])}; all: {_fmt(mean)}",
+        tolerance=f"every published value within {exp.tolerance} of its 95% interval",
+        passed=ok, table=table, figure=fig,
     )  # fmt: skip
 
 
 # ---------------------------------------------------------------------- 2. CDC curve
 
 
-def cdc_curve_breast_cancer(path: Path, fast: bool) -> Result:
-    """A small competitor trained only on the contributed fraction f."""
+def cdc_curve_breast_cancer(path: Path, fast: bool, ablate: bool = False) -> Result:
+    """A small competitor trained only on the contributed fraction f.
+
+    The paper normalises between the worst and best performance observed: here, per
+    split, the competitor at the smallest fraction and the incumbent's full-data model.
+    """
     exp = load_experiment(path).reduced(fast)
-    strike, cdc = _curve_table(exp, exp.task)
+    _, cdc = _curve_table(exp, exp.task, ablate)
     fractions = [f for f in exp.fractions if _key(f) in exp.published]
-    q = cdc.groupby("fraction").quality.agg(["mean", "std"])
+    per = _per_split(cdc)
+    cis = [interval(per[f]) for f in fractions]
     pub = _published(exp, fractions)
-    diff = float(np.max(np.abs(q["mean"].loc[fractions].to_numpy() - pub)))
-    # The paper normalises between the worst and best performance observed: the
-    # competitor at the smallest fraction and the incumbent's full-data model.
-    worst, best = float(q["mean"].iloc[0]), float(cdc.full.mean())
     at = float(exp.param("normalised_at", 0.2))
-    norm = float(normalise(q["mean"].loc[at], worst, best))
-    norm_naive = float(cdc[cdc.fraction == at].normalised.mean())
+    # One worst..best range for the experiment (pooled over splits), as the paper fixes
+    # it; the numerator is paired within each split, so split-to-split noise cancels.
+    worst_split = per[per.columns.min()]
+    worst, best = float(worst_split.mean()), float(cdc.full.mean())
+    norm = interval((per[at] - worst_split) / (best - worst))  # paired within each split
+    naive = float(cdc.naive.mean())
+    norm_naive = interval((per[at] - naive) / (best - naive))
     target = float(exp.param("published_normalised", 0.75))
     norm_tol = float(exp.param("normalised_tolerance", 0.1))
-    passed = diff <= exp.tolerance and abs(norm - target) <= norm_tol
+    acc_ok = all(_near(p, ci, exp.tolerance) for p, ci in zip(pub, cis, strict=True))
+    passed = acc_ok and _near(target, norm, norm_tol)
     fig, (ax, bx) = _figure(exp.title, 2)
+    mean = per.mean()
     ax.plot(fractions, pub, "ks--", label="published")
-    ax.errorbar(q.index, q["mean"], yerr=q["std"], fmt="o-", label="obtained")
+    ax.plot(mean.index, mean, "o-", label="obtained (mean over splits)")
     ax.axhline(best, color="grey", lw=0.8, label="incumbent, all data")
     ax.set(xlabel="contributing fraction f", ylabel="competitor accuracy")
     ax.legend()
-    bx.plot(q.index, normalise(q["mean"].to_numpy(), worst, best), "o-", label="worst..best")
-    bx.plot(q.index, cdc.groupby("fraction").normalised.mean(), "s:", label="naive..full")
+    bx.plot(mean.index, (mean - worst) / (best - worst), "o-", label="worst..best")
+    bx.plot(mean.index, (mean - naive) / (best - naive), "s:", label="naive..full")
     bx.plot([at], [target], "k*", ms=12, label="published")
     bx.set(xlabel="contributing fraction f", ylabel="normalised performance")
     bx.legend()
-    table = q.rename(columns={"mean": "obtained", "sd": "sd"}).reset_index()
-    return Result(
-        exp.name, exp.title, exp.check,
-        published=f"accuracy {_fmt(pub)} at f={_fmt(fractions, 2)}; normalised at {at}: {target}",
-        obtained=f"{_fmt(q['mean'].loc[fractions])}; normalised {norm:.2f} "
-        f"(naive-baseline normalisation {norm_naive:.2f})",
-        tolerance=f"max |diff| <= {exp.tolerance}; normalised +- {norm_tol}",
+    table = pd.DataFrame({"fraction": fractions, "published": pub,
+                          "obtained": [c[0] for c in cis], "low": [c[1] for c in cis],
+                          "high": [c[2] for c in cis]})  # fmt: skip
+    return _result(
+        exp.name, exp.title, exp.check, norm, ablate,
+        published=f"normalised between the worst and best observed, at f={at}: {target}; accuracy "
+        f"{_fmt(pub)} at "
+        f"f={_fmt(fractions, 2)}",
+        obtained=f"normalised {_iv(norm, 2)}; accuracy {_fmt([c[0] for c in cis])} "
+        f"(naive..full normalisation {_iv(norm_naive, 2)})",
+        tolerance=f"normalised: {target} within {norm_tol} of the interval; accuracies "
+        f"within {exp.tolerance}",
         passed=bool(passed), table=table, figure=fig,
     )  # fmt: skip
 
@@ -190,57 +313,88 @@ def cdc_curve_breast_cancer(path: Path, fast: bool) -> Result:
 # ----------------------------------------------------------- 3. strike vs CDC asymmetry
 
 
-def strike_vs_cdc(path: Path, fast: bool) -> Result:
-    """Normalised effect of a strike and of CDC by the same fraction, per task."""
+def strike_vs_cdc(path: Path, fast: bool, ablate: bool = False) -> Result:
+    """Normalised effect of a strike and of CDC by the same fraction, per task.
+
+    Effects are shares of the range between the worst (the competitor at the smallest
+    fraction) and best (the incumbent with all data) accuracy observed on the task, both
+    pooled over splits as the paper fixes one range per task; the interval is over splits.
+    At the paper's fraction (0.1) on every task the strike's interval must meet the
+    published range [low, high + tol] (so an effect of exactly zero fails), CDC's must
+    meet [low - tol, high + tol], and CDC minus strike must be above zero at 95%. On
+    breast_cancer at f = 0.2 the published pair (0.03 vs 0.75) must lie within the
+    tolerance of the intervals.
+    """
     exp = load_experiment(path).reduced(fast)
     at = float(exp.param("fraction", 0.1))
-    rows = []
-    for name in exp.all_tasks:
-        strike, cdc = _curve_table(exp, name)
-        sq = strike.groupby("fraction").quality.mean()
-        cq = cdc.groupby("fraction").quality.mean()
-        worst, best = float(cq.iloc[0]), float(strike.full.mean())
-        for f in exp.fractions:
-            rows.append({"task": name, "fraction": f,
-                         "strike": float(1 - normalise(sq.loc[f], worst, best)),
-                         "cdc": float(normalise(cq.loc[f], worst, best))})  # fmt: skip
-    table = pd.DataFrame(rows)
-    here = table[np.isclose(table.fraction, at)].set_index("task")
-    tol = exp.tolerance
     lo_s, hi_s = exp.published["strike_low"], exp.published["strike_high"]
     lo_c, hi_c = exp.published["cdc_low"], exp.published["cdc_high"]
-    ok = (
-        (here.strike <= hi_s + tol).all()
-        and (here.cdc >= lo_c - tol).all()
-        and (here.cdc <= hi_c + tol).all()
-        and (here.cdc > here.strike).all()
-    )
+    tol = exp.tolerance
+    tasks = exp.param("tasks", exp.all_tasks)
+    tasks = [tasks] if isinstance(tasks, str) else list(tasks)
+    rows, checks, heads = [], [], []
+    for name in tasks:
+        strike, cdc = _curve_table(exp, name, ablate)
+        sq, cq = _per_split(strike), _per_split(cdc)
+        # paired within a split (numerators), one range per task (denominator)
+        worst_split, best_split = cq[cq.columns.min()], strike.groupby("split").full.mean()
+        worst, best = float(worst_split.mean()), float(best_split.mean())
+        points = [at] + ([0.2] if name == "breast_cancer" and 0.2 in sq.columns else [])
+        for f in points:
+            s_eff = (best_split - sq[f]) / (best - worst)
+            c_eff = (cq[f] - worst_split) / (best - worst)
+            s, c, d = interval(s_eff), interval(c_eff), interval(c_eff - s_eff)
+            if f == at:
+                ok = (s[1] <= hi_s + tol and s[2] >= lo_s and c[1] <= hi_c + tol
+                      and c[2] >= lo_c - tol and _above(d))  # fmt: skip
+            else:  # breast_cancer, f = 0.2: strike 0.03 vs CDC 0.75
+                ok = (_near(exp.published["bc_strike_0.2"], s, tol)
+                      and _near(exp.published["bc_cdc_0.2"], c, tol) and _above(d))  # fmt: skip
+            checks.append(ok)
+            heads.append(s)
+            rows.append({"task": name, "fraction": f, "strike": s[0], "strike_low": s[1],
+                         "strike_high": s[2], "cdc": c[0], "cdc_low": c[1], "cdc_high": c[2],
+                         "cdc_minus_strike_low": d[1], "passed": ok})  # fmt: skip
+    table = pd.DataFrame(rows)
     fig, (ax,) = _figure(exp.title, width=6.5)
-    x = np.arange(len(here))
-    ax.bar(x - 0.2, here.strike, 0.4, label=f"strike, f={at}")
-    ax.bar(x + 0.2, here.cdc, 0.4, label=f"CDC, f={at}")
-    ax.axhspan(lo_c, hi_c, color="C1", alpha=0.1, label="published CDC range")
-    ax.axhspan(lo_s, hi_s, color="C0", alpha=0.15, label="published strike range")
-    ax.set_xticks(x, here.index)
+    x = np.arange(len(table))
+    ax.bar(x - 0.2, table.strike, 0.4, yerr=[table.strike - table.strike_low,
+           table.strike_high - table.strike], label="strike")  # fmt: skip
+    ax.bar(x + 0.2, table.cdc, 0.4, yerr=[table.cdc - table.cdc_low, table.cdc_high - table.cdc],
+           label="CDC")  # fmt: skip
+    ax.axhspan(lo_c, hi_c, color="C1", alpha=0.1, label=f"published CDC range, f={at}")
+    ax.axhspan(lo_s, hi_s, color="C0", alpha=0.15, label=f"published strike range, f={at}")
+    ax.set_xticks(x, [f"{r.task}\nf={r.fraction}" for r in table.itertuples()])
     ax.set(ylabel="share of the worst..best range")
     ax.legend(fontsize=8)
     obtained = "; ".join(
-        f"{t}: strike {r.strike:.2f} vs CDC {r.cdc:.2f}" for t, r in here.iterrows()
+        f"{r.task} f={r.fraction}: strike {r.strike:.3f} [{r.strike_low:.3f}, "
+        f"{r.strike_high:.3f}] vs CDC {r.cdc:.2f} [{r.cdc_low:.2f}, {r.cdc_high:.2f}]"
+        for r in table.itertuples()
     )
-    return Result(
-        exp.name, exp.title, exp.check,
-        published=f"f={at}: strike {lo_s}-{hi_s} vs CDC {lo_c}-{hi_c} of the range",
+    return _result(
+        exp.name, exp.title, exp.check, heads[0], ablate,
+        published=f"f={at}: strike {lo_s}-{hi_s} vs CDC {lo_c}-{hi_c} of the range; "
+        f"breast_cancer f=0.2: strike {exp.published['bc_strike_0.2']} vs CDC "
+        f"{exp.published['bc_cdc_0.2']}",
         obtained=obtained,
-        tolerance=f"ranges widened by {tol}; CDC > strike on every task",
-        passed=bool(ok), table=table, figure=fig,
+        tolerance=f"f={at}: strike interval meets [{lo_s}, {hi_s + tol}], CDC's meets "
+        f"[{lo_c - tol}, {hi_c + tol}]; f=0.2 pair within {tol}; CDC - strike > 0 (95%)",
+        passed=bool(all(checks)), table=table, figure=fig,
     )  # fmt: skip
 
 
 # ---------------------------------------------------------------- 4. normalisation
 
 
-def raw_vs_normalised(path: Path, fast: bool) -> Result:
-    """Raters strike: raw loss of quality vs share of the personalisation gap removed."""
+def raw_vs_normalised(path: Path, fast: bool, ablate: bool = False) -> Result:
+    """Raters strike: share of the personalisation gap removed, overall and per cohort.
+
+    The paper scores everyone's held-out ratings. Here the loss is also computed for each
+    cohort separately (strikers' own test ratings, everyone else's), each against its own
+    full-data and item-mean baselines, so the docs can show how much of the overall
+    number is the strikers becoming cold-start users.
+    """
     exp = load_experiment(path).reduced(fast)
     rows = []
     for i, s in enumerate(_seeds(exp.seed, exp.splits)):
@@ -248,119 +402,238 @@ def raw_vs_normalised(path: Path, fast: bool) -> Result:
                          n_samples=int(exp.param("n_ratings", 20000)))  # fmt: skip
         rng = np.random.default_rng(s + 1)
         full = make_learner(exp.learner, task).fit(task.X_train, task.y_train, rng)
-        q_full = full.score(task.X_test, task.y_test)
         naive = naive_learner_for(task).fit(task.X_train, task.y_train, rng)
-        q_naive = naive.score(task.X_test, task.y_test)
         for f in exp.fractions:
             for r in range(exp.replicates):
                 strikers = rng.permutation(task.n_raters)[: int(round(f * task.n_raters))]
                 keep = ~np.isin(task.X_train[:, 0], strikers)
+                if ablate:
+                    keep[:] = True
                 model = make_learner(exp.learner, task)
                 model.fit(task.X_train[keep], task.y_train[keep], rng)
-                q = model.score(task.X_test, task.y_test)
-                rows.append({"split": i, "replicate": r, "fraction": f,
-                             "raw": (q_full - q) / q_full,
-                             "normalised": 1 - normalise(q, q_naive, q_full)})  # fmt: skip
+                struck = np.isin(task.X_test[:, 0], strikers)
+                row = {"split": i, "replicate": r, "fraction": f,
+                       "striker_share": float(struck.mean())}  # fmt: skip
+                for cohort, mask in (("all", np.ones_like(struck)), ("strikers", struck),
+                                     ("others", ~struck)):  # fmt: skip
+                    X, y = task.X_test[mask], task.y_test[mask]
+                    q, qf, qn = model.score(X, y), full.score(X, y), naive.score(X, y)
+                    row[f"gap_{cohort}"] = float(1 - normalise(q, qn, qf))
+                    if cohort == "all":
+                        row["raw"] = float((qf - q) / qf)
+                rows.append(row)
     table = pd.DataFrame(rows)
-    m = table.groupby("fraction")[["raw", "normalised"]].mean()
-    pub = _published(exp, m.index)
-    diff = float(np.max(np.abs(m.normalised.to_numpy() - pub)))
-    ratio = float((m.normalised / m.raw).min())
+    per = table.groupby(["split", "fraction"]).mean(numeric_only=True).reset_index()
+    fr = sorted(table.fraction.unique())
+    pub = _published(exp, fr)
+    cis = {c: [interval(per[per.fraction == f][c]) for f in fr]
+           for c in ("gap_all", "gap_strikers", "gap_others", "raw", "striker_share")}  # fmt: skip
+    near = all(_near(p, ci, exp.tolerance) for p, ci in zip(pub, cis["gap_all"], strict=True))
+    others_hurt = _above(cis["gap_others"][-1])
     min_ratio = float(exp.param("min_ratio", 5.0))
+    ratio = min(a[0] / r[0] if r[0] > 0 else 0.0 for a, r in zip(cis["gap_all"], cis["raw"],
+                                                                 strict=True))  # fmt: skip
+    passed = near and others_hurt and ratio >= min_ratio
+    m = {c: np.array([ci[0] for ci in v]) for c, v in cis.items()}
     fig, (ax,) = _figure(exp.title)
-    ax.plot(m.index, pub, "ks--", label="published (ML-20M, share of gap)")
-    ax.plot(m.index, m.normalised, "o-", label="obtained, share of gap")
-    ax.plot(m.index, m.raw, "^-", label="obtained, raw relative loss")
-    ax.set(xlabel="share of raters striking", ylabel="effect")
+    ax.plot(fr, pub, "ks--", label="published (ML-20M, share of gap)")
+    ax.plot(fr, m["gap_all"], "o-", label="obtained: everyone's ratings")
+    ax.plot(fr, m["gap_strikers"], "v:", label="strikers' own ratings")
+    ax.plot(fr, m["gap_others"], "^:", label="everyone else's ratings")
+    ax.plot(fr, m["raw"], "x-", label="raw relative loss (everyone)")
+    ax.set(xlabel="share of raters striking", ylabel="share of the gap removed")
     ax.legend(fontsize=8)
-    return Result(
-        exp.name, exp.title, exp.check,
-        published=f"gap removed at f={_fmt(m.index, 1)}: {_fmt(pub, 2)}; raw effects small",
-        obtained=f"gap removed {_fmt(m.normalised, 2)}; raw {_fmt(m.raw, 3)} "
-        f"(normalised/raw >= {ratio:.1f})",
-        tolerance=f"max |diff| <= {exp.tolerance}; normalised/raw >= {min_ratio}",
-        passed=diff <= exp.tolerance and ratio >= min_ratio,
-        table=m.reset_index().assign(published=pub), figure=fig,
+    summary = pd.DataFrame({"fraction": fr, "published": pub, **m,
+                            "gap_all_low": [c[1] for c in cis["gap_all"]],
+                            "gap_all_high": [c[2] for c in cis["gap_all"]],
+                            "gap_others_low": [c[1] for c in cis["gap_others"]],
+                            "gap_others_high": [c[2] for c in cis["gap_others"]]})  # fmt: skip
+    return _result(
+        exp.name, exp.title, exp.check, cis["gap_all"][-1], ablate,
+        published=f"gap removed at f={_fmt(fr, 1)}: {_fmt(pub, 2)}; raw effects small",
+        obtained=f"f={fr[-1]}: {_iv(cis['gap_all'][-1], 2)}; all {_fmt(m['gap_all'], 2)}; "
+        f"strikers' own {_fmt(m['gap_strikers'], 2)}; others "
+        f"{' '.join(_iv(c, 3) for c in cis['gap_others'])}; raw {_fmt(m['raw'], 3)}",
+        tolerance=f"published within {exp.tolerance} of each interval; others' loss at "
+        f"f={fr[-1]} > 0 (95%); normalised/raw >= {min_ratio}",
+        passed=bool(passed), table=summary, figure=fig,
     )  # fmt: skip
 
 
 # --------------------------------------------------------------- 5. larger is robust
 
 
-def larger_is_robust(path: Path, fast: bool) -> Result:
-    """The same strike on tasks of increasing size: normalised effect per task."""
+def _same_task_sizes(seed: int, sizes: list[int], n_test: int) -> list[Task]:
+    """Training sets of several sizes drawn from one synthetic distribution.
+
+    One ``make_classification`` problem per seed (so the difficulty is the same); every
+    size shares one held-out set, and a smaller training set is a subset of a larger one.
+    """
+    total = max(sizes) + n_test
+    big = load_task("synthetic", rng=np.random.default_rng(seed), n_samples=total,
+                    test_size=n_test / total)  # fmt: skip
+    order = np.random.default_rng(seed + 1).permutation(big.n_train)
+    return [dataclasses.replace(big, X_train=big.X_train[order[:n]],
+                                y_train=big.y_train[order[:n]]) for n in sizes]  # fmt: skip
+
+
+def larger_is_robust(path: Path, fast: bool, ablate: bool = False) -> Result:
+    """The same 30% strike on training sets of one distribution at increasing size."""
     exp = load_experiment(path).reduced(fast)
+    at = float(exp.param("fraction", 0.3))
+    sizes = [int(n) for n in exp.param("sizes", [200, 800, 3200])]
+    n_test = int(exp.param("n_test", 4000))
     rows = []
-    for name in exp.all_tasks:
-        strike, _ = _curve_table(exp, name)
-        n = _task(name, _seeds(exp.seed, 1)[0], exp.standardise, 0.25).n_train
-        for f, grp in strike.groupby("fraction"):
-            rows.append({"task": name, "n_train": n, "fraction": f,
-                         "effect": float(1 - grp.normalised.mean()),
-                         "se": float(grp.normalised.std() / np.sqrt(len(grp)))})  # fmt: skip
-    table = pd.DataFrame(rows).sort_values(["fraction", "n_train"])
-    at = float(exp.param("fraction", 0.8))
-    here = table[np.isclose(table.fraction, at)]
-    decreasing = bool(np.all(np.diff(here.effect.to_numpy()) < 0))
+    for i, s in enumerate(_seeds(exp.seed, exp.splits)):
+        for n, task in zip(sizes, _same_task_sizes(s, sizes, n_test), strict=True):
+            strike = strike_curve(task, [at], np.random.default_rng(s + n), exp.replicates)
+            effect = 0.0 if ablate else float(1 - strike.normalised.mean())
+            rows.append({"split": i, "n_train": n, "effect": effect})
+    table = pd.DataFrame(rows)
+    per = table.pivot(index="split", columns="n_train", values="effect")
+    cis = [interval(per[n]) for n in sizes]
+    # The paper compares two sizes (ML-1M and ML-20M); the smallest size must lose more
+    # than every larger one at 95%. Orderings among the larger sizes are reported, and
+    # called inconclusive when their interval straddles zero.
+    diffs = {(a, b): interval(per[a] - per[b]) for i, a in enumerate(sizes) for b in sizes[i + 1 :]}
+    ok = all(_above(diffs[(sizes[0], b)]) for b in sizes[1:])
+    inconclusive = [f"{a} vs {b}" for (a, b), d in diffs.items() if not _above(d)]
     fig, (ax,) = _figure(exp.title)
-    for f, grp in table.groupby("fraction"):
-        ax.errorbar(grp.n_train, grp.effect, yerr=grp.se, fmt="o-", label=f"strike f={f}")
-    for _, r in here.iterrows():
-        ax.annotate(r.task, (r.n_train, r.effect), fontsize=8)
-    ax.set(xscale="log", xlabel="training rows", ylabel="share of the gap removed")
+    ax.errorbar(sizes, [c[0] for c in cis], yerr=[[c[0] - c[1] for c in cis],
+                [c[2] - c[0] for c in cis]], fmt="o-", label=f"strike f={at} (95% CI)")  # fmt: skip
+    ax.set(xscale="log", xlabel="training rows (same distribution)",
+           ylabel="share of the gap removed")  # fmt: skip
     ax.legend()
-    return Result(
-        exp.name, exp.title, exp.check,
+    out = pd.DataFrame({"n_train": sizes, "effect": [c[0] for c in cis],
+                        "low": [c[1] for c in cis], "high": [c[2] for c in cis]})  # fmt: skip
+    head = diffs[(sizes[0], sizes[-1])]
+    return _result(
+        exp.name, exp.title, exp.check, head, ablate,
         published=f"30% boycott: {exp.published['small']} of the gap (ML-1M) vs "
         f"{exp.published['large']} (ML-20M): larger data, smaller effect",
-        obtained=f"f={at}: " + ", ".join(f"{r.task} (n={r.n_train}) {r.effect:.3f}"
-                                        for _, r in here.iterrows()),
-        tolerance="effect strictly decreasing in training size",
-        passed=decreasing, table=table, figure=fig,
+        obtained=f"smallest minus largest {_iv(head)}; f={at}: "
+        + ", ".join(f"n={n} {_iv(c)}" for n, c in zip(sizes, cis, strict=True))
+        + (f"; inconclusive: {', '.join(inconclusive)}" if inconclusive else ""),
+        tolerance="the smallest size loses more than each larger one (paired difference > 0 "
+        "at 95%)",
+        passed=ok, table=out, figure=fig,
     )  # fmt: skip
 
 
 # ---------------------------------------------------------------- 6. group strike
 
 
-GROUP_STRIKE_SEEDS = 3
-GROUP_STRIKE_SEEDS_FAST = 1
+GROUP_STRIKE_SEEDS = 12
+GROUP_STRIKE_SEEDS_FAST = 6
 
 
-def group_strike(path: Path, fast: bool) -> Result:
-    """One group (whose data favours one class) strikes: whose quality falls most?"""
+@lru_cache(maxsize=64)
+def _group_quality(scenario_json: str, seed: int) -> pd.DataFrame:
+    """Per-group quality of one run (cached: the ablated run reuses the control arm)."""
     from abm.runner import simulate
 
+    return simulate(Scenario.model_validate_json(scenario_json), seed=seed).groups
+
+
+def group_strike(path: Path, fast: bool, ablate: bool = False) -> Result:
+    """One group (whose data favours one class) strikes: whose quality falls most?"""
     spec = load_scenario(path)
     group = spec.collectives[0].group
     control = spec.model_copy(update={"collectives": [], "name": f"{spec.name}_control"})
+    arms = (("strike", control if ablate else spec), ("control", control))
     n = GROUP_STRIKE_SEEDS_FAST if fast else GROUP_STRIKE_SEEDS
     rows = []
     for s in _seeds(spec.seed, n):
-        for arm, scenario in (("strike", spec), ("control", control)):
-            g = simulate(scenario, seed=s).groups
+        for arm, scenario in arms:
+            g = _group_quality(scenario.model_dump_json(), s)
             last = g[(g.step == g.step.max()) & (g.platform == spec.collectives[0].target)]
             rows += [{"seed": s, "arm": arm, "group": int(r.group), "quality": r.quality}
                      for r in last.itertuples()]  # fmt: skip
-    table = pd.DataFrame(rows).pivot_table(index="group", columns="arm", values="quality")
-    table["drop"] = table.control - table.strike
-    hurt_most = int(table["drop"].idxmax())
-    others = table["drop"].drop(group)
+    per = pd.DataFrame(rows).pivot_table(index=["seed", "group"], columns="arm",
+                                         values="quality")  # fmt: skip
+    drop = (per.control - per.strike).unstack("group")
+    own = interval(drop[group])
+    margin = interval(drop[group] - drop.drop(columns=group).max(axis=1))
+    table = pd.DataFrame({"group": drop.columns, "drop": drop.mean().values})
     fig, (ax,) = _figure(spec.question or spec.name)
-    ax.bar(table.index, table["drop"], color=["C3" if g == group else "C0" for g in table.index])
+    ax.bar(table.group, table["drop"], color=["C3" if g == group else "C0" for g in table.group])
     ax.set(xlabel="user group", ylabel="quality lost vs the same seeds without a strike")
-    return Result(
+    return _result(
         "group_strike", "A homogeneous group's strike hurts that group most", "directional",
+        margin, ablate,
         published="strikes by a homogeneous group hurt that group most",
-        obtained=f"group {group} struck: its quality fell {table['drop'][group]:.3f}; "
-        f"largest other group {others.max():.3f}",
-        tolerance="the striking group's loss is the largest",
-        passed=hurt_most == group and table["drop"][group] > 0,
-        table=table.reset_index(), figure=fig,
+        obtained=f"striking group's loss minus the largest other group's {_iv(margin)}; its "
+        f"own loss {_iv(own)}",
+        tolerance="that margin > 0 (95%)",
+        passed=_above(margin) and _above(own), table=table, figure=fig,
+    )  # fmt: skip
+
+
+# ------------------------------------------------------------ strike plus CDC
+
+
+STRIKE_CDC_SEEDS, STRIKE_CDC_SEEDS_FAST = 8, 4
+STRIKE_CDC_LEVERS = ("strike", "cdc", "strike_cdc")
+
+
+@lru_cache(maxsize=64)
+def _gap_closed(scenario_json: str, seed: int) -> float:
+    """Incumbent's quality effect plus the challenger's lift against the twin world."""
+    from abm.runner import simulate
+
+    spec = Scenario.model_validate_json(scenario_json)
+    if not spec.collectives:  # an empty campaign's twin is the real world: no effect
+        return 0.0
+    name = spec.collectives[0].name
+    out = simulate(spec, seed=seed).outcomes
+    lift = out.get(f"lift[{name}]", 0.0)
+    return float(out[f"quality_effect[{name}]"] + (lift if np.isfinite(lift) else 0.0))
+
+
+def strike_plus_cdc(path: Path, fast: bool, ablate: bool = False) -> Result:
+    """The same collective strikes, contributes (CDC), or both: which closes most gap?
+
+    Effects come from the model's twin worlds (same seed, the collective acting as
+    ordinary users): the incumbent's quality effect (twin minus real) plus the
+    challenger's lift (real minus twin), averaged while the campaign runs. Both must
+    beat each lever alone, paired by seed, at 95%. Ablated, the collective does not act.
+    """
+    spec = load_scenario(path)
+    base = spec.collectives[0]
+    n = STRIKE_CDC_SEEDS_FAST if fast else STRIKE_CDC_SEEDS
+    rows = []
+    for s in _seeds(spec.seed, n):
+        row = {"seed": s}
+        for lever in STRIKE_CDC_LEVERS:
+            c = base.model_copy(update={"lever": Lever(lever)})
+            variant = spec.model_copy(update={"collectives": [] if ablate else [c]})
+            row[lever] = _gap_closed(variant.model_dump_json(), s)
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    vs_cdc = interval(table.strike_cdc - table.cdc)
+    vs_strike = interval(table.strike_cdc - table.strike)
+    cis = {lever: interval(table[lever]) for lever in STRIKE_CDC_LEVERS}
+    fig, (ax,) = _figure(spec.question or spec.name)
+    means = [c[0] for c in cis.values()]
+    errors = [[c[0] - c[1] for c in cis.values()], [c[2] - c[0] for c in cis.values()]]
+    ax.bar(list(cis), means, yerr=errors)
+    ax.set(ylabel="gap closed: incumbent's quality effect + challenger's lift")
+    return _result(
+        "strike_plus_cdc", "Strike plus CDC is the strongest lever", "directional", vs_cdc,
+        ablate,
+        published="strike plus CDC together is the strongest lever (vs CDC alone, strike alone)",
+        obtained=f"both minus CDC alone {_iv(vs_cdc)}; both minus strike alone "
+        f"{_iv(vs_strike)}; gap closed: "
+        + ", ".join(f"{k} {_iv(v)}" for k, v in cis.items()),
+        tolerance="both differences > 0 (95%)",
+        passed=_above(vs_cdc) and _above(vs_strike), table=table, figure=fig,
     )  # fmt: skip
 
 
 # ------------------------------------------------------- 7-9. algorithmic collective action
+
+
+_CLEAN: dict[tuple, object] = {}
 
 
 def _signal_success(
@@ -375,10 +648,17 @@ def _signal_success(
     rng = np.random.default_rng(seed)
     order = rng.permutation(task.n_train)
     n = int(round(alpha * task.n_train))
+    if n == 0 and rival is None:  # nothing planted: the clean model, the same for any trigger
+        key = (task.n_train, float(task.X_train.sum()), seed)
+        if key not in _CLEAN:
+            _CLEAN[key] = make_learner("logistic", task).fit(task.X_train, task.y_train, rng)
+        return levers.signal_success(_CLEAN[key].predict, task.X_test, task.y_test, trigger,
+                                     target), None  # fmt: skip
     X, y = task.X_train.copy(), task.y_train.copy()
     members = order[:n]
-    X[members], y[members], _ = levers.plant_signal(X[members], y[members], trigger, target, rng,
-                                                    **plant)  # fmt: skip
+    if n:
+        X[members], y[members], _ = levers.plant_signal(X[members], y[members], trigger, target,
+                                                        rng, **plant)  # fmt: skip
     if rival is not None:
         others = order[n : n + int(round(rival[0] * task.n_train))]
         X[others], y[others], _ = levers.plant_signal(X[others], y[others], trigger, rival[1], rng)
@@ -389,133 +669,287 @@ def _signal_success(
     return first, levers.signal_success(model.predict, task.X_test, task.y_test, trigger, rival[1])
 
 
-def _mean_success(exp: Experiment, alpha: float, trigger, target: int, **kw) -> float:
+def _success_by_seed(exp: Experiment, alpha: float, trigger, target: int, **kw) -> np.ndarray:
+    """Success per (split, replicate): one value per independent seed."""
     values = []
     for s in _seeds(exp.seed, exp.splits):
         task = _digits01(s)
         for r in range(exp.replicates):
             values.append(_signal_success(task, alpha, trigger(task), target, s + 7 * r, **kw)[0])
-    return float(np.mean(values))
+    return np.array(values)
 
 
 def _trigger(n_pixels: int, rare: bool) -> Callable[[Task], levers.Trigger]:
     return lambda task: levers.choose_trigger(task.X_train, n_pixels, rare=rare)
 
 
-def signal_planting(path: Path, fast: bool) -> Result:
+def signal_planting(path: Path, fast: bool, ablate: bool = False) -> Result:
     """Success against alpha; rare vs common trigger; feature-label vs feature-only."""
     exp = load_experiment(path).reduced(fast)
     px, target = int(exp.param("pixels", 4)), int(exp.param("target", 0))
     rare, common = _trigger(px, True), _trigger(px, False)
-    rows = []
-    for a in exp.fractions:
-        rows.append({"alpha": a, "rare": _mean_success(exp, a, rare, target),
-                     "common": _mean_success(exp, a, common, target)})  # fmt: skip
-    table = pd.DataFrame(rows)
+    on = 0.0 if ablate else 1.0  # ablated: the collective plants nothing
+
+    def success(alpha, trig, tgt, **kw):
+        return _success_by_seed(exp, alpha * on, trig, tgt, **kw)
+
+    rare_s = {a: success(a, rare, target) for a in exp.fractions}
+    common_s = {a: success(a, common, target) for a in exp.fractions}
     a_fo = float(exp.param("feature_only_alpha", 0.02))
     fo_target = int(exp.param("feature_only_target", 8))
-    label = _mean_success(exp, a_fo, rare, fo_target)
-    feature_only = _mean_success(exp, a_fo, rare, fo_target, feature_only=True)
+    label = success(a_fo, rare, fo_target)
+    feature_only = success(a_fo, rare, fo_target, feature_only=True)
     a_cmp = float(exp.param("compare_alpha", 0.02))
-    cmp = table.set_index("alpha").loc[a_cmp]
-    low, high = float(table.rare.iloc[0]), float(table.rare.iloc[-1])
+    low, high = interval(rare_s[exp.fractions[0]]), interval(rare_s[exp.fractions[-1]])
+    rare_vs_common = interval(rare_s[a_cmp] - common_s[a_cmp])
+    label_vs_fo = interval(label - feature_only)
+    margin = exp.tolerance
+    ok = (low[0] < 0.2 and high[0] > 0.8 and _above(interval(rare_s[exp.fractions[-1]]
+          - rare_s[exp.fractions[0]])) and _above(rare_vs_common, margin)
+          and _above(label_vs_fo, margin))  # fmt: skip
+    table = pd.DataFrame({"alpha": exp.fractions,
+                          "rare": [rare_s[a].mean() for a in exp.fractions],
+                          "common": [common_s[a].mean() for a in exp.fractions]})  # fmt: skip
     above = table.alpha[table.rare >= 0.5]
     critical = float(above.iloc[0]) if len(above) else float("nan")
-    margin = exp.tolerance
-    ok = (low < 0.2 and high > 0.8 and cmp.rare > cmp.common + margin
-          and label > feature_only + margin)  # fmt: skip
     fig, (ax, bx) = _figure(exp.title, 2)
     ax.plot(table.alpha, table.rare, "o-", label="rare trigger pixels")
     ax.plot(table.alpha, table.common, "s-", label="common trigger pixels")
     ax.axhline(0.5, color="grey", lw=0.6)
     ax.set(xscale="log", xlabel="collective size alpha", ylabel="success S(alpha)")
     ax.legend()
-    bx.bar(["feature-label", "feature-only"], [label, feature_only])
+    bx.bar(["feature-label", "feature-only"], [label.mean(), feature_only.mean()])
     bx.set(ylabel=f"success at alpha={a_fo}, target {fo_target}")
-    return Result(
-        exp.name, exp.title, exp.check,
+    return _result(
+        exp.name, exp.title, exp.check, high, ablate,
         published="steep rise above a small critical mass; rare signal needs far smaller "
         "alpha; feature-only needs more",
-        obtained=f"S={low:.2f} at alpha={table.alpha.iloc[0]}, {high:.2f} at "
-        f"{table.alpha.iloc[-1]} (S>=0.5 from alpha={critical}); at {a_cmp}: rare "
-        f"{cmp.rare:.2f} vs common {cmp.common:.2f}; label {label:.2f} vs feature-only "
-        f"{feature_only:.2f}",
-        tolerance=f"S<0.2 below, >0.8 above the critical mass; differences > {margin}",
+        obtained=f"S={_iv(high, 2)} at alpha={exp.fractions[-1]}, {_iv(low, 2)} at "
+        f"{exp.fractions[0]} (S>=0.5 from alpha={critical}); at {a_cmp}: rare - common "
+        f"{_iv(rare_vs_common, 2)}; feature-label - feature-only {_iv(label_vs_fo, 2)}",
+        tolerance=f"mean S<0.2 below, >0.8 above the critical mass, rise > 0 (95%); both "
+        f"differences > {margin} (95%)",
         passed=bool(ok),
-        table=table.assign(feature_label=label, feature_only=feature_only), figure=fig,
+        table=table.assign(feature_label=label.mean(), feature_only=feature_only.mean()),
+        figure=fig,
     )  # fmt: skip
 
 
-def conflicting_collectives(path: Path, fast: bool) -> Result:
-    """Two collectives plant the same trigger with different targets."""
+def conflicting_collectives(path: Path, fast: bool, ablate: bool = False) -> Result:
+    """Two collectives plant the same trigger with different targets.
+
+    Ablated, the rival never acts (one collective instead of two), so "with the rival"
+    is the collective alone.
+    """
     exp = load_experiment(path).reduced(fast)
     px = int(exp.param("pixels", 4))
     alpha = float(exp.param("alpha", 0.01))
     t0, t1 = int(exp.param("target", 0)), int(exp.param("rival_target", 1))
     rows = []
     for rival_alpha in exp.fractions:
-        alone0, alone1, both0, both1 = [], [], [], []
         for s in _seeds(exp.seed, exp.splits):
             task = _digits01(s)
             trig = levers.choose_trigger(task.X_train, px, rare=True)
             for r in range(exp.replicates):
                 seed = s + 7 * r
-                alone0.append(_signal_success(task, alpha, trig, t0, seed)[0])
-                alone1.append(_signal_success(task, rival_alpha, trig, t1, seed + 1)[0])
-                b0, b1 = _signal_success(task, alpha, trig, t0, seed, rival=(rival_alpha, t1))
-                both0.append(b0)
-                both1.append(b1)
-        a0, a1, b0, b1 = (float(np.mean(v)) for v in (alone0, alone1, both0, both1))
-        rows.append({"rival_alpha": rival_alpha, "alone": a0, "with_rival": b0,
-                     "loss": 1 - b0 / a0 if a0 else np.nan, "rival_alone": a1,
-                     "rival_with": b1, "rival_loss": 1 - b1 / a1 if a1 else np.nan})  # fmt: skip
-    table = pd.DataFrame(rows)
-    same = table.iloc[(table.rival_alpha - alpha).abs().argmin()]
-    max_loss = float(table.loss.max())
-    grows = bool(table.loss.iloc[-1] > table.loss.iloc[0])
-    ok = same.loss >= exp.tolerance and same.rival_loss >= exp.tolerance and grows
+                a0 = _signal_success(task, alpha, trig, t0, seed)[0]
+                a1 = _signal_success(task, rival_alpha, trig, t1, seed + 1)[0]
+                if ablate:
+                    b0, b1 = a0, a1
+                else:
+                    b0, b1 = _signal_success(task, alpha, trig, t0, seed,
+                                             rival=(rival_alpha, t1))  # fmt: skip
+                rows.append({"rival_alpha": rival_alpha, "seed": seed, "alone": a0,
+                             "with_rival": b0, "rival_alone": a1, "rival_with": b1})  # fmt: skip
+    raw = pd.DataFrame(rows)
+    raw["loss"] = raw.alone - raw.with_rival  # success lost, in success points
+    raw["rival_loss"] = raw.rival_alone - raw.rival_with
+    table = raw.groupby("rival_alpha").mean(numeric_only=True).reset_index()
+    table["loss_share"] = 1 - table.with_rival / table.alone
+    table["rival_loss_share"] = 1 - table.rival_with / table.rival_alone
+    same_alpha = float(table.rival_alpha.iloc[(table.rival_alpha - alpha).abs().argmin()])
+    same = raw[raw.rival_alpha == same_alpha]
+    share = float(table.set_index("rival_alpha").loss_share[same_alpha])
+    rival_share = float(table.set_index("rival_alpha").rival_loss_share[same_alpha])
+    loss, rival_loss = interval(same.loss), interval(same.rival_loss)
+    first, last = exp.fractions[0], exp.fractions[-1]
+    grows = interval(raw[raw.rival_alpha == last].loss.values
+                     - raw[raw.rival_alpha == first].loss.values)  # fmt: skip
+    tol = exp.tolerance
+    ok = (share >= tol and rival_share >= tol and _above(loss) and _above(rival_loss)
+          and _above(grows))  # fmt: skip
     fig, (ax,) = _figure(exp.title)
     ax.plot(table.rival_alpha, table.alone, "k--", label=f"collective (alpha={alpha}) alone")
     ax.plot(table.rival_alpha, table.with_rival, "o-", label="with the rival acting")
-    ax.plot(table.rival_alpha, table.loss, "s:", label="share of success lost")
+    ax.plot(table.rival_alpha, table.loss_share, "s:", label="share of success lost")
     ax.axhline(exp.published["max_loss"], color="grey", lw=0.6, label="published: up to 0.75")
     ax.set(xlabel="rival collective's size", ylabel="success / loss")
     ax.legend(fontsize=8)
-    return Result(
-        exp.name, exp.title, exp.check,
+    return _result(
+        exp.name, exp.title, exp.check, loss, ablate,
         published=f"a collective can lose up to {exp.published['max_loss']} of its success "
         "when a conflicting one acts; size matters",
-        obtained=f"equal sizes: losses {same.loss:.2f} and {same.rival_loss:.2f}; "
-        f"largest loss {max_loss:.2f} (rival at {table.rival_alpha.iloc[table.loss.argmax()]})",
-        tolerance=f"both lose >= {exp.tolerance} at equal size; loss grows with rival size",
+        obtained=f"equal sizes: success lost {_iv(loss, 2)} (share {share:.2f}), rival "
+        f"{_iv(rival_loss, 2)} (share {rival_share:.2f}); loss grows with the rival's size "
+        f"by {_iv(grows, 2)}",
+        tolerance=f"at equal size both lose > 0 (95%) and >= {tol} of their success; loss "
+        "grows with the rival's size (95%)",
         passed=bool(ok), table=table, figure=fig,
     )  # fmt: skip
 
 
-def coordination_noise(path: Path, fast: bool) -> Result:
+def _interference_success(
+    task: Task, alpha: float, trigger: levers.Trigger, seed: int, rival_alpha: float,
+    homogeneous_class: int | None, targets: tuple[int, int],
+) -> float:  # fmt: skip
+    """Success of a collective planting while a rival plants the same trigger.
+
+    Members are random training rows, or (``homogeneous_class``) rows of one class only:
+    a homogeneous collective. The rival is always random rows.
+    """
+    rng = np.random.default_rng(seed)
+    n = int(round(alpha * task.n_train))
+    pool = (np.flatnonzero(task.y_train == homogeneous_class) if homogeneous_class is not None
+            else np.arange(task.n_train))  # fmt: skip
+    members = rng.permutation(pool)[:n]
+    rest = np.setdiff1d(np.arange(task.n_train), members)
+    others = rng.permutation(rest)[: int(round(rival_alpha * task.n_train))]
+    X, y = task.X_train.copy(), task.y_train.copy()
+    X[members], y[members], _ = levers.plant_signal(X[members], y[members], trigger, targets[0],
+                                                    rng)  # fmt: skip
+    if len(others):
+        X[others], y[others], _ = levers.plant_signal(X[others], y[others], trigger, targets[1],
+                                                      rng)  # fmt: skip
+    model = make_learner("logistic", task).fit(X, y, rng)
+    return levers.signal_success(model.predict, task.X_test, task.y_test, trigger, targets[0])
+
+
+def size_vs_homogeneity(path: Path, fast: bool, ablate: bool = False) -> Result:
+    """Interfering collectives: does doubling size matter more than being homogeneous?
+
+    Against the same rival (alpha = ``rival_alpha``, another target), a collective of
+    size alpha drawn at random is compared with (a) one of size 2 alpha, also random, and
+    (b) one of size alpha whose members are all rows of one class (each of several
+    classes in turn). The size effect (a minus base) must exceed the homogeneity effect's
+    magnitude (|b minus base|, averaged over the classes), paired by seed, at 95%.
+    Ablated, the collective's size does not change ((a) is alpha too), so only
+    homogeneity is left to matter.
+    """
+    exp = load_experiment(path).reduced(fast)
+    px = int(exp.param("pixels", 4))
+    alpha, rival_alpha = float(exp.param("alpha", 0.01)), float(exp.param("rival_alpha", 0.01))
+    targets = (int(exp.param("target", 0)), int(exp.param("rival_target", 1)))
+    classes = exp.param("homogeneous_classes", [5])
+    classes = [int(c) for c in (classes if isinstance(classes, list) else [classes])]
+    bigger = alpha if ablate else 2 * alpha
+    rows = []
+    for s in _seeds(exp.seed, exp.splits):
+        task = _digits01(s)
+        trig = levers.choose_trigger(task.X_train, px, rare=True)
+        for r in range(exp.replicates):
+            seed = s + 7 * r
+            base = _interference_success(task, alpha, trig, seed, rival_alpha, None, targets)
+            larger = _interference_success(task, bigger, trig, seed, rival_alpha, None, targets)
+            same = [_interference_success(task, alpha, trig, seed, rival_alpha, c, targets)
+                    for c in classes]  # fmt: skip
+            effect = float(np.mean(np.abs(np.array(same) - base)))
+            rows.append({"seed": seed, "base": base, "larger": larger,
+                         "homogeneous": float(np.mean(same)),
+                         "homogeneous_abs_effect": effect})  # fmt: skip
+    table = pd.DataFrame(rows)
+    size_effect = table.larger - table.base
+    homog_effect = table.homogeneous_abs_effect  # per class, then averaged over classes
+    margin = interval(size_effect - homog_effect)
+    fig, (ax,) = _figure(exp.title)
+    ax.bar(["random, alpha", f"random, {bigger / alpha:.0f} alpha", "one class, alpha (mean)"],
+           [table.base.mean(), table.larger.mean(), table.homogeneous.mean()])  # fmt: skip
+    ax.set(ylabel=f"success against a rival of size {rival_alpha}")
+    return _result(
+        exp.name, exp.title, exp.check, margin, ablate,
+        published="for interfering collectives, size matters more than homogeneity",
+        obtained=f"size effect minus |homogeneity effect| {_iv(margin, 2)}; size effect "
+        f"{_iv(interval(size_effect), 2)}; homogeneity effect "
+        f"{_iv(interval(table.homogeneous - table.base), 2)}",
+        tolerance="size effect - |homogeneity effect| > 0 (95%)",
+        passed=_above(margin), table=table, figure=fig,
+    )  # fmt: skip
+
+
+def coordination_noise(path: Path, fast: bool, ablate: bool = False) -> Result:
     """Members misapply the signal with probability ``noise``."""
     exp = load_experiment(path).reduced(fast)
     px, target = int(exp.param("pixels", 4)), int(exp.param("target", 0))
     alpha = float(exp.param("alpha", 0.005))
     noises = [float(v) for v in exp.param("noise", [0.0, 0.3, 0.6, 0.9])]
-    table = pd.DataFrame(
-        {
-            "noise": noises,
-            "success": [
-                _mean_success(exp, alpha, _trigger(px, True), target, noise=n) for n in noises
-            ],
-        }
-    )
-    drop = float(table.success.iloc[0] - table.success.iloc[-1])
-    ok = drop >= exp.tolerance and bool(np.all(np.diff(table.success) <= 0.05))
+    exact = _success_by_seed(exp, alpha, _trigger(px, True), target, noise=0.0)
+    per = {n: exact if ablate or n == 0.0 else _success_by_seed(
+        exp, alpha, _trigger(px, True), target, noise=n) for n in noises}  # fmt: skip
+    drop = interval(per[noises[0]] - per[noises[-1]])
+    table = pd.DataFrame({"noise": noises, "success": [per[n].mean() for n in noises]})
+    ok = drop[0] >= exp.tolerance and _above(drop)
     fig, (ax,) = _figure(exp.title)
     ax.plot(table.noise, table.success, "o-")
     ax.set(xlabel="coordination noise (share misapplying)", ylabel=f"success at alpha={alpha}")
-    return Result(
-        exp.name, exp.title, exp.check,
+    return _result(
+        exp.name, exp.title, exp.check, drop, ablate,
         published="noisy coordination lowers success",
-        obtained=f"success {_fmt(table.success, 2)} at noise {_fmt(noises, 1)}",
-        tolerance=f"falls by >= {exp.tolerance} from no noise to the most; no rise > 0.05",
+        obtained=f"fall from noise {noises[0]} to {noises[-1]}: {_iv(drop, 2)}; success "
+        f"{_fmt(table.success, 2)}",
+        tolerance=f"the fall > 0 (95%) and >= {exp.tolerance} on average",
+        passed=bool(ok), table=table, figure=fig,
+    )  # fmt: skip
+
+
+def backdoor(path: Path, fast: bool, ablate: bool = False) -> Result:
+    """A backdoor planted by a tiny share of rows: clean accuracy kept, triggered flipped.
+
+    Per seed, the same split is fitted twice with the same generator: once clean, once
+    with ``alpha`` of the training rows carrying the trigger and the target label. The
+    clean-accuracy cost is the paired difference on the clean test set; success is the
+    share of triggered test points of other classes labelled as the target. Ablated, no
+    trigger is planted (the poisoned model is the clean one).
+    """
+    exp = load_experiment(path).reduced(fast)
+    px, target = int(exp.param("pixels", 4)), int(exp.param("target", 0))
+    alpha = 0.0 if ablate else float(exp.param("alpha", 0.01))
+    rows = []
+    for s in _seeds(exp.seed, exp.splits):
+        task = _digits01(s)
+        trig = levers.choose_trigger(task.X_train, px, rare=True)
+        for r in range(exp.replicates):
+            seed = s + 7 * r
+            clean = make_learner("logistic", task).fit(task.X_train, task.y_train,
+                                                       np.random.default_rng(seed))  # fmt: skip
+            rng = np.random.default_rng(seed)
+            members = rng.permutation(task.n_train)[: int(round(alpha * task.n_train))]
+            X, y = task.X_train.copy(), task.y_train.copy()
+            if len(members):
+                X[members], y[members], _ = levers.plant_signal(X[members], y[members], trig,
+                                                                target, rng)  # fmt: skip
+            model = make_learner("logistic", task).fit(X, y, np.random.default_rng(seed))
+            rows.append({"seed": seed, "poisoned_rows": len(members),
+                         "clean_cost": clean.score(task.X_test, task.y_test)
+                         - model.score(task.X_test, task.y_test),
+                         "success": levers.signal_success(model.predict, task.X_test,
+                                                          task.y_test, trig, target)})  # fmt: skip
+    table = pd.DataFrame(rows)
+    cost, success = interval(table.clean_cost), interval(table.success)
+    tol = exp.tolerance
+    min_success = exp.published["min_success"]
+    ok = _near(0.0, cost, tol) and cost[2] <= tol and success[1] > min_success
+    fig, (ax,) = _figure(exp.title)
+    ax.scatter(table.clean_cost, table.success, s=14)
+    ax.axvline(tol, color="grey", lw=0.8, label="one point of clean accuracy")
+    ax.set(xlabel="clean accuracy lost", ylabel="triggered inputs flipped to the target")
+    ax.legend(fontsize=8)
+    rate = float(exp.param("alpha", 0.01))
+    return _result(
+        exp.name, exp.title, exp.check, cost, ablate,
+        published=f"a backdoor at a tiny poisoning rate keeps clean accuracy (within "
+        f"{tol}) while triggered inputs flip",
+        obtained=f"clean accuracy lost {_iv(cost)} at {rate:.1%} poisoned "
+        f"({int(table.poisoned_rows.mean())} rows); triggered flipped {_iv(success, 2)}",
+        tolerance=f"clean loss interval below {tol}; success above {min_success} (95%)",
         passed=bool(ok), table=table, figure=fig,
     )  # fmt: skip
 
@@ -531,135 +965,162 @@ def _valuation_data(exp: Experiment, seed: int, n_train: int, n_test: int):
     return task.X_train[tr], task.y_train[tr], task.X_test[te], task.y_test[te], task.n_classes, rng
 
 
-def knn_shapley_checks(path: Path, fast: bool) -> Result:
-    """Efficiency, flipped labels valued lowest, and removal curves."""
+def knn_shapley_checks(path: Path, fast: bool, ablate: bool = False) -> Result:
+    """Efficiency, flipped labels valued lowest, and removal curves (per split)."""
     exp = load_experiment(path).reduced(fast)
     k = int(exp.param("k", 5))
-    X, y, Xt, yt, n_classes, rng = _valuation_data(
-        exp, _seeds(exp.seed, 1)[0], int(exp.param("n_train", 400)), int(exp.param("n_test", 200))
-    )
-    y_flipped, flipped = levers.flip_labels(y, float(exp.param("flip_rate", 0.1)), n_classes, rng)
-    values = valuation.knn_shapley(X, y_flipped, Xt, yt, k)
-    efficiency = abs(values.sum() - valuation.knn_utility(X, y_flipped, Xt, yt, k))
-    bottom = np.argsort(values)[: int(flipped.sum())]
-    precision = float(flipped[bottom].mean())  # share of the lowest-valued that are flipped
-    removal = []
-    order_high = np.argsort(-values)
-    for frac in exp.fractions:
-        m = int(round(frac * len(y)))
-        keep_high = np.setdiff1d(np.arange(len(y)), order_high[:m])
-        randoms = [np.setdiff1d(np.arange(len(y)), rng.permutation(len(y))[:m])
-                   for _ in range(exp.replicates)]  # fmt: skip
+    rows, removal = [], []
+    for i, s in enumerate(_seeds(exp.seed, exp.splits)):
+        X, y, Xt, yt, n_classes, rng = _valuation_data(
+            exp, s, int(exp.param("n_train", 400)), int(exp.param("n_test", 200))
+        )
+        y_flip, flipped = levers.flip_labels(y, float(exp.param("flip_rate", 0.1)), n_classes, rng)
+        values = valuation.knn_shapley(X, y_flip, Xt, yt, k)
+        if ablate:
+            values = rng.permutation(values) + rng.normal(0.0, values.std() + 1e-3, len(values))
+        efficiency = abs(values.sum() - valuation.knn_utility(X, y_flip, Xt, yt, k))
+        bottom = np.argsort(values)[: int(flipped.sum())]
+        order_high = np.argsort(-values)
 
-        def acc(idx):
-            return KNearestNeighbours(n_classes, k).fit(X[idx], y_flipped[idx], rng).score(Xt, yt)
+        def acc(idx, X=X, y_flip=y_flip, Xt=Xt, yt=yt, rng=rng, n_classes=n_classes):
+            return KNearestNeighbours(n_classes, k).fit(X[idx], y_flip[idx], rng).score(Xt, yt)
 
-        removal.append({"removed": frac, "high_value_first": acc(keep_high),
-                        "random": float(np.mean([acc(i) for i in randoms]))})  # fmt: skip
-    table = pd.DataFrame(removal)
-    faster = bool((table.high_value_first <= table.random).all()
-                  and (table.random - table.high_value_first).iloc[-1] > 0.05)  # fmt: skip
+        for frac in exp.fractions:
+            m = int(round(frac * len(y)))
+            keep_high = np.setdiff1d(np.arange(len(y)), order_high[:m])
+            randoms = [np.setdiff1d(np.arange(len(y)), rng.permutation(len(y))[:m])
+                       for _ in range(exp.replicates)]  # fmt: skip
+            removal.append({"split": i, "removed": frac, "high_value_first": acc(keep_high),
+                            "random": float(np.mean([acc(j) for j in randoms]))})  # fmt: skip
+        rows.append({"split": i, "efficiency": efficiency,
+                     "precision": float(flipped[bottom].mean())})  # fmt: skip
+    per = pd.DataFrame(rows)
+    rem = pd.DataFrame(removal)
+    last = rem[rem.removed == exp.fractions[-1]]
+    gap = interval(last.random.values - last.high_value_first.values)
+    precision = interval(per.precision)
     min_precision = exp.published["flipped_in_lowest"]
-    ok = efficiency <= exp.tolerance and precision >= min_precision and faster
+    ok = per.efficiency.max() <= exp.tolerance and precision[0] >= min_precision and _above(gap)
+    table = rem.groupby("removed")[["high_value_first", "random"]].mean().reset_index()
     fig, (ax, bx) = _figure(exp.title, 2)
-    ax.hist([values[~flipped], values[flipped]], bins=30, label=["clean", "flipped"], stacked=True)
-    ax.set(xlabel="KNN-Shapley value", ylabel="points")
-    ax.legend()
+    ax.bar(per.split, per.precision)
+    ax.axhline(min_precision, color="grey", lw=0.8)
+    ax.set(xlabel="split", ylabel="share of the lowest-valued that are flipped")
     bx.plot(table.removed, table.high_value_first, "o-", label="highest value first")
     bx.plot(table.removed, table.random, "s--", label="random")
     bx.set(xlabel="share of training data removed", ylabel="KNN accuracy")
     bx.legend()
-    return Result(
-        exp.name, exp.title, exp.check,
+    return _result(
+        exp.name, exp.title, exp.check, precision, ablate,
         published="values sum to V(D)-V(empty); flipped labels lowest; removing high value "
         "first hurts faster",
-        obtained=f"|sum - V(D)| = {efficiency:.1e}; {precision:.0%} of the lowest-valued "
-        f"{len(bottom)} are flipped; at {table.removed.iloc[-1]:.0%} removed: "
-        f"{table.high_value_first.iloc[-1]:.2f} vs random {table.random.iloc[-1]:.2f}",
-        tolerance=f"efficiency <= {exp.tolerance}; flipped share >= {min_precision}; "
-        "high-first below random",
+        obtained=f"share of the lowest-valued that are flipped {_iv(precision, 2)}; "
+        f"max |sum - V(D)| = {per.efficiency.max():.1e}; at {exp.fractions[-1]:.0%} "
+        f"removed, random minus high-first {_iv(gap, 2)}",
+        tolerance=f"efficiency <= {exp.tolerance}; mean flipped share >= {min_precision}; "
+        "high-first below random (95%)",
         passed=bool(ok), table=table, figure=fig,
     )  # fmt: skip
 
 
-def tmc_vs_knn(path: Path, fast: bool) -> Result:
+def tmc_vs_knn(path: Path, fast: bool, ablate: bool = False) -> Result:
     """TMC-Shapley with the KNN utility on a small subset, against the exact values."""
     exp = load_experiment(path).reduced(fast)
     k = int(exp.param("k", 5))
-    X, y, Xt, yt, n_classes, rng = _valuation_data(
-        exp, _seeds(exp.seed, 1)[0], int(exp.param("n_train", 40)), int(exp.param("n_test", 100))
-    )
-    y, _ = levers.flip_labels(y, float(exp.param("flip_rate", 0.1)), n_classes, rng)
-    exact = valuation.knn_shapley(X, y, Xt, yt, k)
-
-    def utility(idx: np.ndarray) -> float:
-        return valuation.knn_utility(X[idx], y[idx], Xt, yt, k)
-
     n_perm = int(exp.param("permutations", 200))
-    tmc = valuation.tmc_shapley(len(y), utility, rng, n_perm, float(exp.param("truncation", 0.01)))
-    rho = float(spearmanr(exact, tmc).statistic)
+    rhos, pairs = [], []
+    for i, s in enumerate(_seeds(exp.seed, exp.splits)):
+        X, y, Xt, yt, n_classes, rng = _valuation_data(
+            exp, s, int(exp.param("n_train", 40)), int(exp.param("n_test", 100))
+        )
+        y, _ = levers.flip_labels(y, float(exp.param("flip_rate", 0.1)), n_classes, rng)
+        exact = valuation.knn_shapley(X, y, Xt, yt, k)
+
+        def utility(idx: np.ndarray, X=X, y=y, Xt=Xt, yt=yt) -> float:
+            return valuation.knn_utility(X[idx], y[idx], Xt, yt, k)
+
+        tmc = valuation.tmc_shapley(len(y), utility, rng, n_perm,
+                                    float(exp.param("truncation", 0.01)))  # fmt: skip
+        if ablate:
+            tmc = rng.permutation(tmc)
+        rhos.append(float(spearmanr(exact, tmc).statistic))
+        pairs.append(pd.DataFrame({"split": i, "exact": exact, "tmc": tmc}))
+    rho = interval(rhos)
     target = exp.published["spearman"]
+    table = pd.concat(pairs, ignore_index=True)
     fig, (ax,) = _figure(exp.title)
-    ax.scatter(exact, tmc, s=12)
+    ax.scatter(table.exact, table.tmc, s=12, c=table.split)
     ax.set(xlabel="KNN-Shapley (exact)", ylabel=f"TMC-Shapley ({n_perm} permutations)")
-    ax.set_title(f"Spearman {rho:.2f}", fontsize=9)
-    return Result(
-        exp.name, exp.title, exp.check,
+    ax.set_title(f"Spearman {rho[0]:.2f}", fontsize=9)
+    return _result(
+        exp.name, exp.title, exp.check, rho, ablate,
         published=f"TMC estimates the same Shapley values (rank correlation ~{target})",
-        obtained=f"Spearman {rho:.3f} over {len(y)} points, {n_perm} permutations",
-        tolerance=f"Spearman >= {target - exp.tolerance:.2f}",
-        passed=rho >= target - exp.tolerance,
-        table=pd.DataFrame({"exact": exact, "tmc": tmc}), figure=fig,
+        obtained=f"Spearman {_iv(rho)} ({len(y)} points, {n_perm} permutations)",
+        tolerance=f"{target} within {exp.tolerance} of the interval",
+        passed=_near(target, rho, exp.tolerance), table=table, figure=fig,
     )  # fmt: skip
 
 
 # ---------------------------------------------------------------------- 12. SISA
 
 
-def sisa_unlearning(path: Path, fast: bool) -> Result:
-    """Samples retrained per deletion against 1/S of the data; accuracy against S."""
+def sisa_unlearning(path: Path, fast: bool, ablate: bool = False) -> Result:
+    """K uniform deletions: samples retrained against S(1-(1-1/S)^K) shards; accuracy vs S.
+
+    Rows are sharded by a hash of their contributor, so each contributor's shard is an
+    independent uniform draw; deleting K distinct contributors at once retrains every
+    shard they touched once. The retrained samples, divided by the mean shard size n/S,
+    count shard-equivalents retrained; SISA's expectation is S(1-(1-1/S)^K). Ablated,
+    every S trains one model on all rows.
+    """
     exp = load_experiment(path).reduced(fast)
     shards = [int(s) for s in exp.param("shards", [1, 2, 5, 10])]
     deletions = int(exp.param("deletions", 10))
+    users = int(exp.param("users", 200))
     rows = []
     for i, s in enumerate(_seeds(exp.seed, exp.splits)):
         task = _task(exp.task, s, True, 0.25)
-        users = int(exp.param("users", 200))
         contributor = np.random.default_rng(s).integers(0, users, task.n_train)
         for S in shards:
             rng = np.random.default_rng(s + S)
             pool = DataPool()
             pool.add(np.arange(task.n_train), task.y_train, contributor, 0)
-            trainer = ShardedTrainer(S, lambda t=task: make_learner("logistic", t), rng).fit(
-                pool, task.X_train, rng
-            )
+            trainer = ShardedTrainer(1 if ablate else S,
+                                     lambda t=task: make_learner("logistic", t), rng)  # fmt: skip
+            trainer.fit(pool, task.X_train, rng)
             acc = trainer.score(task.X_test, task.y_test)
-            retrained = []
-            for who in rng.choice(users, deletions, replace=False):
-                before, size = trainer.samples_retrained, len(pool)
-                if trainer.delete(pool, task.X_train, rng, contributors=np.array([who])):
-                    retrained.append((trainer.samples_retrained - before) / size)
+            size = len(pool)
+            who = rng.choice(np.unique(contributor), deletions, replace=False)
+            trainer.delete(pool, task.X_train, rng, contributors=who)
             rows.append({"split": i, "shards": S, "accuracy": acc,
-                         "retrained_share": float(np.mean(retrained))})  # fmt: skip
-    table = pd.DataFrame(rows).groupby("shards")[["accuracy", "retrained_share"]].mean()
-    table["published"] = 1.0 / table.index
-    rel = float(np.max(np.abs(table.retrained_share / table.published - 1)))
-    falls = bool(table.accuracy.iloc[-1] < table.accuracy.iloc[0])
+                         "shards_retrained": trainer.samples_retrained / (size / S),
+                         "expected": S * (1 - (1 - 1 / S) ** deletions)})  # fmt: skip
+    raw = pd.DataFrame(rows)
+    tol = exp.tolerance
+    cis = {S: interval(raw[raw.shards == S].shards_retrained) for S in shards}
+    match = all(_near(S * (1 - (1 - 1 / S) ** deletions), cis[S], tol * max(1.0, S / 4))
+                for S in shards)  # fmt: skip
+    acc = raw.pivot(index="split", columns="shards", values="accuracy")
+    falls = interval(acc[shards[0]] - acc[shards[-1]])
+    table = raw.groupby("shards")[["accuracy", "shards_retrained", "expected"]].mean()
+    big = shards[-1]
     fig, (ax, bx) = _figure(exp.title, 2)
-    ax.plot(table.index, table.published, "ks--", label="1/S")
-    ax.plot(table.index, table.retrained_share, "o-", label="obtained")
-    ax.set(xscale="log", yscale="log", xlabel="shards S", ylabel="share retrained per deletion")
+    ax.plot(table.index, table.expected, "ks--", label="S(1-(1-1/S)^K)")
+    ax.plot(table.index, table.shards_retrained, "o-", label="obtained (retrained / (n/S))")
+    ax.set(xscale="log", xlabel="shards S", ylabel=f"shards retrained for K={deletions}")
     ax.legend()
     bx.plot(table.index, table.accuracy, "o-")
     bx.set(xscale="log", xlabel="shards S", ylabel="held-out accuracy (vote)")
-    return Result(
-        exp.name, exp.title, exp.check,
-        published=f"a deletion retrains ~1/S of the data (S={_fmt(shards, 0)}); accuracy "
-        "falls as S grows",
-        obtained=f"share retrained {_fmt(table.retrained_share)}; accuracy "
-        f"{_fmt(table.accuracy)}",
-        tolerance=f"|share * S - 1| <= {exp.tolerance}; accuracy at largest S below S=1",
-        passed=rel <= exp.tolerance and falls, table=table.reset_index(), figure=fig,
+    return _result(
+        exp.name, exp.title, exp.check, cis[big], ablate,
+        published=f"K={deletions} uniform deletions retrain S(1-(1-1/S)^K) shards "
+        f"({_fmt(table.expected, 2)} at S={_fmt(shards, 0)}); accuracy falls as S grows",
+        obtained=f"S={big}: {_iv(cis[big], 2)} shards retrained; all "
+        f"{_fmt(table.shards_retrained, 2)}; accuracy S={shards[0]} minus S={big} "
+        f"{_iv(falls)}",
+        tolerance=f"each expectation within {tol} x max(1, S/4) shards of its interval; "
+        "accuracy falls (95%)",
+        passed=bool(match and _above(falls)), table=table.reset_index(), figure=fig,
     )  # fmt: skip
 
 
@@ -674,7 +1135,8 @@ AI_BASELINE_WEEKS = 10  # pre-release level: the weeks before it (after a burn-i
 AI_GRID = (0.7, 0.8, 0.9, 1.0)  # the substitute's quality
 AI_GRID_FAST = (0.75, 0.95)
 AI_CALIBRATION_SEEDS, AI_CALIBRATION_SEEDS_FAST = 3, 2
-AI_VALIDATION_SEEDS, AI_VALIDATION_SEEDS_FAST = 5, 3
+AI_VALIDATION_SEEDS, AI_VALIDATION_SEEDS_FAST = 6, 4
+AI_BETTER = 0.05  # out of sample: a substitute this much better (a topic with more data)
 
 
 def _ai_event(spec: Scenario) -> tuple[int, str, int]:
@@ -682,12 +1144,16 @@ def _ai_event(spec: Scenario) -> tuple[int, str, int]:
     return i, spec.events[i].platform, spec.events[i].at
 
 
-def _ai_run(spec: Scenario, quality: float, seed: int) -> dict[str, float | pd.DataFrame]:
+def _ai_run(spec: Scenario, quality: float | None, seed: int) -> dict[str, float | pd.DataFrame]:
+    """One run with the substitute at ``quality`` (None: no substitute is released)."""
     from abm.runner import simulate
 
     i, commons, at = _ai_event(spec)
     events = list(spec.events)
-    events[i] = events[i].model_copy(update={"quality": quality})
+    if quality is None:
+        events.pop(i)
+    else:
+        events[i] = events[i].model_copy(update={"quality": quality})
     run = simulate(spec.model_copy(update={"events": events}), seed=seed)
     t = run.model_table
     control = next(p.name for p in spec.platforms if p.name != commons)
@@ -702,8 +1168,16 @@ def _ai_run(spec: Scenario, quality: float, seed: int) -> dict[str, float | pd.D
             "commons": commons, "control": control}  # fmt: skip
 
 
-def ai_substitute(path: Path, fast: bool) -> Result:
-    """Calibrate the shock to the published fall on some seeds, then test on others."""
+def ai_substitute(path: Path, fast: bool, ablate: bool = False) -> Result:
+    """Calibrate the substitute's quality on some seeds; test on others, and out of sample.
+
+    Calibration: the substitute's quality that gives the published 25% fall on the
+    calibration seeds (interpolated on a grid). Validation, on held-out seeds: the fall
+    at that quality (interval), and the paper's second finding, which was not calibrated:
+    where the substitute is better (a topic with more training data, modelled as a
+    substitute ``AI_BETTER`` better), the fall is larger (paired difference > 0 at 95%).
+    Ablated, no substitute is released on the validation seeds.
+    """
     spec = load_scenario(path)
     _, _, at = _ai_event(spec)
     if at + AI_WINDOW >= spec.steps:
@@ -714,12 +1188,20 @@ def ai_substitute(path: Path, fast: bool) -> Result:
     cal_seeds, val_seeds = seeds[:n_cal], seeds[n_cal:]
     # Calibration: the fall rises with the substitute's quality; interpolate on a grid.
     grid = AI_GRID_FAST if fast else AI_GRID
-    falls = [float(np.mean([_ai_run(spec, s, seed)["fall"] for seed in cal_seeds])) for s in grid]
-    quality = float(np.clip(np.interp(AI_PUBLISHED_FALL, falls, grid), 0.0, 1.0))
-    runs = [_ai_run(spec, quality, seed) for seed in val_seeds]
-    fall = float(np.mean([r["fall"] for r in runs]))
-    behind = float(np.mean([r["gap_change"] for r in runs]))
-    ok = abs(fall - AI_PUBLISHED_FALL) <= AI_TOLERANCE and behind > 0
+    if ablate:  # no substitute: nothing to calibrate, and "better" is the same world
+        falls, quality = [float("nan")] * len(grid), float("nan")
+        runs = [_ai_run(spec, None, seed) for seed in val_seeds]
+        better = runs
+    else:
+        falls = [float(np.mean([_ai_run(spec, q, seed)["fall"] for seed in cal_seeds]))
+                 for q in grid]  # fmt: skip
+        quality = float(np.clip(np.interp(AI_PUBLISHED_FALL, falls, grid), 0.0, 1.0))
+        runs = [_ai_run(spec, quality, seed) for seed in val_seeds]
+        better = [_ai_run(spec, quality + AI_BETTER, seed) for seed in val_seeds]
+    fall = interval([r["fall"] for r in runs])
+    behind = interval([r["gap_change"] for r in runs])
+    more = interval([b["fall"] - r["fall"] for b, r in zip(better, runs, strict=True)])
+    ok = _near(AI_PUBLISHED_FALL, fall, AI_TOLERANCE) and _above(behind) and _above(more)
     fig, (ax, bx) = _figure("Contributions to the commons fall after an AI substitute appears", 2)
     t = runs[0]["table"]
     commons, control = runs[0]["commons"], runs[0]["control"]
@@ -734,32 +1216,38 @@ def ai_substitute(path: Path, fast: bool) -> Result:
     ax.set(ylabel="new samples per week (3-week mean)")
     bx.set(ylabel="held-out quality")
     table = pd.DataFrame({"substitute_quality": grid, "calibration_fall": falls})
-    return Result(
+    return _result(
         "ai_substitute", "Contributions fall after an AI substitute appears", "quantitative",
+        fall, ablate,
         published=f"fall of ~{AI_PUBLISHED_FALL:.0%} within {AI_WINDOW} weeks vs a control; "
-        "the commons' model then falls behind",
-        obtained=f"calibrated substitute quality {quality:.3f}; held-out seeds: fall {fall:.1%}, "
-        f"quality gap to control grew by {behind:.4f}",
-        tolerance=f"fall within +-{AI_TOLERANCE:.0%} on held-out seeds; gap grows (> 0)",
+        "larger where the substitute is better; the commons' model then falls behind",
+        obtained=f"held-out seeds: fall {_iv(fall)} at calibrated quality {quality:.3f}; a "
+        f"substitute {AI_BETTER} better: fall larger by {_iv(more)}; quality gap to the "
+        f"control grew by {_iv(behind, 4)}",
+        tolerance=f"{AI_PUBLISHED_FALL} within {AI_TOLERANCE} of the interval; larger fall "
+        "and growing gap > 0 (95%)",
         passed=bool(ok), table=table, figure=fig,
     )  # fmt: skip
 
 
 # ------------------------------------------------------------------ the registry
 
-ANALYSES: dict[str, tuple[str, Callable[[Path, bool], Result]]] = {
+ANALYSES: dict[str, tuple[str, Callable[..., Result]]] = {
     "strike_curve": ("strike_curve.yaml", strike_curve_breast_cancer),
     "cdc_curve": ("cdc_curve.yaml", cdc_curve_breast_cancer),
     "strike_vs_cdc": ("strike_vs_cdc.yaml", strike_vs_cdc),
     "normalisation": ("normalisation.yaml", raw_vs_normalised),
     "larger_is_robust": ("larger_is_robust.yaml", larger_is_robust),
     "group_strike": ("group_strike.yaml", group_strike),
+    "strike_plus_cdc": ("strike_plus_cdc.yaml", strike_plus_cdc),
     "signal_planting": ("signal_planting.yaml", signal_planting),
     "conflicting_collectives": ("conflicting_collectives.yaml", conflicting_collectives),
+    "size_vs_homogeneity": ("size_vs_homogeneity.yaml", size_vs_homogeneity),
     "coordination_noise": ("coordination_noise.yaml", coordination_noise),
+    "backdoor": ("backdoor.yaml", backdoor),
     "knn_shapley": ("knn_shapley.yaml", knn_shapley_checks),
     "tmc_vs_knn": ("tmc_vs_knn.yaml", tmc_vs_knn),
     "sisa": ("sisa.yaml", sisa_unlearning),
     "ai_substitute": ("ai_substitute.yaml", ai_substitute),
 }
-"""Replication name -> (file in scenarios/replications/, analysis)."""
+"""Replication name -> (file in scenarios/replications/, analysis(path, fast, ablate))."""

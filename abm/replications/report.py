@@ -22,7 +22,10 @@ from abm.replications.analyses import ANALYSES, Result
 
 __all__ = ["SUMMARY_COLUMNS", "markdown_table", "run_replications"]
 
-SUMMARY_COLUMNS = ["name", "published", "obtained", "tolerance", "passed", "check"]
+SUMMARY_COLUMNS = [
+    "name", "published", "obtained", "obtained_low", "obtained_high", "seeds", "tolerance",
+    "passed", "check", "ablated", "mechanism",
+]  # fmt: skip
 REPLICATIONS_DIR = Path("scenarios/replications")
 
 
@@ -33,6 +36,7 @@ def run_replications(
     only: list[str] | None = None,
     folder: Path = REPLICATIONS_DIR,
     log: Callable[[str], None] | None = None,
+    ablate: bool = False,
 ) -> pd.DataFrame:
     """Run replications and write their outputs into ``out``.
 
@@ -42,6 +46,8 @@ def run_replications(
         only: Names to run (default: all, in registry order).
         folder: Where the replication files live.
         log: Called with one line per finished replication.
+        ablate: Rerun each replication with its mechanism switched off (every check
+            should then fail; ``mechanism`` in the summary says what was switched off).
 
     Returns:
         The summary table (one row per replication run).
@@ -65,7 +71,7 @@ def run_replications(
         for name in names:
             file, analysis = ANALYSES[name]
             t0 = time.perf_counter()
-            result = analysis(folder / file, fast)
+            result = analysis(folder / file, fast, ablate)
             _write_result(result, tmp)
             rows.append({c: getattr(result, c) for c in SUMMARY_COLUMNS})
             if log:
@@ -73,7 +79,7 @@ def run_replications(
                 log(f"{verdict}  {name:24s} {time.perf_counter() - t0:6.1f}s  {result.obtained}")
         summary = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
         summary.to_csv(tmp / "summary.csv", index=False)
-        (tmp / "report.md").write_text(_report(summary, fast), encoding="utf-8")
+        (tmp / "report.md").write_text(_report(summary, fast, ablate), encoding="utf-8")
         out.mkdir(exist_ok=True)
         for item in tmp.iterdir():
             item.replace(out / item.name)
@@ -100,12 +106,16 @@ def markdown_table(summary: pd.DataFrame, figures: str | None = None) -> str:
     Returns:
         The table, one line per row.
     """
-    cols = ["name", "check", "published", "obtained", "tolerance", "passed"]
+    cols = ["name", "check", "published", "obtained", "95% interval", "seeds", "tolerance",
+            "passed"]  # fmt: skip
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for _, row in summary.iterrows():
         cells = []
         for c in cols:
-            value = row[c]
+            if c == "95% interval":
+                value = f"[{float(row.obtained_low):.3g}, {float(row.obtained_high):.3g}]"
+            else:
+                value = row[c]
             if c == "passed":
                 value = "pass" if str(value).lower() == "true" else "**fail**"
             if c == "name" and figures is not None:
@@ -115,15 +125,18 @@ def markdown_table(summary: pd.DataFrame, figures: str | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _report(summary: pd.DataFrame, fast: bool) -> str:
+def _report(summary: pd.DataFrame, fast: bool, ablate: bool = False) -> str:
     mode = "fast (reduced grids)" if fast else "full"
+    if ablate:
+        mode += ", ablated (each replication's mechanism switched off: every check should fail)"
     passed = int(summary.passed.sum())
     head = [
         "# Replications",
         "",
         f"Mode: {mode}. {passed} of {len(summary)} passed. "
-        "`quantitative`: obtained within the tolerance of the published number; "
-        "`directional`: the published qualitative finding holds. "
+        "Obtained numbers are means over seeds with a 95% interval (the first number of "
+        "`obtained`). `quantitative`: the published number within the tolerance of the "
+        "interval; `directional`: the published ordering holds at 95%. "
         "See docs/replications.md for what each replication assumes.",
         "",
         markdown_table(summary, figures="."),

@@ -315,6 +315,10 @@ def _read_with_extends(path: Path, chain: tuple[Path, ...], roots: tuple[Path, .
         parent, path.parent, roots, path, "extends", MAX_YAML_BYTES, "scenario file"
     )
     base = _read_with_extends(parent_path, (*chain, resolved), roots)
+    if "check" in data:
+        # A check is one claim (an outcome against one lever switched off): a file's own
+        # check replaces its parent's whole rather than merging their `versus` overrides.
+        base.pop("check", None)
     return merge(base, data)
 
 

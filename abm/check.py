@@ -18,12 +18,15 @@ when the interval excludes 0 on the declared side (``direction: lower`` needs
 
 from __future__ import annotations
 
+import difflib
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from abm.compare import paired_ci
+from abm.metrics import outcome_names
 from abm.runner import simulate, spawn_seed
 from abm.scenario import Direction, Scenario, ScenarioError, with_overrides
 
@@ -72,6 +75,29 @@ def versus_scenario(scenario: Scenario) -> Scenario:
     return with_overrides(scenario, {**scenario.check.versus, "check": None})
 
 
+def validate_check(scenario: Scenario, file: str | Path | None = None) -> None:
+    """The check's outcome is one the scenario and its lever-off version both produce.
+
+    (The schema has already checked that ``versus`` names fields and gives a valid
+    scenario; outcomes are declared in :mod:`abm.metrics`, which loading does not import.)
+
+    Raises:
+        ScenarioError: One line naming the file and ``check.outcome`` or ``check.versus``.
+    """
+    if scenario.check is None:
+        return
+    outcome = scenario.check.outcome
+    known = outcome_names(scenario)
+    if outcome not in known:
+        hint = difflib.get_close_matches(outcome, known, n=1)
+        extra = f"; did you mean '{hint[0]}'?" if hint else ""
+        raise ScenarioError(
+            file, "check.outcome", f"an outcome of this scenario, got '{outcome}'{extra}"
+        )
+    if outcome not in outcome_names(versus_scenario(scenario)):
+        raise ScenarioError(file, "check.versus", f"overrides that keep outcome '{outcome}'")
+
+
 def run_check(
     scenario: Scenario, seeds: int | None = None, steps: int | None = None
 ) -> CheckResult:
@@ -85,8 +111,9 @@ def run_check(
     Returns:
         The per-seed outcomes and the mean difference with its 95% t-interval.
     """
+    validate_check(scenario)
     check = scenario.check
-    if check is not None and not check.outcome.startswith("value["):
+    if not check.outcome.startswith("value["):
         # Valuation runs after the last step and feeds no other outcome: skip its cost.
         scenario = with_overrides(scenario, {"measurement.valuation": False})
     off = versus_scenario(scenario)

@@ -136,6 +136,7 @@ def validate(
     root: RootOption = None,
 ) -> None:
     """Check scenario files without running them."""
+    from abm.check import validate_check
     from abm.runner import check_files, check_memory, folder_name
 
     for path in scenario:
@@ -143,6 +144,7 @@ def validate(
         folder_name(spec.name, path)
         check_memory(spec, path)
         check_files(spec, path)
+        validate_check(spec, path)
         typer.echo(f"{path}: ok ({spec.population.n_users} users, {spec.steps} steps)")
 
 
@@ -370,7 +372,7 @@ def check(
     pass/fail; exit 1 if any fails, 2 on a bad file (all files are read before any run).
     A file without a ``check`` block is listed and skipped.
     """
-    from abm.check import run_check, summary_line
+    from abm.check import run_check, summary_line, validate_check
     from abm.runner import check_files, check_memory
 
     if seeds is not None and seeds < 2:
@@ -380,6 +382,7 @@ def check(
         spec = load_scenario(path, _with_seed_steps(None, None, steps), extra_roots=root or ())
         check_memory(spec, path)
         check_files(spec, path)
+        validate_check(spec, path)
         specs.append((path, spec))
     failed = 0
     for path, spec in specs:

@@ -140,6 +140,13 @@ def run_check(
     )
 
 
+def check_file(path: str | Path) -> CheckResult:
+    """Load a scenario file and run its check with its own settings (for worker pools)."""
+    from abm.scenario import load_scenario
+
+    return run_check(load_scenario(path))
+
+
 def summary_line(file: str, result: CheckResult) -> str:
     """One line: file, outcome, expected direction, difference, interval, pass or fail."""
     verdict = "pass" if result.passed else "FAIL"

@@ -10,6 +10,7 @@ one-line errors of bad check blocks.
 from __future__ import annotations
 
 import math
+import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -19,7 +20,7 @@ import pytest
 from scipy import stats
 from typer.testing import CliRunner
 
-from abm.check import passes, run_check, summary_line, versus_scenario
+from abm.check import check_file, passes, run_check, summary_line, versus_scenario
 from abm.cli import app
 from abm.compare import paired_ci
 from abm.runner import spawn_seed
@@ -40,15 +41,12 @@ def test_every_reference_scenario_declares_a_check() -> None:
         assert spec.check.seeds == SEEDS
 
 
-def _check_file(path: Path):
-    return run_check(load_scenario(path), seeds=SEEDS)
-
-
 @pytest.fixture(scope="module")
 def reference_checks() -> dict:
     """Every reference scenario's check, run once on two cores (240 small runs in all)."""
-    with ProcessPoolExecutor(max_workers=min(2, os.cpu_count() or 1)) as pool:
-        return dict(zip(REFERENCE, pool.map(_check_file, REFERENCE), strict=True))
+    workers = min(2, os.cpu_count() or 1)
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return dict(zip(REFERENCE, pool.map(check_file, REFERENCE), strict=True))
 
 
 @pytest.mark.slow
@@ -59,6 +57,7 @@ def test_reference_scenario_passes_its_check_on_10_paired_seeds(
     result = reference_checks[path]
     line = summary_line(f"scenarios/{path.name}", result)
     print(line)  # with -s: the numbers docs/scenarios.md reports
+    assert result.seeds == [spawn_seed(load_scenario(path).seed, r) for r in range(SEEDS)]
     assert len(result.seeds) == SEEDS
     assert result.passed, line
     if result.direction is Direction.LOWER:

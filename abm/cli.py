@@ -129,6 +129,7 @@ def validate(
     root: RootOption = None,
 ) -> None:
     """Check scenario files without running them."""
+    from abm.check import validate_check
     from abm.outputs import folder_name
     from abm.runner import check_files, check_memory
 
@@ -137,6 +138,7 @@ def validate(
         folder_name(spec.name, path)
         check_memory(spec, path)
         check_files(spec, path)
+        validate_check(spec, path)
         typer.echo(f"{path}: ok ({spec.population.n_users} users, {spec.steps} steps)")
 
 
@@ -350,6 +352,46 @@ def replicate(
 
     summary = run_replications(out, fast=fast, only=only, log=typer.echo, ablate=ablate)
     typer.echo(f"wrote {out}/summary.csv: {int(summary.passed.sum())} of {len(summary)} passed")
+
+
+@app.command()
+@user_errors
+def check(
+    scenario: Annotated[list[Path], typer.Argument(help="Scenario YAML file(s) with a check.")],
+    seeds: Annotated[
+        int | None, typer.Option(help="Paired seeds (default: each file's check.seeds).")
+    ] = None,
+    steps: Annotated[int | None, typer.Option(help="Steps (default: each scenario's).")] = None,
+    root: RootOption = None,
+) -> None:
+    """Run each scenario's check: its key outcome against the lever off, on paired seeds.
+
+    One line per file with the difference (lever on minus off), its 95% t-interval and
+    pass/fail; exit 1 if any fails, 2 on a bad file (all files are read before any run).
+    A file without a ``check`` block is listed and skipped.
+    """
+    from abm.check import run_check, summary_line, validate_check
+    from abm.runner import check_files, check_memory
+
+    if seeds is not None and seeds < 2:
+        raise ValueError(f"--seeds: a number >= 2 (an interval needs two seeds), got {seeds}")
+    specs = []
+    for path in scenario:
+        spec = load_scenario(path, _with_seed_steps(None, None, steps), extra_roots=root or ())
+        check_memory(spec, path)
+        check_files(spec, path)
+        validate_check(spec, path)
+        specs.append((path, spec))
+    failed = 0
+    for path, spec in specs:
+        if spec.check is None:
+            typer.echo(f"{path}: no check block, skipped")
+            continue
+        result = run_check(spec, seeds=seeds)
+        failed += not result.passed
+        typer.echo(summary_line(str(path), result))
+    if failed:
+        raise typer.Exit(1)
 
 
 def main() -> None:

@@ -25,7 +25,9 @@ from abm.scenario.load import (
 from abm.scenario.paths import apply_override, with_overrides
 from abm.scenario.schema import (
     TASK_CLASSES,
+    Check,
     Collective,
+    Direction,
     Event,
     EventAction,
     GraphKind,
@@ -54,7 +56,9 @@ from abm.scenario.schema import (
 __all__ = [
     "TASK_CLASSES",
     "UNITS",
+    "Check",
     "Collective",
+    "Direction",
     "Event",
     "EventAction",
     "GraphKind",

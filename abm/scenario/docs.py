@@ -73,6 +73,7 @@ UNITS: dict[str, str] = {
     "events[].quality": "score",
     "events[].price": "utility / step",
     "measurement.agent_table_every": "steps",
+    "check.seeds": "seeds",
 }
 
 

@@ -315,6 +315,10 @@ def _read_with_extends(path: Path, chain: tuple[Path, ...], roots: tuple[Path, .
         parent, path.parent, roots, path, "extends", MAX_YAML_BYTES, "scenario file"
     )
     base = _read_with_extends(parent_path, (*chain, resolved), roots)
+    if "check" in data:
+        # A check is one claim (an outcome against one lever switched off): a file's own
+        # check replaces its parent's whole rather than merging their `versus` overrides.
+        base.pop("check", None)
     return merge(base, data)
 
 
@@ -349,9 +353,21 @@ def _resolve_paths(scenario: Scenario, file: Path, roots: tuple[Path, ...]) -> S
     one of ``roots``, under :data:`MAX_DATA_BYTES`.
     """
     for where, obj, name, value in _path_fields(scenario, ""):
-        target = safe_file(value, file.parent, roots, file, where)
+        try:
+            target = safe_file(value, file.parent, roots, file, where)
+        except ScenarioError as err:
+            if where == "task.path" and scenario.task.name == "movielens":
+                # Licensed data is never shipped: say where to get it, not only that it is missing.
+                raise ScenarioError(file, where, f"{err.expected}; {MOVIELENS_HINT}") from None
+            raise
         setattr(obj, name, str(target))
     return scenario
+
+
+MOVIELENS_HINT = (
+    "MovieLens files are not shipped: download one from https://grouplens.org/datasets/movielens/"
+    " and unpack it under data/ (docs/data.md)"
+)
 
 
 def _path_fields(obj: BaseModel, prefix: str) -> list[tuple[str, BaseModel, str, str]]:

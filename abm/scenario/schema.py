@@ -144,6 +144,13 @@ class LearnerName(StrEnum):
     ITEM_MEAN = "item_mean"
 
 
+class Direction(StrEnum):
+    """Which way a scenario's key outcome should move when its lever is switched on."""
+
+    LOWER = "lower"  # the outcome is lower with the lever than without it
+    HIGHER = "higher"  # the outcome is higher with the lever than without it
+
+
 class RetrainMode(StrEnum):
     """How a platform updates its model on the data it received."""
 
@@ -373,6 +380,24 @@ class Measurement(Strict):
     )
 
 
+class Check(Strict):
+    """The scenario's key outcome and the way it should move against the lever switched off.
+
+    ``abm check`` runs the scenario and the same scenario with ``versus`` applied (the
+    lever off) on ``seeds`` paired seeds, and passes when the 95% t-interval of the
+    difference (scenario minus versus) excludes 0 in ``direction``.
+    """
+
+    outcome: str = Field(..., description="Key outcome, e.g. final_quality[incumbent].")
+    versus: dict[str, Any] = Field(
+        ...,
+        min_length=1,
+        description="Overrides switching the lever off, e.g. collectives.strikers.size: 0.",
+    )
+    direction: Direction = Field(..., description="Sign of scenario minus versus: lower, higher.")
+    seeds: int = Field(10, ge=2, le=1000, description="Paired seeds the check runs.")
+
+
 class Scenario(Strict):
     """A whole scenario: the question, the world, and what happens in it."""
 
@@ -394,6 +419,7 @@ class Scenario(Strict):
     policy: Policy = Field(default_factory=Policy)
     events: list[Event] = Field(default_factory=list)
     measurement: Measurement = Field(default_factory=Measurement)
+    check: Check | None = Field(None, description="Key outcome and its expected direction.")
 
     @model_validator(mode="after")
     def _check_references(self) -> Scenario:
@@ -469,7 +495,31 @@ class Scenario(Strict):
             )
         if self.network.kind is GraphKind.EDGELIST and not self.network.path:
             raise ValueError("network.path|an edge-list file for kind edgelist")
+        if self.check is not None:
+            self._check_check()
         return self
+
+    def _check_check(self) -> None:
+        """The check's overrides name fields and give a valid scenario.
+
+        Whether its outcome exists needs :mod:`abm.metrics` (and so the model layer),
+        which loading a scenario must not import: :func:`abm.check.validate_check`
+        checks that, for ``abm validate`` and ``abm check``.
+        """
+        from abm.scenario.paths import set_path  # deferred: paths imports this module
+
+        raw = self.model_dump(mode="json", exclude={"check"})
+        for key, value in self.check.versus.items():
+            try:
+                set_path(raw, key, value)
+            except ScenarioError as err:
+                raise ValueError(f"check.versus.{key}|{err.expected}") from None
+        try:
+            Scenario.model_validate(raw)
+        except ValidationError as err:
+            bad = one_line_error(err, None)
+            expected = f"a valid scenario ({bad.field}: {bad.expected})"
+            raise ValueError(f"check.versus|{expected}") from None
 
     def platform_index(self, name: str) -> int:
         """Position of the platform called ``name``."""

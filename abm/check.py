@@ -1,0 +1,157 @@
+"""A scenario's own check: does its key outcome move the declared way when the lever is on?
+
+Modelling assumption: common random numbers. Replicate ``i`` runs the scenario and the
+same scenario with the lever switched off (its ``check.versus`` overrides, applied by
+:func:`abm.scenario.with_overrides`, the one path walker) with the same seed
+(``spawn_seed(scenario.seed, i)``), so both worlds share the network, the data split,
+the users' thresholds and every draw the lever does not change. The difference
+``scenario - versus`` of the key outcome in one replicate is then the lever's effect
+plus little noise; its mean over replicates gets a paired Student t 95% interval
+``mean +/- t_{0.975, n-1} * sd / sqrt(n)``. Unless the key outcome is a Shapley
+``value[...]``, both runs skip the end-of-run valuation (``measurement.valuation``),
+which changes no other outcome and is most of a small run's cost. The check passes
+when the interval excludes 0 on the declared side (``direction: lower`` needs
+``hi < 0``, ``higher`` needs ``lo > 0``).
+
+:func:`run_check` is pure (no I/O); ``abm check`` prints :func:`summary_line`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from abm.compare import paired_ci
+from abm.metrics import outcome_names
+from abm.runner import simulate, spawn_seed
+from abm.scenario import Direction, Scenario, ScenarioError, with_overrides
+
+CONFIDENCE = 0.95
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The paired differences of one scenario's key outcome and their interval."""
+
+    name: str
+    outcome: str
+    direction: Direction
+    seeds: list[int]
+    with_lever: np.ndarray  # the outcome per seed, lever on
+    without: np.ndarray  # the outcome per seed, lever off (check.versus applied)
+    mean: float
+    lo: float
+    hi: float
+
+    @property
+    def diffs(self) -> np.ndarray:
+        """Per-seed difference, lever on minus lever off."""
+        return self.with_lever - self.without
+
+    @property
+    def passed(self) -> bool:
+        """The interval excludes 0 on the declared side."""
+        return passes(self.lo, self.hi, self.direction)
+
+
+def passes(lo: float, hi: float, direction: Direction | str) -> bool:
+    """Whether the interval ``[lo, hi]`` lies strictly on ``direction``'s side of 0.
+
+    NaN bounds (fewer than two seeds) never pass.
+    """
+    if math.isnan(lo) or math.isnan(hi):
+        return False
+    return hi < 0 if Direction(direction) is Direction.LOWER else lo > 0
+
+
+def versus_scenario(scenario: Scenario) -> Scenario:
+    """The same scenario with its lever switched off (``check.versus`` applied)."""
+    if scenario.check is None:
+        raise ScenarioError(None, "check", f"a check block (scenario '{scenario.name}' has none)")
+    return with_overrides(scenario, {**scenario.check.versus, "check": None})
+
+
+def validate_check(scenario: Scenario, file: str | Path | None = None) -> None:
+    """The check's outcome is one the scenario and its lever-off version both produce.
+
+    (The schema has already checked that ``versus`` names fields and gives a valid
+    scenario; outcomes are declared in :mod:`abm.metrics`, which loading does not import.)
+
+    Raises:
+        ScenarioError: One line naming the file and ``check.outcome`` or ``check.versus``.
+    """
+    if scenario.check is None:
+        return
+    outcome = scenario.check.outcome
+    known = outcome_names(scenario)
+    if outcome not in known:
+        hint = difflib.get_close_matches(outcome, known, n=1)
+        extra = f"; did you mean '{hint[0]}'?" if hint else ""
+        raise ScenarioError(
+            file, "check.outcome", f"an outcome of this scenario, got '{outcome}'{extra}"
+        )
+    if outcome not in outcome_names(versus_scenario(scenario)):
+        raise ScenarioError(file, "check.versus", f"overrides that keep outcome '{outcome}'")
+
+
+def run_check(
+    scenario: Scenario, seeds: int | None = None, steps: int | None = None
+) -> CheckResult:
+    """Run the scenario and its lever-off version on paired seeds.
+
+    Args:
+        scenario: A validated scenario with a ``check`` block.
+        seeds: Number of paired seeds (default ``check.seeds``).
+        steps: Overrides both runs' ``steps``.
+
+    Returns:
+        The per-seed outcomes and the mean difference with its 95% t-interval.
+    """
+    validate_check(scenario)
+    check = scenario.check
+    if not check.outcome.startswith("value["):
+        # Valuation runs after the last step and feeds no other outcome: skip its cost.
+        scenario = with_overrides(scenario, {"measurement.valuation": False})
+    off = versus_scenario(scenario)
+    n = check.seeds if seeds is None else seeds
+    if n < 2:
+        raise ScenarioError(None, "--seeds", f"at least 2 paired seeds, got {n}")
+    seed_list = [spawn_seed(scenario.seed, r) for r in range(n)]
+    on_values, off_values = [], []
+    for seed in seed_list:
+        on_values.append(simulate(scenario, seed=seed, steps=steps).outcomes[check.outcome])
+        off_values.append(simulate(off, seed=seed, steps=steps).outcomes[check.outcome])
+    on, off_ = np.asarray(on_values, float), np.asarray(off_values, float)
+    mean, lo, hi = paired_ci(on - off_, CONFIDENCE)
+    return CheckResult(
+        name=scenario.name,
+        outcome=check.outcome,
+        direction=check.direction,
+        seeds=seed_list,
+        with_lever=on,
+        without=off_,
+        mean=mean,
+        lo=lo,
+        hi=hi,
+    )
+
+
+def check_file(path: str | Path) -> CheckResult:
+    """Load a scenario file and run its check with its own settings (for worker pools)."""
+    from abm.scenario import load_scenario
+
+    return run_check(load_scenario(path))
+
+
+def summary_line(file: str, result: CheckResult) -> str:
+    """One line: file, outcome, expected direction, difference, interval, pass or fail."""
+    verdict = "pass" if result.passed else "FAIL"
+    return (
+        f"{file}: {result.outcome} {result.direction.value} than without the lever: "
+        f"diff {result.mean:+.4g} [{result.lo:+.4g}, {result.hi:+.4g}] "
+        f"(95%, {len(result.seeds)} paired seeds) {verdict}"
+    )

@@ -133,13 +133,14 @@ def test_viewer_steps_in_chromium(viewer, tmp_path):
             assert page.get_by_text(label("collectives[strikers].size"), exact=True).count() == 1
             assert page.get_by_text("population.n_users").count() == 0
             # Each slider shows its value without being dragged.
-            users_value = page.locator(".v-slider__thumb-label", has_text="1000")
+            spec = load_scenario(ROOT / "scenarios" / "data_strike.yaml")
+            n_users = str(spec.population.n_users)
+            users_value = page.locator(".v-slider__thumb-label", has_text=n_users)
             assert users_value.count() == 1 and users_value.is_visible()
             # The bargaining panel is above the fold of a 1440 x 900 screen.
             box = page.locator("img.abm-plot-bargaining").bounding_box()
             assert box is not None and box["y"] + box["height"] <= 900
             # Reset without touching a slider keeps the scenario's numbers.
-            spec = load_scenario(ROOT / "scenarios" / "data_strike.yaml")
             assert key_number(page, "users") == str(spec.population.n_users)
             reset_and_wait(page)
             assert key_number(page, "users") == str(spec.population.n_users)

@@ -94,6 +94,10 @@ def run(
     set_: SetOption = None,
     root: RootOption = None,
     report: Annotated[bool, typer.Option(help="Write the HTML report.")] = True,
+    replicates: Annotated[
+        int | None,
+        typer.Option(min=1, help="Run N paired seeds spawned from the seed; report 95% intervals."),
+    ] = None,
 ) -> None:
     """Run a scenario and write a new results folder under --out."""
     from abm.runner import (
@@ -112,8 +116,11 @@ def run(
     folder_name(spec.name, scenario)
     check_memory(spec, scenario)
     check_files(spec, scenario)
+    if replicates is not None:
+        _run_replicates(spec, replicates, out, report)
+        return
     try:
-        result = simulate(spec, progress=sys.stderr.isatty())
+        result = simulate(spec, progress=True)
     except RunFailed as err:
         kept = write_run(err.result, out)
         fail(f"{scenario}: {err}; the steps computed are kept in {kept}", 1)
@@ -126,6 +133,27 @@ def run(
     typer.echo(f"wrote {folder}")
     for name, value in result.outcomes.items():
         typer.echo(f"  {name:40s} {value: .4f}")
+
+
+def _run_replicates(spec: Any, n: int, out: Path, report: bool) -> None:
+    """``abm run --replicates N``: paired seeds, every run kept, a summary with intervals."""
+    from abm.runner import RunFailed, simulate_replicates, summarise, write_replicates, write_run
+
+    try:
+        results = simulate_replicates(spec, n, progress=True)
+    except RunFailed as err:
+        kept = write_run(err.result, out)
+        fail(f"seed {err.result.seed}: {err}; the steps computed are kept in {kept}", 1)
+    summary = summarise(results)
+    extra = {}
+    if report:
+        from abm.report import write_report
+
+        extra["report.html"] = lambda path: write_report(results[0], path, summary=summary)
+    folder = write_replicates(results, summary, out, extra)
+    typer.echo(f"wrote {folder} ({n} seeds; mean and 95% interval)")
+    for row in summary.itertuples():
+        typer.echo(f"  {row.outcome:40s} {row.mean: .4f}  [{row.low: .4f}, {row.high: .4f}]")
 
 
 @app.command()

@@ -14,6 +14,7 @@ import platform as pyplatform
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -62,7 +63,7 @@ def simulate(
         scenario: The validated scenario.
         seed: Overrides ``scenario.seed``.
         steps: Overrides ``scenario.steps``.
-        progress: Show a progress bar on stderr.
+        progress: Show progress on stderr (a bar on a terminal, lines when piped).
 
     Returns:
         The run's tables and outcomes.
@@ -93,6 +94,8 @@ def simulate(
     table = model.datacollector.get_model_vars_dataframe()
     table.index.name = "step"
     if scenario.measurement.valuation:
+        if progress and not _is_tty(sys.stderr):
+            note(f"{scenario.name}: valuing data")
         valuation.value_users(model)
         if 0 < len(model.collectives) <= 5:
             valuation.value_collectives(model)
@@ -147,15 +150,24 @@ def _partial(model: Any, scenario: Scenario, started: datetime, t0: float) -> Ru
 
 
 class _progress:
-    """A rich progress bar on long interactive runs; a no-op otherwise."""
+    """Progress on stderr: a rich bar on a terminal, plain lines when piped (``make run``).
 
-    def __init__(self, enabled: bool, total: int, name: str):
-        self.enabled, self.total, self.name = enabled, total, name
+    Piped output gets ``NAME: step k/N (T s)`` at most every ``every`` seconds and at the
+    last step, flushed, so a log or CI shows a long run is alive.
+    """
+
+    def __init__(self, enabled: bool, total: int, name: str, every: float = 5.0):
+        self.enabled, self.total, self.name, self.every = enabled, total, name, every
         self.bar = None
+        self.done = 0
+        self.t0 = self.last = 0.0
 
     def __enter__(self):
         if not self.enabled:
             return lambda: None
+        if not _is_tty(sys.stderr):
+            self.t0 = self.last = time.perf_counter()
+            return self._line
         from rich.progress import BarColumn, Progress, TimeRemainingColumn
 
         self.bar = Progress(
@@ -169,10 +181,29 @@ class _progress:
         task = self.bar.add_task(self.name, total=self.total)
         return lambda: self.bar.advance(task)
 
+    def _line(self) -> None:
+        self.done += 1
+        now = time.perf_counter()
+        if now - self.last >= self.every or self.done >= self.total:
+            self.last = now
+            note(f"{self.name}: step {self.done}/{self.total} ({now - self.t0:.0f} s)")
+
     def __exit__(self, *exc):
         if self.bar is not None:
             self.bar.__exit__(*exc)
         return False
+
+
+def _is_tty(stream: Any) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def note(line: str) -> None:
+    """One progress line on stderr, flushed (a pipe would otherwise hold it back)."""
+    print(line, file=sys.stderr, flush=True)
 
 
 def spawn_seed(root: int, *key: int) -> int:
@@ -377,6 +408,25 @@ class WriteFailed(RuntimeError):
         )
 
 
+def write_tables(result: RunResult, folder: Path) -> None:
+    """One run's files in ``folder``: scenario, manifest, tables and PNG plots."""
+    from abm.viz import plots
+
+    (folder / "scenario.yaml").write_text(dump_scenario(result.scenario))
+    (folder / "manifest.yaml").write_text(yaml.safe_dump(manifest(result), sort_keys=False))
+    result.model_table.to_parquet(folder / "model.parquet")
+    result.model_table.to_csv(folder / "model.csv")
+    result.agent_table.to_parquet(folder / "agents.parquet", index=False)
+    result.agent_table.to_csv(folder / "agents.csv", index=False)
+    pd.Series(result.outcomes, name="value").rename_axis("outcome").to_csv(folder / "outcomes.csv")
+    result.bargaining.to_csv(folder / "bargaining.csv", index=False)
+    result.groups.to_parquet(folder / "groups.parquet", index=False)
+    for name in plots.available(result.model_table):
+        fig = plots.series_figure(result.model_table, name)
+        fig.savefig(folder / f"{name}.png", dpi=110)
+        plots.close(fig)
+
+
 def write_run(result: RunResult, out_root: str | Path, extra_files: dict | None = None) -> Path:
     """Write a run into a new folder under ``out_root`` and return its path.
 
@@ -384,28 +434,111 @@ def write_run(result: RunResult, out_root: str | Path, extra_files: dict | None 
     ``model.csv`` (per step), ``agents.parquet`` / ``agents.csv``, ``outcomes.csv``,
     ``bargaining.csv``, and PNG plots.
     """
-    from abm.viz import plots
 
     def write(tmp: Path) -> None:
-        (tmp / "scenario.yaml").write_text(dump_scenario(result.scenario))
-        (tmp / "manifest.yaml").write_text(yaml.safe_dump(manifest(result), sort_keys=False))
-        result.model_table.to_parquet(tmp / "model.parquet")
-        result.model_table.to_csv(tmp / "model.csv")
-        result.agent_table.to_parquet(tmp / "agents.parquet", index=False)
-        result.agent_table.to_csv(tmp / "agents.csv", index=False)
-        pd.Series(result.outcomes, name="value").rename_axis("outcome").to_csv(tmp / "outcomes.csv")
-        result.bargaining.to_csv(tmp / "bargaining.csv", index=False)
-        result.groups.to_parquet(tmp / "groups.parquet", index=False)
-        for name in plots.available(result.model_table):
-            fig = plots.series_figure(result.model_table, name)
-            fig.savefig(tmp / f"{name}.png", dpi=110)
-            plots.close(fig)
+        write_tables(result, tmp)
         for name, writer in (extra_files or {}).items():
             writer(tmp / name)
 
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     suffix = "-failed" if result.extra.get("failed") else ""
     return new_folder(out_root, f"{result.scenario.name}-{stamp}-seed{result.seed}{suffix}", write)
+
+
+def replicate_seeds(root: int, n: int) -> list[int]:
+    """The seeds of ``n`` replicates: children 0..n-1 of ``root`` (as sweeps and compare)."""
+    return [spawn_seed(root, r) for r in range(n)]
+
+
+def simulate_replicates(
+    scenario: Scenario, n: int, *, steps: int | None = None, progress: bool = False
+) -> list[RunResult]:
+    """Run ``scenario`` on ``n`` replicate seeds spawned from its seed.
+
+    The seeds are those ``abm compare`` and sweeps give replicate ``r``, so a replicate
+    here is paired with the same replicate of any other scenario run from the same root.
+    """
+    if n < 1:
+        raise ValueError(f"--replicates: a number >= 1, got {n}")
+    return [
+        simulate(scenario, seed=seed, steps=steps, progress=progress)
+        for seed in replicate_seeds(scenario.seed, n)
+    ]
+
+
+SUMMARY_COLUMNS = ["outcome", "unit", "n", "mean", "low", "high"]
+
+
+def summarise(results: list[RunResult], confidence: float = 0.95) -> pd.DataFrame:
+    """Each outcome over replicates: mean and Student t interval (NaN bounds below n=2)."""
+    from scipy import stats
+
+    units = {o.name: o.unit for o in metrics.OUTCOMES}
+    rows = []
+    for outcome in results[0].outcomes:
+        values = np.array([r.outcomes[outcome] for r in results if outcome in r.outcomes])
+        values = values[~np.isnan(values)]
+        n = values.size
+        mean = float(values.mean()) if n else float("nan")
+        if n >= 2:
+            half = float(stats.t.ppf(0.5 + confidence / 2, n - 1) * values.std(ddof=1)
+                         / np.sqrt(n))  # fmt: skip
+        else:
+            half = float("nan")
+        rows.append((outcome, units.get(outcome.partition("[")[0], ""), n, mean,
+                     mean - half, mean + half))  # fmt: skip
+    return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+
+
+def write_replicates(
+    results: list[RunResult],
+    summary: pd.DataFrame,
+    out_root: str | Path,
+    extra_files: dict | None = None,
+) -> Path:
+    """Write replicate runs into one new folder and return its path.
+
+    Contents: ``scenario.yaml`` (replicate 0's, resolved), ``manifest.yaml`` (root seed,
+    every replicate's seed, the summary), ``summary.csv`` (mean and 95% interval per
+    outcome) and ``runs/seed<seed>/``, each a complete run folder.
+    """
+    first = results[0]
+    root_seed = first.scenario.seed
+    seeds = [r.seed for r in results]
+
+    def write(tmp: Path) -> None:
+        (tmp / "scenario.yaml").write_text(dump_scenario(first.scenario))
+        info = {
+            "abm_version": abm.__version__,
+            "scenario": first.scenario.name,
+            "replicates": len(results),
+            "root_seed": root_seed,
+            "seeds": seeds,
+            "steps": first.scenario.steps,
+            "git_commit": git_commit(),
+            "python": pyplatform.python_version(),
+            "started": first.started,
+            "finished": results[-1].finished,
+            "seconds": round(sum(r.seconds for r in results), 3),
+            "summary": {
+                row.outcome: {k: (None if getattr(row, k) != getattr(row, k)
+                                  else round(float(getattr(row, k)), 6))
+                              for k in ("mean", "low", "high")}
+                for row in summary.itertuples()
+            },
+        }  # fmt: skip
+        (tmp / "manifest.yaml").write_text(yaml.safe_dump(info, sort_keys=False))
+        summary.to_csv(tmp / "summary.csv", index=False)
+        for r in results:
+            run = tmp / "runs" / f"seed{r.seed}"
+            run.mkdir(parents=True)
+            write_tables(r, run)
+        for name, writer in (extra_files or {}).items():
+            writer(tmp / name)
+
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    name = f"{first.scenario.name}-{stamp}-seed{root_seed}-x{len(results)}"
+    return new_folder(out_root, name, write)
 
 
 def _fresh_name(root: Path, base: str) -> Path:

@@ -192,8 +192,23 @@ def sweep(
         "outputs/sweeps"
     ),
     root: RootOption = None,
+    replicates: Annotated[
+        int | None, typer.Option(min=1, help="Runs per point (default: the sweep file's).")
+    ] = None,
+    steps: Annotated[
+        int | None, typer.Option(min=1, help="Steps per run (default: the sweep file's).")
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Set a base-scenario field: path.to.field=value (repeatable)."),
+    ] = None,
 ) -> None:
-    """Run a parameter sweep into OUT/<name>/ (rerun to resume; finished runs are kept)."""
+    """Run a parameter sweep into OUT/<name>/ (rerun to resume; finished runs are kept).
+
+    ``--replicates``, ``--steps`` and ``--set`` shrink a sweep to try it first; they are
+    recorded in the manifest. ``--steps`` or ``--set`` make a different sweep (its folder
+    is OUT/<name>-cli-<hash>), so the full sweep's folder is never mixed with it.
+    """
     import os
 
     from abm.sweep import ExecutorKind, load_sweep, run_sweep
@@ -208,7 +223,8 @@ def sweep(
         kind = ExecutorKind.DASK
     from abm.runner import check_out_root
 
-    spec = load_sweep(sweep_file, extra_roots=root or ())
+    spec = load_sweep(sweep_file, extra_roots=root or (), replicates=replicates, steps=steps,
+                      overrides=set_)  # fmt: skip
     check_out_root(out)
     try:
         report = run_sweep(spec, out, executor=kind, jobs=jobs or os.cpu_count() or 1,

@@ -390,11 +390,19 @@ def bargaining_section(result: RunResult) -> str:
             f"step.</p><p><b>The last round's reason.</b></p><ul>{reasons}</ul>")  # fmt: skip
 
 
-def render(result: RunResult) -> str:
-    """The report as an HTML string."""
+def _png(result: RunResult, name: str, png_dir: Path | None) -> str:
+    """A plot as a data URI: the run folder's PNG when it is there (drawn once), else drawn."""
+    path = Path(png_dir) / f"{name}.png" if png_dir is not None else None
+    if path is not None and path.is_file():
+        return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode()
+    return figure_png(result.model_table, name)
+
+
+def render(result: RunResult, png_dir: Path | None = None) -> str:
+    """The report as an HTML string (``png_dir``: a folder holding the run's plots)."""
     s = result.scenario
     imgs = "".join(
-        f'<img alt="{n}" src="{figure_png(result.model_table, n)}">'
+        f'<img alt="{n}" src="{_png(result, n, png_dir)}">'
         for n in plots.available(result.model_table)
     )
     bargaining = bargaining_section(result)
@@ -439,6 +447,9 @@ over a naive baseline.</p>
 
 def write_report(result: RunResult, path: Path, summary: pd.DataFrame | None = None) -> None:
     """Write the run's report to ``path``; with ``summary`` (replicates), means and intervals."""
+    path = Path(path)
+    png_dir = path.parent
     if summary is not None:
         result = dataclasses.replace(result, extra={**result.extra, "summary": summary})
-    Path(path).write_text(render(result), encoding="utf-8")
+        png_dir = path.parent / "runs" / f"seed{result.seed}"
+    Path(path).write_text(render(result, png_dir), encoding="utf-8")

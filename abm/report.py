@@ -20,6 +20,7 @@ import dataclasses
 import html
 import io
 import math
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -137,6 +138,8 @@ def possessive(name: str) -> str:
 
 
 def _short(value: float) -> str:
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
     return f"{value:.2g}" if abs(value) < 0.01 and value != 0 else f"{value:.3g}"
 
 
@@ -170,7 +173,7 @@ def _dividend_clause(result: RunResult, name: str) -> str:
     mine = log[log["collective"] == name] if len(log) else log
     if not len(mine):
         return "it won no dividend: it never bargained (the campaign did not run long enough)"
-    reason = str(mine.iloc[-1]["reason"]).rsplit(" (", 1)[0]
+    reason = re.sub(r"\s*\(loss .*$", "", str(mine.iloc[-1]["reason"]))  # numbers: below
     return f"it won no dividend: {reason}"
 
 
@@ -194,7 +197,7 @@ def _collective_answer(result: RunResult, c) -> str:
     ]
     if c.lever.value == "boycott":
         share = _interval(result, f"share_effect[{c.name}]")
-        parts.append(f"and {_with_interval(share, percent=True)} of its market share")
+        parts[0] += f", and {_with_interval(share, percent=True)} of its market share"
     lift = _interval(result, f"lift[{c.name}]")
     if lift is not None:
         parts.append(f"it lifted {possessive(c.redirect_to)} quality score by "
@@ -205,7 +208,11 @@ def _collective_answer(result: RunResult, c) -> str:
                      "triggered held-out points")  # fmt: skip
     cost = _interval(result, f"member_cost[{c.name}]")
     if cost is not None:
-        parts.append(f"it cost its members {_with_interval(cost)} utility over the run")
+        if cost[0] >= 0:
+            parts.append(f"it cost its members {_with_interval(cost)} utility over the run")
+        else:  # a negative cost is a gain (CDC members may gain)
+            gain = (-cost[0], -cost[2], -cost[1])
+            parts.append(f"its members gained {_with_interval(gain)} utility over the run")
     return "; ".join(parts) + "; " + _dividend_clause(result, c.name) + "."
 
 

@@ -178,6 +178,7 @@ def test_report_answers_in_a_sentence_with_number_and_unit(result, parsed) -> No
     assert f"{abs(qe):.3g}" in sentence or f"{abs(qe):.2g}" in sentence
     assert "incumbent's held-out quality score" in sentence
     assert "of its gap over a naive baseline" in sentence and "utility" in sentence
+    assert "(loss" not in sentence  # the round's numbers sit under the bargaining table
     text = " ".join(parsed.text)
     assert text.index(QUESTION) < text.index(sentence[:40])  # the question, then the answer
 

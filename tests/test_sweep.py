@@ -478,6 +478,9 @@ def test_command_line_shrinks_a_sweep_and_is_recorded(tmp_path):
     }  # fmt: skip
     assert manifest["steps"] == 2 and manifest["replicates"] == 1
     assert manifest["identity"]["base_scenario"]["population"]["n_users"] == 60
+    shrunk = load_sweep(path, replicates=1, steps=2, overrides=["population.n_users=60"])
+    row = results(folder).iloc[0].to_dict()
+    assert "--set population.n_users=60" in rerun_command(shrunk, row)
 
     # Rerunning the same command resumes it; other settings are another folder.
     again = CliRunner().invoke(app, small)

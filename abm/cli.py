@@ -94,6 +94,10 @@ def run(
     set_: SetOption = None,
     root: RootOption = None,
     report: Annotated[bool, typer.Option(help="Write the HTML report.")] = True,
+    replicates: Annotated[
+        int | None,
+        typer.Option(min=1, help="Run N paired seeds spawned from the seed; report 95% intervals."),
+    ] = None,
 ) -> None:
     """Run a scenario and write a new results folder under --out."""
     from abm.outputs import check_out_root, folder_name, write_run
@@ -105,8 +109,11 @@ def run(
     folder_name(spec.name, scenario)
     check_memory(spec, scenario)
     check_files(spec, scenario)
+    if replicates is not None:
+        _run_replicates(spec, replicates, out, report)
+        return
     try:
-        result = simulate(spec, progress=sys.stderr.isatty())
+        result = simulate(spec, progress=True)
     except RunFailed as err:
         kept = write_run(err.result, out)
         fail(f"{scenario}: {err}; the steps computed are kept in {kept}", 1)
@@ -119,6 +126,28 @@ def run(
     typer.echo(f"wrote {folder}")
     for name, value in result.outcomes.items():
         typer.echo(f"  {name:40s} {value: .4f}")
+
+
+def _run_replicates(spec: Any, n: int, out: Path, report: bool) -> None:
+    """``abm run --replicates N``: paired seeds, every run kept, a summary with intervals."""
+    from abm.outputs import write_replicates, write_run
+    from abm.runner import RunFailed, simulate_replicates, summarise
+
+    try:
+        results = simulate_replicates(spec, n, progress=True)
+    except RunFailed as err:
+        kept = write_run(err.result, out)
+        fail(f"seed {err.result.seed}: {err}; the steps computed are kept in {kept}", 1)
+    summary = summarise(results)
+    extra = {}
+    if report:
+        from abm.report import write_report
+
+        extra["report.html"] = lambda path: write_report(results[0], path, summary=summary)
+    folder = write_replicates(results, summary, out, extra)
+    typer.echo(f"wrote {folder} ({n} seeds; mean and 95% interval)")
+    for row in summary.itertuples():
+        typer.echo(f"  {row.outcome:40s} {row.mean: .4f}  [{row.low: .4f}, {row.high: .4f}]")
 
 
 @app.command()
@@ -160,8 +189,23 @@ def sweep(
         "outputs/sweeps"
     ),
     root: RootOption = None,
+    replicates: Annotated[
+        int | None, typer.Option(min=1, help="Runs per point (default: the sweep file's).")
+    ] = None,
+    steps: Annotated[
+        int | None, typer.Option(min=1, help="Steps per run (default: the sweep file's).")
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="Set a base-scenario field: path.to.field=value (repeatable)."),
+    ] = None,
 ) -> None:
-    """Run a parameter sweep into OUT/<name>/ (rerun to resume; finished runs are kept)."""
+    """Run a parameter sweep into OUT/<name>/ (rerun to resume; finished runs are kept).
+
+    ``--replicates``, ``--steps`` and ``--set`` shrink a sweep to try it first; they are
+    recorded in the manifest. ``--steps`` or ``--set`` make a different sweep (its folder
+    is OUT/<name>-cli-<hash>), so the full sweep's folder is never mixed with it.
+    """
     import os
 
     from abm.sweep import ExecutorKind, load_sweep, run_sweep
@@ -176,7 +220,8 @@ def sweep(
         kind = ExecutorKind.DASK
     from abm.outputs import check_out_root
 
-    spec = load_sweep(sweep_file, extra_roots=root or ())
+    spec = load_sweep(sweep_file, extra_roots=root or (), replicates=replicates, steps=steps,
+                      overrides=set_)  # fmt: skip
     check_out_root(out)
     try:
         report = run_sweep(spec, out, executor=kind, jobs=jobs or os.cpu_count() or 1,

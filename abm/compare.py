@@ -36,7 +36,7 @@ from scipy import stats
 import abm
 from abm.metrics import OUTCOMES
 from abm.outputs import git_commit, new_folder
-from abm.runner import simulate, spawn_seed
+from abm.runner import replicate_seeds, simulate
 from abm.scenario import Scenario, dump_scenario
 
 TABLE_COLUMNS = ["outcome", "unit", "n", "mean_a", "mean_b", "diff", "ci_lo", "ci_hi"]
@@ -56,19 +56,6 @@ class Comparison:
     unpaired: pd.DataFrame = field(  # outcomes of one scenario only: UNPAIRED_COLUMNS
         default_factory=lambda: pd.DataFrame(columns=UNPAIRED_COLUMNS)
     )
-
-
-def replicate_seeds(root: int, n: int) -> list[int]:
-    """``n`` independent seeds spawned from one root seed (as a sweep spawns them).
-
-    Args:
-        root: The root seed.
-        n: Number of replicates.
-
-    Returns:
-        One non-negative integer seed per replicate.
-    """
-    return [spawn_seed(root, r) for r in range(n)]
 
 
 def run_pairs(a: Scenario, b: Scenario, seeds: list[int], steps: int | None = None) -> pd.DataFrame:

@@ -32,7 +32,11 @@ if TYPE_CHECKING:
 
 
 PARTIAL = ".partial-"  # prefix of a folder being written (hidden until complete)
+
+
 LEGACY_PARTIAL_AGE = 3600.0  # seconds after which a partial without an owner is stale
+
+
 MAX_FOLDER = 120  # characters in a folder name (a name, a time stamp and a seed)
 
 
@@ -159,6 +163,25 @@ class WriteFailed(RuntimeError):
         )
 
 
+def write_tables(result: RunResult, folder: Path) -> None:
+    """One run's files in ``folder``: scenario, manifest, tables and PNG plots."""
+    from abm.viz import plots
+
+    (folder / "scenario.yaml").write_text(dump_scenario(result.scenario))
+    (folder / "manifest.yaml").write_text(yaml.safe_dump(manifest(result), sort_keys=False))
+    result.model_table.to_parquet(folder / "model.parquet")
+    result.model_table.to_csv(folder / "model.csv")
+    result.agent_table.to_parquet(folder / "agents.parquet", index=False)
+    result.agent_table.to_csv(folder / "agents.csv", index=False)
+    pd.Series(result.outcomes, name="value").rename_axis("outcome").to_csv(folder / "outcomes.csv")
+    result.bargaining.to_csv(folder / "bargaining.csv", index=False)
+    result.groups.to_parquet(folder / "groups.parquet", index=False)
+    for name in plots.available(result.model_table):
+        fig = plots.series_figure(result.model_table, name)
+        fig.savefig(folder / f"{name}.png", dpi=110)
+        plots.close(fig)
+
+
 def write_run(result: RunResult, out_root: str | Path, extra_files: dict | None = None) -> Path:
     """Write a run into a new folder under ``out_root`` and return its path.
 
@@ -166,28 +189,66 @@ def write_run(result: RunResult, out_root: str | Path, extra_files: dict | None 
     ``model.csv`` (per step), ``agents.parquet`` / ``agents.csv``, ``outcomes.csv``,
     ``bargaining.csv``, and PNG plots.
     """
-    from abm.viz import plots
 
     def write(tmp: Path) -> None:
-        (tmp / "scenario.yaml").write_text(dump_scenario(result.scenario))
-        (tmp / "manifest.yaml").write_text(yaml.safe_dump(manifest(result), sort_keys=False))
-        result.model_table.to_parquet(tmp / "model.parquet")
-        result.model_table.to_csv(tmp / "model.csv")
-        result.agent_table.to_parquet(tmp / "agents.parquet", index=False)
-        result.agent_table.to_csv(tmp / "agents.csv", index=False)
-        pd.Series(result.outcomes, name="value").rename_axis("outcome").to_csv(tmp / "outcomes.csv")
-        result.bargaining.to_csv(tmp / "bargaining.csv", index=False)
-        result.groups.to_parquet(tmp / "groups.parquet", index=False)
-        for name in plots.available(result.model_table):
-            fig = plots.series_figure(result.model_table, name)
-            fig.savefig(tmp / f"{name}.png", dpi=110)
-            plots.close(fig)
+        write_tables(result, tmp)
         for name, writer in (extra_files or {}).items():
             writer(tmp / name)
 
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     suffix = "-failed" if result.extra.get("failed") else ""
     return new_folder(out_root, f"{result.scenario.name}-{stamp}-seed{result.seed}{suffix}", write)
+
+
+def write_replicates(
+    results: list[RunResult],
+    summary: pd.DataFrame,
+    out_root: str | Path,
+    extra_files: dict | None = None,
+) -> Path:
+    """Write replicate runs into one new folder and return its path.
+
+    Contents: ``scenario.yaml`` (replicate 0's, resolved), ``manifest.yaml`` (root seed,
+    every replicate's seed, the summary), ``summary.csv`` (mean and 95% interval per
+    outcome) and ``runs/seed<seed>/``, each a complete run folder.
+    """
+    first = results[0]
+    root_seed = first.scenario.seed
+    seeds = [r.seed for r in results]
+
+    def write(tmp: Path) -> None:
+        (tmp / "scenario.yaml").write_text(dump_scenario(first.scenario))
+        info = {
+            "abm_version": abm.__version__,
+            "scenario": first.scenario.name,
+            "replicates": len(results),
+            "root_seed": root_seed,
+            "seeds": seeds,
+            "steps": first.scenario.steps,
+            "git_commit": git_commit(),
+            "python": pyplatform.python_version(),
+            "started": first.started,
+            "finished": results[-1].finished,
+            "seconds": round(sum(r.seconds for r in results), 3),
+            "summary": {
+                row.outcome: {k: (None if getattr(row, k) != getattr(row, k)
+                                  else round(float(getattr(row, k)), 6))
+                              for k in ("mean", "low", "high")}
+                for row in summary.itertuples()
+            },
+        }  # fmt: skip
+        (tmp / "manifest.yaml").write_text(yaml.safe_dump(info, sort_keys=False))
+        summary.to_csv(tmp / "summary.csv", index=False)
+        for r in results:
+            run = tmp / "runs" / f"seed{r.seed}"
+            run.mkdir(parents=True)
+            write_tables(r, run)
+        for name, writer in (extra_files or {}).items():
+            writer(tmp / name)
+
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    name = f"{first.scenario.name}-{stamp}-seed{root_seed}-x{len(results)}"
+    return new_folder(out_root, name, write)
 
 
 def _fresh_name(root: Path, base: str) -> Path:

@@ -1,14 +1,16 @@
 """The model as a function: ``simulate(scenario) -> RunResult``, and what to check first.
 
 ``simulate`` does no I/O, so sweeps, comparisons and tests call it directly and
-parallelism stays in the sweep layer; run folders are written by :mod:`abm.outputs`.
-Before a run, :func:`check_memory` and :func:`check_files` refuse in one line what
-cannot work, so no error is found only after the whole run.
+parallelism stays in the sweep layer; replicates are paired seeds spawned from the
+scenario's (:func:`replicate_seeds`) and summarised with intervals (:func:`summarise`).
+Run folders are written by :mod:`abm.outputs`. Before a run, :func:`check_memory` and
+:func:`check_files` refuse in one line what cannot work.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -53,7 +55,7 @@ def simulate(
         scenario: The validated scenario.
         seed: Overrides ``scenario.seed``.
         steps: Overrides ``scenario.steps``.
-        progress: Show a progress bar on stderr.
+        progress: Show progress on stderr (a bar on a terminal, lines when piped).
 
     Returns:
         The run's tables and outcomes.
@@ -84,6 +86,8 @@ def simulate(
     table = model.datacollector.get_model_vars_dataframe()
     table.index.name = "step"
     if scenario.measurement.valuation:
+        if progress and not _is_tty(sys.stderr):
+            note(f"{scenario.name}: valuing data")
         valuation.value_users(model)
         if 0 < len(model.collectives) <= 5:
             valuation.value_collectives(model)
@@ -138,15 +142,24 @@ def _partial(model: Any, scenario: Scenario, started: datetime, t0: float) -> Ru
 
 
 class _progress:
-    """A rich progress bar on long interactive runs; a no-op otherwise."""
+    """Progress on stderr: a rich bar on a terminal, plain lines when piped (``make run``).
 
-    def __init__(self, enabled: bool, total: int, name: str):
-        self.enabled, self.total, self.name = enabled, total, name
+    Piped output gets ``NAME: step k/N (T s)`` at most every ``every`` seconds and at the
+    last step, flushed, so a log or CI shows a long run is alive.
+    """
+
+    def __init__(self, enabled: bool, total: int, name: str, every: float = 5.0):
+        self.enabled, self.total, self.name, self.every = enabled, total, name, every
         self.bar = None
+        self.done = 0
+        self.t0 = self.last = 0.0
 
     def __enter__(self):
         if not self.enabled:
             return lambda: None
+        if not _is_tty(sys.stderr):
+            self.t0 = self.last = time.perf_counter()
+            return self._line
         from rich.progress import BarColumn, Progress, TimeRemainingColumn
 
         self.bar = Progress(
@@ -160,10 +173,29 @@ class _progress:
         task = self.bar.add_task(self.name, total=self.total)
         return lambda: self.bar.advance(task)
 
+    def _line(self) -> None:
+        self.done += 1
+        now = time.perf_counter()
+        if now - self.last >= self.every or self.done >= self.total:
+            self.last = now
+            note(f"{self.name}: step {self.done}/{self.total} ({now - self.t0:.0f} s)")
+
     def __exit__(self, *exc):
         if self.bar is not None:
             self.bar.__exit__(*exc)
         return False
+
+
+def _is_tty(stream: Any) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def note(line: str) -> None:
+    """One progress line on stderr, flushed (a pipe would otherwise hold it back)."""
+    print(line, file=sys.stderr, flush=True)
 
 
 def spawn_seed(root: int, *key: int) -> int:
@@ -238,3 +270,48 @@ def check_files(scenario: Scenario, file: str | Path | None = None) -> None:
 
     if scenario.network.kind is GraphKind.EDGELIST and scenario.network.path:
         read_edgelist(Path(scenario.network.path), scenario.population.n_users)
+
+
+def replicate_seeds(root: int, n: int) -> list[int]:
+    """The seeds of ``n`` replicates: children 0..n-1 of ``root`` (as sweeps and compare)."""
+    return [spawn_seed(root, r) for r in range(n)]
+
+
+def simulate_replicates(
+    scenario: Scenario, n: int, *, steps: int | None = None, progress: bool = False
+) -> list[RunResult]:
+    """Run ``scenario`` on ``n`` replicate seeds spawned from its seed.
+
+    The seeds are those ``abm compare`` and sweeps give replicate ``r``, so a replicate
+    here is paired with the same replicate of any other scenario run from the same root.
+    """
+    if n < 1:
+        raise ValueError(f"--replicates: a number >= 1, got {n}")
+    return [
+        simulate(scenario, seed=seed, steps=steps, progress=progress)
+        for seed in replicate_seeds(scenario.seed, n)
+    ]
+
+
+SUMMARY_COLUMNS = ["outcome", "unit", "n", "mean", "low", "high"]
+
+
+def summarise(results: list[RunResult], confidence: float = 0.95) -> pd.DataFrame:
+    """Each outcome over replicates: mean and Student t interval (NaN bounds below n=2)."""
+    from scipy import stats
+
+    units = {o.name: o.unit for o in metrics.OUTCOMES}
+    rows = []
+    for outcome in results[0].outcomes:
+        values = np.array([r.outcomes[outcome] for r in results if outcome in r.outcomes])
+        values = values[~np.isnan(values)]
+        n = values.size
+        mean = float(values.mean()) if n else float("nan")
+        if n >= 2:
+            half = float(stats.t.ppf(0.5 + confidence / 2, n - 1) * values.std(ddof=1)
+                         / np.sqrt(n))  # fmt: skip
+        else:
+            half = float("nan")
+        rows.append((outcome, units.get(outcome.partition("[")[0], ""), n, mean,
+                     mean - half, mean + half))  # fmt: skip
+    return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)

@@ -167,3 +167,43 @@ def test_abm_run_writes_report_html(tmp_path: Path) -> None:
     page = (folder / "report.html").read_text(encoding="utf-8")
     assert "Is this readable offline?" in page
     assert len(re.findall(r'src="data:image/png;base64,', page)) >= 4
+
+
+def test_report_answers_in_a_sentence_with_number_and_unit(result, parsed) -> None:
+    from abm.report import answers
+
+    (sentence,) = answers(result)
+    qe = result.outcomes["quality_effect[union]"]
+    assert sentence.startswith("The strike with deletion of past data by union (80% of users")
+    assert f"{abs(qe):.3g}" in sentence or f"{abs(qe):.2g}" in sentence
+    assert "incumbent's held-out quality score" in sentence
+    assert "of its gap over a naive baseline" in sentence and "utility" in sentence
+    assert "(loss" not in sentence  # the round's numbers sit under the bargaining table
+    text = " ".join(parsed.text)
+    assert text.index(QUESTION) < text.index(sentence[:40])  # the question, then the answer
+
+
+def test_report_bargaining_table_keeps_numbers_and_reason_sits_below(result, parsed) -> None:
+    last = result.bargaining.iloc[-1]
+    assert last["reason"] not in parsed.cells  # no reason column in the table
+    assert "reason" not in parsed.cells
+    text = " ".join(parsed.text)
+    assert str(last["reason"]) in text  # the last round's reason, under the table
+    assert text.count("is the unit") == 1  # "utility" is explained once
+
+
+def test_report_without_rights_says_so_and_explains_dashes() -> None:
+    from abm.report import answers, possessive
+
+    spec = Scenario.model_validate(
+        {
+            "name": "s", "seed": 1, "steps": 8,
+            "population": {"n_users": 120, "threshold_mean": 0.0, "threshold_sd": 0.0},
+            "collectives": [{"name": "strikers", "target": "incumbent", "size": 0.3}],
+        }
+    )  # fmt: skip
+    run = simulate(spec)
+    assert answers(run)[0].endswith("it won no dividend: no bargaining rights.")
+    page = render(run)
+    assert "no lift: the collective redirects no data" in page
+    assert "strikers's" not in page and possessive("strikers") == "strikers'"

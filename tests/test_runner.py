@@ -76,6 +76,9 @@ def test_cli_run_and_python_m(tmp_path):
     assert manifest["seed"] == 3 and manifest["steps"] == 2
     assert len(pd.read_csv(folder / "agents.csv")) == 150
     assert "<img" in (folder / "report.html").read_text()
+    # Piped stderr (as under `make run`) gets plain progress lines, the last step included.
+    assert "small: step 2/2 (" in proc.stderr
+    assert "\x1b[" not in proc.stderr  # no terminal control codes in a log
 
 
 def test_cli_bad_scenario_is_one_line_exit_2(tmp_path):
@@ -91,3 +94,53 @@ def test_cli_bad_scenario_is_one_line_exit_2(tmp_path):
     assert len(lines) == 1 and "bad.yaml" in lines[0] and "population.n_users" in lines[0]
     assert "Traceback" not in proc.stderr
     assert not out.exists()
+
+
+def test_run_replicates_keeps_every_run_and_summarises(tmp_path):
+    from typer.testing import CliRunner
+
+    from abm.cli import app
+    from abm.runner import spawn_seed
+
+    scenario = tmp_path / "s.yaml"
+    spec = small(steps=3, seed=5, **STRIKE_ALL).model_dump(mode="json")
+    spec["population"]["n_users"] = 120
+    scenario.write_text(yaml.safe_dump(spec))
+    out = tmp_path / "out"
+    res = CliRunner().invoke(app, ["run", str(scenario), "--replicates", "3", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    (folder,) = out.iterdir()
+    seeds = [spawn_seed(5, r) for r in range(3)]  # paired with compare and sweeps
+    manifest = yaml.safe_load((folder / "manifest.yaml").read_text())
+    assert manifest["seeds"] == seeds and manifest["replicates"] == 3
+    for s in seeds:
+        assert (folder / "runs" / f"seed{s}" / "outcomes.csv").exists()
+    summary = pd.read_csv(folder / "summary.csv")
+    assert list(summary.columns) == ["outcome", "unit", "n", "mean", "low", "high"]
+    row = summary.set_index("outcome").loc["quality_effect[all]"]
+    values = [
+        pd.read_csv(folder / "runs" / f"seed{s}" / "outcomes.csv", index_col=0).loc[
+            "quality_effect[all]", "value"
+        ]
+        for s in seeds
+    ]
+    assert row["n"] == 3 and row["unit"] == "score"
+    assert row["mean"] == pytest.approx(sum(values) / 3)
+    assert row["low"] <= row["mean"] <= row["high"]
+    page = (folder / "report.html").read_text()
+    assert "95% interval" in page and "3 replicate seeds" in page
+
+
+def test_progress_lines_when_piped_are_throttled_and_end_at_the_last_step(capsys):
+    from abm.runner import _progress
+
+    with _progress(True, 4, "name", every=3600.0) as advance:  # pytest's stderr is no TTY
+        for _ in range(4):
+            advance()
+    assert capsys.readouterr().err.splitlines() == ["name: step 4/4 (0 s)"]
+    with _progress(True, 3, "name", every=0.0) as advance:
+        for _ in range(3):
+            advance()
+    assert [line.split(" (")[0] for line in capsys.readouterr().err.splitlines()] == [
+        "name: step 1/3", "name: step 2/3", "name: step 3/3"
+    ]  # fmt: skip

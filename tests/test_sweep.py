@@ -18,6 +18,7 @@ import yaml
 from typer.testing import CliRunner
 
 from abm.cli import app
+from abm.scenario import ScenarioError
 from abm.sweep import (
     ExecutorKind,
     Seeding,
@@ -459,3 +460,43 @@ def test_example_sweep_files_are_valid(name):
     assert min(sizes) == pytest.approx(0.05, abs=0.02) and max(sizes) == pytest.approx(
         0.95, abs=0.02
     )
+
+
+def test_command_line_shrinks_a_sweep_and_is_recorded(tmp_path):
+    path = write_sweep(tmp_path, vary={"collectives.strikers.size": [0.2, 0.4]}, replicates=3)
+    out = tmp_path / "out"
+    args = ["sweep", str(path), "--out", str(out), "--executor", "serial"]
+    small = [*args, "--replicates", "1", "--steps", "2", "--set", "population.n_users=60"]
+    res = CliRunner().invoke(app, small)
+    assert res.exit_code == 0, res.output
+    assert "2 of 2 runs" in res.output
+    (folder,) = out.iterdir()
+    assert folder.name.startswith("tiny-cli-")  # a different sweep from the file's own
+    manifest = yaml.safe_load((folder / "manifest.yaml").read_text())
+    assert manifest["command_line"] == {
+        "replicates": 1, "steps": 2, "set": ["population.n_users=60"]
+    }  # fmt: skip
+    assert manifest["steps"] == 2 and manifest["replicates"] == 1
+    assert manifest["identity"]["base_scenario"]["population"]["n_users"] == 60
+    shrunk = load_sweep(path, replicates=1, steps=2, overrides=["population.n_users=60"])
+    row = results(folder).iloc[0].to_dict()
+    assert "--set population.n_users=60" in rerun_command(shrunk, row)
+
+    # Rerunning the same command resumes it; other settings are another folder.
+    again = CliRunner().invoke(app, small)
+    assert again.exit_code == 0 and "(2 resumed, 0 failed)" in again.output
+    other = CliRunner().invoke(app, [*args, "--replicates", "1", "--steps", "3"])
+    assert other.exit_code == 0, other.output
+    assert len(list(out.iterdir())) == 2
+
+    # --replicates alone keeps the file's folder; a changed identity there is refused.
+    assert CliRunner().invoke(app, [*args, "--replicates", "1"]).exit_code == 0
+    assert (out / "tiny").is_dir()
+    loaded = load_sweep(path, replicates=1, steps=2)
+    loaded.command_line.clear()  # as if --steps went unrecorded: same folder, other steps
+    with pytest.raises(ScenarioError, match="remove that folder"):
+        SweepStore(loaded, out).check()
+
+    # A varied field cannot be set: the design would overwrite it.
+    res = CliRunner().invoke(app, [*args, "--set", "collectives.strikers.size=0.9"])
+    assert res.exit_code == 2 and "does not vary" in res.stderr

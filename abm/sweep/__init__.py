@@ -98,6 +98,8 @@ def rerun_command(sweep: Sweep, row: dict) -> str:
 
     base = sweep.path.parent / sweep.spec.base
     parts = ["abm", "run", str(base), "--seed", str(int(row["seed"])), "--steps", str(sweep.steps)]
+    for item in sweep.command_line.get("set", []):  # the base as the command line shrank it
+        parts += ["--set", item]
     for f in sweep.factors:
         parts += [
             "--set",

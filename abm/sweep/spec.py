@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -138,11 +138,23 @@ class Sweep:
     factors: list[Factor]
     points: list[dict[str, Any]]  # the design: one override mapping per point
     outcomes: list[str]
+    # What the command line changed (--replicates, --steps, --set), recorded in the manifest.
+    command_line: dict[str, Any] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
-        """The sweep's name (its folder name)."""
-        return self.spec.name or self.path.stem
+        """The sweep's name (its folder name).
+
+        A sweep shrunk with ``--steps`` or ``--set`` is a different sweep: its folder
+        gets a suffix naming the change, so it never meets the full sweep's folder.
+        ``--replicates`` alone keeps the folder (replicates may grow; seeds are kept).
+        """
+        name = self.spec.name or self.path.stem
+        changed = {k: v for k, v in self.command_line.items() if k != "replicates"}
+        if not changed:
+            return name
+        text = json.dumps(changed, sort_keys=True, default=str)
+        return f"{name}-cli-{hashlib.sha256(text.encode()).hexdigest()[:8]}"
 
     @property
     def steps(self) -> int:
@@ -174,13 +186,24 @@ class Sweep:
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def load_sweep(path: str | Path, extra_roots: list[str | Path] | tuple = ()) -> Sweep:
+def load_sweep(
+    path: str | Path,
+    extra_roots: list[str | Path] | tuple = (),
+    *,
+    replicates: int | None = None,
+    steps: int | None = None,
+    overrides: list[str] | None = None,
+) -> Sweep:
     """Read and validate a sweep file and every point of its design.
 
     Args:
         path: The sweep YAML file.
         extra_roots: Folders ``--root`` adds to the sweep file's root; the base
             scenario and every file it names must be inside one of them.
+        replicates: Overrides the file's ``replicates`` (``--replicates``).
+        steps: Overrides the file's ``steps`` (``--steps``).
+        overrides: ``path=value`` settings of the base scenario (``--set``); a field
+            the sweep varies is refused, since the design would overwrite it.
 
     Returns:
         The validated sweep, with its design points generated.
@@ -192,19 +215,33 @@ def load_sweep(path: str | Path, extra_roots: list[str | Path] | tuple = ()) -> 
 
     path = Path(path)
     raw = read_yaml(path, "sweep")
+    command_line: dict[str, Any] = {}
+    if isinstance(raw, dict):
+        if replicates is not None:
+            raw = {**raw, "replicates": replicates}
+            command_line["replicates"] = replicates
+        if steps is not None:
+            raw = {**raw, "steps": steps}
+            command_line["steps"] = steps
     try:
         spec = SweepFile.model_validate(raw)
     except ValidationError as err:
         raise _one_line(err, path) from None
+    for item in overrides or []:
+        key = item.partition("=")[0].strip()
+        if key in spec.vary:
+            raise ScenarioError(path, f"--set {key}", "a field the sweep does not vary")
+    if overrides:
+        command_line["set"] = list(overrides)
     roots = roots_for(path, extra_roots)
     base_path = safe_file(
         spec.base, path.parent, roots, path, "base", MAX_YAML_BYTES, "scenario file"
     )
-    base = load_scenario(base_path, roots=roots)
+    base = load_scenario(base_path, overrides, roots=roots)
     factors = [_factor(path, base, key, value) for key, value in spec.vary.items()]
     outcomes = _outcomes(path, base, spec.outcomes)
     points = make_points(factors, spec.design, spec.samples, spec.seed, spec.second_order)
-    sweep = Sweep(path, spec, base, factors, points, outcomes)
+    sweep = Sweep(path, spec, base, factors, points, outcomes, command_line)
     check_points(sweep)
     return sweep
 

@@ -188,6 +188,7 @@ class SweepStore:
             "steps": sweep.steps,
             "factors": [f.path for f in sweep.factors],
             "outcomes": sweep.outcomes,
+            "command_line": sweep.command_line,
             "fingerprint": sweep.fingerprint(),
             "updated": datetime.now(UTC).isoformat(timespec="seconds"),
             **extra,

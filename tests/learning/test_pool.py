@@ -139,3 +139,43 @@ def test_sisa_shards_by_contributor_and_accuracy_falls_with_shards(breast_cancer
     sisa.fit(pool, t.X_train, rng)
     sisa.delete(pool, t.X_train, rng, collective=7)
     assert sisa.shards_retrained == 1
+
+
+def _weights(m):
+    return None if not m.is_fitted else np.concatenate([np.ravel(m.coef), np.ravel(m.intercept)])
+
+
+def test_sisa_update_learns_new_rows_per_shard_and_refits_only_expired_shards(breast_cancer):
+    t = breast_cancer
+    make = lambda: LogisticRegression(2, t.n_features)  # noqa: E731 - incremental SGD
+
+    def run(seed):
+        rng = np.random.default_rng(seed)
+        pool = DataPool()
+        sisa = ShardedTrainer(4, make, rng)
+        for step in range(3):  # contributors 0..9 only: some shards get nothing new
+            pool.add(np.arange(step * 20, step * 20 + 20), t.y_train[step * 20 : step * 20 + 20],
+                     np.arange(20) % 10, step)  # fmt: skip
+            if step == 0:
+                sisa.fit(pool, t.X_train, rng)
+            else:
+                before = [_weights(m) for m in sisa.learners]
+                new = pool.step == step
+                used = sisa.update(pool, t.X_train, new, rng)
+                assert used == new.sum()  # a step costs its new rows, not the pool
+                touched = set(sisa.shard_of(pool.contributor[new]).tolist())
+                for s, m in enumerate(sisa.learners):
+                    changed = not np.array_equal(before[s], _weights(m))
+                    assert changed == (s in touched)
+        # Expiry marks the shards that lost rows; only they refit, on what they hold.
+        pool.add(np.arange(100, 110), t.y_train[100:110], np.full(10, 50), 3)
+        lost = set(sisa.shard_of(pool.contributor[pool.step <= 0]).tolist())
+        removed = sisa.expire(pool, 3, 3)
+        assert removed == 20 and sisa.stale == lost
+        sisa.update(pool, t.X_train, pool.step == 3, rng)
+        assert not sisa.stale
+        return [_weights(m) for m in sisa.learners]
+
+    a, b = run(5), run(5)
+    for x, y in zip(a, b, strict=True):  # deterministic: same pool and seed, same model
+        np.testing.assert_array_equal(x, y)

@@ -211,27 +211,16 @@ class Platform(mesa.Agent):
 
     def expire(self, step: int, retention: int) -> None:
         """Drop rows older than the retention window (an incremental model must refit)."""
-        if self.sharded:  # only the shards that lost rows refit
-            expired = self.trainer.expire(self.pool, step, retention)
-        else:
-            expired = self.pool.expire(step, retention)
+        expired = self.pool.expire(step, retention)
         self.expired += expired
         self.needs_refit |= expired > 0
 
     def retrain(self, step: int, rng: np.random.Generator) -> None:
-        """Learn this step's rows incrementally, or refit on the whole pool.
-
-        With shards, an incremental platform updates each shard on its own new rows and
-        refits only shards that lost rows (deleted ones were refit when deleted, expired
-        ones here), so a step costs its new rows, not the whole pool.
-        """
+        """Learn this step's rows incrementally, or refit on the whole pool."""
         if self.needs_refit and not self.sharded:
             self.unlearning_cost += len(self.pool)  # exact unlearning without shards
         if self.new_samples or self.needs_refit:
-            if self.sharded and self.spec.retrain != "full":
-                X = self.model.task.X_train
-                self.trainer.update(self.pool, X, self.pool.step == step, rng)
-            elif self.sharded or self.needs_refit or self.spec.retrain == "full":
+            if self.sharded or self.needs_refit or self.spec.retrain == "full":
                 self._fit(rng)
             else:
                 new = np.flatnonzero(self.pool.step == step)

@@ -327,7 +327,6 @@ class ShardedTrainer:
         self.samples_trained = 0
         self.samples_retrained = 0
         self.shards_retrained = 0
-        self.stale: set[int] = set()  # shards that lost rows to expiry: refit at next update
 
     @property
     def is_fitted(self) -> bool:
@@ -356,49 +355,6 @@ class ShardedTrainer:
         """Train every shard from scratch on its rows of the pool."""
         self.samples_trained += self._train_shards(pool, X_train, np.arange(self.n_shards), rng)
         return self
-
-    def update(
-        self, pool: DataPool, X_train: np.ndarray, rows: np.ndarray, rng: np.random.Generator
-    ) -> int:
-        """Learn new rows incrementally: each shard a warm-started update on its own rows.
-
-        Shards that lost rows since the last update (``expire``) are refit on what they
-        hold instead, since an incremental model cannot forget; every other shard sees
-        only its new rows. Shards are visited in order with the one ``rng``, so the
-        result is a function of the pool and the generator.
-
-        Args:
-            pool: The platform's pool (new rows already added).
-            X_train: The task's training features.
-            rows: Mask or index of the new rows.
-            rng: Generator for the learners.
-
-        Returns:
-            Rows used in training.
-        """
-        stale = np.array(sorted(self.stale), dtype=np.int64)
-        self.stale.clear()
-        used = self._train_shards(pool, X_train, stale, rng) if stale.size else 0
-        rows = np.flatnonzero(rows) if np.asarray(rows).dtype == bool else np.asarray(rows)
-        shard = self.shard_of(pool.contributor[rows])
-        for s in range(self.n_shards):
-            mine = rows[shard == s]
-            if mine.size and s not in stale:
-                self.learners[s].update(pool.features(X_train, mine), pool.y[mine], rng)
-                used += int(mine.size)
-        self.samples_trained += used
-        return used
-
-    def expire(self, pool: DataPool, current_step: int, retention: int) -> int:
-        """Drop rows older than the retention window; their shards refit at the next update.
-
-        Returns:
-            Number of rows removed.
-        """
-        old = pool.step <= current_step - retention
-        if old.any():
-            self.stale.update(int(s) for s in np.unique(self.shard_of(pool.contributor[old])))
-        return pool.expire(current_step, retention)
 
     def delete(
         self,

@@ -36,6 +36,7 @@ from scipy import stats
 import abm
 from abm.metrics import OUTCOMES
 from abm.outputs import git_commit, new_folder
+from abm.report import STYLE
 from abm.runner import replicate_seeds, simulate
 from abm.scenario import Scenario, dump_scenario
 
@@ -272,15 +273,8 @@ def _finding(row: pd.Series, level: int) -> str:
     )
 
 
-REPORT_STYLE = """
-body{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;color:#222;line-height:1.4}
-h1{font-size:1.5em} h2{font-size:1.2em;margin-top:1.6em}
-table{border-collapse:collapse;margin:.6em 0}
-td,th{border-bottom:1px solid #ddd;padding:4px 10px;text-align:left}
-td.num{text-align:right;font-variant-numeric:tabular-nums}
-img{max-width:100%} .muted{color:#666} .question{font-size:1.05em}
-pre{background:#f6f6f6;padding:1em;overflow-x:auto;font-size:.85em}
-"""
+# The run report's style, with images at full width (one panel per unit).
+REPORT_STYLE = STYLE + "img{max-width:100%}\n"
 
 
 def render_html(comparison: Comparison) -> str:

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from abm.bargaining import normalised_leverage
 from abm.scenario import TwinMode
 
 if TYPE_CHECKING:
@@ -117,12 +118,11 @@ def measure(real: LeverageModel, twin: LeverageModel, c_index: int) -> Effects:
     p, q = real.platforms[c.target], twin.platforms[c.target]
     on_real = float(np.count_nonzero(real.users.platform == p.index))
     on_twin = float(np.count_nonzero(twin.users.platform == p.index))
-    gap = q.quality - real.naive_quality
     members = c.members
     e = Effects(
         twin_quality=q.quality,
         quality=q.quality - p.quality,
-        leverage=(q.quality - p.quality) / gap if gap > 0 else float("nan"),
+        leverage=normalised_leverage(p.quality, q.quality, real.naive_quality),
         share=(on_twin - on_real) / real.n_users,
         users=on_twin - on_real,
         revenue=q.revenue - p.revenue,

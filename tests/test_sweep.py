@@ -500,3 +500,18 @@ def test_command_line_shrinks_a_sweep_and_is_recorded(tmp_path):
     # A varied field cannot be set: the design would overwrite it.
     res = CliRunner().invoke(app, [*args, "--set", "collectives.strikers.size=0.9"])
     assert res.exit_code == 2 and "does not vary" in res.stderr
+
+
+def test_a_boolean_level_of_a_numeric_field_is_refused_in_one_line(tmp_path):
+    # Found by the fuzz test: [3, true] validated (the schema reads true as 1), then the
+    # results table could not hold one column of ints and bools.
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "base.yaml").write_text("name: b\nsteps: 2\npopulation: {n_users: 50}\n")
+    sweep = tmp_path / "s.yaml"
+    sweep.write_text(
+        "name: s\nbase: base.yaml\nvary:\n  policy.value_of_quality: [3, true]\nreplicates: 1\n"
+    )
+    result = CliRunner().invoke(app, ["sweep", str(sweep), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2
+    assert "vary.policy.value_of_quality" in result.output and "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1

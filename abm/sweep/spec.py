@@ -262,6 +262,12 @@ def _factor(file: Path, base: Scenario, key: str, value: list[Any] | Range) -> F
     if isinstance(value, list):
         for level in value:
             _apply(file, base, {key: level}, f"vary.{key}")
+        current = _current(base, key)
+        if not isinstance(current, bool) and any(isinstance(x, bool) for x in value):
+            # The schema would read true as 1, but a results table needs one type a column.
+            raise ScenarioError(
+                file, f"vary.{key}", f"levels of the field's type ({current!r}), not true/false"
+            )
         return Factor(key, levels=tuple(value))
     current = _current(base, key)
     if current is None:

@@ -194,7 +194,9 @@ def arena(tmp_path_factory) -> Path:
     return folder
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(
+    max_examples=400, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck)
+)
 @given(text=scenario_texts())
 def test_fuzzed_scenarios_exit_0_or_2_with_one_line(arena: Path, text: str) -> None:
     if _out_of_time("scenario"):
@@ -211,7 +213,9 @@ def test_fuzzed_scenarios_exit_0_or_2_with_one_line(arena: Path, text: str) -> N
         _check(result, before, arena, out)
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(
+    max_examples=200, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck)
+)
 @given(text=sweep_texts())
 def test_fuzzed_sweeps_exit_0_or_2_with_one_line(arena: Path, text: str) -> None:
     if _out_of_time("sweep"):

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from abm.compare import paired_ci
+from abm.intervals import mean_ci
 from abm.metrics import outcome_names
 from abm.runner import simulate, spawn_seed
 from abm.scenario import Direction, Scenario, ScenarioError, with_overrides
@@ -126,7 +126,7 @@ def run_check(
         on_values.append(simulate(scenario, seed=seed, steps=steps).outcomes[check.outcome])
         off_values.append(simulate(off, seed=seed, steps=steps).outcomes[check.outcome])
     on, off_ = np.asarray(on_values, float), np.asarray(off_values, float)
-    mean, lo, hi = paired_ci(on - off_, CONFIDENCE)
+    mean, lo, hi = mean_ci(on - off_, CONFIDENCE)
     return CheckResult(
         name=scenario.name,
         outcome=check.outcome,

@@ -22,7 +22,6 @@ from __future__ import annotations
 import base64
 import html
 import io
-import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,9 +30,9 @@ import numpy as np
 import pandas as pd
 import yaml
 from matplotlib.figure import Figure
-from scipy import stats
 
 import abm
+from abm.intervals import mean_ci
 from abm.metrics import OUTCOMES
 from abm.outputs import git_commit, new_folder
 from abm.report import STYLE
@@ -85,26 +84,6 @@ def _unit(outcome: str) -> str:
     return next((o.unit for o in OUTCOMES if o.name == name), "")
 
 
-def paired_ci(diffs: np.ndarray, confidence: float = 0.95) -> tuple[float, float, float]:
-    """Mean of paired differences and its Student t confidence interval.
-
-    Args:
-        diffs: The per-replicate differences ``B - A`` (NaNs dropped by the caller).
-        confidence: Two-sided confidence level.
-
-    Returns:
-        ``(mean, lo, hi)``; the bounds are NaN with fewer than two differences.
-    """
-    n = diffs.size
-    if n == 0:
-        return math.nan, math.nan, math.nan
-    mean = float(diffs.mean())
-    if n < 2:
-        return mean, math.nan, math.nan
-    half = float(stats.t.ppf(0.5 + confidence / 2, n - 1) * diffs.std(ddof=1) / math.sqrt(n))
-    return mean, mean - half, mean + half
-
-
 def difference_table(runs: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
     """Per outcome both scenarios have: means under A and B, and B - A with its CI.
 
@@ -122,7 +101,7 @@ def difference_table(runs: pd.DataFrame, confidence: float = 0.95) -> pd.DataFra
         both = w.dropna()
         if both.empty:
             continue
-        diff, lo, hi = paired_ci((both["B"] - both["A"]).to_numpy(float), confidence)
+        diff, lo, hi = mean_ci((both["B"] - both["A"]).to_numpy(float), confidence)
         rows.append(
             {
                 "outcome": outcome,

@@ -298,20 +298,14 @@ SUMMARY_COLUMNS = ["outcome", "unit", "n", "mean", "low", "high"]
 
 def summarise(results: list[RunResult], confidence: float = 0.95) -> pd.DataFrame:
     """Each outcome over replicates: mean and Student t interval (NaN bounds below n=2)."""
-    from scipy import stats
+    from abm.intervals import mean_ci  # scipy: imported when replicates are summarised
 
     units = {o.name: o.unit for o in metrics.OUTCOMES}
     rows = []
     for outcome in results[0].outcomes:
         values = np.array([r.outcomes[outcome] for r in results if outcome in r.outcomes])
         values = values[~np.isnan(values)]
-        n = values.size
-        mean = float(values.mean()) if n else float("nan")
-        if n >= 2:
-            half = float(stats.t.ppf(0.5 + confidence / 2, n - 1) * values.std(ddof=1)
-                         / np.sqrt(n))  # fmt: skip
-        else:
-            half = float("nan")
-        rows.append((outcome, units.get(outcome.partition("[")[0], ""), n, mean,
-                     mean - half, mean + half))  # fmt: skip
+        mean, low, high = mean_ci(values, confidence)
+        unit = units.get(outcome.partition("[")[0], "")
+        rows.append((outcome, unit, values.size, mean, low, high))
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)

@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 
 from abm.check import check_file, passes, run_check, summary_line, versus_scenario
 from abm.cli import app
-from abm.compare import paired_ci
+from abm.intervals import mean_ci
 from abm.runner import spawn_seed
 from abm.scenario import Direction, ScenarioError, load_scenario, validate
 
@@ -71,7 +71,7 @@ def test_reference_scenario_passes_its_check_on_10_paired_seeds(
 
 def test_paired_t_interval_matches_the_textbook_formula() -> None:
     diffs = np.array([-0.03, -0.01, -0.02, -0.04, -0.02])
-    mean, lo, hi = paired_ci(diffs, 0.95)
+    mean, lo, hi = mean_ci(diffs, 0.95)
     half = stats.t.ppf(0.975, 4) * diffs.std(ddof=1) / math.sqrt(5)
     assert mean == pytest.approx(-0.024)
     assert lo == pytest.approx(-0.024 - half)

@@ -10,7 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from abm.cli import app
-from abm.compare import compare, difference_table, paired_ci, replicate_seeds
+from abm.compare import compare, difference_table, replicate_seeds
+from abm.intervals import mean_ci
 
 A = """\
 name: calm
@@ -105,13 +106,13 @@ def test_html_report_states_the_clear_differences_and_reads_offline(comparison) 
     assert "data_received[incumbent]</b> is" in findings and "lower in B" in findings
 
 
-def test_paired_ci_matches_the_t_formula() -> None:
+def test_mean_ci_matches_the_t_formula() -> None:
     d = np.array([1.0, 2.0, 4.0])
-    mean, lo, hi = paired_ci(d)
+    mean, lo, hi = mean_ci(d)
     half = 4.302652729911275 * d.std(ddof=1) / np.sqrt(3)  # t_{0.975, 2}
     assert mean == pytest.approx(7 / 3)
     assert (lo, hi) == pytest.approx((mean - half, mean + half))
-    assert np.isnan(paired_ci(np.array([1.0]))[1])
+    assert np.isnan(mean_ci(np.array([1.0]))[1])
 
 
 def test_difference_table_is_b_minus_a() -> None:

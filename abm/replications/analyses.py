@@ -31,10 +31,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from scipy import stats  # noqa: E402
 from scipy.stats import spearmanr  # noqa: E402
 
 from abm import levers, valuation  # noqa: E402
+from abm.intervals import mean_ci  # noqa: E402
 from abm.learning import (  # noqa: E402
     DataPool,
     KNearestNeighbours,
@@ -124,14 +124,7 @@ def interval(values) -> tuple[float, float, float, int]:
     """
     v = np.asarray(values, dtype=float).ravel()
     v = v[np.isfinite(v)]
-    n = len(v)
-    if n == 0:
-        return float("nan"), float("nan"), float("nan"), 0
-    m = float(v.mean())
-    if n < 2:
-        return m, float("nan"), float("nan"), n
-    h = float(stats.t.ppf(0.975, n - 1) * v.std(ddof=1) / np.sqrt(n))
-    return m, m - h, m + h, n
+    return (*mean_ci(v), len(v))
 
 
 def _near(published: float, ci: tuple, tol: float) -> bool:

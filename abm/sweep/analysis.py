@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import yaml
-from scipy import stats
+
+from abm import intervals
 
 
 def read_results(folder: str | Path) -> tuple[pd.DataFrame, dict[str, Any]]:
@@ -57,18 +58,15 @@ def mean_ci(
         values = group[y].to_numpy(dtype=float)
         values = values[np.isfinite(values)]
         n = values.size
-        mean = float(values.mean()) if n else float("nan")
-        half = float("nan")
-        if n >= 2:
-            half = float(stats.t.ppf(0.5 + level / 2, n - 1) * values.std(ddof=1) / np.sqrt(n))
+        mean, low, high = intervals.mean_ci(values, level)
         key = key if isinstance(key, tuple) else (key,)
         rows.append(
             {
                 **dict(zip(keys, key, strict=True)),
                 "n": n,
                 "mean": mean,
-                "low": mean - half,
-                "high": mean + half,
+                "low": low,
+                "high": high,
             }
         )
     return pd.DataFrame(rows, columns=[*keys, "n", "mean", "low", "high"])

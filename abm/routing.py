@@ -87,12 +87,10 @@ def route(model: LeverageModel) -> None:
     u, n = model.users, model.n_users
     draws = model.draw(Draw.DATA)
     counts = draws.poisson(model.spec.population.samples_per_step, n)
-    asks = model.draw(Draw.SUBSTITUTE).random(n)  # this step's draw for an AI substitute
     producers = np.flatnonzero((counts > 0) & (u.platform >= 0))
     counts = np.minimum(counts[producers], model.slices.remaining(producers))
     sample = draw_samples(model.slices, producers, counts, draws)
     owner = np.repeat(producers, counts)
-    asked = asks[owner]
     u.contributed += np.bincount(owner, minlength=n)
     batch = Contributions(model.task, sample, owner, u.actor[owner], model.t)
     home, act = u.platform[owner], u.action[owner]
@@ -113,11 +111,15 @@ def route(model: LeverageModel) -> None:
             redirect[mine] = c.redirect
             if c.rule.also_home:
                 to_home |= mine
-    # Where an AI substitute answers, some users ask it instead of the platform.
+    # Where an AI substitute answers, some users ask it instead of the platform (one
+    # draw per user and step, taken only once a substitute exists: the same in every world).
+    asked = None
     for p in model.platforms:
         if p.substitute is not None:
             rationality = model.spec.population.rationality
             away = behaviour.asks_substitute(p.substitute, p.quality, rationality)
+            if asked is None:
+                asked = model.draw(Draw.SUBSTITUTE).random(n)[owner]
             to_home &= ~((home == p.index) & (asked < away))
     for p in model.platforms:
         p.receive(batch, np.flatnonzero((to_home & (home == p.index)) | (redirect == p.index)))

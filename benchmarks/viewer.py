@@ -27,16 +27,6 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 PANELS = "img.abm-network, img.abm-plot-quality"
 
 # True once the counter shows the new step and both panels show new pictures.
@@ -73,6 +63,8 @@ def wait_for_http(url: str, server: subprocess.Popen, timeout: float = 90) -> No
 def measure(url: str, steps: int, screenshot: Path | None) -> list[float]:
     """Seconds from each Step click until every panel has been redrawn."""
     from playwright.sync_api import sync_playwright
+
+    from abm.viz.server import CHROMIUM, CHROMIUM_ARGS
 
     times = []
     with sync_playwright() as pw:

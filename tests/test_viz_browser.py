@@ -18,19 +18,9 @@ from playwright.sync_api import sync_playwright
 
 from abm.scenario import load_scenario
 from abm.viz.params import label
-from abm.viz.server import viewer_command, viewer_env
+from abm.viz.server import CHROMIUM, CHROMIUM_ARGS, viewer_command, viewer_env
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 
 
 def free_port() -> int:

@@ -29,6 +29,20 @@ SCENARIO_ENV = "ABM_VIZ_SCENARIO"
 APP = Path(__file__).resolve().with_name("app.py")
 
 
+# Debian's Chromium, as the browser test and the viewer benchmark drive it (headless,
+# offline: no sandbox as root, no background network or updates).
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
 def viewer_command(host: str = "127.0.0.1", port: int = 8765) -> list[str]:
     """The command line serving the viewer: ``solara run`` behind the Host guard."""
     return [

@@ -347,9 +347,7 @@ class Collective(mesa.Agent):
         able = self.members & ((u.platform == self.target) | was)
         # Pressure matters only to members who can act: compute it for their rows.
         rows = np.flatnonzero(able)
-        neighbours = behaviour.neighbour_mean(
-            m.adjacency[rows], m.degree[rows], was.astype(np.float32)
-        )
+        neighbours = behaviour.neighbour_share(m.adjacency, m.degree, rows, was)
         pressed = behaviour.participation_pressure(neighbours, self.turnout, spec.turnout_weight)
         pressure = np.zeros(m.n_users, pressed.dtype)
         pressure[rows] = pressed

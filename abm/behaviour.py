@@ -45,6 +45,32 @@ def neighbour_mean(adj: sp.csr_array, degree: np.ndarray, values: np.ndarray) ->
     return total * (scale[:, None] if total.ndim == 2 else scale)
 
 
+def neighbours(adj: sp.csr_array, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The edges of ``rows``, flat: for each, the position of its row in ``rows`` and the
+    neighbour (an unweighted network: every edge counts once)."""
+    start = adj.indptr[rows]
+    length = adj.indptr[rows + 1] - start
+    first = np.cumsum(length) - length  # where each row's edges start in the flat list
+    edge = np.arange(length.sum()) + np.repeat(start - first, length)
+    return np.repeat(np.arange(rows.size), length), adj.indices[edge]
+
+
+def neighbour_share(
+    adj: sp.csr_array, degree: np.ndarray, rows: np.ndarray, values: np.ndarray, k: int = 0
+) -> np.ndarray:
+    """``neighbour_mean`` for ``rows`` alone: the share of each one's neighbours with a
+    true ``values`` (k=0), or, for integer ``values`` and k > 0, with each value 0..k-1,
+    as (rows, k) (-1 counts for none). Counts are in the adjacency's dtype, as
+    ``adj @ values`` would give them."""
+    row, nb = neighbours(adj, rows)
+    scale = 1.0 / np.maximum(degree[rows], 1)
+    if not k:
+        return np.bincount(row, weights=values[nb], minlength=rows.size).astype(adj.dtype) * scale
+    # Bin 0 of each row collects the -1s, then is dropped.
+    counts = np.bincount(row * (k + 1) + (values[nb] + 1), minlength=rows.size * (k + 1))
+    return counts.reshape(-1, k + 1)[:, 1:].astype(adj.dtype) * scale[:, None]
+
+
 def platform_utility(
     quality: np.ndarray,
     price: np.ndarray,
@@ -62,58 +88,42 @@ def choose_platform(
     *,
     rationality: float,
     switching_cost: float,
-    reconsider: np.ndarray,
     uniforms: np.ndarray,
-    allowed: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Logit choice of platform for users who reconsider; others keep their platform.
+    """Logit choice of platform, for the users who reconsider this step.
 
     Args:
-        utility: (n, P) utilities before switching costs.
-        current: (n,) current platform, ``NO_PLATFORM`` for none (no switching cost then).
+        utility: (m, P) utilities before switching costs, a row per choosing user.
+        current: (m,) their current platform, ``NO_PLATFORM`` for none (no switching cost).
         rationality: Logit sensitivity (0: uniform choice).
         switching_cost: Utility cost of leaving the current platform.
-        reconsider: (n,) bool, who chooses this step.
-        uniforms: (n,) uniform draws in [0, 1) deciding the sampled choice.
-        allowed: optional (n, P) bool; disallowed platforms get probability 0. A user
-            with no allowed platform ends on ``NO_PLATFORM``.
+        uniforms: (m,) uniform draws in [0, 1) deciding the sampled choice.
 
     Returns:
-        (n,) the platform each user uses next.
+        (m,) the platform each of them uses next.
     """
-    n, n_platforms = utility.shape
-    # Only the users who reconsider choose: work on their rows alone, one platform
-    # column at a time. The arithmetic is exactly that of the whole-matrix logit (same
-    # operations, same order), at a small fraction of the cost.
-    idx = np.flatnonzero(reconsider)
-    cur, x = current[idx], uniforms[idx]
-    has = cur >= 0
-    cols = []
-    for j in range(n_platforms):
-        leaving = has & (cur != j)
-        u = rationality * (utility[idx, j] - switching_cost * leaving)
-        if allowed is not None:
-            u = np.where(allowed[idx, j], u, -np.inf)
-        cols.append(u)
+    m, n_platforms = utility.shape
+    # One platform column at a time: a few long rows instead of many short ones.
+    has = current >= 0
+    cols = [
+        rationality * (utility[:, j] - switching_cost * (has & (current != j)))
+        for j in range(n_platforms)
+    ]
     top = cols[0].copy()
     for u in cols[1:]:
         np.maximum(top, u, out=top)
-    top[~np.isfinite(top)] = 0.0
     cum = []  # running sums of exp(u - top), platform by platform
     for u in cols:
         w = np.exp(u - top)
         cum.append(w if not cum else cum[-1] + w)
-    totals = cum[-1]
-    pick = np.zeros(idx.size, np.intp)
-    found = np.zeros(idx.size, bool)
+    target = uniforms * cum[-1]
+    pick = np.zeros(m, np.intp)
+    found = np.zeros(m, bool)
     for j, c in enumerate(cum):
-        hit = ~found & (x * totals < c)
+        hit = ~found & (target < c)
         pick[hit] = j
         found |= hit
-    pick[totals <= 0] = NO_PLATFORM
-    chosen = np.zeros(n, np.intp)
-    chosen[idx] = pick
-    return np.where(reconsider, chosen, current)
+    return pick
 
 
 def participation_pressure(

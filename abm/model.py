@@ -244,28 +244,26 @@ class LeverageModel(mesa.Model):
     def choose_platforms(self, quality: np.ndarray, price: np.ndarray) -> None:
         """Users reconsider their platform by a logit over utility (boycotters leave)."""
         u, pop = self.users, self.spec.population
-        n_platforms = len(self.platforms)
-        onehot = np.zeros((self.n_users, n_platforms), np.float32)
-        on = u.platform >= 0
-        onehot[np.flatnonzero(on), u.platform[on]] = 1.0
         boycotting = u.action == Action.BOYCOTT
         draws = self.draw(Draw.RECONSIDER)
-        reconsider = ((draws.random(self.n_users) < pop.reconsider_rate) | ~on) & ~boycotting
+        reconsider = (draws.random(self.n_users) < pop.reconsider_rate) | (u.platform < 0)
         uniforms = draws.random(self.n_users)
         # Utilities matter only to the users who reconsider: compute their rows alone.
-        rows = np.flatnonzero(reconsider)
-        share = behaviour.neighbour_mean(self.adjacency[rows], self.degree[rows], onehot)
-        utility = np.zeros((self.n_users, n_platforms))
-        utility[rows] = behaviour.platform_utility(
+        rows = np.flatnonzero(reconsider & ~boycotting)
+        share = behaviour.neighbour_share(
+            self.adjacency, self.degree, rows, u.platform, len(self.platforms)
+        )
+        utility = behaviour.platform_utility(
             quality, price, u.grievance[rows], share, pop.network_weight
         )
-        choice = behaviour.choose_platform(
-            utility, u.platform, rationality=pop.rationality,
+        choice = u.platform.copy()
+        choice[rows] = behaviour.choose_platform(
+            utility, u.platform[rows], rationality=pop.rationality,
             switching_cost=pop.switching_cost * (1.0 - self.policy.portability),
-            reconsider=reconsider, uniforms=uniforms,
+            uniforms=uniforms[rows],
         )  # fmt: skip
         choice[boycotting] = NO_PLATFORM
-        u.platform = choice.astype(np.int32)
+        u.platform = choice
         u.action[(u.platform < 0) & ~boycotting] = Action.IDLE
 
     # ------------------------------------------------------------------ phase 4

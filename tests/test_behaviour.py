@@ -17,42 +17,38 @@ def test_neighbour_mean_on_a_path():
     np.testing.assert_allclose(share, [0.0, 0.5, 0.0])
 
 
+def test_neighbour_share_counts_only_the_listed_rows():
+    # 0 - 1 - 2 - 3, platforms 0, 1, none, 1
+    adj = sp.csr_array(np.diag(np.ones(3), 1) + np.diag(np.ones(3), -1))
+    deg = np.asarray(adj.sum(axis=1)).ravel()
+    rows = np.array([2, 1])
+    platform = np.array([0, 1, NO_PLATFORM, 1])
+    share = behaviour.neighbour_share(adj, deg, rows, platform, 2)
+    np.testing.assert_allclose(share, [[0.0, 1.0], [0.5, 0.0]])
+    acting = np.array([True, False, False, True])
+    np.testing.assert_allclose(behaviour.neighbour_share(adj, deg, rows, acting), [0.5, 0.5])
+    full = behaviour.neighbour_mean(adj, deg, acting.astype(float))
+    np.testing.assert_allclose(behaviour.neighbour_share(adj, deg, np.arange(4), acting), full)
+
+
 def test_logit_choice_follows_utility_and_switching_cost():
     n = 20000
     utility = np.tile([1.0, 0.0], (n, 1))
     current = np.ones(n, int)  # everyone on platform 1 (worse)
     uniforms = np.random.default_rng(0).random(n)
-    everyone = np.ones(n, bool)
     free = behaviour.choose_platform(
-        utility,
-        current,
-        rationality=2.0,
-        switching_cost=0.0,
-        reconsider=everyone,
-        uniforms=uniforms,
+        utility, current, rationality=2.0, switching_cost=0.0, uniforms=uniforms
     )
     expected = np.exp(2.0) / (np.exp(2.0) + 1.0)
     assert abs((free == 0).mean() - expected) < 0.01
     sticky = behaviour.choose_platform(
-        utility,
-        current,
-        rationality=2.0,
-        switching_cost=1.0,
-        reconsider=everyone,
-        uniforms=uniforms,
+        utility, current, rationality=2.0, switching_cost=1.0, uniforms=uniforms
     )
     assert abs((sticky == 0).mean() - 0.5) < 0.015  # cost exactly offsets the advantage
-
-
-def test_choice_keeps_non_reconsidering_users_and_respects_allowed():
-    utility = np.array([[5.0, 0.0], [5.0, 0.0]])
-    current = np.array([1, 1])
-    out = behaviour.choose_platform(
-        utility, current, rationality=1.0, switching_cost=0.0,
-        reconsider=np.array([False, True]), uniforms=np.array([0.5, 0.5]),
-        allowed=np.array([[True, True], [False, False]]),
-    )  # fmt: skip
-    assert out.tolist() == [1, NO_PLATFORM]
+    newcomers = behaviour.choose_platform(
+        utility, np.full(n, NO_PLATFORM), rationality=2.0, switching_cost=1.0, uniforms=uniforms
+    )
+    assert abs((newcomers == 0).mean() - expected) < 0.01  # no platform: nothing to leave
 
 
 def test_threshold_rule_and_fatigue():

@@ -46,8 +46,10 @@ def neighbour_mean(adj: sp.csr_array, degree: np.ndarray, values: np.ndarray) ->
 
 
 def neighbours(adj: sp.csr_array, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The edges of ``rows``, flat: for each, the position of its row in ``rows`` and the
-    neighbour (an unweighted network: every edge counts once)."""
+    """The edges of ``rows``, flat: (position of the row in ``rows``, neighbour) per edge.
+
+    The network is unweighted: every edge counts once.
+    """
     start = adj.indptr[rows]
     length = adj.indptr[rows + 1] - start
     first = np.cumsum(length) - length  # where each row's edges start in the flat list
@@ -58,10 +60,12 @@ def neighbours(adj: sp.csr_array, rows: np.ndarray) -> tuple[np.ndarray, np.ndar
 def neighbour_share(
     adj: sp.csr_array, degree: np.ndarray, rows: np.ndarray, values: np.ndarray, k: int = 0
 ) -> np.ndarray:
-    """``neighbour_mean`` for ``rows`` alone: the share of each one's neighbours with a
-    true ``values`` (k=0), or, for integer ``values`` and k > 0, with each value 0..k-1,
-    as (rows, k) (-1 counts for none). Counts are in the adjacency's dtype, as
-    ``adj @ values`` would give them."""
+    """``neighbour_mean`` for ``rows`` alone, without slicing the matrix.
+
+    The share of each row's neighbours with a true ``values`` (k=0), or, for integer
+    ``values`` and k > 0, with each value 0..k-1, as (rows, k) (-1 counts for none).
+    Counts are in the adjacency's dtype, as ``adj @ values`` would give them.
+    """
     row, nb = neighbours(adj, rows)
     scale = 1.0 / np.maximum(degree[rows], 1)
     if not k:

@@ -9,6 +9,7 @@ collectives are few and keep their own state as attributes.
 
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import TYPE_CHECKING
@@ -28,6 +29,7 @@ from abm.bargaining import (
 from abm.behaviour import Action
 from abm.learning import Alteration, DataPool, Learner, ShardedTrainer, make_learner
 from abm.levers import LEVERS
+from abm.network import CsrNetwork
 from abm.twins import Draw, Effects
 
 if TYPE_CHECKING:
@@ -116,6 +118,20 @@ class User(mesa.discrete_space.FixedAgent):
     def contributed(self) -> int:
         """Samples this user has contributed so far."""
         return int(self.model.users.contributed[self.index])
+
+
+def place_users(model: LeverageModel) -> CsrNetwork:
+    """The network as a Mesa cell space, with a :class:`User` view on each cell."""
+    grid = CsrNetwork(model.adjacency, random=model.random)
+    paused = gc.isenabled()
+    gc.disable()  # a million new objects: no cyclic GC passes over them meanwhile
+    try:
+        for i in range(model.n_users):
+            User(model, i).cell = grid[i]
+    finally:
+        if paused:
+            gc.enable()
+    return grid
 
 
 class Platform(mesa.Agent):

@@ -19,39 +19,19 @@ run, and a twin world sees the same draws as the real one.
 
 from __future__ import annotations
 
-import copy
-import gc
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import mesa
 import numpy as np
 
 from abm import behaviour, metrics, routing, twins
-from abm.agents import Collective, Platform, User, UserState
+from abm.agents import Collective, Platform, UserState, place_users
 from abm.behaviour import NO_PLATFORM, Action
 from abm.learning import assign_slices, load_task, naive_learner_for
-from abm.network import CsrNetwork, build_graph
+from abm.network import build_graph
 from abm.scenario import EventAction, Scenario, with_overrides
 from abm.scenario.paths import keyword_overrides
 from abm.twins import Draw
-
-# What a twin shares with its real world: built once from the seed, never written
-# (a stream task's store only grows, by rows that depend on (seed, user, k) alone).
-SHARED = ("adjacency", "degree", "n_users", "task", "group_classes", "naive_quality")
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector (reference counting still frees)."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 class LeverageModel(mesa.Model):
@@ -101,27 +81,10 @@ class LeverageModel(mesa.Model):
         )
         self._populate(groups, off=frozenset())
 
-        # Users as Mesa agents: views on the arrays, on the cells of the network.
-        with _gc_paused():  # millions of new objects: no cyclic GC passes over them meanwhile
-            self.grid = CsrNetwork(self.adjacency, random=self.random)
-            for i in range(self.n_users):
-                User(self, i).cell = self.grid[i]
-
-        self.twins = [self.twin(off) for off in twins.plan(self)]
+        self.grid = place_users(self)  # users as Mesa agents on the network's cells
+        self.twins = [twins.build(self, off) for off in twins.plan(self)]
         self.datacollector = metrics.build_datacollector(self)
         metrics.collect(self)
-
-    def twin(self, off: frozenset[int]) -> LeverageModel:
-        """A twin world of this one in which the collectives ``off`` never launch."""
-        twin = LeverageModel.__new__(LeverageModel)
-        mesa.Model.__init__(twin, rng=self.root)
-        twin.spec, twin.root, twin.real, twin.twins = self.spec, self.root, self, []
-        for name in SHARED:
-            setattr(twin, name, getattr(self, name))
-        # Each world hands its users' rows over at its own pace: its own cursors.
-        twin.slices = copy.deepcopy(self.slices, {id(self.task): self.task})
-        twin._populate(self.users.group, off)
-        return twin
 
     def _populate(self, groups: np.ndarray, off: frozenset[int]) -> None:
         """Users' state, platforms (seeded with their own data) and collectives."""
@@ -183,7 +146,7 @@ class LeverageModel(mesa.Model):
         self.measure_leverage()
         self.bargain()
         for twin in self.twins:
-            twin.follow(self)
+            twins.follow(twin, self)
         # 7. Record the step.
         metrics.collect(self)
         if self.steps >= self.spec.steps:
@@ -326,16 +289,6 @@ class LeverageModel(mesa.Model):
             row = c.bargain(self.t)
             if row is not None:
                 self.bargaining_log.append(row)
-
-    def follow(self, real: LeverageModel) -> None:
-        """A twin ends the campaigns its real world's bargaining ended, the same way."""
-        for mine, theirs in zip(self.collectives, real.collectives, strict=True):
-            if mine.off or mine.ended_reason or not theirs.ended_reason:
-                continue
-            if theirs.concession:
-                mine.concede(theirs.dividend_rate)
-            else:
-                mine.stop(theirs.ended_reason)
 
     # ------------------------------------------------------------------ helpers
     def _collective(self, name: str | None) -> Collective:

@@ -22,16 +22,18 @@ twin only (every collective is measured against the world with no campaign);
 
 **Other collectives in a twin** run their own campaigns by the same rules, but do not
 bargain: a campaign that the real world's bargaining ended ends in the twin at the same
-step, with the same concession (:meth:`LeverageModel.follow`), so a twin differs from
+step, with the same concession (:func:`follow`), so a twin differs from
 the real world only by the collective it switches off.
 """
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import TYPE_CHECKING
 
+import mesa
 import numpy as np
 
 from abm.bargaining import normalised_leverage
@@ -41,6 +43,10 @@ if TYPE_CHECKING:
     from abm.model import LeverageModel
 
 MAX_PER_COLLECTIVE = 5  # beyond this many collectives, per-collective twins cost too much
+
+# What a twin shares with its real world: built once from the seed, never written
+# (a stream task's store only grows, by rows that depend on (seed, user, k) alone).
+SHARED = ("adjacency", "degree", "n_users", "task", "group_classes", "naive_quality")
 
 
 class Draw(IntEnum):
@@ -90,6 +96,30 @@ def plan(model: LeverageModel) -> list[frozenset[int]]:
     if mode is TwinMode.JOINT or n == 1 or n > MAX_PER_COLLECTIVE:
         return [joint]
     return [frozenset({i}) for i in range(n)] + [joint]
+
+
+def build(real: LeverageModel, off: frozenset[int]) -> LeverageModel:
+    """A twin world of ``real`` in which the collectives ``off`` never launch."""
+    twin = type(real).__new__(type(real))
+    mesa.Model.__init__(twin, rng=real.root)
+    twin.spec, twin.root, twin.real, twin.twins = real.spec, real.root, real, []
+    for name in SHARED:
+        setattr(twin, name, getattr(real, name))
+    # Each world hands its users' rows over at its own pace: its own cursors.
+    twin.slices = copy.deepcopy(real.slices, {id(real.task): real.task})
+    twin._populate(real.users.group, off)
+    return twin
+
+
+def follow(twin: LeverageModel, real: LeverageModel) -> None:
+    """The twin ends the campaigns its real world's bargaining ended, the same way."""
+    for mine, theirs in zip(twin.collectives, real.collectives, strict=True):
+        if mine.off or mine.ended_reason or not theirs.ended_reason:
+            continue
+        if theirs.concession:
+            mine.concede(theirs.dividend_rate)
+        else:
+            mine.stop(theirs.ended_reason)
 
 
 @dataclass

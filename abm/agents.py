@@ -341,7 +341,7 @@ class Collective(mesa.Agent):
             share = behaviour.neighbour_mean(m.adjacency, m.degree, self.members.astype(np.float32))
             u.member[:, self.index] = behaviour.recruit(
                 self.members, share + u.grievance[:, self.target], u.threshold,
-                m.draw(Draw.RECRUIT, self.index).random(m.n_users), spec.recruit_rate,
+                m.uniforms(Draw.RECRUIT, self.index), spec.recruit_rate,
             )  # fmt: skip
         ready = self.scheduled or t >= spec.start
         if self.state is CampaignState.WAITING and ready:
@@ -369,7 +369,7 @@ class Collective(mesa.Agent):
         pressure[rows] = pressed
         acting = behaviour.will_act(
             able, pressure, u.threshold, was,
-            m.draw(Draw.ACT, self.index).random(m.n_users), spec.fatigue,
+            m.uniforms(Draw.ACT, self.index), spec.fatigue,
         )  # fmt: skip
         tired = was & ~acting & self.members & (pressure >= u.threshold)
         u.member[tired, self.index] = False

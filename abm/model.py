@@ -52,6 +52,7 @@ class LeverageModel(mesa.Model):
         self.spec = spec
         self.root = twins.root_seed(seed, self.rng)
         self.real: LeverageModel | None = None  # a twin's real world
+        self.drawn: dict[tuple, np.ndarray] = {}  # this step's uniforms (``uniforms``)
 
         # The world: network, task, the users' data slices (shared with the twins).
         self.adjacency, groups = build_graph(spec.network, spec.population.n_users, self.rng)
@@ -120,6 +121,21 @@ class LeverageModel(mesa.Model):
     def draw(self, purpose: Draw, *key: int) -> np.random.Generator:
         """This step's random stream for one purpose (common to the real world and twins)."""
         return twins.stream(self.root, self.t, purpose, *key)
+
+    def uniforms(self, purpose: Draw, *key: int, rows: int = 0) -> np.ndarray:
+        """One uniform per user (``rows`` of them if > 0) from this step's ``purpose`` stream.
+
+        Every world draws the same numbers, so they are drawn once a step, by the real
+        world, and its twins read them (read-only) as they step in lockstep.
+        """
+        world = self if self.real is None else self.real
+        drawn, at = world.drawn, (self.t, purpose, key, rows)
+        if at not in drawn:
+            if any(t != self.t for t, *_ in drawn):
+                drawn.clear()  # an earlier step's
+            drawn[at] = self.draw(purpose, *key).random((max(rows, 1), self.n_users))
+            drawn[at].flags.writeable = False
+        return drawn[at] if rows else drawn[at][0]
 
     def step(self) -> None:
         """Advance the world by one step (see the module docstring for the phases)."""
@@ -208,9 +224,8 @@ class LeverageModel(mesa.Model):
         """Users reconsider their platform by a logit over utility (boycotters leave)."""
         u, pop = self.users, self.spec.population
         boycotting = u.action == Action.BOYCOTT
-        draws = self.draw(Draw.RECONSIDER)
-        reconsider = (draws.random(self.n_users) < pop.reconsider_rate) | (u.platform < 0)
-        uniforms = draws.random(self.n_users)
+        coin, uniforms = self.uniforms(Draw.RECONSIDER, rows=2)
+        reconsider = (coin < pop.reconsider_rate) | (u.platform < 0)
         # Utilities matter only to the users who reconsider: compute their rows alone.
         rows = np.flatnonzero(reconsider & ~boycotting)
         share = behaviour.neighbour_share(

@@ -119,7 +119,7 @@ def route(model: LeverageModel) -> None:
             rationality = model.spec.population.rationality
             away = behaviour.asks_substitute(p.substitute, p.quality, rationality)
             if asked is None:
-                asked = model.draw(Draw.SUBSTITUTE).random(n)[owner]
+                asked = model.uniforms(Draw.SUBSTITUTE)[owner]
             to_home &= ~((home == p.index) & (asked < away))
     for p in model.platforms:
         p.receive(batch, np.flatnonzero((to_home & (home == p.index)) | (redirect == p.index)))

@@ -233,3 +233,18 @@ def test_right_to_delete_granted_mid_campaign_covers_members_already_striking():
     deleted = p.deleted
     model.step()  # deletion is requested once, not every step
     assert p.deleted == deleted
+
+
+def test_poisson_counts_by_inversion_follow_the_distribution():
+    from scipy.stats import poisson
+
+    from abm.routing import poisson_counts
+
+    uniforms = np.random.default_rng(7).random(200_000)
+    for mean in (0.0, 0.1, 2.5, 30.0):
+        counts = poisson_counts(uniforms, mean)
+        expected = poisson.pmf(np.arange(counts.max() + 1), mean)
+        observed = np.bincount(counts) / counts.size
+        assert np.abs(observed - expected).max() < 0.004, mean
+        # A user's count depends on its own uniform alone, and rises with it.
+        assert np.all(np.diff(counts[np.argsort(uniforms)]) >= 0)

@@ -277,7 +277,7 @@ class RecordingRng:
 
     def random(self, *args, **kwargs):  # noqa: D102
         out = self._rng.random(*args, **kwargs)
-        self.log.append(np.array(out, copy=True))
+        self.log.extend(np.array(out, copy=True).reshape(-1, out.shape[-1]))  # row by row
         return out
 
     def __getattr__(self, name):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from enum import IntEnum
+from typing import Any
 
 import numpy as np
 
@@ -42,6 +43,22 @@ _COLUMNS: dict[str, type] = {
     "alteration": np.int8,
     "_feat": np.int64,  # row into the side array of altered features, -1 if clean
 }
+
+
+class _Column:
+    """A read-only view on one column of a pool's live rows (its first ``len(pool)``)."""
+
+    def __init__(self, doc: str):
+        self.__doc__ = doc
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, pool: DataPool | None, owner: type | None = None) -> Any:
+        return self if pool is None else pool._cols[self.name][: pool._n]
+
+    def __set__(self, pool: DataPool, value: Any) -> None:
+        raise AttributeError(f"the pool's {self.name} column is read-only")
 
 
 class DataPool:
@@ -72,38 +89,12 @@ class DataPool:
     def __len__(self) -> int:
         return self._n
 
-    def _view(self, name: str) -> np.ndarray:
-        return self._cols[name][: self._n]
-
-    @property
-    def sample(self) -> np.ndarray:
-        """Index of each live row into ``task.X_train``."""
-        return self._view("sample")
-
-    @property
-    def y(self) -> np.ndarray:
-        """Label (or rating) of each live row, as contributed (possibly altered)."""
-        return self._view("y")
-
-    @property
-    def contributor(self) -> np.ndarray:
-        """User id of each live row's contributor."""
-        return self._view("contributor")
-
-    @property
-    def step(self) -> np.ndarray:
-        """Step at which each live row was contributed."""
-        return self._view("step")
-
-    @property
-    def collective(self) -> np.ndarray:
-        """Collective the row was contributed under (-1 for none)."""
-        return self._view("collective")
-
-    @property
-    def alteration(self) -> np.ndarray:
-        """``Alteration`` code of each live row."""
-        return self._view("alteration")
+    sample = _Column("Index of each live row into ``task.X_train``.")
+    y = _Column("Label (or rating) of each live row, as contributed (possibly altered).")
+    contributor = _Column("User id of each live row's contributor.")
+    step = _Column("Step at which each live row was contributed.")
+    collective = _Column("Collective the row was contributed under (-1 for none).")
+    alteration = _Column("``Alteration`` code of each live row.")
 
     @property
     def capacity(self) -> int:

@@ -35,14 +35,15 @@ from typing import Any, Literal
 
 import numpy as np
 
+from abm.learning.movielens import movielens_task
 from abm.learning.ratings_stream import RatingsStream, RatingsStreamParams
 from abm.learning.stream import GaussianStream, StreamParams, _pair_keys
+from abm.learning.task import Task, draw_seed, split
 
 __all__ = [
     "SAMPLING",
     "TASK_NAMES",
     "Slices",
-    "Task",
     "assign_slices",
     "draw_samples",
     "load_task",
@@ -63,113 +64,7 @@ TASK_NAMES: tuple[str, ...] = (
 SAMPLING: tuple[str, ...] = ("with_replacement", "without_replacement")
 
 
-@dataclass(eq=False)
-class Task:
-    """A learning task: a seeded train/test split and what learners need to size themselves.
-
-    A task is fixed once loaded, except that a stream task's training store grows as
-    users make fresh rows (``append_rows``); indices into ``X_train`` stay valid.
-
-    Attributes:
-        name: Task name (e.g. "breast_cancer").
-        kind: "classification" or "ratings".
-        X_train: Training features (float) or, for ratings, int ``(rater, item)`` pairs.
-        y_train: Training labels (int) or ratings (float).
-        X_test: Held-out features / pairs.
-        y_test: Held-out labels / ratings.
-        n_classes: Number of classes (0 for ratings).
-        n_features: Number of features (2 for ratings: rater, item).
-        rating_range: ``(r_min, r_max)`` for ratings tasks.
-        n_raters: Number of raters (ratings tasks).
-        n_items: Number of items (ratings tasks).
-        feature_names: Names of the features.
-        class_names: Original label values, index = encoded class.
-        feature_mean: Training-split mean used to standardise (classification).
-        feature_scale: Training-split standard deviation used to standardise.
-        stream: The generator of a stream task (None for finite tasks). A ratings
-            stream's held-out set and raters are filled in by ``assign_slices``.
-        ranking: Held-out ranking probe of a ratings task (hit rate at k).
-        ordered: True when each slice must be contributed in order (rater histories).
-    """
-
-    name: str
-    kind: Literal["classification", "ratings"]
-    X_train: np.ndarray
-    y_train: np.ndarray
-    X_test: np.ndarray
-    y_test: np.ndarray
-    n_classes: int = 0
-    n_features: int = 0
-    rating_range: tuple[float, float] = (1.0, 5.0)
-    n_raters: int = 0
-    n_items: int = 0
-    feature_names: tuple[str, ...] = ()
-    class_names: tuple[Any, ...] = ()
-    feature_mean: np.ndarray | None = field(default=None, repr=False)
-    feature_scale: np.ndarray | None = field(default=None, repr=False)
-    stream: GaussianStream | RatingsStream | None = field(default=None, repr=False)
-    ranking: Any = field(default=None, repr=False)
-    ordered: bool = False
-    _n_store: int = field(default=-1, repr=False)
-
-    def append_rows(self, X: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """Append fresh training rows (stream tasks) and return their indices.
-
-        The store grows geometrically; ``X_train`` / ``y_train`` become views of its
-        filled part, so earlier indices (and earlier views) stay valid.
-        """
-        n_old = len(self.y_train)
-        m = len(y)
-        if self._n_store < 0 or n_old + m > len(self._y_buf):
-            cap = max(2 * (n_old + m), 1024)
-            Xb = np.empty((cap, self.X_train.shape[1]), dtype=self.X_train.dtype)
-            yb = np.empty(cap, dtype=self.y_train.dtype)
-            Xb[:n_old], yb[:n_old] = self.X_train, self.y_train
-            self._X_buf, self._y_buf = Xb, yb
-        self._X_buf[n_old : n_old + m] = X
-        self._y_buf[n_old : n_old + m] = y
-        self._n_store = n_old + m
-        self.X_train = self._X_buf[: n_old + m]
-        self.y_train = self._y_buf[: n_old + m]
-        return np.arange(n_old, n_old + m, dtype=np.int64)
-
-    @property
-    def n_train(self) -> int:
-        """Number of training samples."""
-        return len(self.y_train)
-
-    @property
-    def n_test(self) -> int:
-        """Number of held-out samples."""
-        return len(self.y_test)
-
-
 # ------------------------------------------------------------------------ loading
-
-
-def _seed(rng: np.random.Generator) -> int:
-    return int(rng.integers(0, 2**31 - 1))
-
-
-def _split(
-    n: int, y: np.ndarray | None, test_size: float, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
-    """Train/test indices; stratified by ``y`` when given."""
-    if not 0.0 < test_size < 1.0:
-        raise ValueError(f"test_size must be in (0, 1), got {test_size}")
-    if y is None:
-        perm = rng.permutation(n)
-        n_test = max(1, int(round(test_size * n)))
-        return np.sort(perm[n_test:]), np.sort(perm[:n_test])
-    from sklearn.model_selection import train_test_split
-
-    idx = np.arange(n)
-    counts = np.bincount(y)
-    stratify = y if counts[counts > 0].min() >= 2 else None
-    train, test = train_test_split(
-        idx, test_size=test_size, random_state=_seed(rng), stratify=stratify
-    )
-    return np.sort(train), np.sort(test)
 
 
 def _classification_task(
@@ -184,7 +79,7 @@ def _classification_task(
     X = np.asarray(X, dtype=np.float64)
     classes, y = np.unique(np.asarray(labels), return_inverse=True)
     y = y.astype(np.int64)
-    train, test = _split(len(y), y, test_size, rng)
+    train, test = split(len(y), y, test_size, rng)
     X_train, X_test = X[train], X[test]
     mean = X_train.mean(axis=0)
     scale = X_train.std(axis=0)
@@ -241,19 +136,16 @@ def _ratings_task(
         raw = np.round(raw)
     ratings = np.clip(raw, lo, hi).astype(np.float64)
     X = np.column_stack([raters, items]).astype(np.int64)
-    train, test = _split(n, None, test_size, rng)
-    return Task(
-        name="ratings",
-        kind="ratings",
-        X_train=X[train],
-        y_train=ratings[train],
-        X_test=X[test],
-        y_test=ratings[test],
-        n_features=2,
+    train, test = split(n, None, test_size, rng)
+    return Task.ratings(
+        "ratings",
+        X,
+        ratings,
+        train,
+        test,
         rating_range=(float(lo), float(hi)),
         n_raters=n_raters,
         n_items=n_items,
-        feature_names=("rater", "item"),
     )
 
 
@@ -383,8 +275,6 @@ def load_task(
     if name == "ratings_stream":
         return _ratings_stream_task(rng, int(n_samples or 2000), stream_params)
     if name == "movielens":
-        from abm.learning.movielens import movielens_task
-
         if path is None:
             raise ValueError(
                 "task 'movielens' needs task.path: a u.data, ratings.dat or ratings.csv"
@@ -410,7 +300,7 @@ def load_task(
 
         opts = {"n_features": 20, "n_informative": 10, "n_classes": 2, **params}
         X, y = make_classification(
-            n_samples=int(n_samples or 2000), random_state=_seed(rng), **opts
+            n_samples=int(n_samples or 2000), random_state=draw_seed(rng), **opts
         )
         names = tuple(f"x{j}" for j in range(X.shape[1]))
         return _classification_task(name, X, y, test_size, rng, names, standardise)

@@ -495,31 +495,7 @@ class Scenario(Strict):
             )
         if self.network.kind is GraphKind.EDGELIST and not self.network.path:
             raise ValueError("network.path|an edge-list file for kind edgelist")
-        if self.check is not None:
-            self._check_check()
         return self
-
-    def _check_check(self) -> None:
-        """The check's overrides name fields and give a valid scenario.
-
-        Whether its outcome exists needs :mod:`abm.metrics` (and so the model layer),
-        which loading a scenario must not import: :func:`abm.check.validate_check`
-        checks that, for ``abm validate`` and ``abm check``.
-        """
-        from abm.scenario.paths import set_path  # deferred: paths imports this module
-
-        raw = self.model_dump(mode="json", exclude={"check"})
-        for key, value in self.check.versus.items():
-            try:
-                set_path(raw, key, value)
-            except ScenarioError as err:
-                raise ValueError(f"check.versus.{key}|{err.expected}") from None
-        try:
-            Scenario.model_validate(raw)
-        except ValidationError as err:
-            bad = one_line_error(err, None)
-            expected = f"a valid scenario ({bad.field}: {bad.expected})"
-            raise ValueError(f"check.versus|{expected}") from None
 
     def platform_index(self, name: str) -> int:
         """Position of the platform called ``name``."""
@@ -549,16 +525,6 @@ def _known(name: str, known: list[str], where: str, what: str) -> None:
         hint = difflib.get_close_matches(name, known, n=1)
         extra = f"; did you mean '{hint[0]}'?" if hint else ""
         raise ValueError(f"{where}|a known {what} (one of {', '.join(known)}), got '{name}'{extra}")
-
-
-def validate(raw: Any, file: str | Path | None = None) -> Scenario:
-    """Validate a plain mapping into a :class:`Scenario`, with one-line errors."""
-    if not isinstance(raw, dict):
-        raise ScenarioError(file, "", f"a mapping of scenario fields, got {type(raw).__name__}")
-    try:
-        return Scenario.model_validate(raw)
-    except ValidationError as err:
-        raise one_line_error(err, file) from None
 
 
 def one_line_error(

@@ -29,6 +29,7 @@ same user the same rows.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -202,6 +203,31 @@ def _ratings_stream_task(
     )
 
 
+def _bundled_table(name: str) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
+    """Features, labels and feature names of a dataset bundled with scikit-learn."""
+    from sklearn import datasets
+
+    loader = {
+        "digits": datasets.load_digits,
+        "breast_cancer": datasets.load_breast_cancer,
+        "wine": datasets.load_wine,
+    }[name]
+    bunch = loader()
+    names = getattr(bunch, "feature_names", [f"x{j}" for j in range(bunch.data.shape[1])])
+    return bunch.data, bunch.target, tuple(names)
+
+
+def _synthetic_table(
+    rng: np.random.Generator, n_samples: int, params: dict[str, Any]
+) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
+    """A ``make_classification`` table seeded from the run's generator."""
+    from sklearn.datasets import make_classification
+
+    opts = {"n_features": 20, "n_informative": 10, "n_classes": 2, **params}
+    X, y = make_classification(n_samples=n_samples, random_state=draw_seed(rng), **opts)
+    return X, y, tuple(f"x{j}" for j in range(X.shape[1]))
+
+
 def _read_table(
     name: str,
     path: str | Path | None,
@@ -274,6 +300,8 @@ def load_task(
         return _stream_task(rng, int(n_samples or 2000), stream_params)
     if name == "ratings_stream":
         return _ratings_stream_task(rng, int(n_samples or 2000), stream_params)
+    if name == "ratings":
+        return _ratings_task(rng, test_size, int(n_samples or 20000), **params)
     if name == "movielens":
         if path is None:
             raise ValueError(
@@ -281,35 +309,14 @@ def load_task(
             )
         return movielens_task(path, rng=rng, test_size=test_size, **params)
     if name in ("digits", "breast_cancer", "wine"):
-        from sklearn import datasets
-
-        loader = {
-            "digits": datasets.load_digits,
-            "breast_cancer": datasets.load_breast_cancer,
-            "wine": datasets.load_wine,
-        }[name]
-        bunch = loader()
-        names = tuple(
-            getattr(bunch, "feature_names", [f"x{j}" for j in range(bunch.data.shape[1])])
-        )
-        return _classification_task(
-            name, bunch.data, bunch.target, test_size, rng, names, standardise
-        )
-    if name == "synthetic":
-        from sklearn.datasets import make_classification
-
-        opts = {"n_features": 20, "n_informative": 10, "n_classes": 2, **params}
-        X, y = make_classification(
-            n_samples=int(n_samples or 2000), random_state=draw_seed(rng), **opts
-        )
-        names = tuple(f"x{j}" for j in range(X.shape[1]))
-        return _classification_task(name, X, y, test_size, rng, names, standardise)
-    if name == "ratings":
-        return _ratings_task(rng, test_size, int(n_samples or 20000), **params)
-    if name in ("csv", "parquet"):
+        X, labels, names = _bundled_table(name)
+    elif name == "synthetic":
+        X, labels, names = _synthetic_table(rng, int(n_samples or 2000), params)
+    elif name in ("csv", "parquet"):
         X, labels, names = _read_table(name, path, feature_columns, label_column)
-        return _classification_task(name, X, labels, test_size, rng, names, standardise)
-    raise ValueError(f"unknown task {name!r}; valid names: {', '.join(TASK_NAMES)}")
+    else:
+        raise ValueError(f"unknown task {name!r}; valid names: {', '.join(TASK_NAMES)}")
+    return _classification_task(name, X, labels, test_size, rng, names, standardise)
 
 
 # ------------------------------------------------------------------------- slices
@@ -522,90 +529,101 @@ def _assign(
         return _ratings_stream_slices(task, n_users)
     if task.stream is not None:
         return _stream_slices(task, n_users, heterogeneity, groups, concentration, rng)
-    n = task.n_train
-    no_fav = np.full(n_users, -1, dtype=np.int64)
-
     if task.kind == "ratings":
         return _rater_slices(task, n_users, rng)
-
     if heterogeneity == "iid":
-        perm = rng.permutation(n)
-        if n_users <= n:
-            owner = np.empty(n, dtype=np.int64)
-            bounds = (np.arange(n_users + 1) * n) // n_users
-            owner[perm] = np.repeat(np.arange(n_users), np.diff(bounds))
-            return _to_slices(np.arange(n), owner, n_users, no_fav)
-        extra = rng.integers(0, n, size=n_users - n)
-        samples = np.concatenate([perm, extra])
-        owner = rng.permutation(n_users)
-        return _to_slices(samples, owner, n_users, no_fav)
-
-    y = task.y_train
-    K = task.n_classes
+        return _iid_slices(task.n_train, n_users, rng)
+    if heterogeneity not in ("class", "group"):
+        raise ValueError(f"unknown heterogeneity {heterogeneity!r}; valid: iid, class, group")
+    if groups is None:  # random groups, as many as classes
+        groups = rng.integers(0, task.n_classes, size=n_users)
     if heterogeneity == "class":
-        fav = groups % K if groups is not None else rng.integers(0, K, size=n_users)
-        members, starts, counts = _bucketed(fav, K)
+        return _class_slices(task, groups % task.n_classes, concentration, rng)
+    return _group_slices(task, np.unique(groups, return_inverse=True)[1], concentration, rng)
 
-        def route(classes: np.ndarray) -> np.ndarray:
-            owner = rng.integers(0, n_users, size=len(classes))
-            has_fan = counts[classes] > 0
-            skew = (rng.random(len(classes)) < concentration) & has_fan
-            owner[skew] = _pick_within(members, starts, counts, classes[skew], rng)
-            return owner
 
-        owner = route(y)
-        samples = np.arange(n)
-        lonely = np.flatnonzero(np.bincount(owner, minlength=n_users) == 0)
-        if len(lonely):
-            # Give each user left out one sample, from its favourite class with
-            # probability ``concentration``, so the skew holds for tiny slices too.
-            by_class, c_starts, c_counts = _bucketed(y, K)
-            lf = fav[lonely]
-            use_fav = (rng.random(len(lonely)) < concentration) & (c_counts[lf] > 0)
-            extra = rng.integers(0, n, size=len(lonely))
-            extra[use_fav] = _pick_within(by_class, c_starts, c_counts, lf[use_fav], rng)
-            samples = np.concatenate([samples, extra])
-            owner = np.concatenate([owner, lonely])
-        return _to_slices(samples, owner, n_users, fav.astype(np.int64))
+def _with_lonely(
+    samples: np.ndarray,
+    owner: np.ndarray,
+    n_users: int,
+    pick: Callable[[np.ndarray], np.ndarray],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Give each user left without a sample one more, chosen by ``pick(lonely users)``."""
+    lonely = np.flatnonzero(np.bincount(owner, minlength=n_users) == 0)
+    if len(lonely):
+        samples = np.concatenate([samples, pick(lonely)])
+        owner = np.concatenate([owner, lonely])
+    return samples, owner
 
-    if heterogeneity == "group":
-        if groups is None:
-            groups = rng.integers(0, K, size=n_users)
-        _, g = np.unique(groups, return_inverse=True)
-        G = int(g.max()) + 1
-        profile = concentration * rng.dirichlet(np.full(K, 0.5), size=G) + (1 - concentration) / K
-        sizes = np.bincount(g, minlength=G).astype(float)
-        weight = profile * sizes[:, None]  # (G, K)
-        p_group_given_class = weight / weight.sum(axis=0, keepdims=True)
-        cdf = np.cumsum(p_group_given_class, axis=0)  # (G, K)
-        members, starts, counts = _bucketed(g, G)
 
-        def route_groups(classes: np.ndarray) -> np.ndarray:
-            u = rng.random(len(classes))
-            grp = np.empty(len(classes), dtype=np.int64)
-            for k in np.unique(classes):
-                sel = classes == k
-                grp[sel] = np.minimum(np.searchsorted(cdf[:, k], u[sel], side="right"), G - 1)
-            return _pick_within(members, starts, counts, grp, rng)
+def _iid_slices(n: int, n_users: int, rng: np.random.Generator) -> Slices:
+    """A random partition into near-equal slices (with more users than rows, repeats)."""
+    no_fav = np.full(n_users, -1, dtype=np.int64)
+    perm = rng.permutation(n)
+    if n_users <= n:
+        owner = np.empty(n, dtype=np.int64)
+        bounds = (np.arange(n_users + 1) * n) // n_users
+        owner[perm] = np.repeat(np.arange(n_users), np.diff(bounds))
+        return _to_slices(np.arange(n), owner, n_users, no_fav)
+    extra = rng.integers(0, n, size=n_users - n)
+    samples = np.concatenate([perm, extra])
+    owner = rng.permutation(n_users)
+    return _to_slices(samples, owner, n_users, no_fav)
 
-        owner = route_groups(y)
-        samples = np.arange(n)
-        lonely = np.flatnonzero(np.bincount(owner, minlength=n_users) == 0)
-        if len(lonely):
-            # A left-out user draws a class from its group's profile, then a sample of it.
-            by_class, c_starts, c_counts = _bucketed(y, K)
-            pcdf = np.cumsum(profile * (np.bincount(y, minlength=K) > 0), axis=1)
-            pcdf /= pcdf[:, -1:]
-            lg = g[lonely]
-            cls = (rng.random(len(lonely))[:, None] > pcdf[lg]).sum(axis=1)
-            cls = np.minimum(cls, K - 1)
-            extra = _pick_within(by_class, c_starts, c_counts, cls, rng)
-            samples = np.concatenate([samples, extra])
-            owner = np.concatenate([owner, lonely])
-        fav = np.argmax(profile, axis=1)[g].astype(np.int64)
-        return _to_slices(samples, owner, n_users, fav)
 
-    raise ValueError(f"unknown heterogeneity {heterogeneity!r}; valid: iid, class, group")
+def _class_slices(
+    task: Task, fav: np.ndarray, concentration: float, rng: np.random.Generator
+) -> Slices:
+    """Users favour a class (``fav``); a sample goes to a fan of its class w.p. concentration."""
+    y, K, n, n_users = task.y_train, task.n_classes, task.n_train, len(fav)
+    members, starts, counts = _bucketed(fav, K)
+    owner = rng.integers(0, n_users, size=n)
+    skew = (rng.random(n) < concentration) & (counts[y] > 0)
+    owner[skew] = _pick_within(members, starts, counts, y[skew], rng)
+
+    def pick(lonely: np.ndarray) -> np.ndarray:
+        # From the left-out user's favourite class with probability ``concentration``,
+        # so the skew holds for tiny slices too.
+        by_class, c_starts, c_counts = _bucketed(y, K)
+        lf = fav[lonely]
+        use_fav = (rng.random(len(lonely)) < concentration) & (c_counts[lf] > 0)
+        extra = rng.integers(0, n, size=len(lonely))
+        extra[use_fav] = _pick_within(by_class, c_starts, c_counts, lf[use_fav], rng)
+        return extra
+
+    samples, owner = _with_lonely(np.arange(n), owner, n_users, pick)
+    return _to_slices(samples, owner, n_users, fav.astype(np.int64))
+
+
+def _group_slices(
+    task: Task, g: np.ndarray, concentration: float, rng: np.random.Generator
+) -> Slices:
+    """Groups ``g`` share a class profile; a sample goes to a group by it, then a member."""
+    y, K, n, n_users = task.y_train, task.n_classes, task.n_train, len(g)
+    G = int(g.max()) + 1
+    profile = concentration * rng.dirichlet(np.full(K, 0.5), size=G) + (1 - concentration) / K
+    sizes = np.bincount(g, minlength=G).astype(float)
+    weight = profile * sizes[:, None]  # (G, K)
+    cdf = np.cumsum(weight / weight.sum(axis=0, keepdims=True), axis=0)  # P(group | class)
+    members, starts, counts = _bucketed(g, G)
+    u = rng.random(n)
+    grp = np.empty(n, dtype=np.int64)
+    for k in np.unique(y):
+        sel = y == k
+        grp[sel] = np.minimum(np.searchsorted(cdf[:, k], u[sel], side="right"), G - 1)
+    owner = _pick_within(members, starts, counts, grp, rng)
+
+    def pick(lonely: np.ndarray) -> np.ndarray:
+        # A left-out user draws a class from its group's profile, then a sample of it.
+        by_class, c_starts, c_counts = _bucketed(y, K)
+        pcdf = np.cumsum(profile * (np.bincount(y, minlength=K) > 0), axis=1)
+        pcdf /= pcdf[:, -1:]
+        cls = (rng.random(len(lonely))[:, None] > pcdf[g[lonely]]).sum(axis=1)
+        return _pick_within(by_class, c_starts, c_counts, np.minimum(cls, K - 1), rng)
+
+    samples, owner = _with_lonely(np.arange(n), owner, n_users, pick)
+    fav = np.argmax(profile, axis=1)[g].astype(np.int64)
+    return _to_slices(samples, owner, n_users, fav)
 
 
 def _stream_slices(
@@ -704,10 +722,9 @@ def _rater_slices(task: Task, n_users: int, rng: np.random.Generator) -> Slices:
             np.arange(reps.sum()) - np.repeat(np.cumsum(reps) - reps, reps)
         )
         samples = by_rater[pos]
-    lonely = np.flatnonzero(np.bincount(owner, minlength=n_users) == 0)
-    if len(lonely):
-        samples = np.concatenate([samples, rng.integers(0, task.n_train, size=len(lonely))])
-        owner = np.concatenate([owner, lonely])
+    samples, owner = _with_lonely(
+        samples, owner, n_users, lambda lonely: rng.integers(0, task.n_train, size=len(lonely))
+    )
     return _to_slices(samples, owner, n_users, np.full(n_users, -1, dtype=np.int64))
 
 

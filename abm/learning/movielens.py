@@ -358,7 +358,7 @@ def movielens_task(
         rater, item, rating, test, len(items), rng, like_threshold, n_negatives, n_probe, k
     )
     lo = 0.5 if raw.fmt == "ratings.csv" else 1.0
-    return Task.ratings(
+    return Task.from_ratings(
         "movielens",
         X,
         rating,

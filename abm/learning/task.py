@@ -91,7 +91,7 @@ class Task:
         return np.arange(n_old, n_old + m, dtype=np.int64)
 
     @classmethod
-    def ratings(
+    def from_ratings(
         cls,
         name: str,
         pairs: np.ndarray,

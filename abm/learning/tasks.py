@@ -138,7 +138,7 @@ def _ratings_task(
     ratings = np.clip(raw, lo, hi).astype(np.float64)
     X = np.column_stack([raters, items]).astype(np.int64)
     train, test = split(n, None, test_size, rng)
-    return Task.ratings(
+    return Task.from_ratings(
         "ratings",
         X,
         ratings,

@@ -78,7 +78,7 @@ def versus_scenario(scenario: Scenario) -> Scenario:
 def validate_check(scenario: Scenario, file: str | Path | None = None) -> None:
     """The check's outcome is one the scenario and its lever-off version both produce.
 
-    (The schema has already checked that ``versus`` names fields and gives a valid
+    (Loading has already checked that ``versus`` names fields and gives a valid
     scenario; outcomes are declared in :mod:`abm.metrics`, which loading does not import.)
 
     Raises:

@@ -12,11 +12,14 @@ import sys
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from abm.scenario import ScenarioError, load_scenario
+
+if TYPE_CHECKING:
+    from abm.sweep import ExecutorKind
 
 app = typer.Typer(
     name="abm",
@@ -208,17 +211,10 @@ def sweep(
     """
     import os
 
-    from abm.sweep import ExecutorKind, load_sweep, run_sweep
-
-    kinds = [k.value for k in ExecutorKind]
-    if executor not in kinds:
-        fail(f"--executor: one of {', '.join(kinds)}, got '{executor}'")
-    kind = ExecutorKind(executor)
-    if scheduler is not None:
-        if kind is not ExecutorKind.LOCAL and kind is not ExecutorKind.DASK:
-            fail(f"--scheduler: only with --executor dask, got --executor {executor}")
-        kind = ExecutorKind.DASK
     from abm.outputs import check_out_root
+    from abm.sweep import load_sweep, run_sweep
+
+    kind = _executor_kind(executor, scheduler)
 
     spec = load_sweep(sweep_file, extra_roots=root or (), replicates=replicates, steps=steps,
                       overrides=set_)  # fmt: skip
@@ -237,6 +233,21 @@ def sweep(
     )
     if report.failed:
         fail(f"{report.failed} runs failed; see {report.folder}/failures.csv", 1)
+
+
+def _executor_kind(executor: str, scheduler: str | None) -> ExecutorKind:
+    """The ``--executor`` asked for; ``--scheduler`` implies (and needs) dask."""
+    from abm.sweep import ExecutorKind
+
+    kinds = [k.value for k in ExecutorKind]
+    if executor not in kinds:
+        fail(f"--executor: one of {', '.join(kinds)}, got '{executor}'")
+    kind = ExecutorKind(executor)
+    if scheduler is not None:
+        if kind is not ExecutorKind.LOCAL and kind is not ExecutorKind.DASK:
+            fail(f"--scheduler: only with --executor dask, got --executor {executor}")
+        kind = ExecutorKind.DASK
+    return kind
 
 
 @app.command()

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -23,6 +23,9 @@ import pandas as pd
 from abm import metrics, valuation
 from abm.bargaining import ROUND_COLUMNS
 from abm.scenario import Scenario, ScenarioError, with_overrides
+
+if TYPE_CHECKING:
+    from abm.model import LeverageModel
 
 
 @dataclass
@@ -62,13 +65,7 @@ def simulate(
     """
     from abm.model import LeverageModel  # deferred: keeps `abm validate` light
 
-    updates: dict[str, Any] = {}
-    if seed is not None:
-        updates["seed"] = seed
-    if steps is not None:
-        updates["steps"] = steps
-    if updates:  # through the schema: --steps 0 is refused like steps: 0 in a file
-        scenario = with_overrides(scenario, updates)
+    scenario = _with_seed_and_steps(scenario, seed, steps)
     started = datetime.now(UTC)
     t0 = time.perf_counter()
     model = LeverageModel(scenario=scenario)
@@ -86,11 +83,7 @@ def simulate(
     table = model.datacollector.get_model_vars_dataframe()
     table.index.name = "step"
     if scenario.measurement.valuation:
-        if progress and not _is_tty(sys.stderr):
-            note(f"{scenario.name}: valuing data")
-        valuation.value_users(model)
-        if 0 < len(model.collectives) <= 5:
-            valuation.value_collectives(model)
+        _value_data(model, scenario.name, progress)
     snapshots.append(metrics.agent_table(model).assign(step=model.steps))
     return RunResult(
         scenario=scenario,
@@ -104,6 +97,28 @@ def simulate(
         finished=datetime.now(UTC).isoformat(timespec="seconds"),
         seconds=time.perf_counter() - t0,
     )
+
+
+def _with_seed_and_steps(scenario: Scenario, seed: int | None, steps: int | None) -> Scenario:
+    """The scenario with ``seed`` and ``steps`` set where given.
+
+    They go through the schema: ``--steps 0`` is refused like ``steps: 0`` in a file.
+    """
+    updates: dict[str, Any] = {}
+    if seed is not None:
+        updates["seed"] = seed
+    if steps is not None:
+        updates["steps"] = steps
+    return with_overrides(scenario, updates) if updates else scenario
+
+
+def _value_data(model: LeverageModel, name: str, progress: bool) -> None:
+    """End-of-run Shapley values of users (and of collectives, when there are 1 to 5)."""
+    if progress and not _is_tty(sys.stderr):
+        note(f"{name}: valuing data")
+    valuation.value_users(model)
+    if 0 < len(model.collectives) <= 5:
+        valuation.value_collectives(model)
 
 
 class RunFailed(RuntimeError):

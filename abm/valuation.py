@@ -210,15 +210,25 @@ def knn_shapley(
             X_train, X_test[start : start + block], chunk=block, sq_train=sq_train
         )
         match = (y_train[order] == y_test[start : start + block, None]).astype(float)
-        s = np.empty_like(match)
-        # Jia et al. state s_N = m_N / N for N >= K; with fewer points than K the game
-        # is additive (each point's vote is worth 1/K), hence max(N, K).
-        s[:, -1] = match[:, -1] / max(n, k)
-        # s_i = s_N + sum_{j=i}^{N-1} (m_j - m_{j+1}) * min(K, j) / (j K).
-        increments = (match[:, :-1] - match[:, 1:]) * step
-        s[:, :-1] = s[:, -1:] + np.cumsum(increments[:, ::-1], axis=1)[:, ::-1]
+        s = _unrolled_recursion(match, k, step)
         values += np.bincount(order.ravel(), weights=s.ravel(), minlength=n)
     return values / len(y_test)
+
+
+def _unrolled_recursion(match: np.ndarray, k: int, step: np.ndarray) -> np.ndarray:
+    """Theorem 1 for a block of test points, one row each, columns nearest first.
+
+    ``match[t, i]`` is m_i of test point t; ``step[i - 1]`` is min(K, i) / (i K).
+    """
+    n = match.shape[1]
+    s = np.empty_like(match)
+    # Jia et al. state s_N = m_N / N for N >= K; with fewer points than K the game
+    # is additive (each point's vote is worth 1/K), hence max(N, K).
+    s[:, -1] = match[:, -1] / max(n, k)
+    # s_i = s_N + sum_{j=i}^{N-1} (m_j - m_{j+1}) * min(K, j) / (j K).
+    increments = (match[:, :-1] - match[:, 1:]) * step
+    s[:, :-1] = s[:, -1:] + np.cumsum(increments[:, ::-1], axis=1)[:, ::-1]
+    return s
 
 
 def tmc_shapley(

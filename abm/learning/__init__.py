@@ -20,11 +20,11 @@ from abm.learning.learners import (
 from abm.learning.movielens import MostPopular, RankingProbe, hit_rate, ratings_report, rmse
 from abm.learning.pool import Alteration, DataPool, ShardedTrainer
 from abm.learning.stream import GaussianStream, StreamParams
+from abm.learning.task import Task
 from abm.learning.tasks import (
     SAMPLING,
     TASK_NAMES,
     Slices,
-    Task,
     assign_slices,
     draw_samples,
     load_task,

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from abm.learning.learners import Learner, LogisticRegression, naive_learner_for
-from abm.learning.tasks import Task
+from abm.learning.task import Task
 
 __all__ = ["cdc_curve", "learning_curve", "normalise", "stream_curve", "strike_curve"]
 

@@ -13,15 +13,14 @@ to normalise the effect of strikes and contributions.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Literal, Protocol, Self, runtime_checkable
+from typing import Any, Literal, Protocol, Self, runtime_checkable
 
 import numpy as np
 import scipy.optimize
 import scipy.sparse
 from scipy.spatial import cKDTree
 
-if TYPE_CHECKING:
-    from abm.learning.tasks import Task
+from abm.learning.task import Task
 
 __all__ = [
     "ItemMean",

@@ -28,12 +28,12 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from abm.learning.tasks import Task
+from abm.learning.learners import ItemMean
+from abm.learning.task import Task, split
 
 __all__ = [
     "FORMATS",
@@ -304,8 +304,6 @@ def ratings_report(
     The baselines are fitted on ``(X_train, y_train)`` (default: the whole training
     split), which should be the data the learner saw.
     """
-    from abm.learning.learners import ItemMean
-
     X_train = task.X_train if X_train is None else X_train
     y_train = task.y_train if y_train is None else y_train
     item_mean = ItemMean(task.n_items, rating_range=task.rating_range).fit(X_train, y_train)
@@ -349,32 +347,26 @@ def movielens_task(
         A ratings task with ``ordered=True`` (training rows in timestamp order) and a
         ``ranking`` probe.
     """
-    from abm.learning.tasks import Task, _split
-
     raw = read_ratings(path)
     when = np.argsort(raw.timestamp, kind="stable")
     raters, rater = np.unique(raw.rater[when], return_inverse=True)
     items, item = np.unique(raw.item[when], return_inverse=True)
     rating = raw.rating[when]
     X = np.column_stack([rater, item]).astype(np.int64)
-    train, test = _split(len(rating), None, test_size, rng)
+    train, test = split(len(rating), None, test_size, rng)
     probe = _probe(
         rater, item, rating, test, len(items), rng, like_threshold, n_negatives, n_probe, k
     )
     lo = 0.5 if raw.fmt == "ratings.csv" else 1.0
-    return Task(
-        name="movielens",
-        kind="ratings",
-        X_train=X[train],
-        y_train=rating[train],
-        X_test=X[test],
-        y_test=rating[test],
-        n_features=2,
+    return Task.from_ratings(
+        "movielens",
+        X,
+        rating,
+        train,
+        test,
         rating_range=(lo, 5.0),
         n_raters=len(raters),
         n_items=len(items),
-        feature_names=("rater", "item"),
-        class_names=(),
         ranking=probe,
         ordered=True,
     )

@@ -29,20 +29,22 @@ same user the same rows.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
+from abm.learning.movielens import movielens_task
 from abm.learning.ratings_stream import RatingsStream, RatingsStreamParams
 from abm.learning.stream import GaussianStream, StreamParams, _pair_keys
+from abm.learning.task import Task, draw_seed, split
 
 __all__ = [
     "SAMPLING",
     "TASK_NAMES",
     "Slices",
-    "Task",
     "assign_slices",
     "draw_samples",
     "load_task",
@@ -63,113 +65,7 @@ TASK_NAMES: tuple[str, ...] = (
 SAMPLING: tuple[str, ...] = ("with_replacement", "without_replacement")
 
 
-@dataclass(eq=False)
-class Task:
-    """A learning task: a seeded train/test split and what learners need to size themselves.
-
-    A task is fixed once loaded, except that a stream task's training store grows as
-    users make fresh rows (``append_rows``); indices into ``X_train`` stay valid.
-
-    Attributes:
-        name: Task name (e.g. "breast_cancer").
-        kind: "classification" or "ratings".
-        X_train: Training features (float) or, for ratings, int ``(rater, item)`` pairs.
-        y_train: Training labels (int) or ratings (float).
-        X_test: Held-out features / pairs.
-        y_test: Held-out labels / ratings.
-        n_classes: Number of classes (0 for ratings).
-        n_features: Number of features (2 for ratings: rater, item).
-        rating_range: ``(r_min, r_max)`` for ratings tasks.
-        n_raters: Number of raters (ratings tasks).
-        n_items: Number of items (ratings tasks).
-        feature_names: Names of the features.
-        class_names: Original label values, index = encoded class.
-        feature_mean: Training-split mean used to standardise (classification).
-        feature_scale: Training-split standard deviation used to standardise.
-        stream: The generator of a stream task (None for finite tasks). A ratings
-            stream's held-out set and raters are filled in by ``assign_slices``.
-        ranking: Held-out ranking probe of a ratings task (hit rate at k).
-        ordered: True when each slice must be contributed in order (rater histories).
-    """
-
-    name: str
-    kind: Literal["classification", "ratings"]
-    X_train: np.ndarray
-    y_train: np.ndarray
-    X_test: np.ndarray
-    y_test: np.ndarray
-    n_classes: int = 0
-    n_features: int = 0
-    rating_range: tuple[float, float] = (1.0, 5.0)
-    n_raters: int = 0
-    n_items: int = 0
-    feature_names: tuple[str, ...] = ()
-    class_names: tuple[Any, ...] = ()
-    feature_mean: np.ndarray | None = field(default=None, repr=False)
-    feature_scale: np.ndarray | None = field(default=None, repr=False)
-    stream: GaussianStream | RatingsStream | None = field(default=None, repr=False)
-    ranking: Any = field(default=None, repr=False)
-    ordered: bool = False
-    _n_store: int = field(default=-1, repr=False)
-
-    def append_rows(self, X: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """Append fresh training rows (stream tasks) and return their indices.
-
-        The store grows geometrically; ``X_train`` / ``y_train`` become views of its
-        filled part, so earlier indices (and earlier views) stay valid.
-        """
-        n_old = len(self.y_train)
-        m = len(y)
-        if self._n_store < 0 or n_old + m > len(self._y_buf):
-            cap = max(2 * (n_old + m), 1024)
-            Xb = np.empty((cap, self.X_train.shape[1]), dtype=self.X_train.dtype)
-            yb = np.empty(cap, dtype=self.y_train.dtype)
-            Xb[:n_old], yb[:n_old] = self.X_train, self.y_train
-            self._X_buf, self._y_buf = Xb, yb
-        self._X_buf[n_old : n_old + m] = X
-        self._y_buf[n_old : n_old + m] = y
-        self._n_store = n_old + m
-        self.X_train = self._X_buf[: n_old + m]
-        self.y_train = self._y_buf[: n_old + m]
-        return np.arange(n_old, n_old + m, dtype=np.int64)
-
-    @property
-    def n_train(self) -> int:
-        """Number of training samples."""
-        return len(self.y_train)
-
-    @property
-    def n_test(self) -> int:
-        """Number of held-out samples."""
-        return len(self.y_test)
-
-
 # ------------------------------------------------------------------------ loading
-
-
-def _seed(rng: np.random.Generator) -> int:
-    return int(rng.integers(0, 2**31 - 1))
-
-
-def _split(
-    n: int, y: np.ndarray | None, test_size: float, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
-    """Train/test indices; stratified by ``y`` when given."""
-    if not 0.0 < test_size < 1.0:
-        raise ValueError(f"test_size must be in (0, 1), got {test_size}")
-    if y is None:
-        perm = rng.permutation(n)
-        n_test = max(1, int(round(test_size * n)))
-        return np.sort(perm[n_test:]), np.sort(perm[:n_test])
-    from sklearn.model_selection import train_test_split
-
-    idx = np.arange(n)
-    counts = np.bincount(y)
-    stratify = y if counts[counts > 0].min() >= 2 else None
-    train, test = train_test_split(
-        idx, test_size=test_size, random_state=_seed(rng), stratify=stratify
-    )
-    return np.sort(train), np.sort(test)
 
 
 def _classification_task(
@@ -184,7 +80,7 @@ def _classification_task(
     X = np.asarray(X, dtype=np.float64)
     classes, y = np.unique(np.asarray(labels), return_inverse=True)
     y = y.astype(np.int64)
-    train, test = _split(len(y), y, test_size, rng)
+    train, test = split(len(y), y, test_size, rng)
     X_train, X_test = X[train], X[test]
     mean = X_train.mean(axis=0)
     scale = X_train.std(axis=0)
@@ -241,19 +137,16 @@ def _ratings_task(
         raw = np.round(raw)
     ratings = np.clip(raw, lo, hi).astype(np.float64)
     X = np.column_stack([raters, items]).astype(np.int64)
-    train, test = _split(n, None, test_size, rng)
-    return Task(
-        name="ratings",
-        kind="ratings",
-        X_train=X[train],
-        y_train=ratings[train],
-        X_test=X[test],
-        y_test=ratings[test],
-        n_features=2,
+    train, test = split(n, None, test_size, rng)
+    return Task.from_ratings(
+        "ratings",
+        X,
+        ratings,
+        train,
+        test,
         rating_range=(float(lo), float(hi)),
         n_raters=n_raters,
         n_items=n_items,
-        feature_names=("rater", "item"),
     )
 
 
@@ -308,6 +201,31 @@ def _ratings_stream_task(
         feature_names=("rater", "item"),
         stream=stream,
     )
+
+
+def _bundled_table(name: str) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
+    """Features, labels and feature names of a dataset bundled with scikit-learn."""
+    from sklearn import datasets
+
+    loader = {
+        "digits": datasets.load_digits,
+        "breast_cancer": datasets.load_breast_cancer,
+        "wine": datasets.load_wine,
+    }[name]
+    bunch = loader()
+    names = getattr(bunch, "feature_names", [f"x{j}" for j in range(bunch.data.shape[1])])
+    return bunch.data, bunch.target, tuple(names)
+
+
+def _synthetic_table(
+    rng: np.random.Generator, n_samples: int, params: dict[str, Any]
+) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
+    """A ``make_classification`` table seeded from the run's generator."""
+    from sklearn.datasets import make_classification
+
+    opts = {"n_features": 20, "n_informative": 10, "n_classes": 2, **params}
+    X, y = make_classification(n_samples=n_samples, random_state=draw_seed(rng), **opts)
+    return X, y, tuple(f"x{j}" for j in range(X.shape[1]))
 
 
 def _read_table(
@@ -382,44 +300,23 @@ def load_task(
         return _stream_task(rng, int(n_samples or 2000), stream_params)
     if name == "ratings_stream":
         return _ratings_stream_task(rng, int(n_samples or 2000), stream_params)
+    if name == "ratings":
+        return _ratings_task(rng, test_size, int(n_samples or 20000), **params)
     if name == "movielens":
-        from abm.learning.movielens import movielens_task
-
         if path is None:
             raise ValueError(
                 "task 'movielens' needs task.path: a u.data, ratings.dat or ratings.csv"
             )
         return movielens_task(path, rng=rng, test_size=test_size, **params)
     if name in ("digits", "breast_cancer", "wine"):
-        from sklearn import datasets
-
-        loader = {
-            "digits": datasets.load_digits,
-            "breast_cancer": datasets.load_breast_cancer,
-            "wine": datasets.load_wine,
-        }[name]
-        bunch = loader()
-        names = tuple(
-            getattr(bunch, "feature_names", [f"x{j}" for j in range(bunch.data.shape[1])])
-        )
-        return _classification_task(
-            name, bunch.data, bunch.target, test_size, rng, names, standardise
-        )
-    if name == "synthetic":
-        from sklearn.datasets import make_classification
-
-        opts = {"n_features": 20, "n_informative": 10, "n_classes": 2, **params}
-        X, y = make_classification(
-            n_samples=int(n_samples or 2000), random_state=_seed(rng), **opts
-        )
-        names = tuple(f"x{j}" for j in range(X.shape[1]))
-        return _classification_task(name, X, y, test_size, rng, names, standardise)
-    if name == "ratings":
-        return _ratings_task(rng, test_size, int(n_samples or 20000), **params)
-    if name in ("csv", "parquet"):
+        X, labels, names = _bundled_table(name)
+    elif name == "synthetic":
+        X, labels, names = _synthetic_table(rng, int(n_samples or 2000), params)
+    elif name in ("csv", "parquet"):
         X, labels, names = _read_table(name, path, feature_columns, label_column)
-        return _classification_task(name, X, labels, test_size, rng, names, standardise)
-    raise ValueError(f"unknown task {name!r}; valid names: {', '.join(TASK_NAMES)}")
+    else:
+        raise ValueError(f"unknown task {name!r}; valid names: {', '.join(TASK_NAMES)}")
+    return _classification_task(name, X, labels, test_size, rng, names, standardise)
 
 
 # ------------------------------------------------------------------------- slices
@@ -632,90 +529,101 @@ def _assign(
         return _ratings_stream_slices(task, n_users)
     if task.stream is not None:
         return _stream_slices(task, n_users, heterogeneity, groups, concentration, rng)
-    n = task.n_train
-    no_fav = np.full(n_users, -1, dtype=np.int64)
-
     if task.kind == "ratings":
         return _rater_slices(task, n_users, rng)
-
     if heterogeneity == "iid":
-        perm = rng.permutation(n)
-        if n_users <= n:
-            owner = np.empty(n, dtype=np.int64)
-            bounds = (np.arange(n_users + 1) * n) // n_users
-            owner[perm] = np.repeat(np.arange(n_users), np.diff(bounds))
-            return _to_slices(np.arange(n), owner, n_users, no_fav)
-        extra = rng.integers(0, n, size=n_users - n)
-        samples = np.concatenate([perm, extra])
-        owner = rng.permutation(n_users)
-        return _to_slices(samples, owner, n_users, no_fav)
-
-    y = task.y_train
-    K = task.n_classes
+        return _iid_slices(task.n_train, n_users, rng)
+    if heterogeneity not in ("class", "group"):
+        raise ValueError(f"unknown heterogeneity {heterogeneity!r}; valid: iid, class, group")
+    if groups is None:  # random groups, as many as classes
+        groups = rng.integers(0, task.n_classes, size=n_users)
     if heterogeneity == "class":
-        fav = groups % K if groups is not None else rng.integers(0, K, size=n_users)
-        members, starts, counts = _bucketed(fav, K)
+        return _class_slices(task, groups % task.n_classes, concentration, rng)
+    return _group_slices(task, np.unique(groups, return_inverse=True)[1], concentration, rng)
 
-        def route(classes: np.ndarray) -> np.ndarray:
-            owner = rng.integers(0, n_users, size=len(classes))
-            has_fan = counts[classes] > 0
-            skew = (rng.random(len(classes)) < concentration) & has_fan
-            owner[skew] = _pick_within(members, starts, counts, classes[skew], rng)
-            return owner
 
-        owner = route(y)
-        samples = np.arange(n)
-        lonely = np.flatnonzero(np.bincount(owner, minlength=n_users) == 0)
-        if len(lonely):
-            # Give each user left out one sample, from its favourite class with
-            # probability ``concentration``, so the skew holds for tiny slices too.
-            by_class, c_starts, c_counts = _bucketed(y, K)
-            lf = fav[lonely]
-            use_fav = (rng.random(len(lonely)) < concentration) & (c_counts[lf] > 0)
-            extra = rng.integers(0, n, size=len(lonely))
-            extra[use_fav] = _pick_within(by_class, c_starts, c_counts, lf[use_fav], rng)
-            samples = np.concatenate([samples, extra])
-            owner = np.concatenate([owner, lonely])
-        return _to_slices(samples, owner, n_users, fav.astype(np.int64))
+def _with_lonely(
+    samples: np.ndarray,
+    owner: np.ndarray,
+    n_users: int,
+    pick: Callable[[np.ndarray], np.ndarray],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Give each user left without a sample one more, chosen by ``pick(lonely users)``."""
+    lonely = np.flatnonzero(np.bincount(owner, minlength=n_users) == 0)
+    if len(lonely):
+        samples = np.concatenate([samples, pick(lonely)])
+        owner = np.concatenate([owner, lonely])
+    return samples, owner
 
-    if heterogeneity == "group":
-        if groups is None:
-            groups = rng.integers(0, K, size=n_users)
-        _, g = np.unique(groups, return_inverse=True)
-        G = int(g.max()) + 1
-        profile = concentration * rng.dirichlet(np.full(K, 0.5), size=G) + (1 - concentration) / K
-        sizes = np.bincount(g, minlength=G).astype(float)
-        weight = profile * sizes[:, None]  # (G, K)
-        p_group_given_class = weight / weight.sum(axis=0, keepdims=True)
-        cdf = np.cumsum(p_group_given_class, axis=0)  # (G, K)
-        members, starts, counts = _bucketed(g, G)
 
-        def route_groups(classes: np.ndarray) -> np.ndarray:
-            u = rng.random(len(classes))
-            grp = np.empty(len(classes), dtype=np.int64)
-            for k in np.unique(classes):
-                sel = classes == k
-                grp[sel] = np.minimum(np.searchsorted(cdf[:, k], u[sel], side="right"), G - 1)
-            return _pick_within(members, starts, counts, grp, rng)
+def _iid_slices(n: int, n_users: int, rng: np.random.Generator) -> Slices:
+    """A random partition into near-equal slices (with more users than rows, repeats)."""
+    no_fav = np.full(n_users, -1, dtype=np.int64)
+    perm = rng.permutation(n)
+    if n_users <= n:
+        owner = np.empty(n, dtype=np.int64)
+        bounds = (np.arange(n_users + 1) * n) // n_users
+        owner[perm] = np.repeat(np.arange(n_users), np.diff(bounds))
+        return _to_slices(np.arange(n), owner, n_users, no_fav)
+    extra = rng.integers(0, n, size=n_users - n)
+    samples = np.concatenate([perm, extra])
+    owner = rng.permutation(n_users)
+    return _to_slices(samples, owner, n_users, no_fav)
 
-        owner = route_groups(y)
-        samples = np.arange(n)
-        lonely = np.flatnonzero(np.bincount(owner, minlength=n_users) == 0)
-        if len(lonely):
-            # A left-out user draws a class from its group's profile, then a sample of it.
-            by_class, c_starts, c_counts = _bucketed(y, K)
-            pcdf = np.cumsum(profile * (np.bincount(y, minlength=K) > 0), axis=1)
-            pcdf /= pcdf[:, -1:]
-            lg = g[lonely]
-            cls = (rng.random(len(lonely))[:, None] > pcdf[lg]).sum(axis=1)
-            cls = np.minimum(cls, K - 1)
-            extra = _pick_within(by_class, c_starts, c_counts, cls, rng)
-            samples = np.concatenate([samples, extra])
-            owner = np.concatenate([owner, lonely])
-        fav = np.argmax(profile, axis=1)[g].astype(np.int64)
-        return _to_slices(samples, owner, n_users, fav)
 
-    raise ValueError(f"unknown heterogeneity {heterogeneity!r}; valid: iid, class, group")
+def _class_slices(
+    task: Task, fav: np.ndarray, concentration: float, rng: np.random.Generator
+) -> Slices:
+    """Users favour a class (``fav``); a sample goes to a fan of its class w.p. concentration."""
+    y, K, n, n_users = task.y_train, task.n_classes, task.n_train, len(fav)
+    members, starts, counts = _bucketed(fav, K)
+    owner = rng.integers(0, n_users, size=n)
+    skew = (rng.random(n) < concentration) & (counts[y] > 0)
+    owner[skew] = _pick_within(members, starts, counts, y[skew], rng)
+
+    def pick(lonely: np.ndarray) -> np.ndarray:
+        # From the left-out user's favourite class with probability ``concentration``,
+        # so the skew holds for tiny slices too.
+        by_class, c_starts, c_counts = _bucketed(y, K)
+        lf = fav[lonely]
+        use_fav = (rng.random(len(lonely)) < concentration) & (c_counts[lf] > 0)
+        extra = rng.integers(0, n, size=len(lonely))
+        extra[use_fav] = _pick_within(by_class, c_starts, c_counts, lf[use_fav], rng)
+        return extra
+
+    samples, owner = _with_lonely(np.arange(n), owner, n_users, pick)
+    return _to_slices(samples, owner, n_users, fav.astype(np.int64))
+
+
+def _group_slices(
+    task: Task, g: np.ndarray, concentration: float, rng: np.random.Generator
+) -> Slices:
+    """Groups ``g`` share a class profile; a sample goes to a group by it, then a member."""
+    y, K, n, n_users = task.y_train, task.n_classes, task.n_train, len(g)
+    G = int(g.max()) + 1
+    profile = concentration * rng.dirichlet(np.full(K, 0.5), size=G) + (1 - concentration) / K
+    sizes = np.bincount(g, minlength=G).astype(float)
+    weight = profile * sizes[:, None]  # (G, K)
+    cdf = np.cumsum(weight / weight.sum(axis=0, keepdims=True), axis=0)  # P(group | class)
+    members, starts, counts = _bucketed(g, G)
+    u = rng.random(n)
+    grp = np.empty(n, dtype=np.int64)
+    for k in np.unique(y):
+        sel = y == k
+        grp[sel] = np.minimum(np.searchsorted(cdf[:, k], u[sel], side="right"), G - 1)
+    owner = _pick_within(members, starts, counts, grp, rng)
+
+    def pick(lonely: np.ndarray) -> np.ndarray:
+        # A left-out user draws a class from its group's profile, then a sample of it.
+        by_class, c_starts, c_counts = _bucketed(y, K)
+        pcdf = np.cumsum(profile * (np.bincount(y, minlength=K) > 0), axis=1)
+        pcdf /= pcdf[:, -1:]
+        cls = (rng.random(len(lonely))[:, None] > pcdf[g[lonely]]).sum(axis=1)
+        return _pick_within(by_class, c_starts, c_counts, np.minimum(cls, K - 1), rng)
+
+    samples, owner = _with_lonely(np.arange(n), owner, n_users, pick)
+    fav = np.argmax(profile, axis=1)[g].astype(np.int64)
+    return _to_slices(samples, owner, n_users, fav)
 
 
 def _stream_slices(
@@ -814,10 +722,9 @@ def _rater_slices(task: Task, n_users: int, rng: np.random.Generator) -> Slices:
             np.arange(reps.sum()) - np.repeat(np.cumsum(reps) - reps, reps)
         )
         samples = by_rater[pos]
-    lonely = np.flatnonzero(np.bincount(owner, minlength=n_users) == 0)
-    if len(lonely):
-        samples = np.concatenate([samples, rng.integers(0, task.n_train, size=len(lonely))])
-        owner = np.concatenate([owner, lonely])
+    samples, owner = _with_lonely(
+        samples, owner, n_users, lambda lonely: rng.integers(0, task.n_train, size=len(lonely))
+    )
     return _to_slices(samples, owner, n_users, np.full(n_users, -1, dtype=np.int64))
 
 

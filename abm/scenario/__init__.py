@@ -6,7 +6,7 @@ concern so each has one home:
 - :mod:`abm.scenario.schema`: the pydantic models, enums and one-line errors;
 - :mod:`abm.scenario.paths`: the one field-path walker and its adapters (``--set``,
   sweeps, viewer brackets, Mesa ``__`` keywords);
-- :mod:`abm.scenario.load`: YAML reading, ``extends:``, overrides, data paths;
+- :mod:`abm.scenario.load`: YAML reading, ``extends:``, overrides, validation, data paths;
 - :mod:`abm.scenario.docs`: units and the Markdown reference table.
 """
 
@@ -21,8 +21,10 @@ from abm.scenario.load import (
     roots_for,
     safe_file,
     scenario_root,
+    validate,
+    with_overrides,
 )
-from abm.scenario.paths import apply_override, with_overrides
+from abm.scenario.paths import apply_override
 from abm.scenario.schema import (
     TASK_CLASSES,
     Check,
@@ -50,7 +52,6 @@ from abm.scenario.schema import (
     TwinMode,
     _loc,
     one_line_error,
-    validate,
 )
 
 __all__ = [

@@ -1,4 +1,4 @@
-"""Loading a scenario file: YAML, ``extends:`` chains, ``--set`` overrides, data paths.
+"""Loading a scenario: YAML, ``extends:`` chains, ``--set`` overrides, validation, data paths.
 
 Loading treats a scenario file as untrusted input (docs/security.md): YAML is parsed
 with a safe loader under limits (size, nesting, alias expansion; a repeated key is an
@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
-from abm.scenario.paths import apply_override
-from abm.scenario.schema import Scenario, ScenarioError, validate
+from abm.scenario.paths import apply_override, set_path
+from abm.scenario.schema import Scenario, ScenarioError, one_line_error
 
 # Limits on what a scenario or sweep file may ask of the loader (docs/security.md).
 MAX_YAML_BYTES = 1 << 20  # a scenario is a page of YAML; 1 MiB is generous
@@ -272,6 +272,50 @@ def load_scenario(
         apply_override(raw, item, file=path)
     scenario = validate(raw, file=path)
     return _resolve_paths(scenario, path, roots)
+
+
+def validate(raw: Any, file: str | Path | None = None) -> Scenario:
+    """Validate a plain mapping into a :class:`Scenario`, with one-line errors.
+
+    Besides the schema's own checks, a ``check`` block's ``versus`` overrides must name
+    fields and give a valid scenario. They are field paths, so they are checked here,
+    above :mod:`abm.scenario.paths`, rather than in the schema the walker reads.
+    Whether the check's outcome exists needs :mod:`abm.metrics` (and so the model
+    layer), which loading a scenario must not import: :func:`abm.check.validate_check`
+    checks that, for ``abm validate`` and ``abm check``.
+    """
+    if not isinstance(raw, dict):
+        raise ScenarioError(file, "", f"a mapping of scenario fields, got {type(raw).__name__}")
+    try:
+        scenario = Scenario.model_validate(raw)
+    except ValidationError as err:
+        raise one_line_error(err, file) from None
+    if scenario.check is not None:
+        _check_versus(scenario, file)
+    return scenario
+
+
+def _check_versus(scenario: Scenario, file: str | Path | None) -> None:
+    raw = scenario.model_dump(mode="json", exclude={"check"})
+    for key, value in scenario.check.versus.items():
+        try:
+            set_path(raw, key, value)
+        except ScenarioError as err:
+            raise ScenarioError(file, f"check.versus.{key}", err.expected) from None
+    try:
+        Scenario.model_validate(raw)
+    except ValidationError as err:
+        bad = one_line_error(err, None)
+        expected = f"a valid scenario ({bad.field}: {bad.expected})"
+        raise ScenarioError(file, "check.versus", expected) from None
+
+
+def with_overrides(scenario: Scenario, overrides: dict[str, Any]) -> Scenario:
+    """A copy of ``scenario`` with ``{"path.to.field": value}`` overrides applied."""
+    raw = scenario.model_dump(mode="json")
+    for key, value in overrides.items():
+        set_path(raw, key, value)
+    return validate(raw)
 
 
 def read_yaml(path: Path, what: str = "scenario") -> dict:

@@ -27,7 +27,7 @@ import yaml
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from abm.scenario.schema import Scenario, ScenarioError, validate
+from abm.scenario.schema import Scenario, ScenarioError
 
 # --------------------------------------------------------------------------- adapters
 
@@ -205,14 +205,6 @@ def apply_override(raw: dict, item: str, file: str | Path | None = None) -> None
         set_path(raw, key, value, file)
     except ScenarioError as err:
         raise ScenarioError(file, f"--set {err.field}", err.expected) from None
-
-
-def with_overrides(scenario: Scenario, overrides: dict[str, Any]) -> Scenario:
-    """A copy of ``scenario`` with ``{"path.to.field": value}`` overrides applied."""
-    raw = scenario.model_dump(mode="json")
-    for key, value in overrides.items():
-        set_path(raw, key, value)
-    return validate(raw)
 
 
 def current(scenario: Scenario, key: str) -> Any:

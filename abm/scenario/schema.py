@@ -428,65 +428,65 @@ class Scenario(Strict):
         _unique(platforms, "platforms", "name")
         _unique(collectives, "collectives", "name")
         for i, c in enumerate(self.collectives):
-            _known(c.target, platforms, f"collectives[{i}].target", "platform")
-            if c.lever in (Lever.CDC, Lever.STRIKE_CDC):
-                if c.redirect_to is None:
-                    raise ValueError(
-                        f"collectives[{i}].redirect_to|a platform name for lever {c.lever}"
-                    )
-                _known(c.redirect_to, platforms, f"collectives[{i}].redirect_to", "platform")
-                if c.redirect_to == c.target:
-                    raise ValueError(
-                        f"collectives[{i}].redirect_to|a platform other than the target"
-                    )
-            elif c.redirect_to is not None:
-                _known(c.redirect_to, platforms, f"collectives[{i}].redirect_to", "platform")
-            if c.stop is not None and c.stop <= c.start:
-                raise ValueError(f"collectives[{i}].stop|a step after start ({c.start})")
+            _check_collective(f"collectives[{i}]", c, platforms)
         for i, c in enumerate(self.collectives):
-            if c.group is not None and c.group >= self.network.groups:
-                raise ValueError(
-                    f"collectives[{i}].group|a group index < network.groups"
-                    f" ({self.network.groups}), got {c.group}"
-                )
-            classes = TASK_CLASSES.get(self.task.name)
-            if classes is not None and c.signal.target >= classes:
-                raise ValueError(
-                    f"collectives[{i}].signal.target|a label of task {self.task.name}"
-                    f" (0 to {classes - 1}), got {c.signal.target}"
-                )
+            self._check_reach(f"collectives[{i}]", c)
         for i, e in enumerate(self.events):
-            if e.at >= self.steps:
-                raise ValueError(
-                    f"events[{i}].at|a step the run reaches (0 to steps - 1 = {self.steps - 1}),"
-                    f" got {e.at}"
-                )
-            if e.action in (EventAction.LAUNCH, EventAction.STOP):
-                if e.collective is None:
-                    raise ValueError(f"events[{i}].collective|a collective name for {e.action}")
-                _known(e.collective, collectives, f"events[{i}].collective", "collective")
-            if e.action in (EventAction.AI_SUBSTITUTE, EventAction.CHANGE_TERMS):
-                if e.platform is None:
-                    raise ValueError(f"events[{i}].platform|a platform name for {e.action}")
-                _known(e.platform, platforms, f"events[{i}].platform", "platform")
-            if e.action is EventAction.SET_POLICY:
-                if not e.policy:
-                    raise ValueError(f"events[{i}].policy|a mapping of policy fields")
-                try:
-                    Policy.model_validate({**self.policy.model_dump(), **e.policy})
-                except ValidationError as err:
-                    first = err.errors()[0]
-                    loc = ".".join(str(p) for p in first["loc"])
-                    if first["type"] == "extra_forbidden":
-                        expected = _no_such_field(str(first["loc"][-1]), list(Policy.model_fields))
-                    else:
-                        expected = _expected(first)
-                    raise ValueError(f"events[{i}].policy.{loc}|{expected}") from None
+            self._check_event(f"events[{i}]", e, platforms, collectives)
         if sum(p.initial_share for p in self.platforms) <= 0:
             raise ValueError("platforms|at least one platform with initial_share > 0")
-        if self.task.name in ("csv", "parquet", "movielens") and not self.task.path:
-            raise ValueError(f"task.path|a data file for task {self.task.name}")
+        self._check_files()
+        return self
+
+    def _check_reach(self, where: str, c: Collective) -> None:
+        """The collective's group and signal target exist in this network and task."""
+        if c.group is not None and c.group >= self.network.groups:
+            raise ValueError(
+                f"{where}.group|a group index < network.groups"
+                f" ({self.network.groups}), got {c.group}"
+            )
+        classes = TASK_CLASSES.get(self.task.name)
+        if classes is not None and c.signal.target >= classes:
+            raise ValueError(
+                f"{where}.signal.target|a label of task {self.task.name}"
+                f" (0 to {classes - 1}), got {c.signal.target}"
+            )
+
+    def _check_event(
+        self, where: str, e: Event, platforms: list[str], collectives: list[str]
+    ) -> None:
+        """The event fires within the run and names what its action needs."""
+        if e.at >= self.steps:
+            raise ValueError(
+                f"{where}.at|a step the run reaches (0 to steps - 1 = {self.steps - 1}), got {e.at}"
+            )
+        if e.action in (EventAction.LAUNCH, EventAction.STOP):
+            if e.collective is None:
+                raise ValueError(f"{where}.collective|a collective name for {e.action}")
+            _known(e.collective, collectives, f"{where}.collective", "collective")
+        if e.action in (EventAction.AI_SUBSTITUTE, EventAction.CHANGE_TERMS):
+            if e.platform is None:
+                raise ValueError(f"{where}.platform|a platform name for {e.action}")
+            _known(e.platform, platforms, f"{where}.platform", "platform")
+        if e.action is EventAction.SET_POLICY:
+            if not e.policy:
+                raise ValueError(f"{where}.policy|a mapping of policy fields")
+            try:
+                Policy.model_validate({**self.policy.model_dump(), **e.policy})
+            except ValidationError as err:
+                first = err.errors()[0]
+                loc = ".".join(str(p) for p in first["loc"])
+                if first["type"] == "extra_forbidden":
+                    expected = _no_such_field(str(first["loc"][-1]), list(Policy.model_fields))
+                else:
+                    expected = _expected(first)
+                raise ValueError(f"{where}.policy.{loc}|{expected}") from None
+
+    def _check_files(self) -> None:
+        """Tasks and networks read from files name them; a label is never a feature."""
         task = self.task
+        if task.name in ("csv", "parquet", "movielens") and not task.path:
+            raise ValueError(f"task.path|a data file for task {task.name}")
         if task.label_column is not None and task.label_column in (task.feature_columns or []):
             i = task.feature_columns.index(task.label_column)
             raise ValueError(
@@ -495,31 +495,6 @@ class Scenario(Strict):
             )
         if self.network.kind is GraphKind.EDGELIST and not self.network.path:
             raise ValueError("network.path|an edge-list file for kind edgelist")
-        if self.check is not None:
-            self._check_check()
-        return self
-
-    def _check_check(self) -> None:
-        """The check's overrides name fields and give a valid scenario.
-
-        Whether its outcome exists needs :mod:`abm.metrics` (and so the model layer),
-        which loading a scenario must not import: :func:`abm.check.validate_check`
-        checks that, for ``abm validate`` and ``abm check``.
-        """
-        from abm.scenario.paths import set_path  # deferred: paths imports this module
-
-        raw = self.model_dump(mode="json", exclude={"check"})
-        for key, value in self.check.versus.items():
-            try:
-                set_path(raw, key, value)
-            except ScenarioError as err:
-                raise ValueError(f"check.versus.{key}|{err.expected}") from None
-        try:
-            Scenario.model_validate(raw)
-        except ValidationError as err:
-            bad = one_line_error(err, None)
-            expected = f"a valid scenario ({bad.field}: {bad.expected})"
-            raise ValueError(f"check.versus|{expected}") from None
 
     def platform_index(self, name: str) -> int:
         """Position of the platform called ``name``."""
@@ -528,6 +503,21 @@ class Scenario(Strict):
 
 # Number of classes of the bundled tasks, to check signal targets before a run.
 TASK_CLASSES = {"digits": 10, "breast_cancer": 2, "wine": 3}
+
+
+def _check_collective(where: str, c: Collective, platforms: list[str]) -> None:
+    """The collective's target and redirect are platforms; it stops after it starts."""
+    _known(c.target, platforms, f"{where}.target", "platform")
+    if c.lever in (Lever.CDC, Lever.STRIKE_CDC):
+        if c.redirect_to is None:
+            raise ValueError(f"{where}.redirect_to|a platform name for lever {c.lever}")
+        _known(c.redirect_to, platforms, f"{where}.redirect_to", "platform")
+        if c.redirect_to == c.target:
+            raise ValueError(f"{where}.redirect_to|a platform other than the target")
+    elif c.redirect_to is not None:
+        _known(c.redirect_to, platforms, f"{where}.redirect_to", "platform")
+    if c.stop is not None and c.stop <= c.start:
+        raise ValueError(f"{where}.stop|a step after start ({c.start})")
 
 
 def _no_such_field(bad: str, fields: list[str]) -> str:
@@ -549,16 +539,6 @@ def _known(name: str, known: list[str], where: str, what: str) -> None:
         hint = difflib.get_close_matches(name, known, n=1)
         extra = f"; did you mean '{hint[0]}'?" if hint else ""
         raise ValueError(f"{where}|a known {what} (one of {', '.join(known)}), got '{name}'{extra}")
-
-
-def validate(raw: Any, file: str | Path | None = None) -> Scenario:
-    """Validate a plain mapping into a :class:`Scenario`, with one-line errors."""
-    if not isinstance(raw, dict):
-        raise ScenarioError(file, "", f"a mapping of scenario fields, got {type(raw).__name__}")
-    try:
-        return Scenario.model_validate(raw)
-    except ValidationError as err:
-        raise one_line_error(err, file) from None
 
 
 def one_line_error(

@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from abm.sweep.design import RunSpec, run_id, seed_for
+from abm.sweep.design import Design, RunSpec, Seeding, run_id, seed_for
 from abm.sweep.executors import ExecutorKind, Task, execute
-from abm.sweep.spec import Design, Seeding, Sweep, load_sweep
+from abm.sweep.spec import Sweep, load_sweep
 from abm.sweep.store import SweepStore
 
 __all__ = [

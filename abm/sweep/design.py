@@ -19,12 +19,44 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 import numpy as np
 
 from abm.runner import spawn_seed
-from abm.sweep.spec import Design, Factor, Seeding
+
+
+class Design(StrEnum):
+    """How the points of a sweep are chosen."""
+
+    GRID = "grid"  # the full factorial of every factor's levels
+    RANDOM = "random"  # independent uniform draws
+    LATIN_HYPERCUBE = "latin_hypercube"  # one draw per stratum of every factor
+    SOBOL = "sobol"  # Saltelli's scheme (SALib), for Sobol sensitivity indices
+
+
+class Seeding(StrEnum):
+    """How replicate seeds are shared between design points."""
+
+    COMMON = "common"  # replicate r uses the same seed at every point (common random numbers)
+    INDEPENDENT = "independent"  # every (point, replicate) gets its own seed
+
+
+@dataclass(frozen=True)
+class Factor:
+    """One varied field: its path, and either its levels or its range."""
+
+    path: str
+    levels: tuple[Any, ...] | None = None
+    low: float | None = None
+    high: float | None = None
+    integer: bool = False  # the field is an int: sampled values are rounded
+
+    @property
+    def is_range(self) -> bool:
+        """Whether the factor is continuous (sampled in [low, high])."""
+        return self.levels is None
 
 
 def make_points(

@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -38,22 +37,7 @@ from abm.scenario import (
 from abm.scenario.load import MAX_YAML_BYTES, roots_for, safe_file
 from abm.scenario.paths import current as _current
 from abm.scenario.schema import Name
-
-
-class Design(StrEnum):
-    """How the points of a sweep are chosen."""
-
-    GRID = "grid"  # the full factorial of every factor's levels
-    RANDOM = "random"  # independent uniform draws
-    LATIN_HYPERCUBE = "latin_hypercube"  # one draw per stratum of every factor
-    SOBOL = "sobol"  # Saltelli's scheme (SALib), for Sobol sensitivity indices
-
-
-class Seeding(StrEnum):
-    """How replicate seeds are shared between design points."""
-
-    COMMON = "common"  # replicate r uses the same seed at every point (common random numbers)
-    INDEPENDENT = "independent"  # every (point, replicate) gets its own seed
+from abm.sweep.design import Design, Factor, Seeding, make_points
 
 
 class Range(BaseModel):
@@ -110,22 +94,6 @@ class SweepFile(BaseModel):
         if self.design is Design.SOBOL and self.samples & (self.samples - 1):
             raise ValueError(f"samples|a power of two for a Sobol design, got {self.samples}")
         return self
-
-
-@dataclass(frozen=True)
-class Factor:
-    """One varied field: its path, and either its levels or its range."""
-
-    path: str
-    levels: tuple[Any, ...] | None = None
-    low: float | None = None
-    high: float | None = None
-    integer: bool = False  # the field is an int: sampled values are rounded
-
-    @property
-    def is_range(self) -> bool:
-        """Whether the factor is continuous (sampled in [low, high])."""
-        return self.levels is None
 
 
 @dataclass
@@ -211,8 +179,6 @@ def load_sweep(
     Raises:
         ScenarioError: One line naming the file, the field and what was expected.
     """
-    from abm.sweep.design import make_points  # design imports this module's types
-
     path = Path(path)
     raw = read_yaml(path, "sweep")
     command_line: dict[str, Any] = {}

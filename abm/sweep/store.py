@@ -36,8 +36,8 @@ import yaml
 import abm
 from abm.outputs import PARTIAL, _host, check_out_root, clean_partials, folder_name
 from abm.scenario import ScenarioError, dump_scenario, parse_yaml, read_limited
-from abm.sweep.design import RunSpec, runs, sobol_problem
-from abm.sweep.spec import Design, Sweep
+from abm.sweep.design import Design, RunSpec, runs, sobol_problem
+from abm.sweep.spec import Sweep
 
 BATCH = 2000  # run files read at a time when combining
 MANIFEST_BYTES = 256 << 20  # a manifest lists every run id

@@ -327,56 +327,73 @@ def strike_vs_cdc(path: Path, fast: bool, ablate: bool = False) -> Result:
     tol = exp.tolerance
     tasks = exp.param("tasks", exp.all_tasks)
     tasks = [tasks] if isinstance(tasks, str) else list(tasks)
-    rows, checks, heads = [], [], []
-    for name in tasks:
-        strike, cdc = _curve_table(exp, name, ablate)
-        sq, cq = _per_split(strike), _per_split(cdc)
-        # paired within a split (numerators), one range per task (denominator)
-        worst_split, best_split = cq[cq.columns.min()], strike.groupby("split").full.mean()
-        worst, best = float(worst_split.mean()), float(best_split.mean())
-        points = [at] + ([0.2] if name == "breast_cancer" and 0.2 in sq.columns else [])
-        for f in points:
-            s_eff = (best_split - sq[f]) / (best - worst)
-            c_eff = (cq[f] - worst_split) / (best - worst)
-            s, c, d = interval(s_eff), interval(c_eff), interval(c_eff - s_eff)
-            if f == at:
-                ok = (s[1] <= hi_s + tol and s[2] >= lo_s and c[1] <= hi_c + tol
-                      and c[2] >= lo_c - tol and _above(d))  # fmt: skip
-            else:  # breast_cancer, f = 0.2: strike 0.03 vs CDC 0.75
-                ok = (_near(exp.published["bc_strike_0.2"], s, tol)
-                      and _near(exp.published["bc_cdc_0.2"], c, tol) and _above(d))  # fmt: skip
-            checks.append(ok)
-            heads.append(s)
-            rows.append({"task": name, "fraction": f, "strike": s[0], "strike_low": s[1],
-                         "strike_high": s[2], "cdc": c[0], "cdc_low": c[1], "cdc_high": c[2],
-                         "cdc_minus_strike_low": d[1], "passed": ok})  # fmt: skip
+    rows = [row for name in tasks for row in _strike_cdc_rows(exp, name, at, ablate)]
     table = pd.DataFrame(rows)
-    fig, (ax,) = _figure(exp.title, width=6.5)
-    x = np.arange(len(table))
-    ax.bar(x - 0.2, table.strike, 0.4, yerr=[table.strike - table.strike_low,
-           table.strike_high - table.strike], label="strike")  # fmt: skip
-    ax.bar(x + 0.2, table.cdc, 0.4, yerr=[table.cdc - table.cdc_low, table.cdc_high - table.cdc],
-           label="CDC")  # fmt: skip
-    ax.axhspan(lo_c, hi_c, color="C1", alpha=0.1, label=f"published CDC range, f={at}")
-    ax.axhspan(lo_s, hi_s, color="C0", alpha=0.15, label=f"published strike range, f={at}")
-    ax.set_xticks(x, [f"{r.task}\nf={r.fraction}" for r in table.itertuples()])
-    ax.set(ylabel="share of the worst..best range")
-    ax.legend(fontsize=8)
+    fig = _strike_cdc_figure(exp, table, at)
     obtained = "; ".join(
         f"{r.task} f={r.fraction}: strike {r.strike:.3f} [{r.strike_low:.3f}, "
         f"{r.strike_high:.3f}] vs CDC {r.cdc:.2f} [{r.cdc_low:.2f}, {r.cdc_high:.2f}]"
         for r in table.itertuples()
     )
+    head = (table.strike[0], table.strike_low[0], table.strike_high[0], table.seeds[0])
     return _result(
-        exp.name, exp.title, exp.check, heads[0], ablate,
+        exp.name, exp.title, exp.check, head, ablate,
         published=f"f={at}: strike {lo_s}-{hi_s} vs CDC {lo_c}-{hi_c} of the range; "
         f"breast_cancer f=0.2: strike {exp.published['bc_strike_0.2']} vs CDC "
         f"{exp.published['bc_cdc_0.2']}",
         obtained=obtained,
         tolerance=f"f={at}: strike interval meets [{lo_s}, {hi_s + tol}], CDC's meets "
         f"[{lo_c - tol}, {hi_c + tol}]; f=0.2 pair within {tol}; CDC - strike > 0 (95%)",
-        passed=bool(all(checks)), table=table, figure=fig,
+        passed=bool(table.passed.all()), table=table, figure=fig,
     )  # fmt: skip
+
+
+def _strike_cdc_rows(exp: Experiment, name: str, at: float, ablate: bool) -> list[dict]:
+    """Strike and CDC effects on one task at the paper's fractions, each with its check.
+
+    Numerators are paired within a split; the range (denominator) is one per task.
+    """
+    lo_s, hi_s = exp.published["strike_low"], exp.published["strike_high"]
+    lo_c, hi_c = exp.published["cdc_low"], exp.published["cdc_high"]
+    tol = exp.tolerance
+    strike, cdc = _curve_table(exp, name, ablate)
+    sq, cq = _per_split(strike), _per_split(cdc)
+    worst_split, best_split = cq[cq.columns.min()], strike.groupby("split").full.mean()
+    worst, best = float(worst_split.mean()), float(best_split.mean())
+    points = [at] + ([0.2] if name == "breast_cancer" and 0.2 in sq.columns else [])
+    rows = []
+    for f in points:
+        s_eff = (best_split - sq[f]) / (best - worst)
+        c_eff = (cq[f] - worst_split) / (best - worst)
+        s, c, d = interval(s_eff), interval(c_eff), interval(c_eff - s_eff)
+        if f == at:
+            ok = (s[1] <= hi_s + tol and s[2] >= lo_s and c[1] <= hi_c + tol
+                  and c[2] >= lo_c - tol and _above(d))  # fmt: skip
+        else:  # breast_cancer, f = 0.2: strike 0.03 vs CDC 0.75
+            ok = (_near(exp.published["bc_strike_0.2"], s, tol)
+                  and _near(exp.published["bc_cdc_0.2"], c, tol) and _above(d))  # fmt: skip
+        rows.append({"task": name, "fraction": f, "strike": s[0], "strike_low": s[1],
+                     "strike_high": s[2], "seeds": s[3], "cdc": c[0], "cdc_low": c[1],
+                     "cdc_high": c[2], "cdc_minus_strike_low": d[1], "passed": ok})  # fmt: skip
+    return rows
+
+
+def _strike_cdc_figure(exp: Experiment, table: pd.DataFrame, at: float) -> plt.Figure:
+    fig, (ax,) = _figure(exp.title, width=6.5)
+    x = np.arange(len(table))
+    ax.bar(x - 0.2, table.strike, 0.4, yerr=[table.strike - table.strike_low,
+           table.strike_high - table.strike], label="strike")  # fmt: skip
+    ax.bar(x + 0.2, table.cdc, 0.4, yerr=[table.cdc - table.cdc_low, table.cdc_high - table.cdc],
+           label="CDC")  # fmt: skip
+    p = exp.published
+    ax.axhspan(p["cdc_low"], p["cdc_high"], color="C1", alpha=0.1,
+               label=f"published CDC range, f={at}")  # fmt: skip
+    ax.axhspan(p["strike_low"], p["strike_high"], color="C0", alpha=0.15,
+               label=f"published strike range, f={at}")  # fmt: skip
+    ax.set_xticks(x, [f"{r.task}\nf={r.fraction}" for r in table.itertuples()])
+    ax.set(ylabel="share of the worst..best range")
+    ax.legend(fontsize=8)
+    return fig
 
 
 # ---------------------------------------------------------------- 4. normalisation
@@ -391,33 +408,10 @@ def raw_vs_normalised(path: Path, fast: bool, ablate: bool = False) -> Result:
     number is the strikers becoming cold-start users.
     """
     exp = load_experiment(path).reduced(fast)
-    rows = []
-    for i, s in enumerate(_seeds(exp.seed, exp.splits)):
-        task = load_task("ratings", rng=np.random.default_rng(s),
-                         n_samples=int(exp.param("n_ratings", 20000)))  # fmt: skip
-        rng = np.random.default_rng(s + 1)
-        full = make_learner(exp.learner, task).fit(task.X_train, task.y_train, rng)
-        naive = naive_learner_for(task).fit(task.X_train, task.y_train, rng)
-        for f in exp.fractions:
-            for r in range(exp.replicates):
-                strikers = rng.permutation(task.n_raters)[: int(round(f * task.n_raters))]
-                keep = ~np.isin(task.X_train[:, 0], strikers)
-                if ablate:
-                    keep[:] = True
-                model = make_learner(exp.learner, task)
-                model.fit(task.X_train[keep], task.y_train[keep], rng)
-                struck = np.isin(task.X_test[:, 0], strikers)
-                row = {"split": i, "replicate": r, "fraction": f,
-                       "striker_share": float(struck.mean())}  # fmt: skip
-                for cohort, mask in (("all", np.ones_like(struck)), ("strikers", struck),
-                                     ("others", ~struck)):  # fmt: skip
-                    X, y = task.X_test[mask], task.y_test[mask]
-                    q, qf, qn = model.score(X, y), full.score(X, y), naive.score(X, y)
-                    row[f"gap_{cohort}"] = float(1 - normalise(q, qn, qf))
-                    if cohort == "all":
-                        row["raw"] = float((qf - q) / qf)
-                rows.append(row)
-    table = pd.DataFrame(rows)
+    table = pd.DataFrame(
+        [row for i, s in enumerate(_seeds(exp.seed, exp.splits))
+         for row in _rating_strike_rows(exp, i, s, ablate)]
+    )  # fmt: skip
     per = table.groupby(["split", "fraction"]).mean(numeric_only=True).reset_index()
     fr = sorted(table.fraction.unique())
     pub = _published(exp, fr)
@@ -453,6 +447,36 @@ def raw_vs_normalised(path: Path, fast: bool, ablate: bool = False) -> Result:
         f"f={fr[-1]} > 0 (95%); normalised/raw >= {min_ratio}",
         passed=bool(passed), table=summary, figure=fig,
     )  # fmt: skip
+
+
+def _rating_strike_rows(exp: Experiment, split: int, seed: int, ablate: bool) -> list[dict]:
+    """One split: whole raters strike; the gap lost overall and per cohort, per replicate."""
+    task = load_task("ratings", rng=np.random.default_rng(seed),
+                     n_samples=int(exp.param("n_ratings", 20000)))  # fmt: skip
+    rng = np.random.default_rng(seed + 1)
+    full = make_learner(exp.learner, task).fit(task.X_train, task.y_train, rng)
+    naive = naive_learner_for(task).fit(task.X_train, task.y_train, rng)
+    rows = []
+    for f in exp.fractions:
+        for r in range(exp.replicates):
+            strikers = rng.permutation(task.n_raters)[: int(round(f * task.n_raters))]
+            keep = ~np.isin(task.X_train[:, 0], strikers)
+            if ablate:
+                keep[:] = True
+            model = make_learner(exp.learner, task)
+            model.fit(task.X_train[keep], task.y_train[keep], rng)
+            struck = np.isin(task.X_test[:, 0], strikers)
+            row = {"split": split, "replicate": r, "fraction": f,
+                   "striker_share": float(struck.mean())}  # fmt: skip
+            for cohort, mask in (("all", np.ones_like(struck)), ("strikers", struck),
+                                 ("others", ~struck)):  # fmt: skip
+                X, y = task.X_test[mask], task.y_test[mask]
+                q, qf, qn = model.score(X, y), full.score(X, y), naive.score(X, y)
+                row[f"gap_{cohort}"] = float(1 - normalise(q, qn, qf))
+                if cohort == "all":
+                    row["raw"] = float((qf - q) / qf)
+            rows.append(row)
+    return rows
 
 
 # --------------------------------------------------------------- 5. larger is robust
@@ -739,24 +763,7 @@ def conflicting_collectives(path: Path, fast: bool, ablate: bool = False) -> Res
     exp = load_experiment(path).reduced(fast)
     px = int(exp.param("pixels", 4))
     alpha = float(exp.param("alpha", 0.01))
-    t0, t1 = int(exp.param("target", 0)), int(exp.param("rival_target", 1))
-    rows = []
-    for rival_alpha in exp.fractions:
-        for s in _seeds(exp.seed, exp.splits):
-            task = _digits01(s)
-            trig = levers.choose_trigger(task.X_train, px, rare=True)
-            for r in range(exp.replicates):
-                seed = s + 7 * r
-                a0 = _signal_success(task, alpha, trig, t0, seed)[0]
-                a1 = _signal_success(task, rival_alpha, trig, t1, seed + 1)[0]
-                if ablate:
-                    b0, b1 = a0, a1
-                else:
-                    b0, b1 = _signal_success(task, alpha, trig, t0, seed,
-                                             rival=(rival_alpha, t1))  # fmt: skip
-                rows.append({"rival_alpha": rival_alpha, "seed": seed, "alone": a0,
-                             "with_rival": b0, "rival_alone": a1, "rival_with": b1})  # fmt: skip
-    raw = pd.DataFrame(rows)
+    raw = pd.DataFrame(_conflict_rows(exp, px, alpha, ablate))
     raw["loss"] = raw.alone - raw.with_rival  # success lost, in success points
     raw["rival_loss"] = raw.rival_alone - raw.rival_with
     table = raw.groupby("rival_alpha").mean(numeric_only=True).reset_index()
@@ -791,6 +798,28 @@ def conflicting_collectives(path: Path, fast: bool, ablate: bool = False) -> Res
         "grows with the rival's size (95%)",
         passed=bool(ok), table=table, figure=fig,
     )  # fmt: skip
+
+
+def _conflict_rows(exp: Experiment, px: int, alpha: float, ablate: bool) -> list[dict]:
+    """Each seed and rival size: both collectives' success alone and acting together."""
+    t0, t1 = int(exp.param("target", 0)), int(exp.param("rival_target", 1))
+    rows = []
+    for rival_alpha in exp.fractions:
+        for s in _seeds(exp.seed, exp.splits):
+            task = _digits01(s)
+            trig = levers.choose_trigger(task.X_train, px, rare=True)
+            for r in range(exp.replicates):
+                seed = s + 7 * r
+                a0 = _signal_success(task, alpha, trig, t0, seed)[0]
+                a1 = _signal_success(task, rival_alpha, trig, t1, seed + 1)[0]
+                if ablate:
+                    b0, b1 = a0, a1
+                else:
+                    b0, b1 = _signal_success(task, alpha, trig, t0, seed,
+                                             rival=(rival_alpha, t1))  # fmt: skip
+                rows.append({"rival_alpha": rival_alpha, "seed": seed, "alone": a0,
+                             "with_rival": b0, "rival_alone": a1, "rival_with": b1})  # fmt: skip
+    return rows
 
 
 def _interference_success(
@@ -960,16 +989,28 @@ def _valuation_data(exp: Experiment, seed: int, n_train: int, n_test: int):
     return task.X_train[tr], task.y_train[tr], task.X_test[te], task.y_test[te], task.n_classes, rng
 
 
+def _flipped_subset(exp: Experiment, seed: int, n_train: int, n_test: int):
+    """A valuation subset whose training labels have a ``flip_rate`` share flipped.
+
+    Sizes come from the file's ``n_train``/``n_test`` params, or these defaults.
+
+    Returns:
+        ``(X, y, flipped, Xt, yt, n_classes, rng)``.
+    """
+    X, y, Xt, yt, n_classes, rng = _valuation_data(
+        exp, seed, int(exp.param("n_train", n_train)), int(exp.param("n_test", n_test))
+    )
+    y, flipped = levers.flip_labels(y, float(exp.param("flip_rate", 0.1)), n_classes, rng)
+    return X, y, flipped, Xt, yt, n_classes, rng
+
+
 def knn_shapley_checks(path: Path, fast: bool, ablate: bool = False) -> Result:
     """Efficiency, flipped labels valued lowest, and removal curves (per split)."""
     exp = load_experiment(path).reduced(fast)
     k = int(exp.param("k", 5))
     rows, removal = [], []
     for i, s in enumerate(_seeds(exp.seed, exp.splits)):
-        X, y, Xt, yt, n_classes, rng = _valuation_data(
-            exp, s, int(exp.param("n_train", 400)), int(exp.param("n_test", 200))
-        )
-        y_flip, flipped = levers.flip_labels(y, float(exp.param("flip_rate", 0.1)), n_classes, rng)
+        X, y_flip, flipped, Xt, yt, n_classes, rng = _flipped_subset(exp, s, 400, 200)
         values = valuation.knn_shapley(X, y_flip, Xt, yt, k)
         if ablate:
             values = rng.permutation(values) + rng.normal(0.0, values.std() + 1e-3, len(values))
@@ -981,9 +1022,10 @@ def knn_shapley_checks(path: Path, fast: bool, ablate: bool = False) -> Result:
             return KNearestNeighbours(n_classes, k).fit(X[idx], y_flip[idx], rng).score(Xt, yt)
 
         for frac in exp.fractions:
-            m = int(round(frac * len(y)))
-            keep_high = np.setdiff1d(np.arange(len(y)), order_high[:m])
-            randoms = [np.setdiff1d(np.arange(len(y)), rng.permutation(len(y))[:m])
+            n = len(y_flip)
+            m = int(round(frac * n))
+            keep_high = np.setdiff1d(np.arange(n), order_high[:m])
+            randoms = [np.setdiff1d(np.arange(n), rng.permutation(n)[:m])
                        for _ in range(exp.replicates)]  # fmt: skip
             removal.append({"split": i, "removed": frac, "high_value_first": acc(keep_high),
                             "random": float(np.mean([acc(j) for j in randoms]))})  # fmt: skip
@@ -1025,10 +1067,7 @@ def tmc_vs_knn(path: Path, fast: bool, ablate: bool = False) -> Result:
     n_perm = int(exp.param("permutations", 200))
     rhos, pairs = [], []
     for i, s in enumerate(_seeds(exp.seed, exp.splits)):
-        X, y, Xt, yt, n_classes, rng = _valuation_data(
-            exp, s, int(exp.param("n_train", 40)), int(exp.param("n_test", 100))
-        )
-        y, _ = levers.flip_labels(y, float(exp.param("flip_rate", 0.1)), n_classes, rng)
+        X, y, _, Xt, yt, _, rng = _flipped_subset(exp, s, 40, 100)
         exact = valuation.knn_shapley(X, y, Xt, yt, k)
 
         def utility(idx: np.ndarray, X=X, y=y, Xt=Xt, yt=yt) -> float:

@@ -95,8 +95,8 @@ MECHANISMS: dict[str, tuple[str, str]] = {
                         "no trigger is planted"),
     "conflicting_collectives": ("two collectives plant one trigger with different targets",
                                 "one collective instead of two"),
-    "size_vs_homogeneity": ("a collective against a rival: twice the size vs members of "
-                            "one class", "the collective's size does not change"),
+    "size_vs_homogeneity": ("recommender collectives against a rival: twice the size vs "
+                            "members alike in taste", "the collective's size does not change"),
     "coordination_noise": ("members misapply the trigger with probability `noise`",
                            "every member applies it exactly (noise 0 throughout)"),
     "backdoor": ("a tiny share of rows carries a trigger and the target label",
@@ -822,79 +822,106 @@ def _conflict_rows(exp: Experiment, px: int, alpha: float, ablate: bool) -> list
     return rows
 
 
-def _interference_success(
-    task: Task, alpha: float, trigger: levers.Trigger, seed: int, rival_alpha: float,
-    homogeneous_class: int | None, targets: tuple[int, int],
-) -> float:  # fmt: skip
-    """Success of a collective planting while a rival plants the same trigger.
+def _taste_members(
+    taste: np.ndarray, n: int, homogeneity: float, rng: np.random.Generator, exclude: np.ndarray
+) -> np.ndarray:
+    """``n`` raters: a ``homogeneity`` share are the nearest in taste to a random anchor.
 
-    Members are random training rows, or (``homogeneous_class``) rows of one class only:
-    a homogeneous collective. The rival is always random rows.
+    Taste is a rater's latent factor vector in the full-data model (cosine similarity);
+    the rest of the members are drawn at random, so 0 is a fully heterogeneous and 1 a
+    fully homogeneous collective. Raters in ``exclude`` (the rival) are never drawn.
     """
-    rng = np.random.default_rng(seed)
-    n = int(round(alpha * task.n_train))
-    pool = (np.flatnonzero(task.y_train == homogeneous_class) if homogeneous_class is not None
-            else np.arange(task.n_train))  # fmt: skip
-    members = rng.permutation(pool)[:n]
-    rest = np.setdiff1d(np.arange(task.n_train), members)
-    others = rng.permutation(rest)[: int(round(rival_alpha * task.n_train))]
-    X, y = task.X_train.copy(), task.y_train.copy()
-    X[members], y[members], _ = levers.plant_signal(X[members], y[members], trigger, targets[0],
-                                                    rng)  # fmt: skip
-    if len(others):
-        X[others], y[others], _ = levers.plant_signal(X[others], y[others], trigger, targets[1],
-                                                      rng)  # fmt: skip
-    model = make_learner("logistic", task).fit(X, y, rng)
-    return levers.signal_success(model.predict, task.X_test, task.y_test, trigger, targets[0])
+    pool = np.setdiff1d(np.arange(len(taste)), exclude)
+    unit = taste / np.maximum(np.linalg.norm(taste, axis=1, keepdims=True), 1e-12)
+    anchor = rng.choice(pool)
+    near = pool[
+        np.argsort(-(unit[pool] @ unit[anchor]), kind="stable")[: int(round(homogeneity * n))]
+    ]
+    rest = rng.permutation(np.setdiff1d(pool, near))[: n - len(near)]
+    return np.concatenate([near, rest])
+
+
+def _promotion_success(
+    task: Task, members: np.ndarray, rival: np.ndarray, items: tuple[int, int], top_k: int,
+    seed: int,
+) -> float:  # fmt: skip
+    """Share of the other raters whose top ``top_k`` predictions include the promoted item.
+
+    Every member rates the collective's item (``items[0]``) at the top of the scale; every
+    rival member does the same for the rival's item (``items[1]``), which competes for the
+    same slots. The recommender (matrix factorisation) is refitted on the altered data.
+    """
+    top = task.rating_range[1]
+    add = np.vstack([np.column_stack([members, np.full(len(members), items[0])]),
+                     np.column_stack([rival, np.full(len(rival), items[1])])])  # fmt: skip
+    X = np.vstack([task.X_train, add])
+    y = np.concatenate([task.y_train, np.full(len(add), top)])
+    model = make_learner("mf", task).fit(X, y, np.random.default_rng(seed))
+    others = np.setdiff1d(np.arange(task.n_raters), np.concatenate([members, rival]))
+    grid = np.column_stack([np.repeat(others, task.n_items),
+                            np.tile(np.arange(task.n_items), len(others))])  # fmt: skip
+    scores = model.predict(grid).reshape(len(others), task.n_items)
+    return float(((scores > scores[:, [items[0]]]).sum(axis=1) < top_k).mean())
+
+
+def _homogeneity_rows(exp: Experiment, ablate: bool) -> pd.DataFrame:
+    """Per seed: success at size alpha and 2 alpha (alpha when ablated), per homogeneity."""
+    levels = [float(h) for h in exp.param("homogeneity", [0.0, 0.25, 0.5, 1.0])]
+    alpha, top_k = float(exp.param("alpha", 0.1)), int(exp.param("top_k", 20))
+    rows = []
+    for s in _seeds(exp.seed, exp.splits):
+        task = load_task("ratings", rng=np.random.default_rng(s),
+                         n_samples=int(exp.param("n_ratings", 20000)))  # fmt: skip
+        full = make_learner("mf", task).fit(
+            task.X_train, task.y_train, np.random.default_rng(s + 1)
+        )
+        order = np.argsort(full.bi, kind="stable")  # items by learned popularity
+        at = int(float(exp.param("item_quantile", 0.75)) * (len(order) - 1))
+        items = (int(order[at]), int(order[at + 1]))  # two items of similar standing
+        n_rival = int(round(float(exp.param("rival_alpha", 0.1)) * task.n_raters))
+        rival = np.random.default_rng(s + 2).choice(task.n_raters, n_rival, replace=False)
+        n = int(round(alpha * task.n_raters))
+        for size, label in ((n, "alpha"), (n if ablate else 2 * n, "double")):
+            for h in levels:
+                members = _taste_members(full.P, size, h, np.random.default_rng(s + 3), rival)
+                won = _promotion_success(task, members, rival, items, top_k, s + 4)
+                rows.append({"seed": s, "size": label, "homogeneity": h, "success": won})
+    return pd.DataFrame(rows)
 
 
 def size_vs_homogeneity(path: Path, fast: bool, ablate: bool = False) -> Result:
-    """Interfering collectives: does doubling size matter more than being homogeneous?
+    """Recommender collectives: does doubling size matter more than homogeneity?
 
-    Against the same rival (alpha = ``rival_alpha``, another target), a collective of
-    size alpha drawn at random is compared with (a) one of size 2 alpha, also random, and
-    (b) one of size alpha whose members are all rows of one class (each of several
-    classes in turn). The size effect (a minus base) must exceed the homogeneity effect's
-    magnitude (|b minus base|, averaged over the classes), paired by seed, at 95%.
-    Ablated, the collective's size does not change ((a) is alpha too), so only
-    homogeneity is left to matter.
+    Karan et al.'s recommender setting: a collective promotes an item by rating it at the
+    top while a rival promotes another item of similar standing. Members are raters whose
+    tastes are from fully heterogeneous (random) to fully homogeneous (the nearest in
+    taste to one rater). The size effect (success at 2 alpha minus at alpha, averaged
+    over the homogeneity levels) must exceed the homogeneity effect (the spread, max minus
+    min, of success across the levels at alpha), paired by seed, at 95%. Ablated, the
+    collective's size does not change, so only homogeneity is left to matter.
     """
     exp = load_experiment(path).reduced(fast)
-    px = int(exp.param("pixels", 4))
-    alpha, rival_alpha = float(exp.param("alpha", 0.01)), float(exp.param("rival_alpha", 0.01))
-    targets = (int(exp.param("target", 0)), int(exp.param("rival_target", 1)))
-    classes = exp.param("homogeneous_classes", [5])
-    classes = [int(c) for c in (classes if isinstance(classes, list) else [classes])]
-    bigger = alpha if ablate else 2 * alpha
-    rows = []
-    for s in _seeds(exp.seed, exp.splits):
-        task = _digits01(s)
-        trig = levers.choose_trigger(task.X_train, px, rare=True)
-        for r in range(exp.replicates):
-            seed = s + 7 * r
-            base = _interference_success(task, alpha, trig, seed, rival_alpha, None, targets)
-            larger = _interference_success(task, bigger, trig, seed, rival_alpha, None, targets)
-            same = [_interference_success(task, alpha, trig, seed, rival_alpha, c, targets)
-                    for c in classes]  # fmt: skip
-            effect = float(np.mean(np.abs(np.array(same) - base)))
-            rows.append({"seed": seed, "base": base, "larger": larger,
-                         "homogeneous": float(np.mean(same)),
-                         "homogeneous_abs_effect": effect})  # fmt: skip
-    table = pd.DataFrame(rows)
-    size_effect = table.larger - table.base
-    homog_effect = table.homogeneous_abs_effect  # per class, then averaged over classes
-    margin = interval(size_effect - homog_effect)
+    raw = _homogeneity_rows(exp, ablate)
+    per = raw.pivot_table(index="seed", columns=["size", "homogeneity"], values="success")
+    size_effect = (per["double"] - per["alpha"]).mean(axis=1)
+    spread = per["alpha"].max(axis=1) - per["alpha"].min(axis=1)
+    margin = interval(size_effect - spread)
+    table = raw.groupby(["size", "homogeneity"]).success.mean().unstack("size").reset_index()
     fig, (ax,) = _figure(exp.title)
-    ax.bar(["random, alpha", f"random, {bigger / alpha:.0f} alpha", "one class, alpha (mean)"],
-           [table.base.mean(), table.larger.mean(), table.homogeneous.mean()])  # fmt: skip
-    ax.set(ylabel=f"success against a rival of size {rival_alpha}")
+    for label, style in (("alpha", "o-"), ("double", "s--")):
+        ax.plot(table.homogeneity, table[label], style, label=f"size {label}")
+    ax.set(xlabel="homogeneity (share of members nearest in taste)",
+           ylabel=f"others with the item in their top {exp.param('top_k', 20)}")  # fmt: skip
+    ax.legend()
+    best = float(table.homogeneity[table["alpha"].idxmax()])
     return _result(
         exp.name, exp.title, exp.check, margin, ablate,
-        published="for interfering collectives, size matters more than homogeneity",
-        obtained=f"size effect minus |homogeneity effect| {_iv(margin, 2)}; size effect "
-        f"{_iv(interval(size_effect), 2)}; homogeneity effect "
-        f"{_iv(interval(table.homogeneous - table.base), 2)}",
-        tolerance="size effect - |homogeneity effect| > 0 (95%)",
+        published="recommender: the impact of homogeneity is secondary to collective size; "
+        "neither fully heterogeneous nor fully homogeneous collectives stand out",
+        obtained=f"size effect minus homogeneity spread {_iv(margin, 2)}; size effect "
+        f"{_iv(interval(size_effect), 2)}; spread across homogeneity {_iv(interval(spread), 2)}; "
+        f"success at alpha by homogeneity {_fmt(table['alpha'], 2)} (best at {best})",
+        tolerance="size effect - homogeneity spread > 0 (95%)",
         passed=_above(margin), table=table, figure=fig,
     )  # fmt: skip
 

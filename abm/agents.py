@@ -348,11 +348,17 @@ class Collective(mesa.Agent):
             if self.members.mean() >= spec.critical_mass:
                 self.state = CampaignState.RUNNING
 
-    def decide(self, was: np.ndarray) -> None:
+    def decide(self, was: np.ndarray, quality: np.ndarray, price: np.ndarray) -> None:
         """Members who can act decide whether to (threshold rule); fatigue is attrition.
+
+        Under a lever that leaves the target (boycott), a member's threshold is raised
+        by the cost of leaving (``behaviour.leaving_cost``): the ties it loses minus the
+        best alternative, from the utilities users choose platforms by.
 
         Args:
             was: Who acted in this campaign last step.
+            quality: Each platform's published quality this step.
+            price: Each platform's published price this step.
         """
         m, u, spec = self.model, self.model.users, self.spec
         if not self.active:
@@ -367,15 +373,30 @@ class Collective(mesa.Agent):
         pressed = behaviour.participation_pressure(neighbours, self.turnout, spec.turnout_weight)
         pressure = np.zeros(m.n_users, pressed.dtype)
         pressure[rows] = pressed
+        threshold = u.threshold
+        if self.rule.action is Action.BOYCOTT and m.spec.population.exit_cost_weight > 0:
+            threshold = threshold.copy()
+            threshold[rows] += m.spec.population.exit_cost_weight * self._leaving_cost(
+                rows, quality, price
+            )
         acting = behaviour.will_act(
-            able, pressure, u.threshold, was,
+            able, pressure, threshold, was,
             m.uniforms(Draw.ACT, self.index), spec.fatigue,
         )  # fmt: skip
-        tired = was & ~acting & self.members & (pressure >= u.threshold)
+        tired = was & ~acting & self.members & (pressure >= threshold)
         u.member[tired, self.index] = False
         u.acting[:, self.index] = acting
         self.turnout = float(acting.sum()) / max(int(self.members.sum()), 1)
         self.participation = float(acting.mean())
+
+    def _leaving_cost(self, rows: np.ndarray, quality: np.ndarray, price: np.ndarray) -> np.ndarray:
+        """The cost of leaving the target for users ``rows`` (``behaviour.leaving_cost``)."""
+        m, u = self.model, self.model.users
+        # Last step's platforms, as every decision this step reads.
+        share = behaviour.neighbour_share(m.adjacency, m.degree, rows, u.platform, len(m.platforms))
+        weight = m.spec.population.network_weight
+        utility = behaviour.platform_utility(quality, price, u.grievance[rows], share, weight)
+        return behaviour.leaving_cost(utility, share, self.target, weight)
 
     def bargain(self, t: int) -> dict | None:
         """One bargaining round with the target, on the steps since the last round.

@@ -11,6 +11,17 @@ order in which users are visited can never change an outcome. The assumptions:
   campaign acts when a weighted mix of the share of its neighbours acting and the
   collective's turnout reaches its personal threshold. Acting members drop out with
   probability ``fatigue`` per step.
+* **The cost of leaving** (Li et al., CSCW 2019: losing social ties and lacking an
+  alternative hold protesters back): a member whose action leaves the platform
+  (boycott) also weighs what leaving gives up. The cost is the ties lost,
+  ``network_weight * share of neighbours on the target`` (the network term of the
+  target's utility), minus the best alternative's utility (the best other platform's
+  ``platform_utility`` for that user, or the outside option of no platform, 0, when no
+  other platform is better or none exists), never below 0: a member with a good
+  alternative acts on pressure alone, as under any other lever. Times
+  ``population.exit_cost_weight``, it raises the member's threshold, so pressure is read
+  on the utility scale of the network effect (a whole neighbourhood acting weighs as
+  much as a whole neighbourhood on a platform at ``network_weight = 1``).
 * **Recruitment** is social contagion: a non-member joins with probability
   ``recruit_rate`` once the share of its neighbours in the collective, plus its
   grievance toward the collective's target, reaches its threshold.
@@ -135,6 +146,27 @@ def participation_pressure(
 ) -> np.ndarray:
     """Social pressure to act: neighbours' example mixed with the collective's turnout."""
     return (1.0 - turnout_weight) * acting_neighbour_share + turnout_weight * turnout
+
+
+def leaving_cost(
+    utility: np.ndarray, neighbour_share: np.ndarray, target: int, network_weight: float
+) -> np.ndarray:
+    """What leaving ``target`` costs each user: the ties lost minus the best alternative.
+
+    Args:
+        utility: (n, P) platform utilities (``platform_utility``) of the users deciding.
+        neighbour_share: (n, P) share of each user's neighbours on each platform.
+        target: The platform left.
+        network_weight: Utility weight of the share of neighbours on a platform.
+
+    Returns:
+        (n,) cost in utility, >= 0. The alternative is the best other platform's utility,
+        or the outside option (no platform, utility 0) if that is better or none exists.
+    """
+    ties = network_weight * neighbour_share[:, target]
+    others = np.delete(utility, target, axis=1)
+    alternative = others.max(axis=1, initial=0.0)
+    return np.maximum(ties - alternative, 0.0)
 
 
 def will_act(

@@ -145,7 +145,7 @@ class LeverageModel(mesa.Model):
         self.fire_events()
         self.update_campaigns()
         # 3. Users decide what to do with their data, then which platform to use.
-        self.decide_actions()
+        self.decide_actions(quality, price)
         self.choose_platforms(quality, price)
         # 4. Data is routed to pools with provenance; deletion requests are applied.
         self.apply_deletions()
@@ -203,12 +203,16 @@ class LeverageModel(mesa.Model):
             c.update(self.t)
 
     # ------------------------------------------------------------------ phase 3
-    def decide_actions(self) -> None:
-        """Members of running campaigns decide whether to act, all on last step's state."""
+    def decide_actions(self, quality: np.ndarray, price: np.ndarray) -> None:
+        """Members of running campaigns decide whether to act, all on last step's state.
+
+        ``quality`` and ``price`` are the terms published in phase 1 (a boycotter weighs
+        its alternatives by them).
+        """
         u = self.users
         was = u.acting.copy()
         for c in self.collectives:
-            c.decide(was[:, c.index])
+            c.decide(was[:, c.index], quality, price)
 
         # A user acts in the first collective (scenario order) whose campaign it joins.
         u.actor[:] = -1

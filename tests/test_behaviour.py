@@ -61,6 +61,22 @@ def test_threshold_rule_and_fatigue():
     assert acting.tolist() == [False, True, False, False]
 
 
+def test_leaving_cost_is_ties_lost_minus_the_best_alternative():
+    # Two users, three platforms; both leave platform 0.
+    share = np.array([[0.8, 0.2, 0.0], [0.5, 0.5, 0.0]])
+    quality, price = np.array([0.9, 0.3, 0.1]), np.zeros(3)
+    utility = behaviour.platform_utility(quality, price, np.zeros((2, 3)), share, 1.0)
+    cost = behaviour.leaving_cost(utility, share, 0, 1.0)
+    # user 0: ties 0.8, best alternative 0.3 + 0.2 = 0.5; user 1: 0.5 - (0.3 + 0.5) < 0 -> 0
+    np.testing.assert_allclose(cost, [0.3, 0.0])
+    # No other platform: the alternative is no platform (utility 0), so the cost is the ties.
+    alone = behaviour.leaving_cost(utility[:, :1], share[:, :1], 0, 1.0)
+    np.testing.assert_allclose(alone, [0.8, 0.5])
+    # Ties weigh more at a higher network weight.
+    heavy = behaviour.platform_utility(quality, price, np.zeros((2, 3)), share, 3.0)
+    assert behaviour.leaving_cost(heavy, share, 0, 3.0)[0] > cost[0]
+
+
 def test_recruitment_needs_peers_above_threshold():
     member = np.array([True, False, False])
     joined = behaviour.recruit(

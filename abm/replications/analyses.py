@@ -95,8 +95,8 @@ MECHANISMS: dict[str, tuple[str, str]] = {
                         "no trigger is planted"),
     "conflicting_collectives": ("two collectives plant one trigger with different targets",
                                 "one collective instead of two"),
-    "size_vs_homogeneity": ("a collective against a rival: twice the size vs members of "
-                            "one class", "the collective's size does not change"),
+    "size_vs_homogeneity": ("recommender collectives against a rival: twice the size vs "
+                            "members alike in taste", "the collective's size does not change"),
     "coordination_noise": ("members misapply the trigger with probability `noise`",
                            "every member applies it exactly (noise 0 throughout)"),
     "backdoor": ("a tiny share of rows carries a trigger and the target label",
@@ -109,6 +109,8 @@ MECHANISMS: dict[str, tuple[str, str]] = {
              "no shards (one model on all rows)"),
     "ai_substitute": ("users ask the substitute instead of contributing (logit over quality)",
                       "no substitute is released"),
+    "protest_users": ("boycotters weigh the ties they lose against the best alternative",
+                      "the cost of leaving is ignored (exit_cost_weight 0)"),
 }  # fmt: skip
 """Replication name -> (the mechanism it tests, what ``--ablate`` does to switch it off)."""
 
@@ -325,56 +327,73 @@ def strike_vs_cdc(path: Path, fast: bool, ablate: bool = False) -> Result:
     tol = exp.tolerance
     tasks = exp.param("tasks", exp.all_tasks)
     tasks = [tasks] if isinstance(tasks, str) else list(tasks)
-    rows, checks, heads = [], [], []
-    for name in tasks:
-        strike, cdc = _curve_table(exp, name, ablate)
-        sq, cq = _per_split(strike), _per_split(cdc)
-        # paired within a split (numerators), one range per task (denominator)
-        worst_split, best_split = cq[cq.columns.min()], strike.groupby("split").full.mean()
-        worst, best = float(worst_split.mean()), float(best_split.mean())
-        points = [at] + ([0.2] if name == "breast_cancer" and 0.2 in sq.columns else [])
-        for f in points:
-            s_eff = (best_split - sq[f]) / (best - worst)
-            c_eff = (cq[f] - worst_split) / (best - worst)
-            s, c, d = interval(s_eff), interval(c_eff), interval(c_eff - s_eff)
-            if f == at:
-                ok = (s[1] <= hi_s + tol and s[2] >= lo_s and c[1] <= hi_c + tol
-                      and c[2] >= lo_c - tol and _above(d))  # fmt: skip
-            else:  # breast_cancer, f = 0.2: strike 0.03 vs CDC 0.75
-                ok = (_near(exp.published["bc_strike_0.2"], s, tol)
-                      and _near(exp.published["bc_cdc_0.2"], c, tol) and _above(d))  # fmt: skip
-            checks.append(ok)
-            heads.append(s)
-            rows.append({"task": name, "fraction": f, "strike": s[0], "strike_low": s[1],
-                         "strike_high": s[2], "cdc": c[0], "cdc_low": c[1], "cdc_high": c[2],
-                         "cdc_minus_strike_low": d[1], "passed": ok})  # fmt: skip
+    rows = [row for name in tasks for row in _strike_cdc_rows(exp, name, at, ablate)]
     table = pd.DataFrame(rows)
-    fig, (ax,) = _figure(exp.title, width=6.5)
-    x = np.arange(len(table))
-    ax.bar(x - 0.2, table.strike, 0.4, yerr=[table.strike - table.strike_low,
-           table.strike_high - table.strike], label="strike")  # fmt: skip
-    ax.bar(x + 0.2, table.cdc, 0.4, yerr=[table.cdc - table.cdc_low, table.cdc_high - table.cdc],
-           label="CDC")  # fmt: skip
-    ax.axhspan(lo_c, hi_c, color="C1", alpha=0.1, label=f"published CDC range, f={at}")
-    ax.axhspan(lo_s, hi_s, color="C0", alpha=0.15, label=f"published strike range, f={at}")
-    ax.set_xticks(x, [f"{r.task}\nf={r.fraction}" for r in table.itertuples()])
-    ax.set(ylabel="share of the worst..best range")
-    ax.legend(fontsize=8)
+    fig = _strike_cdc_figure(exp, table, at)
     obtained = "; ".join(
         f"{r.task} f={r.fraction}: strike {r.strike:.3f} [{r.strike_low:.3f}, "
         f"{r.strike_high:.3f}] vs CDC {r.cdc:.2f} [{r.cdc_low:.2f}, {r.cdc_high:.2f}]"
         for r in table.itertuples()
     )
+    head = (table.strike[0], table.strike_low[0], table.strike_high[0], table.seeds[0])
     return _result(
-        exp.name, exp.title, exp.check, heads[0], ablate,
+        exp.name, exp.title, exp.check, head, ablate,
         published=f"f={at}: strike {lo_s}-{hi_s} vs CDC {lo_c}-{hi_c} of the range; "
         f"breast_cancer f=0.2: strike {exp.published['bc_strike_0.2']} vs CDC "
         f"{exp.published['bc_cdc_0.2']}",
         obtained=obtained,
         tolerance=f"f={at}: strike interval meets [{lo_s}, {hi_s + tol}], CDC's meets "
         f"[{lo_c - tol}, {hi_c + tol}]; f=0.2 pair within {tol}; CDC - strike > 0 (95%)",
-        passed=bool(all(checks)), table=table, figure=fig,
+        passed=bool(table.passed.all()), table=table, figure=fig,
     )  # fmt: skip
+
+
+def _strike_cdc_rows(exp: Experiment, name: str, at: float, ablate: bool) -> list[dict]:
+    """Strike and CDC effects on one task at the paper's fractions, each with its check.
+
+    Numerators are paired within a split; the range (denominator) is one per task.
+    """
+    lo_s, hi_s = exp.published["strike_low"], exp.published["strike_high"]
+    lo_c, hi_c = exp.published["cdc_low"], exp.published["cdc_high"]
+    tol = exp.tolerance
+    strike, cdc = _curve_table(exp, name, ablate)
+    sq, cq = _per_split(strike), _per_split(cdc)
+    worst_split, best_split = cq[cq.columns.min()], strike.groupby("split").full.mean()
+    worst, best = float(worst_split.mean()), float(best_split.mean())
+    points = [at] + ([0.2] if name == "breast_cancer" and 0.2 in sq.columns else [])
+    rows = []
+    for f in points:
+        s_eff = (best_split - sq[f]) / (best - worst)
+        c_eff = (cq[f] - worst_split) / (best - worst)
+        s, c, d = interval(s_eff), interval(c_eff), interval(c_eff - s_eff)
+        if f == at:
+            ok = (s[1] <= hi_s + tol and s[2] >= lo_s and c[1] <= hi_c + tol
+                  and c[2] >= lo_c - tol and _above(d))  # fmt: skip
+        else:  # breast_cancer, f = 0.2: strike 0.03 vs CDC 0.75
+            ok = (_near(exp.published["bc_strike_0.2"], s, tol)
+                  and _near(exp.published["bc_cdc_0.2"], c, tol) and _above(d))  # fmt: skip
+        rows.append({"task": name, "fraction": f, "strike": s[0], "strike_low": s[1],
+                     "strike_high": s[2], "seeds": s[3], "cdc": c[0], "cdc_low": c[1],
+                     "cdc_high": c[2], "cdc_minus_strike_low": d[1], "passed": ok})  # fmt: skip
+    return rows
+
+
+def _strike_cdc_figure(exp: Experiment, table: pd.DataFrame, at: float) -> plt.Figure:
+    fig, (ax,) = _figure(exp.title, width=6.5)
+    x = np.arange(len(table))
+    ax.bar(x - 0.2, table.strike, 0.4, yerr=[table.strike - table.strike_low,
+           table.strike_high - table.strike], label="strike")  # fmt: skip
+    ax.bar(x + 0.2, table.cdc, 0.4, yerr=[table.cdc - table.cdc_low, table.cdc_high - table.cdc],
+           label="CDC")  # fmt: skip
+    p = exp.published
+    ax.axhspan(p["cdc_low"], p["cdc_high"], color="C1", alpha=0.1,
+               label=f"published CDC range, f={at}")  # fmt: skip
+    ax.axhspan(p["strike_low"], p["strike_high"], color="C0", alpha=0.15,
+               label=f"published strike range, f={at}")  # fmt: skip
+    ax.set_xticks(x, [f"{r.task}\nf={r.fraction}" for r in table.itertuples()])
+    ax.set(ylabel="share of the worst..best range")
+    ax.legend(fontsize=8)
+    return fig
 
 
 # ---------------------------------------------------------------- 4. normalisation
@@ -389,33 +408,10 @@ def raw_vs_normalised(path: Path, fast: bool, ablate: bool = False) -> Result:
     number is the strikers becoming cold-start users.
     """
     exp = load_experiment(path).reduced(fast)
-    rows = []
-    for i, s in enumerate(_seeds(exp.seed, exp.splits)):
-        task = load_task("ratings", rng=np.random.default_rng(s),
-                         n_samples=int(exp.param("n_ratings", 20000)))  # fmt: skip
-        rng = np.random.default_rng(s + 1)
-        full = make_learner(exp.learner, task).fit(task.X_train, task.y_train, rng)
-        naive = naive_learner_for(task).fit(task.X_train, task.y_train, rng)
-        for f in exp.fractions:
-            for r in range(exp.replicates):
-                strikers = rng.permutation(task.n_raters)[: int(round(f * task.n_raters))]
-                keep = ~np.isin(task.X_train[:, 0], strikers)
-                if ablate:
-                    keep[:] = True
-                model = make_learner(exp.learner, task)
-                model.fit(task.X_train[keep], task.y_train[keep], rng)
-                struck = np.isin(task.X_test[:, 0], strikers)
-                row = {"split": i, "replicate": r, "fraction": f,
-                       "striker_share": float(struck.mean())}  # fmt: skip
-                for cohort, mask in (("all", np.ones_like(struck)), ("strikers", struck),
-                                     ("others", ~struck)):  # fmt: skip
-                    X, y = task.X_test[mask], task.y_test[mask]
-                    q, qf, qn = model.score(X, y), full.score(X, y), naive.score(X, y)
-                    row[f"gap_{cohort}"] = float(1 - normalise(q, qn, qf))
-                    if cohort == "all":
-                        row["raw"] = float((qf - q) / qf)
-                rows.append(row)
-    table = pd.DataFrame(rows)
+    table = pd.DataFrame(
+        [row for i, s in enumerate(_seeds(exp.seed, exp.splits))
+         for row in _rating_strike_rows(exp, i, s, ablate)]
+    )  # fmt: skip
     per = table.groupby(["split", "fraction"]).mean(numeric_only=True).reset_index()
     fr = sorted(table.fraction.unique())
     pub = _published(exp, fr)
@@ -451,6 +447,36 @@ def raw_vs_normalised(path: Path, fast: bool, ablate: bool = False) -> Result:
         f"f={fr[-1]} > 0 (95%); normalised/raw >= {min_ratio}",
         passed=bool(passed), table=summary, figure=fig,
     )  # fmt: skip
+
+
+def _rating_strike_rows(exp: Experiment, split: int, seed: int, ablate: bool) -> list[dict]:
+    """One split: whole raters strike; the gap lost overall and per cohort, per replicate."""
+    task = load_task("ratings", rng=np.random.default_rng(seed),
+                     n_samples=int(exp.param("n_ratings", 20000)))  # fmt: skip
+    rng = np.random.default_rng(seed + 1)
+    full = make_learner(exp.learner, task).fit(task.X_train, task.y_train, rng)
+    naive = naive_learner_for(task).fit(task.X_train, task.y_train, rng)
+    rows = []
+    for f in exp.fractions:
+        for r in range(exp.replicates):
+            strikers = rng.permutation(task.n_raters)[: int(round(f * task.n_raters))]
+            keep = ~np.isin(task.X_train[:, 0], strikers)
+            if ablate:
+                keep[:] = True
+            model = make_learner(exp.learner, task)
+            model.fit(task.X_train[keep], task.y_train[keep], rng)
+            struck = np.isin(task.X_test[:, 0], strikers)
+            row = {"split": split, "replicate": r, "fraction": f,
+                   "striker_share": float(struck.mean())}  # fmt: skip
+            for cohort, mask in (("all", np.ones_like(struck)), ("strikers", struck),
+                                 ("others", ~struck)):  # fmt: skip
+                X, y = task.X_test[mask], task.y_test[mask]
+                q, qf, qn = model.score(X, y), full.score(X, y), naive.score(X, y)
+                row[f"gap_{cohort}"] = float(1 - normalise(q, qn, qf))
+                if cohort == "all":
+                    row["raw"] = float((qf - q) / qf)
+            rows.append(row)
+    return rows
 
 
 # --------------------------------------------------------------- 5. larger is robust
@@ -737,24 +763,7 @@ def conflicting_collectives(path: Path, fast: bool, ablate: bool = False) -> Res
     exp = load_experiment(path).reduced(fast)
     px = int(exp.param("pixels", 4))
     alpha = float(exp.param("alpha", 0.01))
-    t0, t1 = int(exp.param("target", 0)), int(exp.param("rival_target", 1))
-    rows = []
-    for rival_alpha in exp.fractions:
-        for s in _seeds(exp.seed, exp.splits):
-            task = _digits01(s)
-            trig = levers.choose_trigger(task.X_train, px, rare=True)
-            for r in range(exp.replicates):
-                seed = s + 7 * r
-                a0 = _signal_success(task, alpha, trig, t0, seed)[0]
-                a1 = _signal_success(task, rival_alpha, trig, t1, seed + 1)[0]
-                if ablate:
-                    b0, b1 = a0, a1
-                else:
-                    b0, b1 = _signal_success(task, alpha, trig, t0, seed,
-                                             rival=(rival_alpha, t1))  # fmt: skip
-                rows.append({"rival_alpha": rival_alpha, "seed": seed, "alone": a0,
-                             "with_rival": b0, "rival_alone": a1, "rival_with": b1})  # fmt: skip
-    raw = pd.DataFrame(rows)
+    raw = pd.DataFrame(_conflict_rows(exp, px, alpha, ablate))
     raw["loss"] = raw.alone - raw.with_rival  # success lost, in success points
     raw["rival_loss"] = raw.rival_alone - raw.rival_with
     table = raw.groupby("rival_alpha").mean(numeric_only=True).reset_index()
@@ -791,79 +800,128 @@ def conflicting_collectives(path: Path, fast: bool, ablate: bool = False) -> Res
     )  # fmt: skip
 
 
-def _interference_success(
-    task: Task, alpha: float, trigger: levers.Trigger, seed: int, rival_alpha: float,
-    homogeneous_class: int | None, targets: tuple[int, int],
-) -> float:  # fmt: skip
-    """Success of a collective planting while a rival plants the same trigger.
+def _conflict_rows(exp: Experiment, px: int, alpha: float, ablate: bool) -> list[dict]:
+    """Each seed and rival size: both collectives' success alone and acting together."""
+    t0, t1 = int(exp.param("target", 0)), int(exp.param("rival_target", 1))
+    rows = []
+    for rival_alpha in exp.fractions:
+        for s in _seeds(exp.seed, exp.splits):
+            task = _digits01(s)
+            trig = levers.choose_trigger(task.X_train, px, rare=True)
+            for r in range(exp.replicates):
+                seed = s + 7 * r
+                a0 = _signal_success(task, alpha, trig, t0, seed)[0]
+                a1 = _signal_success(task, rival_alpha, trig, t1, seed + 1)[0]
+                if ablate:
+                    b0, b1 = a0, a1
+                else:
+                    b0, b1 = _signal_success(task, alpha, trig, t0, seed,
+                                             rival=(rival_alpha, t1))  # fmt: skip
+                rows.append({"rival_alpha": rival_alpha, "seed": seed, "alone": a0,
+                             "with_rival": b0, "rival_alone": a1, "rival_with": b1})  # fmt: skip
+    return rows
 
-    Members are random training rows, or (``homogeneous_class``) rows of one class only:
-    a homogeneous collective. The rival is always random rows.
+
+def _taste_members(
+    taste: np.ndarray, n: int, homogeneity: float, rng: np.random.Generator, exclude: np.ndarray
+) -> np.ndarray:
+    """``n`` raters: a ``homogeneity`` share are the nearest in taste to a random anchor.
+
+    Taste is a rater's latent factor vector in the full-data model (cosine similarity);
+    the rest of the members are drawn at random, so 0 is a fully heterogeneous and 1 a
+    fully homogeneous collective. Raters in ``exclude`` (the rival) are never drawn.
     """
-    rng = np.random.default_rng(seed)
-    n = int(round(alpha * task.n_train))
-    pool = (np.flatnonzero(task.y_train == homogeneous_class) if homogeneous_class is not None
-            else np.arange(task.n_train))  # fmt: skip
-    members = rng.permutation(pool)[:n]
-    rest = np.setdiff1d(np.arange(task.n_train), members)
-    others = rng.permutation(rest)[: int(round(rival_alpha * task.n_train))]
-    X, y = task.X_train.copy(), task.y_train.copy()
-    X[members], y[members], _ = levers.plant_signal(X[members], y[members], trigger, targets[0],
-                                                    rng)  # fmt: skip
-    if len(others):
-        X[others], y[others], _ = levers.plant_signal(X[others], y[others], trigger, targets[1],
-                                                      rng)  # fmt: skip
-    model = make_learner("logistic", task).fit(X, y, rng)
-    return levers.signal_success(model.predict, task.X_test, task.y_test, trigger, targets[0])
+    pool = np.setdiff1d(np.arange(len(taste)), exclude)
+    unit = taste / np.maximum(np.linalg.norm(taste, axis=1, keepdims=True), 1e-12)
+    anchor = rng.choice(pool)
+    near = pool[
+        np.argsort(-(unit[pool] @ unit[anchor]), kind="stable")[: int(round(homogeneity * n))]
+    ]
+    rest = rng.permutation(np.setdiff1d(pool, near))[: n - len(near)]
+    return np.concatenate([near, rest])
+
+
+def _promotion_success(
+    task: Task, members: np.ndarray, rival: np.ndarray, items: tuple[int, int], top_k: int,
+    seed: int,
+) -> float:  # fmt: skip
+    """Share of the other raters whose top ``top_k`` predictions include the promoted item.
+
+    Every member rates the collective's item (``items[0]``) at the top of the scale; every
+    rival member does the same for the rival's item (``items[1]``), which competes for the
+    same slots. The recommender (matrix factorisation) is refitted on the altered data.
+    """
+    top = task.rating_range[1]
+    add = np.vstack([np.column_stack([members, np.full(len(members), items[0])]),
+                     np.column_stack([rival, np.full(len(rival), items[1])])])  # fmt: skip
+    X = np.vstack([task.X_train, add])
+    y = np.concatenate([task.y_train, np.full(len(add), top)])
+    model = make_learner("mf", task).fit(X, y, np.random.default_rng(seed))
+    others = np.setdiff1d(np.arange(task.n_raters), np.concatenate([members, rival]))
+    grid = np.column_stack([np.repeat(others, task.n_items),
+                            np.tile(np.arange(task.n_items), len(others))])  # fmt: skip
+    scores = model.predict(grid).reshape(len(others), task.n_items)
+    return float(((scores > scores[:, [items[0]]]).sum(axis=1) < top_k).mean())
+
+
+def _homogeneity_rows(exp: Experiment, ablate: bool) -> pd.DataFrame:
+    """Per seed: success at size alpha and 2 alpha (alpha when ablated), per homogeneity."""
+    levels = [float(h) for h in exp.param("homogeneity", [0.0, 0.25, 0.5, 1.0])]
+    alpha, top_k = float(exp.param("alpha", 0.1)), int(exp.param("top_k", 20))
+    rows = []
+    for s in _seeds(exp.seed, exp.splits):
+        task = load_task("ratings", rng=np.random.default_rng(s),
+                         n_samples=int(exp.param("n_ratings", 20000)))  # fmt: skip
+        full = make_learner("mf", task).fit(
+            task.X_train, task.y_train, np.random.default_rng(s + 1)
+        )
+        order = np.argsort(full.bi, kind="stable")  # items by learned popularity
+        at = int(float(exp.param("item_quantile", 0.75)) * (len(order) - 1))
+        items = (int(order[at]), int(order[at + 1]))  # two items of similar standing
+        n_rival = int(round(float(exp.param("rival_alpha", 0.1)) * task.n_raters))
+        rival = np.random.default_rng(s + 2).choice(task.n_raters, n_rival, replace=False)
+        n = int(round(alpha * task.n_raters))
+        for size, label in ((n, "alpha"), (n if ablate else 2 * n, "double")):
+            for h in levels:
+                members = _taste_members(full.P, size, h, np.random.default_rng(s + 3), rival)
+                won = _promotion_success(task, members, rival, items, top_k, s + 4)
+                rows.append({"seed": s, "size": label, "homogeneity": h, "success": won})
+    return pd.DataFrame(rows)
 
 
 def size_vs_homogeneity(path: Path, fast: bool, ablate: bool = False) -> Result:
-    """Interfering collectives: does doubling size matter more than being homogeneous?
+    """Recommender collectives: does doubling size matter more than homogeneity?
 
-    Against the same rival (alpha = ``rival_alpha``, another target), a collective of
-    size alpha drawn at random is compared with (a) one of size 2 alpha, also random, and
-    (b) one of size alpha whose members are all rows of one class (each of several
-    classes in turn). The size effect (a minus base) must exceed the homogeneity effect's
-    magnitude (|b minus base|, averaged over the classes), paired by seed, at 95%.
-    Ablated, the collective's size does not change ((a) is alpha too), so only
-    homogeneity is left to matter.
+    Karan et al.'s recommender setting: a collective promotes an item by rating it at the
+    top while a rival promotes another item of similar standing. Members are raters whose
+    tastes are from fully heterogeneous (random) to fully homogeneous (the nearest in
+    taste to one rater). The size effect (success at 2 alpha minus at alpha, averaged
+    over the homogeneity levels) must exceed the homogeneity effect (the spread, max minus
+    min, of success across the levels at alpha), paired by seed, at 95%. Ablated, the
+    collective's size does not change, so only homogeneity is left to matter.
     """
     exp = load_experiment(path).reduced(fast)
-    px = int(exp.param("pixels", 4))
-    alpha, rival_alpha = float(exp.param("alpha", 0.01)), float(exp.param("rival_alpha", 0.01))
-    targets = (int(exp.param("target", 0)), int(exp.param("rival_target", 1)))
-    classes = exp.param("homogeneous_classes", [5])
-    classes = [int(c) for c in (classes if isinstance(classes, list) else [classes])]
-    bigger = alpha if ablate else 2 * alpha
-    rows = []
-    for s in _seeds(exp.seed, exp.splits):
-        task = _digits01(s)
-        trig = levers.choose_trigger(task.X_train, px, rare=True)
-        for r in range(exp.replicates):
-            seed = s + 7 * r
-            base = _interference_success(task, alpha, trig, seed, rival_alpha, None, targets)
-            larger = _interference_success(task, bigger, trig, seed, rival_alpha, None, targets)
-            same = [_interference_success(task, alpha, trig, seed, rival_alpha, c, targets)
-                    for c in classes]  # fmt: skip
-            effect = float(np.mean(np.abs(np.array(same) - base)))
-            rows.append({"seed": seed, "base": base, "larger": larger,
-                         "homogeneous": float(np.mean(same)),
-                         "homogeneous_abs_effect": effect})  # fmt: skip
-    table = pd.DataFrame(rows)
-    size_effect = table.larger - table.base
-    homog_effect = table.homogeneous_abs_effect  # per class, then averaged over classes
-    margin = interval(size_effect - homog_effect)
+    raw = _homogeneity_rows(exp, ablate)
+    per = raw.pivot_table(index="seed", columns=["size", "homogeneity"], values="success")
+    size_effect = (per["double"] - per["alpha"]).mean(axis=1)
+    spread = per["alpha"].max(axis=1) - per["alpha"].min(axis=1)
+    margin = interval(size_effect - spread)
+    table = raw.groupby(["size", "homogeneity"]).success.mean().unstack("size").reset_index()
     fig, (ax,) = _figure(exp.title)
-    ax.bar(["random, alpha", f"random, {bigger / alpha:.0f} alpha", "one class, alpha (mean)"],
-           [table.base.mean(), table.larger.mean(), table.homogeneous.mean()])  # fmt: skip
-    ax.set(ylabel=f"success against a rival of size {rival_alpha}")
+    for label, style in (("alpha", "o-"), ("double", "s--")):
+        ax.plot(table.homogeneity, table[label], style, label=f"size {label}")
+    ax.set(xlabel="homogeneity (share of members nearest in taste)",
+           ylabel=f"others with the item in their top {exp.param('top_k', 20)}")  # fmt: skip
+    ax.legend()
+    best = float(table.homogeneity[table["alpha"].idxmax()])
     return _result(
         exp.name, exp.title, exp.check, margin, ablate,
-        published="for interfering collectives, size matters more than homogeneity",
-        obtained=f"size effect minus |homogeneity effect| {_iv(margin, 2)}; size effect "
-        f"{_iv(interval(size_effect), 2)}; homogeneity effect "
-        f"{_iv(interval(table.homogeneous - table.base), 2)}",
-        tolerance="size effect - |homogeneity effect| > 0 (95%)",
+        published="recommender: the impact of homogeneity is secondary to collective size; "
+        "neither fully heterogeneous nor fully homogeneous collectives stand out",
+        obtained=f"size effect minus homogeneity spread {_iv(margin, 2)}; size effect "
+        f"{_iv(interval(size_effect), 2)}; spread across homogeneity {_iv(interval(spread), 2)}; "
+        f"success at alpha by homogeneity {_fmt(table['alpha'], 2)} (best at {best})",
+        tolerance="size effect - homogeneity spread > 0 (95%)",
         passed=_above(margin), table=table, figure=fig,
     )  # fmt: skip
 
@@ -958,16 +1016,28 @@ def _valuation_data(exp: Experiment, seed: int, n_train: int, n_test: int):
     return task.X_train[tr], task.y_train[tr], task.X_test[te], task.y_test[te], task.n_classes, rng
 
 
+def _flipped_subset(exp: Experiment, seed: int, n_train: int, n_test: int):
+    """A valuation subset whose training labels have a ``flip_rate`` share flipped.
+
+    Sizes come from the file's ``n_train``/``n_test`` params, or these defaults.
+
+    Returns:
+        ``(X, y, flipped, Xt, yt, n_classes, rng)``.
+    """
+    X, y, Xt, yt, n_classes, rng = _valuation_data(
+        exp, seed, int(exp.param("n_train", n_train)), int(exp.param("n_test", n_test))
+    )
+    y, flipped = levers.flip_labels(y, float(exp.param("flip_rate", 0.1)), n_classes, rng)
+    return X, y, flipped, Xt, yt, n_classes, rng
+
+
 def knn_shapley_checks(path: Path, fast: bool, ablate: bool = False) -> Result:
     """Efficiency, flipped labels valued lowest, and removal curves (per split)."""
     exp = load_experiment(path).reduced(fast)
     k = int(exp.param("k", 5))
     rows, removal = [], []
     for i, s in enumerate(_seeds(exp.seed, exp.splits)):
-        X, y, Xt, yt, n_classes, rng = _valuation_data(
-            exp, s, int(exp.param("n_train", 400)), int(exp.param("n_test", 200))
-        )
-        y_flip, flipped = levers.flip_labels(y, float(exp.param("flip_rate", 0.1)), n_classes, rng)
+        X, y_flip, flipped, Xt, yt, n_classes, rng = _flipped_subset(exp, s, 400, 200)
         values = valuation.knn_shapley(X, y_flip, Xt, yt, k)
         if ablate:
             values = rng.permutation(values) + rng.normal(0.0, values.std() + 1e-3, len(values))
@@ -979,9 +1049,10 @@ def knn_shapley_checks(path: Path, fast: bool, ablate: bool = False) -> Result:
             return KNearestNeighbours(n_classes, k).fit(X[idx], y_flip[idx], rng).score(Xt, yt)
 
         for frac in exp.fractions:
-            m = int(round(frac * len(y)))
-            keep_high = np.setdiff1d(np.arange(len(y)), order_high[:m])
-            randoms = [np.setdiff1d(np.arange(len(y)), rng.permutation(len(y))[:m])
+            n = len(y_flip)
+            m = int(round(frac * n))
+            keep_high = np.setdiff1d(np.arange(n), order_high[:m])
+            randoms = [np.setdiff1d(np.arange(n), rng.permutation(n)[:m])
                        for _ in range(exp.replicates)]  # fmt: skip
             removal.append({"split": i, "removed": frac, "high_value_first": acc(keep_high),
                             "random": float(np.mean([acc(j) for j in randoms]))})  # fmt: skip
@@ -1023,10 +1094,7 @@ def tmc_vs_knn(path: Path, fast: bool, ablate: bool = False) -> Result:
     n_perm = int(exp.param("permutations", 200))
     rhos, pairs = [], []
     for i, s in enumerate(_seeds(exp.seed, exp.splits)):
-        X, y, Xt, yt, n_classes, rng = _valuation_data(
-            exp, s, int(exp.param("n_train", 40)), int(exp.param("n_test", 100))
-        )
-        y, _ = levers.flip_labels(y, float(exp.param("flip_rate", 0.1)), n_classes, rng)
+        X, y, _, Xt, yt, _, rng = _flipped_subset(exp, s, 40, 100)
         exact = valuation.knn_shapley(X, y, Xt, yt, k)
 
         def utility(idx: np.ndarray, X=X, y=y, Xt=Xt, yt=yt) -> float:
@@ -1223,6 +1291,81 @@ def ai_substitute(path: Path, fast: bool, ablate: bool = False) -> Result:
     )  # fmt: skip
 
 
+# ------------------------------------------------------------- 17. protest users
+
+
+PROTEST_SEEDS, PROTEST_SEEDS_FAST = 8, 4
+PROTEST_WEIGHTS, PROTEST_WEIGHTS_FAST = (0.1, 0.25, 0.5, 0.75, 1.0), (0.1, 1.0)
+
+
+@lru_cache(maxsize=128)
+def _boycott_share(scenario_json: str, seed: int) -> float:
+    """Share of the collective's members boycotting, averaged while the campaign runs."""
+    from abm.runner import simulate
+
+    spec = Scenario.model_validate_json(scenario_json)
+    c = spec.collectives[0]
+    table = simulate(spec, seed=seed).model_table
+    return float(table[f"turnout[{c.name}]"].iloc[c.start + 1 :].mean())
+
+
+def _protest_world(spec: Scenario, weight: float, alternative: bool, ablate: bool) -> str:
+    """The scenario at a tie weight, with or without the alternative platform (as JSON)."""
+    pop = spec.population.model_copy(
+        update={"network_weight": weight, "exit_cost_weight": 0.0 if ablate else 1.0}
+    )
+    target = spec.collectives[0].target
+    alone = [p.model_copy(update={"initial_share": 1.0}) for p in spec.platforms
+             if p.name == target]  # fmt: skip
+    platforms = list(spec.platforms) if alternative else alone
+    return spec.model_copy(update={"population": pop, "platforms": platforms}).model_dump_json()
+
+
+def protest_users(path: Path, fast: bool, ablate: bool = False) -> Result:
+    """The share of members who boycott, by tie weight and with or without an alternative.
+
+    The scenario is rerun on the same seeds at several ``network_weight`` values (with the
+    alternative platform) and, at the file's own weight, with the alternative removed
+    (every user on the target). The share at the lowest weight minus the share at the
+    highest, and with the alternative minus without it, must both be > 0 at 95%.
+    Ablated, members ignore the cost of leaving (``exit_cost_weight`` 0).
+    """
+    spec = load_scenario(path)
+    weights = PROTEST_WEIGHTS_FAST if fast else PROTEST_WEIGHTS
+    base_w = spec.population.network_weight
+    rows = []
+    for s in _seeds(spec.seed, PROTEST_SEEDS_FAST if fast else PROTEST_SEEDS):
+        row = {"seed": s, "no_alternative": _boycott_share(
+            _protest_world(spec, base_w, False, ablate), s)}  # fmt: skip
+        for w in sorted({*weights, base_w}):
+            row[w] = _boycott_share(_protest_world(spec, w, True, ablate), s)
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    ties = interval(table[weights[0]] - table[weights[-1]])
+    alt = interval(table[base_w] - table.no_alternative)
+    cis = {w: interval(table[w]) for w in sorted({*weights, base_w})}
+    fig, (ax,) = _figure("Protest users: who boycotts, by tie weight and alternative")
+    ax.errorbar(list(cis), [c[0] for c in cis.values()], yerr=[[c[0] - c[1] for c in
+                cis.values()], [c[2] - c[0] for c in cis.values()]], fmt="o-",
+                label="with an alternative platform (95% CI)")  # fmt: skip
+    none = interval(table.no_alternative)
+    ax.errorbar([base_w], [none[0]], yerr=[[none[0] - none[1]], [none[2] - none[0]]], fmt="s",
+                color="C3", label="no alternative platform")  # fmt: skip
+    ax.set(xlabel="network_weight (utility of social ties)", ylabel="share of members boycotting")
+    ax.legend(fontsize=8)
+    return _result(
+        "protest_users", "Protest users: ties and no alternative hold boycotters back",
+        "directional", ties, ablate,
+        published="the share who boycott falls as the weight of social ties rises and when "
+        "no alternative platform exists",
+        obtained=f"share at weight {weights[0]} minus at {weights[-1]} {_iv(ties)}; with an "
+        f"alternative minus without (weight {base_w}) {_iv(alt)}; share by weight: "
+        + ", ".join(f"{w} {_iv(c)}" for w, c in cis.items()) + f"; no alternative {_iv(none)}",
+        tolerance="both differences > 0 (95%)",
+        passed=_above(ties) and _above(alt), table=table.rename(columns=str), figure=fig,
+    )  # fmt: skip
+
+
 # ------------------------------------------------------------------ the registry
 
 ANALYSES: dict[str, tuple[str, Callable[..., Result]]] = {
@@ -1242,5 +1385,6 @@ ANALYSES: dict[str, tuple[str, Callable[..., Result]]] = {
     "tmc_vs_knn": ("tmc_vs_knn.yaml", tmc_vs_knn),
     "sisa": ("sisa.yaml", sisa_unlearning),
     "ai_substitute": ("ai_substitute.yaml", ai_substitute),
+    "protest_users": ("protest_users.yaml", protest_users),
 }
 """Replication name -> (file in scenarios/replications/, analysis(path, fast, ablate))."""

@@ -27,6 +27,7 @@ UNITS: dict[str, str] = {
     "population.threshold_mean": "share of peers",
     "population.threshold_sd": "share of peers",
     "population.grievance": "utility",
+    "population.exit_cost_weight": "-",
     "network.mean_degree": "neighbours",
     "network.rewire": "probability",
     "network.groups": "groups",

@@ -205,6 +205,13 @@ class Population(Strict):
     grievance: float = Field(
         0.0, ge=0.0, le=10.0, description="Baseline grievance toward every platform (utility)."
     )
+    exit_cost_weight: float = Field(
+        1.0,
+        ge=0.0,
+        le=100.0,
+        description="Weight of the cost of leaving (ties lost minus the best alternative) "
+        "in a boycotter's threshold; 0: ignored.",
+    )
 
 
 class Network(Strict):

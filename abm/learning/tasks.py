@@ -29,6 +29,7 @@ same user the same rows.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -242,6 +243,12 @@ def _ratings_task(
     ratings = np.clip(raw, lo, hi).astype(np.float64)
     X = np.column_stack([raters, items]).astype(np.int64)
     train, test = _split(n, None, test_size, rng)
+    # The hit-rate probe comes from its own stream, seeded from a copy of ``rng``, so
+    # the run's generator (and every draw after the task) is what it was without it.
+    from abm.learning.movielens import _probe
+
+    probe_rng = np.random.default_rng([int(copy.deepcopy(rng).integers(2**63)), 0x9B0B])
+    probe = _probe(raters, items, ratings, test, n_items, probe_rng, 4.0, 100, 1000, 10)
     return Task(
         name="ratings",
         kind="ratings",
@@ -254,6 +261,7 @@ def _ratings_task(
         n_raters=n_raters,
         n_items=n_items,
         feature_names=("rater", "item"),
+        ranking=probe,
     )
 
 
@@ -774,6 +782,7 @@ def _ratings_stream_slices(task: Task, n_users: int) -> Slices:
     if task.n_raters == 0:
         task.n_raters = n_users
         task.X_test, task.y_test = stream.held_out(n_users)
+        task.ranking = stream.probe(n_users)
         task.append_rows(*stream.background(n_users, stream.n_background))
     elif task.n_raters != n_users:
         raise ValueError(

@@ -112,6 +112,9 @@ class Task:
     ranking: Any = field(default=None, repr=False)
     ordered: bool = False
     _n_store: int = field(default=-1, repr=False)
+    # The last stream draw: sorted (source, k) keys and their store indices, so a twin
+    # world asking for rows its real world just made reuses them (``stream_rows``).
+    _recent: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
 
     def append_rows(self, X: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Append fresh training rows (stream tasks) and return their indices.
@@ -133,6 +136,28 @@ class Task:
         self.X_train = self._X_buf[: n_old + m]
         self.y_train = self._y_buf[: n_old + m]
         return np.arange(n_old, n_old + m, dtype=np.int64)
+
+    def stream_rows(self, who: np.ndarray, k: np.ndarray, make: Any) -> np.ndarray:
+        """Store indices of rows number ``k`` of sources ``who``, made where new.
+
+        A stream row is a pure function of (seed, source, k), so a row the last call
+        made (in the real world, before its twins step in lockstep) is reused rather than
+        made and stored again: same values, one copy. ``make(who, k)`` returns ``(X, y)``
+        of the rows not found.
+        """
+        keys = (np.asarray(who, np.int64) << 32) | np.asarray(k, np.int64)
+        idx = np.full(len(keys), -1, np.int64)
+        if self._recent is not None and len(keys):
+            known, at = self._recent
+            pos = np.minimum(np.searchsorted(known, keys), len(known) - 1)
+            hit = known[pos] == keys
+            idx[hit] = at[pos[hit]]
+        miss = np.flatnonzero(idx < 0)
+        if miss.size:
+            idx[miss] = self.append_rows(*make(who[miss], k[miss]))
+        order = np.argsort(keys, kind="stable")
+        self._recent = (keys[order], idx[order])
+        return idx
 
     @property
     def n_train(self) -> int:
@@ -859,7 +884,9 @@ def draw_samples(
     * with replacement: uniform picks from the user's slice;
     * without replacement: the user's next rows in its hand-over order (``counts`` may
       not exceed ``slices.remaining(users)``);
-    * stream task: the user's next fresh rows, appended to the task's store.
+    * stream task: the user's next fresh rows, appended to the task's store (rows the
+      last call made, as a real world's before its twin's in lockstep, are reused:
+      ``Task.stream_rows``).
 
     The picks of a user never depend on which other users draw (see the module
     docstring): with replacement one number is taken from ``rng`` per call, otherwise
@@ -890,11 +917,15 @@ def draw_samples(
         if isinstance(stream, RatingsStream):
             if np.any(counts > slices.remaining(users)):
                 raise ValueError("a user was asked for more ratings than it has items left")
-            X, y = stream.contributions(rep, k)
+            make = stream.contributions
         else:
-            X, y = stream.rows(rep, k, su.group[rep], su.class_cdf[su.profile[rep]])
+
+            def make(who: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                return stream.rows(who, k, su.group[who], su.class_cdf[su.profile[who]])
+
+        idx = slices.task.stream_rows(rep, k, make)
         np.add.at(su.made, users, counts)
-        return slices.task.append_rows(X, y)
+        return idx
     start = slices.offsets[rep]
     if slices.finite:
         if np.any(counts > slices.remaining(users)):

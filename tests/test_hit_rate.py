@@ -64,6 +64,7 @@ def lowers_hit_rate(effects: np.ndarray) -> bool:
     return bool(mean > MARGIN and lo > 0)
 
 
+@pytest.mark.slow
 def test_a_strike_by_half_the_raters_lowers_the_targets_hit_rate_versus_its_twin(udata):
     strike, strike_runs = hit_rate_taken(udata, 0.5)
     ablation, ablation_runs = hit_rate_taken(udata, 0.0)

@@ -136,3 +136,16 @@ def test_ratings_stream_probe_ranks_liked_items_against_disliked_unrated_ones():
     given = {tuple(p) for p in task.X_train[idx].tolist()}
     pairs = zip(np.repeat(probe.rater, probe.items.shape[1]), probe.items.ravel(), strict=True)
     assert not any((int(r), int(i)) in given for r, i in pairs)
+
+
+def test_report_says_how_much_hit_rate_a_campaign_took_on_ratings_tasks_only():
+    from abm.report import _collective_answer
+
+    strike = [{"name": "c", "target": "incumbent", "lever": "strike", "size": 0.3}]
+    ratings = small(task={"name": "ratings"}, platforms=[{"name": "incumbent", "learner": "mf"}],
+                    collectives=strike, steps=2, measurement={"valuation": False})  # fmt: skip
+    result = simulate(ratings)
+    assert "of its hit rate at 10" in _collective_answer(result, ratings.collectives[0])
+    digits = small(collectives=strike, steps=2, measurement={"valuation": False})
+    result = simulate(digits)
+    assert "hit rate" not in _collective_answer(result, digits.collectives[0])

@@ -27,7 +27,7 @@ from abm.bargaining import (
     nash_bargain,
 )
 from abm.behaviour import Action
-from abm.learning import Alteration, DataPool, Learner, ShardedTrainer, make_learner
+from abm.learning import Alteration, DataPool, Learner, ShardedTrainer, hit_rate, make_learner
 from abm.levers import LEVERS
 from abm.network import CsrNetwork
 from abm.twins import Draw, Effects
@@ -152,6 +152,7 @@ class Platform(mesa.Agent):
         self.pool = DataPool(label_dtype=model.task.y_train.dtype)
         self.needs_refit = False  # deletions or expiry make an incremental update inexact
         self.quality = 0.0
+        self.hit_rate = float("nan")  # hit rate at k on the task's ranking probe (ratings)
         self.initial_quality = 0.0
         self.group_quality = np.zeros(0)  # quality as experienced by each user group
         self.received = 0  # samples routed here, cumulative
@@ -188,11 +189,15 @@ class Platform(mesa.Agent):
         """Held-out quality overall and as experienced by each user group.
 
         A group's quality weights the model's per-class recall by the classes in its
-        members' data, so a strike by a homogeneous group shows up where it bites.
+        members' data, so a strike by a homogeneous group shows up where it bites. On a
+        ratings task the platform's hit rate at k on the task's ranking probe (a fixed
+        sample of held-out liked items, drawn once) is measured too.
         """
         task = self.model.task
         if task.kind != "classification":
             self.quality = self.trainer.score(task.X_test, task.y_test)
+            if task.ranking is not None:
+                self.hit_rate = hit_rate(self.trainer, task.ranking)
             return
         hit = self.trainer.predict(task.X_test) == task.y_test
         self.quality = float(hit.mean())

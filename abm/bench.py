@@ -1,7 +1,8 @@
 """The performance benchmark: the vectorised model against a naive per-agent Mesa reference.
 
 Modelling assumption of the benchmark scenario: 3 platforms retraining every step
-(incremental logistic learners on the digits task), one strike collective of a fifth
+(incremental logistic learners on the digits task, or with ``--task stream`` on the
+generative stream task, where every contribution is a fresh row), one strike collective of a fifth
 of the users targeting the largest platform from step 0, a Watts-Strogatz network of
 mean degree 8, and 0.1 samples per user per step. Leverage is measured every step
 against the collective's twin world, which runs the first five phases in lockstep
@@ -52,15 +53,26 @@ PHASES: dict[str, tuple[str, ...]] = {
 }
 
 
-def bench_scenario(n_users: int, steps: int = 100, seed: int = 0, twins: str = "joint") -> Scenario:
-    """The benchmark scenario at ``n_users`` users (see the module docstring)."""
+TASKS = ("digits", "stream")  # what ``abm bench --task`` accepts
+
+
+def bench_scenario(
+    n_users: int, steps: int = 100, seed: int = 0, twins: str = "joint", task: str = "digits"
+) -> Scenario:
+    """The benchmark scenario at ``n_users`` users (see the module docstring).
+
+    ``task="stream"`` swaps digits for the generative stream task at its defaults
+    (64 features, 20 classes): every contribution is a fresh row.
+    """
+    if task not in TASKS:
+        raise ValueError(f"--task: expected one of {', '.join(TASKS)}, got '{task}'")
     raw = {
         "name": f"bench-{n_users}",
         "seed": seed,
         "steps": steps,
         "population": {"n_users": n_users, "samples_per_step": 0.1},
         "network": {"kind": "watts_strogatz", "mean_degree": 8, "rewire": 0.1},
-        "task": {"name": "digits"},
+        "task": {"name": task},
         "platforms": [
             {"name": "incumbent", "initial_share": 0.5, "retrain": "incremental"},
             {"name": "challenger", "initial_share": 0.3, "retrain": "incremental"},
@@ -127,11 +139,11 @@ def _instrument(model: Any, profile: dict[str, float], prefix: str = "") -> None
             setattr(owner, name, timed)
 
 
-def measure_model(n_users: int, steps: int, seed: int = 0) -> dict[str, Any]:
+def measure_model(n_users: int, steps: int, seed: int = 0, task: str = "digits") -> dict[str, Any]:
     """Build and run the vectorised model; time the build, each step and each phase."""
     from abm.model import LeverageModel
 
-    scenario = bench_scenario(n_users, steps=steps, seed=seed)
+    scenario = bench_scenario(n_users, steps=steps, seed=seed, task=task)
     t0 = time.perf_counter()
     model = LeverageModel(scenario=scenario)
     build = time.perf_counter() - t0
@@ -164,12 +176,12 @@ def measure_model(n_users: int, steps: int, seed: int = 0) -> dict[str, Any]:
     }
 
 
-def measure_naive(n_users: int, steps: int, seed: int = 0) -> dict[str, Any]:
+def measure_naive(n_users: int, steps: int, seed: int = 0, task: str = "digits") -> dict[str, Any]:
     """Build the naive reference from the model's initial state and time its steps."""
     from abm.model import LeverageModel
 
     naive = load_naive()
-    model = LeverageModel(scenario=bench_scenario(n_users, steps=steps, seed=seed))
+    model = LeverageModel(scenario=bench_scenario(n_users, steps=steps, seed=seed, task=task))
     quality = np.array([p.quality for p in model.platforms])
     price = np.array([p.price for p in model.platforms])
     t0 = time.perf_counter()
@@ -186,9 +198,9 @@ def measure_naive(n_users: int, steps: int, seed: int = 0) -> dict[str, Any]:
             "naive_steps": steps}  # fmt: skip
 
 
-def _child(kind: str, n_users: int, steps: int, seed: int) -> dict[str, Any]:
+def _child(kind: str, n_users: int, steps: int, seed: int, task: str) -> dict[str, Any]:
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
-    cmd = [sys.executable, "-m", "abm.bench", kind, str(n_users), str(steps), str(seed)]
+    cmd = [sys.executable, "-m", "abm.bench", kind, str(n_users), str(steps), str(seed), task]
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
     if out.returncode != 0:
         tail = (out.stderr.strip().splitlines() or ["(no output)"])[-1]
@@ -214,6 +226,7 @@ def run_bench(
     naive_steps: int = NAIVE_STEPS,
     seed: int = 0,
     log: Any = None,
+    task: str = "digits",
 ) -> dict[str, Any]:
     """Run every size (model, then the naive reference where small enough).
 
@@ -222,10 +235,10 @@ def run_bench(
     """
     results = []
     for n in sizes:
-        row = _child("model", n, steps, seed)
+        row = _child("model", n, steps, seed, task)
         row["naive_s_per_step"] = row["ratio_vs_naive"] = row["ratio_users_phase"] = None
         if n <= naive_max:
-            naive = _child("naive", n, naive_steps, seed)
+            naive = _child("naive", n, naive_steps, seed, task)
             row["naive_s_per_step"] = naive["naive_s_per_step"]
             row["ratio_vs_naive"] = naive["naive_s_per_step"] / row["s_per_step"]
             if row["users_phase_s_per_step"] > 0:
@@ -241,7 +254,8 @@ def run_bench(
         largest = float(np.log(s1 / s0) / np.log(n1 / n0))
     return {
         "scenario": "3 platforms retraining every step, a strike by 20% of users, "
-        "Watts-Strogatz k=8, digits, 0.1 samples/user/step",
+        f"Watts-Strogatz k=8, {task}, 0.1 samples/user/step",
+        "task": task,
         "steps": steps,
         "naive_steps": naive_steps,
         "cpu_count": os.cpu_count(),
@@ -286,8 +300,9 @@ def table(report: dict[str, Any]) -> str:
 
 def _worker(argv: list[str]) -> None:
     kind, n, steps, seed = argv[0], int(argv[1]), int(argv[2]), int(argv[3])
+    task = argv[4] if len(argv) > 4 else "digits"
     fn = measure_model if kind == "model" else measure_naive
-    print(json.dumps(fn(n, steps, seed)))
+    print(json.dumps(fn(n, steps, seed, task)))
 
 
 if __name__ == "__main__":

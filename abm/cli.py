@@ -373,14 +373,19 @@ def bench(
         int, typer.Option(help="Largest size the naive Mesa reference runs at.")
     ] = 100_000,
     naive_steps: Annotated[int, typer.Option(min=1, help="Naive reference steps per size.")] = 3,
+    task: Annotated[
+        str, typer.Option(help="The users' data: digits (default) or stream (fresh rows).")
+    ] = "digits",
 ) -> None:
     """Benchmark the vectorised model against the naive per-agent Mesa reference."""
-    from abm.bench import parse_sizes, run_bench, table
+    from abm.bench import TASKS, parse_sizes, run_bench, table
 
     sizes_list = parse_sizes(sizes)
+    if task not in TASKS:
+        raise ValueError(f"--task: expected one of {', '.join(TASKS)}, got '{task}'")
     log = None if json_ else (lambda line: typer.echo(line, err=True))
     report = run_bench(sizes_list, steps=steps, naive_max=naive_max, naive_steps=naive_steps,
-                       log=log)  # fmt: skip
+                       log=log, task=task)  # fmt: skip
     if json_:
         typer.echo(json.dumps(report))
     else:

@@ -25,19 +25,31 @@ if TYPE_CHECKING:
 Per = Literal["platform", "collective"]
 
 
+def _always(scenario: Any, entity: Any) -> bool:
+    return True
+
+
 @dataclass(frozen=True)
 class Series:
-    """A quantity recorded every step for each platform or collective."""
+    """A quantity recorded every step for each platform or collective it applies to.
+
+    A series exists only where it is defined (``applies``: hit rates on ratings tasks).
+    """
 
     name: str
     per: Per
     unit: str
     meaning: str
     read: Callable[[LeverageModel, Any], float]
+    applies: Callable[[Any, Any], bool] = _always
 
 
-def _always(scenario: Any, entity: Any) -> bool:
-    return True
+# Ratings tasks: each has a held-out ranking probe, so platforms have a hit rate at k.
+RANKED_TASKS = ("ratings", "ratings_stream", "movielens")
+
+
+def _ranked(scenario: Any, entity: Any) -> bool:
+    return str(getattr(scenario.task.name, "value", scenario.task.name)) in RANKED_TASKS
 
 
 @dataclass(frozen=True)
@@ -68,6 +80,10 @@ def _effect(name: str) -> Callable[[LeverageModel, Any], float]:
 SERIES: tuple[Series, ...] = (
     Series("quality", "platform", "score", "Held-out quality of the platform's model.",
            lambda m, p: p.quality),
+    Series("hit_rate", "platform", "share",
+           "Hit rate at 10 on the held-out ranking probe: share of held-out liked items "
+           "ranked in the top 10 among 100 unrated ones (ratings tasks).",
+           lambda m, p: p.hit_rate, _ranked),
     Series("users", "platform", "users", "Users on the platform.", _users_on),
     Series("share", "platform", "share", "Market share: users on it / all users.",
            lambda m, p: _users_on(m, p) / m.n_users),
@@ -94,6 +110,13 @@ SERIES: tuple[Series, ...] = (
     Series("quality_effect", "collective", "score",
            "The target's quality in the twin minus in the real world (signed).",
            _effect("quality")),
+    Series("twin_hit_rate", "collective", "share",
+           "The target's hit rate at 10 in the twin world (ratings tasks).",
+           _effect("twin_hit_rate"), _ranked),
+    Series("hit_rate_effect", "collective", "share",
+           "The target's hit rate at 10 in the twin minus in the real world (signed; "
+           "ratings tasks).",
+           _effect("hit_rate"), _ranked),
     Series("leverage", "collective", "share of gap",
            "Quality effect over the twin's gap above the naive baseline (signed).",
            _effect("leverage")),
@@ -133,6 +156,8 @@ def build_datacollector(model: LeverageModel) -> mesa.DataCollector:
     reporters: dict[str, Callable[[LeverageModel], float]] = {}
     for s in SERIES:
         for entity in model.platforms if s.per == "platform" else model.collectives:
+            if not s.applies(model.spec, entity.spec):
+                continue
             reporters[column(s.name, entity.name)] = _bind(s.read, entity)
     return mesa.DataCollector(
         model_reporters=reporters,
@@ -168,6 +193,10 @@ def _first_last(series: str) -> Callable:
 
 def _measured(scenario: Any, c: Any) -> bool:
     return scenario.measurement.twins != "off"
+
+
+def _measured_ranked(scenario: Any, c: Any) -> bool:
+    return _measured(scenario, c) and _ranked(scenario, c)
 
 
 def _redirects(scenario: Any, c: Any) -> bool:
@@ -208,6 +237,9 @@ OUTCOMES: tuple[Outcome, ...] = (
             lambda m, p, t: float(_col(t, "quality", p.name).iloc[-1])),
     Outcome("quality_change", "platform", "score", "Quality at the end minus at the start.",
             _first_last("quality")),
+    Outcome("final_hit_rate", "platform", "share",
+            "Hit rate at 10 at the last step (ratings tasks).",
+            lambda m, p, t: float(_col(t, "hit_rate", p.name).iloc[-1]), _ranked),
     Outcome("final_share", "platform", "share", "Market share at the last step.",
             lambda m, p, t: float(_col(t, "share", p.name).iloc[-1])),
     Outcome("share_change", "platform", "share", "Market share at the end minus at the start.",
@@ -233,6 +265,9 @@ OUTCOMES: tuple[Outcome, ...] = (
     Outcome("quality_effect", "collective", "score",
             "Mean quality the campaign took from its target while it ran.",
             _while_active("quality_effect"), _measured),
+    Outcome("hit_rate_effect", "collective", "share",
+            "Mean hit rate at 10 the campaign took from its target while it ran.",
+            _while_active("hit_rate_effect"), _measured_ranked),
     Outcome("share_effect", "collective", "share",
             "Mean market share the campaign took from its target while it ran.",
             _while_active("share_effect"), _measured),

@@ -195,6 +195,12 @@ def _collective_answer(result: RunResult, c) -> str:
         f"quality score, {_with_interval(leverage, percent=True)} of its gap over a naive "
         "baseline"
     ]
+    hit = _interval(result, f"hit_rate_effect[{c.name}]")  # ratings tasks only
+    if hit is not None:
+        taken = "took" if hit[0] >= 0 else "added"
+        size = hit if hit[0] >= 0 else (-hit[0], -hit[2], -hit[1])
+        parts[0] += (f"; it {taken} {_with_interval(size)} of its hit rate at 10 (the share "
+                     "of held-out liked items ranked in the top 10)")  # fmt: skip
     if c.lever.value == "boycott":
         share = _interval(result, f"share_effect[{c.name}]")
         parts[0] += f", and {_with_interval(share, percent=True)} of its market share"

@@ -133,6 +133,8 @@ class Effects:
 
     twin_quality: float = float("nan")
     quality: float = 0.0  # target's held-out quality, twin - real
+    twin_hit_rate: float = float("nan")  # target's hit rate at k in the twin (ratings)
+    hit_rate: float = float("nan")  # target's hit rate at k, twin - real (ratings tasks)
     leverage: float = float("nan")  # quality effect / (twin quality - naive baseline)
     share: float = 0.0  # target's market share, twin - real
     users: float = 0.0  # target's users, twin - real
@@ -152,6 +154,8 @@ def measure(real: LeverageModel, twin: LeverageModel, c_index: int) -> Effects:
     e = Effects(
         twin_quality=q.quality,
         quality=q.quality - p.quality,
+        twin_hit_rate=q.hit_rate,
+        hit_rate=q.hit_rate - p.hit_rate,
         leverage=normalised_leverage(p.quality, q.quality, real.naive_quality),
         share=(on_twin - on_real) / real.n_users,
         users=on_twin - on_real,

@@ -6,7 +6,7 @@ ratings, at least 20 ratings per rater, heavy-tailed rater activity and item pop
 low-rank tastes) to a temporary folder, then times reading it, building the model and its
 steps. The scenario: every rater is a user, two platforms with incremental matrix
 factorisation (the incumbent holding 70% of users), a strike by 30% of users on the
-incumbent from step 0 with its counterfactual shadow, leverage measured every 5 steps.
+incumbent from step 0 with its twin world, leverage measured every step.
 
     OPENBLAS_NUM_THREADS=1 .venv/bin/python benchmarks/movielens_step.py \
         [--ratings 1000209] [--steps 20] [--samples-per-step 5] [--keep PATH]
@@ -93,7 +93,7 @@ def scenario(path: Path, n_users: int, steps: int, samples_per_step: float):
             {"name": "strikers", "target": "incumbent", "lever": "strike", "size": 0.3,
              "start": 0},
         ],
-        "measurement": {"counterfactual_every": 5, "agent_table_every": 0},
+        "measurement": {"twins": "joint", "agent_table_every": 0, "valuation": False},
     }  # fmt: skip
     return validate(raw, file="<movielens-step>")
 
@@ -125,6 +125,8 @@ def main() -> None:
         t_build = time.perf_counter() - t0
         profile: dict[str, float] = {}
         _instrument(model, profile)
+        for twin in model.twins:
+            _instrument(twin, profile, prefix="twin:")
         times, routed = [], []
         while model.running:
             before = sum(p.received for p in model.platforms)
@@ -139,6 +141,12 @@ def main() -> None:
             inc.trainer, model.task, inc.pool.features(model.task.X_train), inc.pool.y
         )
         t_report = time.perf_counter() - t0
+        from abm.learning import hit_rate
+
+        t0 = time.perf_counter()
+        for _ in range(10):
+            hit_rate(inc.trainer, model.task.ranking)  # what evaluate adds per platform
+        t_hit = (time.perf_counter() - t0) / 10
         from abm.learning import MatrixFactorisation
 
         t0 = time.perf_counter()
@@ -159,6 +167,8 @@ def main() -> None:
         "s_per_step_max": float(np.max(times)),
         "ratings_routed_per_step": float(np.median(routed)),
         "phase_share": {k: profile.get(k, 0.0) / total for k in PHASES},
+        "twins_share": sum(profile.get("twin:" + k, 0.0) for k in PHASES) / total,
+        "hit_rate_s_per_platform_step": t_hit,
         "incumbent_pool": len(inc.pool),
         "rmse_hit_rate_report_s": t_report,
         "full_als_fit_s": t_als,

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from abm.behaviour import Action
-from abm.bench import bench_scenario, load_naive
+from abm.bench import bench_scenario, load_naive, run_bench
 from abm.model import LeverageModel
 from abm.scenario import validate
 
@@ -136,3 +136,20 @@ def test_bench_rejects_bad_sizes():
     )
     assert out.returncode == 2
     assert "--sizes" in out.stderr and len(out.stderr.strip().splitlines()) == 1
+
+
+def test_bench_runs_on_the_stream_task():
+    assert bench_scenario(300, task="stream").task.name == "stream"
+    assert bench_scenario(300).task.name == "digits"  # the default scenario is unchanged
+    report = run_bench([300], steps=2, naive_max=0, task="stream")
+    assert report["task"] == "stream" and "stream" in report["scenario"]
+    (row,) = report["results"]
+    assert row["s_per_step"] > 0 and row["ratio_vs_naive"] is None
+    out = subprocess.run(
+        [sys.executable, "-m", "abm", "bench", "--task", "digitz", "--sizes", "300"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 2
+    assert "--task" in out.stderr and len(out.stderr.strip().splitlines()) == 1

@@ -51,7 +51,7 @@ def _same_world(a: LeverageModel, b: LeverageModel) -> None:
     assert np.array_equal(a.users.action, b.users.action)
     for p, q in zip(a.platforms, b.platforms, strict=True):
         assert p.quality == q.quality and p.revenue == q.revenue
-        # The same rows (by content: a stream task's store holds each world's copy).
+        # The same rows, by content (a stream task's twin reuses its real world's rows).
         X = a.task.X_train
         assert np.array_equal(p.pool.features(X), q.pool.features(X))
         assert np.array_equal(p.pool.contributor, q.pool.contributor)

@@ -21,14 +21,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from math import gcd
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from abm.learning.stream import _hash32, _pair_keys
 
+if TYPE_CHECKING:
+    from abm.learning.movielens import RankingProbe
+
 __all__ = ["RatingsStream", "RatingsStreamParams"]
 
 _TEST, _BACKGROUND, _TASTE, _ORDER, _NOISE = 0x7E57, 0xBAC6, 0x7A57, 0x0DE2, 0x0015
+_PROBE = 0x9B0B
 
 
 def _normals(key: np.ndarray, d: int) -> np.ndarray:
@@ -136,16 +141,69 @@ class RatingsStream:
         items = self.item_at(users, k)
         return np.column_stack([users, items]).astype(np.int64), self.rate(users, items)
 
+    def _reserved_slots(self, n_users: int, n: int, salt: int) -> tuple[np.ndarray, np.ndarray]:
+        j = np.arange(n)
+        users = self._key(salt, j, np.zeros(n, np.int64)).astype(np.int64) % n_users
+        slot = self._key(salt + 1, j, np.zeros(n, np.int64)).astype(np.int64) % self._reserve
+        return users, slot
+
     def reserved(
         self, n_users: int, n: int, salt: int, offset: int
     ) -> tuple[np.ndarray, np.ndarray]:
         """``n`` pairs from the reserved tail of random users' orders."""
-        j = np.arange(n)
-        users = self._key(salt, j, np.zeros(n, np.int64)).astype(np.int64) % n_users
-        slot = self._key(salt + 1, j, np.zeros(n, np.int64)).astype(np.int64) % self._reserve
+        users, slot = self._reserved_slots(n_users, n, salt)
         position = self.params.n_items - 1 - offset - slot
         items = self.item_at(users, position)
         return np.column_stack([users, items]).astype(np.int64), self.rate(users, items)
+
+    def probe(
+        self,
+        n_users: int,
+        like_threshold: float = 4.0,
+        n_negatives: int = 100,
+        n_probe: int = 1000,
+        k: int = 10,
+    ) -> RankingProbe | None:
+        """The hit-rate probe: held-out liked ratings, each with items its rater dislikes.
+
+        Liked items are the held-out ratings of at least ``like_threshold`` stars (the
+        first ``n_probe`` of them). Each is ranked against ``n_negatives`` items from its
+        rater's held-out tenth, which no platform ever receives from that rater, that
+        the rater would rate below ``like_threshold``: Cremonesi et al.'s assumption that
+        unrated items are irrelevant, made true, since every rating here is known.
+        Negatives are distinct when the rater has enough of them (among up to 1,024
+        candidates), else repeated. Made by counter-based hashes like the held-out set,
+        so nothing is drawn from the run's generator.
+        """
+        from abm.learning.movielens import RankingProbe
+
+        users, slot = self._reserved_slots(n_users, self.params.n_test, _TEST)
+        top = self.params.n_items - 1
+        liked_items = self.item_at(users, top - slot)
+        liked = np.flatnonzero(self.rate(users, liked_items) >= like_threshold)[:n_probe]
+        others = self._reserve - 1
+        if len(liked) == 0 or others < 1:
+            return None
+        users, slot, liked_items = users[liked], slot[liked], liked_items[liked]
+        n, c = len(liked), min(others, 1024)
+        rows = np.repeat(np.arange(n), c)
+        if others <= 4096:  # a random order of every other slot: argsort of hashed keys
+            keys = self._key(_PROBE, rows, np.tile(np.arange(others), n)).reshape(n, others)
+            j = np.argsort(keys, axis=1)[:, :c].astype(np.int64)
+        else:  # a large catalogue: candidates with replacement
+            j = self._key(_PROBE + 1, rows, np.tile(np.arange(c), n)).astype(np.int64) % others
+            j = j.reshape(n, c)
+        j += j >= slot[:, None]  # skip the liked item's own slot
+        cand = self.item_at(np.repeat(users, c), np.repeat(top, n * c) - j.ravel())
+        disliked = (self.rate(np.repeat(users, c), cand) < like_threshold).reshape(n, c)
+        cand = cand.reshape(n, c)
+        order = np.argsort(~disliked, axis=1, kind="stable")  # disliked first, still random
+        count = disliked.sum(axis=1)
+        ok = count > 0
+        col = np.arange(int(n_negatives))[None, :] % np.maximum(count, 1)[:, None]
+        neg = np.take_along_axis(np.take_along_axis(cand, order, axis=1), col, axis=1)
+        items = np.column_stack([liked_items, neg])[ok]
+        return RankingProbe(rater=users[ok], items=items, k=k)
 
     def held_out(self, n_users: int) -> tuple[np.ndarray, np.ndarray]:
         """The held-out ratings: the last tenth of random users' orders."""

@@ -68,6 +68,9 @@ class Task:
     ranking: Any = field(default=None, repr=False)
     ordered: bool = False
     _n_store: int = field(default=-1, repr=False)
+    # The last stream draw: sorted (source, k) keys and their store indices, so a twin
+    # world asking for rows its real world just made reuses them (``stream_rows``).
+    _recent: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
 
     def append_rows(self, X: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Append fresh training rows (stream tasks) and return their indices.
@@ -89,6 +92,28 @@ class Task:
         self.X_train = self._X_buf[: n_old + m]
         self.y_train = self._y_buf[: n_old + m]
         return np.arange(n_old, n_old + m, dtype=np.int64)
+
+    def stream_rows(self, who: np.ndarray, k: np.ndarray, make: Any) -> np.ndarray:
+        """Store indices of rows number ``k`` of sources ``who``, made where new.
+
+        A stream row is a pure function of (seed, source, k), so a row the last call
+        made (in the real world, before its twins step in lockstep) is reused rather than
+        made and stored again: same values, one copy. ``make(who, k)`` returns ``(X, y)``
+        of the rows not found.
+        """
+        keys = (np.asarray(who, np.int64) << 32) | np.asarray(k, np.int64)
+        idx = np.full(len(keys), -1, np.int64)
+        if self._recent is not None and len(keys):
+            known, at = self._recent
+            pos = np.minimum(np.searchsorted(known, keys), len(known) - 1)
+            hit = known[pos] == keys
+            idx[hit] = at[pos[hit]]
+        miss = np.flatnonzero(idx < 0)
+        if miss.size:
+            idx[miss] = self.append_rows(*make(who[miss], k[miss]))
+        order = np.argsort(keys, kind="stable")
+        self._recent = (keys[order], idx[order])
+        return idx
 
     @classmethod
     def from_ratings(

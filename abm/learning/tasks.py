@@ -29,6 +29,7 @@ same user the same rows.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +37,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from abm.learning.movielens import movielens_task
+from abm.learning.movielens import _probe, movielens_task
 from abm.learning.ratings_stream import RatingsStream, RatingsStreamParams
 from abm.learning.stream import GaussianStream, StreamParams, _pair_keys
 from abm.learning.task import Task, draw_seed, split
@@ -138,6 +139,10 @@ def _ratings_task(
     ratings = np.clip(raw, lo, hi).astype(np.float64)
     X = np.column_stack([raters, items]).astype(np.int64)
     train, test = split(n, None, test_size, rng)
+    # The hit-rate probe comes from its own stream, seeded from a copy of ``rng``, so
+    # the run's generator (and every draw after the task) is what it was without it.
+    probe_rng = np.random.default_rng([int(copy.deepcopy(rng).integers(2**63)), 0x9B0B])
+    probe = _probe(raters, items, ratings, test, n_items, probe_rng, 4.0, 100, 1000, 10)
     return Task.from_ratings(
         "ratings",
         X,
@@ -147,6 +152,7 @@ def _ratings_task(
         rating_range=(float(lo), float(hi)),
         n_raters=n_raters,
         n_items=n_items,
+        ranking=probe,
     )
 
 
@@ -682,6 +688,7 @@ def _ratings_stream_slices(task: Task, n_users: int) -> Slices:
     if task.n_raters == 0:
         task.n_raters = n_users
         task.X_test, task.y_test = stream.held_out(n_users)
+        task.ranking = stream.probe(n_users)
         task.append_rows(*stream.background(n_users, stream.n_background))
     elif task.n_raters != n_users:
         raise ValueError(
@@ -757,7 +764,9 @@ def draw_samples(
     * with replacement: uniform picks from the user's slice;
     * without replacement: the user's next rows in its hand-over order (``counts`` may
       not exceed ``slices.remaining(users)``);
-    * stream task: the user's next fresh rows, appended to the task's store.
+    * stream task: the user's next fresh rows, appended to the task's store (rows the
+      last call made, as a real world's before its twin's in lockstep, are reused:
+      ``Task.stream_rows``).
 
     The picks of a user never depend on which other users draw (see the module
     docstring): with replacement one number is taken from ``rng`` per call, otherwise
@@ -788,11 +797,15 @@ def draw_samples(
         if isinstance(stream, RatingsStream):
             if np.any(counts > slices.remaining(users)):
                 raise ValueError("a user was asked for more ratings than it has items left")
-            X, y = stream.contributions(rep, k)
+            make = stream.contributions
         else:
-            X, y = stream.rows(rep, k, su.group[rep], su.class_cdf[su.profile[rep]])
+
+            def make(who: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                return stream.rows(who, k, su.group[who], su.class_cdf[su.profile[who]])
+
+        idx = slices.task.stream_rows(rep, k, make)
         np.add.at(su.made, users, counts)
-        return slices.task.append_rows(X, y)
+        return idx
     start = slices.offsets[rep]
     if slices.finite:
         if np.any(counts > slices.remaining(users)):

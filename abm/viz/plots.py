@@ -19,10 +19,14 @@ from matplotlib.figure import Figure  # noqa: E402
 PLOTS: dict[str, tuple[str, str, str]] = {
     # name: (series, title, y label)
     "quality": ("quality", "Model quality per platform", "held-out quality"),
+    # Ratings tasks only (abm.metrics declares it where a ranking probe exists).
+    "hit_rate": ("hit_rate", "Hit rate at 10 per platform", "liked items in the top 10"),
     "market_share": ("share", "Market share", "share of users"),
     "participation": ("participation", "Participation per collective", "share of users acting"),
     "leverage": ("leverage", "Measured leverage", "share of gap removed"),
 }
+
+TWIN = {"quality": "twin_quality", "hit_rate": "twin_hit_rate"}  # the twin's dashed line
 
 
 def entities(table: pd.DataFrame, series: str) -> list[str]:
@@ -36,22 +40,22 @@ def series_figure(
 ) -> Figure:
     """One panel: a series over steps, one line per entity.
 
-    On the quality panel, each collective's target in its twin world (without the
-    campaign) is drawn dashed, so the gap the campaign opens is visible.
+    On the quality and hit-rate panels, each collective's target in its twin world
+    (without the campaign) is drawn dashed, so the gap the campaign opens is visible.
     """
     series, title, ylabel = PLOTS[name]
     fig, ax = plt.subplots(figsize=figsize, layout="constrained")
     steps = table.index if "step" not in table.columns else table["step"]
     for entity in entities(table, series):
         ax.plot(steps, table[f"{series}[{entity}]"], label=entity, lw=1.8)
-    if name == "quality":
-        for entity in entities(table, "twin_quality"):
-            col = table[f"twin_quality[{entity}]"]
+    if name in TWIN:
+        for entity in entities(table, TWIN[name]):
+            col = table[f"{TWIN[name]}[{entity}]"]
             if col.notna().any():
                 ax.plot(steps, col.ffill(), ls="--", lw=1.2, label=f"without {entity}'s action")
     ax.set(title=title, xlabel="step", ylabel=ylabel)
     ax.set_xlim(0, max(float(max(steps, default=0)), 1.0))
-    if name != "quality":  # shares: from zero, so a series not yet measured reads as such
+    if name not in TWIN:  # shares: from zero, so a series not yet measured reads as such
         ax.set_ylim(bottom=0, top=max(float(np.nanmax(ax.get_ylim())), 0.05))
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=8, frameon=False)

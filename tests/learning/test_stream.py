@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from abm.learning import (
@@ -15,6 +16,7 @@ from abm.learning import (
     load_task,
     rmse,
 )
+from abm.learning.tasks import Task
 from abm.model import LeverageModel
 from abm.runner import simulate
 from tests.conftest import small
@@ -129,6 +131,34 @@ def test_stream_scenario_runs_end_to_end_with_fresh_rows():
     made = model.slices.stream_users.made
     assert made.sum() == model.task.n_train - n0 == model.users.contributed.sum()
     assert simulate(sc).outcomes == simulate(sc).outcomes
+
+
+def test_a_twin_reuses_the_rows_its_real_world_just_made(monkeypatch):
+    """A twin in lockstep gets the stored copies of the rows its real world made."""
+    sc = small(
+        task={"name": "stream", "n_samples": 300, "stream": {"n_test": 500}},
+        collectives=[{"name": "s", "target": "incumbent", "lever": "strike", "size": 0.4,
+                      "start": 1}],
+        measurement={"valuation": False}, steps=5,
+    )  # fmt: skip
+    model = LeverageModel(scenario=sc)
+    n0 = model.task.n_train
+    while model.running:
+        model.step()
+    twin = model.twins[0]
+    real_made, twin_made = model.slices.stream_users.made, twin.slices.stream_users.made
+    np.testing.assert_array_equal(real_made, twin_made)  # strikers still make data
+    assert model.task.n_train - n0 == real_made.sum()  # stored once, not once per world
+    # The same numbers as making every row again in every world.
+    cached = simulate(sc).model_table
+    make_again = Task.stream_rows
+
+    def no_reuse(task, who, k, make):
+        task._recent = None
+        return make_again(task, who, k, make)
+
+    monkeypatch.setattr(Task, "stream_rows", no_reuse)
+    pd.testing.assert_frame_equal(simulate(sc).model_table, cached)
 
 
 # ------------------------------------------------------------------ ratings stream

@@ -116,7 +116,7 @@ def test_synthetic_ratings_probe_leaves_the_runs_draws_unchanged(monkeypatch):
     with_probe = np.random.default_rng(3)
     task = load_task("ratings", rng=with_probe)
     assert task.ranking is not None and task.ranking.items.shape[1] == 101
-    monkeypatch.setattr("abm.learning.movielens._probe", lambda *args: None)
+    monkeypatch.setattr("abm.learning.tasks._probe", lambda *args: None)
     without = np.random.default_rng(3)
     assert load_task("ratings", rng=without).ranking is None
     assert with_probe.bit_generator.state == without.bit_generator.state

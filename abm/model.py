@@ -46,7 +46,9 @@ class LeverageModel(mesa.Model):
     """
 
     def __init__(self, *, scenario: Scenario | None = None, rng: Any = None, **overrides: Any):
-        spec = self.resolve(scenario, overrides)
+        spec = scenario if scenario is not None else Scenario()
+        if overrides:  # ScenarioError names a bad one
+            spec = with_overrides(spec, keyword_overrides(overrides))
         seed = spec.seed if rng is None else rng
         super().__init__(rng=seed)
         self.spec = spec
@@ -100,18 +102,6 @@ class LeverageModel(mesa.Model):
         self.policy = spec.policy.model_copy()
         self.bargaining_log: list[dict[str, Any]] = []
 
-    @staticmethod
-    def resolve(scenario: Scenario | None, overrides: dict[str, Any]) -> Scenario:
-        """The scenario with ``population__n_users``-style overrides applied.
-
-        Raises:
-            ScenarioError: An override names an unknown field or an invalid value.
-        """
-        spec = scenario if scenario is not None else Scenario()
-        if not overrides:
-            return spec
-        return with_overrides(spec, keyword_overrides(overrides))
-
     # ------------------------------------------------------------------ the step
     @property
     def t(self) -> int:
@@ -123,19 +113,8 @@ class LeverageModel(mesa.Model):
         return twins.stream(self.root, self.t, purpose, *key)
 
     def uniforms(self, purpose: Draw, *key: int, rows: int = 0) -> np.ndarray:
-        """One uniform per user (``rows`` of them if > 0) from this step's ``purpose`` stream.
-
-        Every world draws the same numbers, so they are drawn once a step, by the real
-        world, and its twins read them (read-only) as they step in lockstep.
-        """
-        world = self if self.real is None else self.real
-        drawn, at = world.drawn, (self.t, purpose, key, rows)
-        if at not in drawn:
-            if any(t != self.t for t, *_ in drawn):
-                drawn.clear()  # an earlier step's
-            drawn[at] = self.draw(purpose, *key).random((max(rows, 1), self.n_users))
-            drawn[at].flags.writeable = False
-        return drawn[at] if rows else drawn[at][0]
+        """One uniform per user (``rows`` of them if > 0): drawn once for all worlds."""
+        return twins.uniforms(self, purpose, *key, rows=rows)
 
     def step(self) -> None:
         """Advance the world by one step (see the module docstring for the phases)."""

@@ -82,6 +82,22 @@ def stream(root: int, step: int, draw: Draw, *key: int) -> np.random.Generator:
     return np.random.default_rng([root, step + 1, int(draw), *key])
 
 
+def uniforms(world: LeverageModel, purpose: Draw, *key: int, rows: int = 0) -> np.ndarray:
+    """One uniform per user (``rows`` of them if > 0) from this step's ``purpose`` stream.
+
+    Every world draws the same numbers, so they are drawn once a step, by the real
+    world, and its twins read them (read-only) as they step in lockstep.
+    """
+    real = world if world.real is None else world.real
+    drawn, at = real.drawn, (world.t, purpose, key, rows)
+    if at not in drawn:
+        if any(t != world.t for t, *_ in drawn):
+            drawn.clear()  # an earlier step's
+        drawn[at] = world.draw(purpose, *key).random((max(rows, 1), world.n_users))
+        drawn[at].flags.writeable = False
+    return drawn[at] if rows else drawn[at][0]
+
+
 def plan(model: LeverageModel) -> list[frozenset[int]]:
     """The collectives switched off in each twin the scenario asks for.
 

@@ -17,8 +17,9 @@ from abm.learning.learners import (
     make_learner,
     naive_learner_for,
 )
-from abm.learning.movielens import MostPopular, RankingProbe, hit_rate, ratings_report, rmse
+from abm.learning.movielens import MostPopular, ratings_report, rmse
 from abm.learning.pool import Alteration, DataPool, ShardedTrainer
+from abm.learning.ranking import RankingProbe, hit_rate
 from abm.learning.stream import GaussianStream, StreamParams
 from abm.learning.task import Task
 from abm.learning.tasks import (

@@ -33,14 +33,13 @@ from typing import Any
 import numpy as np
 
 from abm.learning.learners import ItemMean
+from abm.learning.ranking import RankingProbe, hit_rate
 from abm.learning.task import Task, split
 
 __all__ = [
     "FORMATS",
     "MostPopular",
     "Ratings",
-    "RankingProbe",
-    "hit_rate",
     "movielens_task",
     "ratings_report",
     "read_ratings",
@@ -182,26 +181,6 @@ def read_ratings(path: str | Path) -> Ratings:
 # ------------------------------------------------------------------ ranking probe
 
 
-@dataclass(frozen=True)
-class RankingProbe:
-    """Held-out liked items, each with items its rater never rated.
-
-    Attributes:
-        rater: ``(P,)`` rater per probe.
-        items: ``(P, 1 + n_negatives)`` items; column 0 is the liked item.
-        k: Cut-off of the hit rate.
-    """
-
-    rater: np.ndarray
-    items: np.ndarray
-    k: int = 10
-
-    def pairs(self) -> np.ndarray:
-        """``(P * (1 + n_negatives), 2)`` (rater, item) pairs, row-major."""
-        r = np.repeat(self.rater, self.items.shape[1])
-        return np.column_stack([r, self.items.ravel()])
-
-
 def _probe(
     rater: np.ndarray,
     item: np.ndarray,
@@ -238,22 +217,6 @@ def _probe(
     neg = j + below - start[r_probe][:, None]
     items = np.column_stack([item[liked], neg])
     return RankingProbe(rater=r_probe, items=items, k=k)
-
-
-def hit_rate(learner: Any, probe: RankingProbe | None) -> float:
-    """Share of probes whose liked item ranks in the top ``k`` (random tie-breaking).
-
-    Items are ranked by ``learner.predict`` on (rater, item) pairs. With ``g`` negatives
-    scored above the liked item and ``t`` tied with it, a random order of the ties
-    gives a hit with probability ``clip((k - g) / (t + 1), 0, 1)``.
-    """
-    if probe is None or len(probe.rater) == 0:
-        return float("nan")
-    scores = np.asarray(learner.predict(probe.pairs()), float).reshape(probe.items.shape)
-    pos, neg = scores[:, :1], scores[:, 1:]
-    greater = (neg > pos).sum(axis=1)
-    ties = (neg == pos).sum(axis=1)
-    return float(np.mean(np.clip((probe.k - greater) / (ties + 1), 0.0, 1.0)))
 
 
 def rmse(learner: Any, X: np.ndarray, y: np.ndarray) -> float:

@@ -21,14 +21,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from math import gcd
-from typing import TYPE_CHECKING
 
 import numpy as np
 
+from abm.learning.ranking import RankingProbe
 from abm.learning.stream import _hash32, _pair_keys
-
-if TYPE_CHECKING:
-    from abm.learning.movielens import RankingProbe
 
 __all__ = ["RatingsStream", "RatingsStreamParams"]
 
@@ -175,8 +172,6 @@ class RatingsStream:
         candidates), else repeated. Made by counter-based hashes like the held-out set,
         so nothing is drawn from the run's generator.
         """
-        from abm.learning.movielens import RankingProbe
-
         users, slot = self._reserved_slots(n_users, self.params.n_test, _TEST)
         top = self.params.n_items - 1
         liked_items = self.item_at(users, top - slot)

@@ -29,7 +29,8 @@ from mesa.visualization import SolaraViz
 from mesa.visualization.utils import update_counter
 
 from abm.model import LeverageModel
-from abm.scenario import Scenario, ScenarioError, load_scenario
+from abm.scenario import Scenario, ScenarioError, load_scenario, with_overrides
+from abm.scenario.paths import keyword_overrides
 from abm.viz import plots
 from abm.viz.network_view import LiveNetwork
 from abm.viz.params import scenario_files, user_params
@@ -68,7 +69,7 @@ class ViewerModel(LeverageModel):
         self.scenario_file = scenario_file
         self.notice = ""
         try:
-            self.resolve(spec, overrides)
+            with_overrides(spec, keyword_overrides(overrides))
         except ScenarioError as err:
             # Reset with a slider combination the schema refuses (e.g. fewer steps than
             # an event needs): keep the scenario as written and say why.

@@ -1193,10 +1193,10 @@ AI_TOLERANCE = 0.05
 AI_WINDOW = 26  # weekly steps after release
 AI_LEVEL_WEEKS = 26  # the fall is the mean level over the whole window after release
 AI_BASELINE_WEEKS = 10  # pre-release level: the weeks before it (after a burn-in)
-AI_GRID = (0.7, 0.8, 0.9, 1.0)  # the substitute's quality
-AI_GRID_FAST = (0.75, 0.95)
+AI_GRID = (0.6, 0.7, 0.8, 0.9)  # the substitute's quality
+AI_GRID_FAST = (0.65, 0.75)
 AI_CALIBRATION_SEEDS, AI_CALIBRATION_SEEDS_FAST = 3, 2
-AI_VALIDATION_SEEDS, AI_VALIDATION_SEEDS_FAST = 6, 4
+AI_VALIDATION_SEEDS, AI_VALIDATION_SEEDS_FAST = 8, 6
 AI_BETTER = 0.05  # out of sample: a substitute this much better (a topic with more data)
 
 

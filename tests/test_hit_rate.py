@@ -2,7 +2,9 @@
 
 The leverage claim of the data-strike papers (Vincent et al. 2019) on a recommender: a
 strike by half of the raters lowers the target's hit rate against its twin world, where
-nobody strikes. Run on a MovieLens-format file the test writes (no data is read).
+nobody strikes. Run on a MovieLens-format file the test writes (no data is read), in
+which raters rate more of what suits them (as on MovieLens), on platforms that refit
+their MF on all the data they hold every step (as the papers' recommenders did).
 """
 
 from __future__ import annotations
@@ -22,24 +24,29 @@ from tests.conftest import small
 from tests.learning.test_movielens import low_rank_ratings, write
 
 SEEDS = range(5)
-MARGIN = 0.005  # hit rate taken, averaged over the steps the strike ran
+# Hit rate taken, averaged over the steps the strike ran: 0.092 [0.085, 0.099] over seeds
+# 0-19 and 0.094 [0.087, 0.102] over seeds 100-119, no seed below 0.06 (docs/data.md).
+MARGIN = 0.05
 
 
 @pytest.fixture(scope="module")
 def udata(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("ml") / "u.data"
-    return write(path, "u.data", low_rank_ratings(), half_stars=False)
+    return write(path, "u.data", low_rank_ratings(taste=1.0), half_stars=False)
 
 
-def recommender(path: Path, strike: float | None, seed: int = 0, steps: int = 15):
+def recommender(
+    path: Path, strike: float | None, seed: int = 0, steps: int = 10, retrain: str = "full"
+):
     """120 raters on two MF platforms, a strike by ``strike`` of them on the incumbent."""
     fields = dict(
         task={"name": "movielens", "path": str(path)},
-        population={"n_users": 120, "samples_per_step": 4.0, "reconsider_rate": 0.0,
+        population={"n_users": 120, "samples_per_step": 6.0, "reconsider_rate": 0.0,
                     "threshold_mean": 0.0, "threshold_sd": 0.0},
-        platforms=[{"name": "incumbent", "learner": "mf", "initial_share": 0.7, "seed_data": 0},
+        platforms=[{"name": "incumbent", "learner": "mf", "initial_share": 0.7, "seed_data": 0,
+                    "retrain": retrain},
                    {"name": "challenger", "learner": "mf", "initial_share": 0.3,
-                    "seed_data": 0}],
+                    "seed_data": 0, "retrain": retrain}],
         measurement={"valuation": False},
         steps=steps,
         seed=seed,
@@ -82,15 +89,18 @@ def test_a_strike_by_half_the_raters_lowers_the_targets_hit_rate_versus_its_twin
         assert on.outcomes["final_hit_rate[incumbent]"] == t_on["hit_rate[incumbent]"].iloc[-1]
 
 
-def test_incremental_mf_in_a_run_beats_item_mean_on_rmse_and_hit_rate(udata):
-    model = LeverageModel(scenario=recommender(udata, None))
+@pytest.mark.parametrize("seed", [0, 100])
+def test_mf_refitted_in_a_run_beats_item_mean_on_rmse_and_hit_rate(udata, seed):
+    # Over seeds 0-19 and 100-119: RMSE 0.69 against 0.93 for the item mean, hit rate 0.36
+    # against 0.08; on no seed a margin below 0.18 (RMSE) or 0.24 (hit rate) (docs/data.md).
+    model = LeverageModel(scenario=recommender(udata, None, seed))
     while model.running:
         model.step()
     task, p = model.task, model.platforms[0]
     seen = ItemMean(task.n_items).fit(p.pool.features(task.X_train), p.pool.y)
-    assert rmse(p.trainer, task.X_test, task.y_test) < rmse(seen, task.X_test, task.y_test) - 0.1
+    assert rmse(p.trainer, task.X_test, task.y_test) < rmse(seen, task.X_test, task.y_test) - 0.15
     assert p.hit_rate == hit_rate(p.trainer, task.ranking)
-    assert p.hit_rate > hit_rate(seen, task.ranking) + 0.1
+    assert p.hit_rate > hit_rate(seen, task.ranking) + 0.15
 
 
 def test_hit_rate_series_exist_on_ratings_tasks_only():

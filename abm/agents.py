@@ -396,12 +396,9 @@ class Collective(mesa.Agent):
 
     def _leaving_cost(self, rows: np.ndarray, quality: np.ndarray, price: np.ndarray) -> np.ndarray:
         """The cost of leaving the target for users ``rows`` (``behaviour.leaving_cost``)."""
-        m, u = self.model, self.model.users
-        # Last step's platforms, as every decision this step reads.
-        share = behaviour.neighbour_share(m.adjacency, m.degree, rows, u.platform, len(m.platforms))
-        weight = m.spec.population.network_weight
-        utility = behaviour.platform_utility(quality, price, u.grievance[rows], share, weight)
-        return behaviour.leaving_cost(utility, share, self.target, weight)
+        m = self.model
+        share, utility = m.utilities(rows, quality, price)
+        return behaviour.leaving_cost(utility, share, self.target, m.spec.population.network_weight)
 
     def bargain(self, t: int) -> dict | None:
         """One bargaining round with the target, on the steps since the last round.

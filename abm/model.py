@@ -211,12 +211,7 @@ class LeverageModel(mesa.Model):
         reconsider = (coin < pop.reconsider_rate) | (u.platform < 0)
         # Utilities matter only to the users who reconsider: compute their rows alone.
         rows = np.flatnonzero(reconsider & ~boycotting)
-        share = behaviour.neighbour_share(
-            self.adjacency, self.degree, rows, u.platform, len(self.platforms)
-        )
-        utility = behaviour.platform_utility(
-            quality, price, u.grievance[rows], share, pop.network_weight
-        )
+        _, utility = self.utilities(rows, quality, price)
         choice = u.platform.copy()
         choice[rows] = behaviour.choose_platform(
             utility, u.platform[rows], rationality=pop.rationality,
@@ -226,6 +221,15 @@ class LeverageModel(mesa.Model):
         choice[boycotting] = NO_PLATFORM
         u.platform = choice
         u.action[(u.platform < 0) & ~boycotting] = Action.IDLE
+
+    def utilities(
+        self, rows: np.ndarray, quality: np.ndarray, price: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Users ``rows``' neighbour shares on each platform and the platforms' utility."""
+        u = self.users  # last step's platforms, as every decision of phase 3 reads
+        share = behaviour.neighbour_share(self.adjacency, self.degree, rows, u.platform, len(price))
+        weight = self.spec.population.network_weight
+        return share, behaviour.platform_utility(quality, price, u.grievance[rows], share, weight)
 
     # ------------------------------------------------------------------ phase 4
     def apply_deletions(self) -> None:

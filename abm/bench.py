@@ -30,6 +30,7 @@ import resource
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -117,24 +118,33 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
 
 
-def _instrument(model: Any, profile: dict[str, float], prefix: str = "") -> None:
-    """Time each phase of ``model.step`` by wrapping the model's phase methods."""
+def _instrument(
+    model: Any,
+    profile: dict[str, float],
+    prefix: str = "",
+    clock: Callable[[], float] = time.perf_counter,
+    by_method: bool = False,
+) -> None:
+    """Time each phase of ``model.step`` (each phase method, ``by_method``) by ``clock``.
+
+    Wraps the model's phase methods; the collect phase belongs to the real world only.
+    """
     from abm import metrics
 
     for phase, names in PHASES.items():
         for name in names:
             owner = metrics if name == "collect" else model
-            if not hasattr(owner, name) or (prefix and owner is metrics):
+            if not hasattr(owner, name) or (owner is metrics and model.real is not None):
                 continue
             fn = getattr(owner, name)
+            key = prefix + (name if by_method else phase)
 
-            def timed(*args, _fn=fn, _phase=phase, **kwargs):
-                t0 = time.perf_counter()
+            def timed(*args, _fn=fn, _key=key, **kwargs):
+                t0 = clock()
                 try:
                     return _fn(*args, **kwargs)
                 finally:
-                    key = prefix + _phase
-                    profile[key] = profile.get(key, 0.0) + time.perf_counter() - t0
+                    profile[_key] = profile.get(_key, 0.0) + clock() - t0
 
             setattr(owner, name, timed)
 

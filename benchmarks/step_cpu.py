@@ -14,29 +14,11 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections import defaultdict
 
 import numpy as np
 
-from abm.bench import PHASES, bench_scenario
+from abm.bench import _instrument, bench_scenario
 from abm.model import LeverageModel
-
-METHODS = [name for names in PHASES.values() for name in names if name != "collect"]
-
-
-def timed(model: LeverageModel, label: str, spent: dict[str, float]) -> None:
-    """Wrap ``model``'s phase methods so their CPU time adds up in ``spent``."""
-    for name in METHODS:
-        fn = getattr(model, name)
-
-        def wrapper(*args, _fn=fn, _key=f"{label}.{name}", **kwargs):
-            t0 = time.process_time()
-            try:
-                return _fn(*args, **kwargs)
-            finally:
-                spent[_key] += time.process_time() - t0
-
-        setattr(model, name, wrapper)
 
 
 def measure(n_users: int, steps: int, twins: str, warmup: int = 3) -> dict:
@@ -44,10 +26,9 @@ def measure(n_users: int, steps: int, twins: str, warmup: int = 3) -> dict:
     model = LeverageModel(scenario=bench_scenario(n_users, steps + warmup, twins=twins))
     for _ in range(warmup):
         model.step()
-    spent: dict[str, float] = defaultdict(float)
-    timed(model, "real", spent)
-    for twin in model.twins:
-        timed(twin, "twin", spent)
+    spent: dict[str, float] = {}
+    for world, label in [(model, "real."), *((twin, "twin.") for twin in model.twins)]:
+        _instrument(world, spent, label, clock=time.process_time, by_method=True)
     per_step = []
     for _ in range(steps):
         t0 = time.process_time()

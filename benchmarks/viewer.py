@@ -18,12 +18,9 @@ report the ratio of medians: absolute times depend on the machine and its load.
 from __future__ import annotations
 
 import argparse
-import socket
 import statistics
-import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,28 +33,6 @@ SHOWN = """([before, step]) => {
     return counter && counter.innerText.trim() === 'Step ' + step
         && now.length === before.length && now.every((src, i) => src !== before[i]);
 }""".replace("SELECTOR", repr(PANELS))
-
-
-def free_port() -> int:
-    """An unused local TCP port."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for_http(url: str, server: subprocess.Popen, timeout: float = 90) -> None:
-    """Wait until the server answers (or fail if it exits)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise SystemExit("viewer server exited before answering")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.3)
-    raise SystemExit(f"viewer server did not answer at {url}")
 
 
 def measure(url: str, steps: int, screenshot: Path | None) -> list[float]:
@@ -91,7 +66,7 @@ def measure(url: str, steps: int, screenshot: Path | None) -> list[float]:
 def main(argv: list[str] | None = None) -> int:
     """Serve, measure and print."""
     sys.path.insert(0, str(ROOT))
-    from abm.viz.server import viewer_command, viewer_env
+    from abm.viz.server import running_viewer
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -100,21 +75,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=10, help="Steps to time.")
     parser.add_argument("--screenshot", type=Path, default=None, help="Save the page (PNG).")
     args = parser.parse_args(argv)
-    port = free_port()
-    server = subprocess.Popen(
-        viewer_command("127.0.0.1", port),
-        env=viewer_env(args.scenario),
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
     try:
-        url = f"http://127.0.0.1:{port}/"
-        wait_for_http(url, server)
-        times = measure(url, args.steps, args.screenshot)
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
+        with running_viewer(args.scenario, ROOT, timeout=90) as url:
+            times = measure(url, args.steps, args.screenshot)
+    except RuntimeError as err:
+        raise SystemExit(str(err)) from None
     for i, t in enumerate(times, 1):
         print(f"step {i}: {t:.3f} s")
     print(f"median step-to-picture: {statistics.median(times):.3f} s over {len(times)} steps")

@@ -7,10 +7,6 @@ the Python ``playwright`` package; the server is ``solara run abm/viz/app.py
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -18,55 +14,22 @@ from playwright.sync_api import sync_playwright
 
 from abm.scenario import load_scenario
 from abm.viz.params import label
-from abm.viz.server import CHROMIUM, CHROMIUM_ARGS, viewer_command, viewer_env
+from abm.viz.server import CHROMIUM, CHROMIUM_ARGS, running_viewer
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for_http(url: str, server: subprocess.Popen, log: Path, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise AssertionError(f"viewer server exited:\n{log.read_text()}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.3)
-    raise AssertionError(f"viewer server did not answer at {url}:\n{log.read_text()}")
 
 
 @pytest.fixture
 def viewer(tmp_path):
     """A running viewer server on a free port, serving the data-strike scenario."""
-    port = free_port()
     log = tmp_path / "server.log"
+    scenario = ROOT / "scenarios" / "data_strike.yaml"
     with log.open("w") as out:
-        server = subprocess.Popen(
-            viewer_command("127.0.0.1", port),
-            env=viewer_env(ROOT / "scenarios" / "data_strike.yaml"),
-            cwd=ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        url = f"http://127.0.0.1:{port}/"
-        wait_for_http(url, server, log)
-        yield url, log
-    finally:
-        server.terminate()
         try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+            with running_viewer(scenario, ROOT, out, timeout=60) as url:
+                yield url, log
+        except RuntimeError as err:  # the server's own output says why
+            raise AssertionError(f"{err}:\n{log.read_text()}") from None
 
 
 def step_text(page) -> str:

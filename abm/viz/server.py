@@ -19,10 +19,15 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import socket
+import subprocess
 import sys
-from collections.abc import Callable
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 from urllib.parse import urlsplit
 
 SCENARIO_ENV = "ABM_VIZ_SCENARIO"
@@ -69,6 +74,51 @@ def viewer_env(scenario: str | Path | None = None) -> dict[str, str]:
     if scenario is not None:
         env[SCENARIO_ENV] = str(Path(scenario).resolve())
     return env
+
+
+@contextmanager
+def running_viewer(
+    scenario: str | Path, cwd: Path, output: IO | int = subprocess.DEVNULL, timeout: float = 90
+) -> Iterator[str]:
+    """A viewer server on a free local port: its URL once it answers; stopped afterwards.
+
+    For the browser test and the viewer benchmark. ``output`` takes the server's output.
+
+    Raises:
+        RuntimeError: The server exited, or did not answer within ``timeout`` seconds.
+    """
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(
+        viewer_command("127.0.0.1", port), env=viewer_env(scenario), cwd=cwd,
+        stdout=output, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + timeout
+        while not _answers(url):
+            if server.poll() is not None:
+                raise RuntimeError("viewer server exited before answering")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"viewer server did not answer at {url}")
+            time.sleep(0.3)
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as r:
+            return r.status == 200
+    except OSError:
+        return False
 
 
 def address(host: str, port: int) -> str:

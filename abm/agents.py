@@ -10,9 +10,10 @@ collectives are few and keep their own state as attributes.
 from __future__ import annotations
 
 import gc
+import random
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import mesa
 import numpy as np
@@ -20,6 +21,7 @@ import numpy as np
 from abm import behaviour, levers
 from abm.bargaining import (
     ROUND_COLUMNS,
+    Effects,
     Outcome,
     PlatformResponse,
     Position,
@@ -27,17 +29,26 @@ from abm.bargaining import (
     nash_bargain,
 )
 from abm.behaviour import Action
-from abm.learning import Alteration, DataPool, Learner, ShardedTrainer, hit_rate, make_learner
+from abm.learning import (
+    Alteration,
+    Contributions,
+    DataPool,
+    Learner,
+    ShardedTrainer,
+    hit_rate,
+    make_learner,
+)
 from abm.levers import LEVERS
 from abm.network import CsrNetwork
-from abm.twins import Draw, Effects
+from abm.streams import Draw
 
 if TYPE_CHECKING:
-    from abm.model import LeverageModel
-    from abm.routing import Contributions
+    import scipy.sparse as sp
+
+    from abm.learning import Slices, Task
     from abm.scenario import Collective as CollectiveSpec
     from abm.scenario import Platform as PlatformSpec
-    from abm.scenario import Scenario
+    from abm.scenario import Policy, Scenario
 
 
 @dataclass
@@ -86,10 +97,62 @@ class UserState:
         )
 
 
+class World(Protocol):
+    """What the parts of a step (agents, routing, twins, metrics) read of their model.
+
+    ``abm.model.LeverageModel`` is the world; a twin world is another instance of it
+    (``abm/twins.py``). Naming the protocol here, rather than importing the model,
+    keeps the parts below the model that assembles them.
+    """
+
+    spec: Scenario
+    root: int  # the seed every random stream derives from (``abm/streams.py``)
+    real: World | None  # a twin's real world; None in the real world
+    twins: list[World]
+    drawn: dict[tuple, np.ndarray]  # this step's uniforms over users, shared by all worlds
+    steps: int  # Mesa's step counter
+    random: random.Random  # Mesa's own generator (the network space uses it)
+    # The world, built once and shared with the twins.
+    n_users: int
+    adjacency: sp.csr_array
+    degree: np.ndarray
+    task: Task
+    slices: Slices
+    group_classes: np.ndarray
+    naive_quality: float
+    # Its state.
+    users: UserState
+    platforms: list[Platform]
+    collectives: list[Collective]
+    policy: Policy
+    datacollector: mesa.DataCollector
+
+    @property
+    def t(self) -> int:
+        """Index of the step being run (0-based)."""
+
+    def draw(self, purpose: Draw, *key: int) -> np.random.Generator:
+        """This step's random stream for one purpose."""
+
+    def uniforms(self, purpose: Draw, *key: int, rows: int = 0) -> np.ndarray:
+        """One uniform per user from this step's ``purpose`` stream, the same in every world."""
+
+    def utilities(
+        self, rows: np.ndarray, quality: np.ndarray, price: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Users ``rows``' neighbour shares on each platform and the platforms' utility."""
+
+    def payoffs(self) -> np.ndarray:
+        """Each user's payoff this step."""
+
+    def _populate(self, groups: np.ndarray, off: frozenset[int]) -> None:
+        """Users, platforms and collectives, as at step 0 (a twin's are its own)."""
+
+
 class User(mesa.discrete_space.FixedAgent):
     """A user on a node of the social network; a view on row ``index`` of UserState."""
 
-    def __init__(self, model: LeverageModel, index: int):
+    def __init__(self, model: World, index: int):
         super().__init__(model)
         self.index = index
 
@@ -120,7 +183,7 @@ class User(mesa.discrete_space.FixedAgent):
         return int(self.model.users.contributed[self.index])
 
 
-def place_users(model: LeverageModel) -> CsrNetwork:
+def place_users(model: World) -> CsrNetwork:
     """The network as a Mesa cell space, with a :class:`User` view on each cell."""
     grid = CsrNetwork(model.adjacency, random=model.random)
     paused = gc.isenabled()
@@ -137,7 +200,7 @@ def place_users(model: LeverageModel) -> CsrNetwork:
 class Platform(mesa.Agent):
     """A platform: an embedded learner retrained on the data routed to it."""
 
-    def __init__(self, model: LeverageModel, index: int, spec: PlatformSpec):
+    def __init__(self, model: World, index: int, spec: PlatformSpec):
         super().__init__(model)
         self.index = index
         self.name = spec.name
@@ -281,7 +344,7 @@ class CampaignState(IntEnum):
 class Collective(mesa.Agent):
     """A collective: its members (a column of UserState.member), a lever and a campaign."""
 
-    def __init__(self, model: LeverageModel, index: int, spec: CollectiveSpec, off: bool = False):
+    def __init__(self, model: World, index: int, spec: CollectiveSpec, off: bool = False):
         super().__init__(model)
         self.index = index
         self.name = spec.name
@@ -470,7 +533,7 @@ class Collective(mesa.Agent):
                 self._trigger = levers.Trigger(raw.features, tuple(float(v) for v in values))
         return self._trigger
 
-    def success(self, world: LeverageModel) -> float:
+    def success(self, world: World) -> float:
         """Share of triggered held-out points ``world``'s target labels as wanted."""
         task = self.model.task
         predict = world.platforms[self.target].trainer.predict

@@ -43,7 +43,7 @@ when ``0 < d* < D`` (the campaign goes on) and **ignores** the campaign when ``d
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import IntEnum
 
 import numpy as np
@@ -51,6 +51,7 @@ from scipy import stats
 
 __all__ = [
     "ROUND_COLUMNS",
+    "Effects",
     "Outcome",
     "PlatformResponse",
     "Position",
@@ -80,6 +81,28 @@ def normalised_leverage(q_actual: float, q_counterfactual: float, q_naive: float
     if not (math.isfinite(gap) and math.isfinite(q_actual)) or gap <= 0.0:
         return float("nan")
     return (q_counterfactual - q_actual) / gap
+
+
+@dataclass
+class Effects:
+    """What one collective's campaign changed this step: twin minus real, signed.
+
+    Positive numbers mean the campaign took something from its target: quality, users,
+    revenue. ``lift`` is the other way round: what CDC gave the platform it redirects
+    to (real minus twin). Utilities are per step, in the unit in which users choose.
+    """
+
+    twin_quality: float = float("nan")
+    quality: float = 0.0  # target's held-out quality, twin - real
+    twin_hit_rate: float = float("nan")  # target's hit rate at k in the twin (ratings)
+    hit_rate: float = float("nan")  # target's hit rate at k, twin - real (ratings tasks)
+    leverage: float = float("nan")  # quality effect / (twin quality - naive baseline)
+    share: float = 0.0  # target's market share, twin - real
+    users: float = 0.0  # target's users, twin - real
+    revenue: float = 0.0  # target's revenue per step, twin - real: the platform's loss
+    member_cost: float = 0.0  # members' payoff per step, twin - real
+    lift: float = float("nan")  # receiver's quality, real - twin (CDC levers)
+    groups: np.ndarray = field(default_factory=lambda: np.zeros(0))  # per group, twin - real
 
 
 # One bargaining round as recorded in a run's bargaining table (utility per step).

@@ -20,7 +20,7 @@ import pandas as pd
 from abm.behaviour import Action
 
 if TYPE_CHECKING:
-    from abm.model import LeverageModel
+    from abm.agents import World
 
 Per = Literal["platform", "collective"]
 
@@ -40,7 +40,7 @@ class Series:
     per: Per
     unit: str
     meaning: str
-    read: Callable[[LeverageModel, Any], float]
+    read: Callable[[World, Any], float]
     applies: Callable[[Any, Any], bool] = _always
 
 
@@ -65,15 +65,15 @@ class Outcome:
     per: Per
     unit: str
     meaning: str
-    compute: Callable[[LeverageModel, Any, pd.DataFrame], float]
+    compute: Callable[[World, Any, pd.DataFrame], float]
     applies: Callable[[Any, Any], bool] = _always
 
 
-def _users_on(model: LeverageModel, p: Any) -> float:
+def _users_on(model: World, p: Any) -> float:
     return float(np.count_nonzero(model.users.platform == p.index))
 
 
-def _effect(name: str) -> Callable[[LeverageModel, Any], float]:
+def _effect(name: str) -> Callable[[World, Any], float]:
     return lambda m, c: float(getattr(c.effects, name))
 
 
@@ -151,9 +151,9 @@ def column(series: str, entity: str) -> str:
 GROUP_TABLE = "group_quality"
 
 
-def build_datacollector(model: LeverageModel) -> mesa.DataCollector:
+def build_datacollector(model: World) -> mesa.DataCollector:
     """A DataCollector: a model reporter per series and entity, a table per group."""
-    reporters: dict[str, Callable[[LeverageModel], float]] = {}
+    reporters: dict[str, Callable[[World], float]] = {}
     for s in SERIES:
         for entity in model.platforms if s.per == "platform" else model.collectives:
             if not s.applies(model.spec, entity.spec):
@@ -165,7 +165,7 @@ def build_datacollector(model: LeverageModel) -> mesa.DataCollector:
     )
 
 
-def collect(model: LeverageModel) -> None:
+def collect(model: World) -> None:
     """Record the step: every series, and quality per platform and user group."""
     model.datacollector.collect(model)
     for p in model.platforms:
@@ -175,7 +175,7 @@ def collect(model: LeverageModel) -> None:
             )
 
 
-def _bind(read: Callable, entity: Any) -> Callable[[LeverageModel], float]:
+def _bind(read: Callable, entity: Any) -> Callable[[World], float]:
     return lambda m: read(m, entity)
 
 
@@ -184,7 +184,7 @@ def _col(table: pd.DataFrame, series: str, name: str) -> pd.Series:
 
 
 def _first_last(series: str) -> Callable:
-    def delta(m: LeverageModel, e: Any, table: pd.DataFrame) -> float:
+    def delta(m: World, e: Any, table: pd.DataFrame) -> float:
         s = _col(table, series, e.name)
         return float(s.iloc[-1] - s.iloc[0])
 
@@ -217,7 +217,7 @@ def _while_active(series: str) -> Callable:
     0 if it never ran: the twin is then the real world and every effect is exactly 0.
     """
 
-    def mean(m: LeverageModel, c: Any, table: pd.DataFrame) -> float:
+    def mean(m: World, c: Any, table: pd.DataFrame) -> float:
         values = _col(table, series, c.name)[_col(table, "active", c.name) > 0].dropna()
         return float(values.mean()) if len(values) else 0.0
 
@@ -225,7 +225,7 @@ def _while_active(series: str) -> Callable:
 
 
 def _last(series: str) -> Callable:
-    def last(m: LeverageModel, c: Any, table: pd.DataFrame) -> float:
+    def last(m: World, c: Any, table: pd.DataFrame) -> float:
         values = _col(table, series, c.name).dropna()
         return float(values.iloc[-1]) if len(values) else 0.0
 
@@ -298,7 +298,7 @@ OUTCOMES: tuple[Outcome, ...] = (
 )  # fmt: skip
 
 
-def outcomes(model: LeverageModel, table: pd.DataFrame) -> dict[str, float]:
+def outcomes(model: World, table: pd.DataFrame) -> dict[str, float]:
     """Every declared outcome for every entity, as ``{"name[entity]": value}``."""
     out: dict[str, float] = {}
     for o in OUTCOMES:
@@ -317,7 +317,7 @@ def outcome_names(scenario: Any) -> list[str]:
     return names
 
 
-def agent_table(model: LeverageModel) -> pd.DataFrame:
+def agent_table(model: World) -> pd.DataFrame:
     """One row per user, read straight from the state arrays."""
     u = model.users
     data: dict[str, Any] = {

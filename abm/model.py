@@ -13,7 +13,7 @@ One step is a short script of phases, in order (``step``):
 
 Users write in phase 3 and platforms read in phases 4-5, so the order in which users
 are visited never changes what a model learns. Every random draw comes from a stream
-named by (seed, step, purpose, key) (``twins.stream``), so a scenario and a seed fix the
+named by (seed, step, purpose, key) (``abm/streams.py``), so a scenario and a seed fix the
 run, and a twin world sees the same draws as the real one.
 """
 
@@ -24,14 +24,14 @@ from typing import Any
 import mesa
 import numpy as np
 
-from abm import behaviour, metrics, routing, twins
+from abm import behaviour, metrics, routing, streams, twins
 from abm.agents import Collective, Platform, UserState, place_users
 from abm.behaviour import NO_PLATFORM, Action
 from abm.learning import assign_slices, load_task, naive_learner_for
 from abm.network import build_graph
 from abm.scenario import EventAction, Scenario, with_overrides
 from abm.scenario.paths import keyword_overrides
-from abm.twins import Draw
+from abm.streams import Draw
 
 
 class LeverageModel(mesa.Model):
@@ -52,7 +52,7 @@ class LeverageModel(mesa.Model):
         seed = spec.seed if rng is None else rng
         super().__init__(rng=seed)
         self.spec = spec
-        self.root = twins.root_seed(seed, self.rng)
+        self.root = streams.root_seed(seed, self.rng)
         self.real: LeverageModel | None = None  # a twin's real world
         self.drawn: dict[tuple, np.ndarray] = {}  # this step's uniforms (``uniforms``)
 
@@ -110,7 +110,7 @@ class LeverageModel(mesa.Model):
 
     def draw(self, purpose: Draw, *key: int) -> np.random.Generator:
         """This step's random stream for one purpose (common to the real world and twins)."""
-        return twins.stream(self.root, self.t, purpose, *key)
+        return streams.stream(self.root, self.t, purpose, *key)
 
     def uniforms(self, purpose: Draw, *key: int, rows: int = 0) -> np.ndarray:
         """One uniform per user (``rows`` of them if > 0): drawn once for all worlds."""

@@ -7,12 +7,11 @@ users' platform choices) in which that collective never launches, so its members
 as ordinary users. Twins step in lockstep with the real world; the leverage of a
 collective is read off the pair every step (:func:`measure`).
 
-**Common random numbers.** Every random draw of a step comes from a stream named by
-(root seed, step, what is drawn, which platform or collective), never from one
-generator shared in sequence, and draws over users are taken for every user whatever
-anyone decided. So the twin sees the same coin flips as the real world for the same
-user, platform and step, and differs from it only through the campaign: a twin of an
-empty collective is the real world, number for number.
+**Common random numbers** (``abm/streams.py``): every draw of a step comes from a stream
+named by what it is for, and draws over users are taken for every user whatever anyone
+decided, so a twin differs from the real world only through the campaign: a twin of an
+empty collective is the real world, number for number. Draws over all users are taken
+once a step, by the real world, and read by its twins (:func:`uniforms`).
 
 **Which twins** (``measurement.twins``): ``per_collective`` runs one twin per
 collective (each collective's own attribution, up to :data:`MAX_PER_COLLECTIVE`) plus a
@@ -29,18 +28,17 @@ the real world only by the collective it switches off.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
-from enum import IntEnum
 from typing import TYPE_CHECKING
 
 import mesa
 import numpy as np
 
-from abm.bargaining import normalised_leverage
+from abm.bargaining import Effects, normalised_leverage
 from abm.scenario import TwinMode
+from abm.streams import Draw
 
 if TYPE_CHECKING:
-    from abm.model import LeverageModel
+    from abm.agents import World
 
 MAX_PER_COLLECTIVE = 5  # beyond this many collectives, per-collective twins cost too much
 
@@ -49,40 +47,7 @@ MAX_PER_COLLECTIVE = 5  # beyond this many collectives, per-collective twins cos
 SHARED = ("adjacency", "degree", "n_users", "task", "group_classes", "naive_quality")
 
 
-class Draw(IntEnum):
-    """What a random stream is for: one stream per purpose, step and key."""
-
-    SETUP_USERS = 1
-    SETUP_MEMBERS = 2
-    SETUP_PLATFORM = 3
-    RECRUIT = 10
-    ACT = 11
-    RECONSIDER = 12
-    DATA = 13
-    ALTER = 14
-    SUBSTITUTE = 15
-    UNLEARN = 16
-    TRAIN = 17
-    VALUATION = 30
-
-
-def root_seed(seed: object, rng: np.random.Generator) -> int:
-    """The integer every stream of a run derives from.
-
-    An integer seed is its own root (so ``--seed 3`` and ``rng=3`` name the same run);
-    a generator, or no seed, gives one draw from the model's generator.
-    """
-    if isinstance(seed, int | np.integer) and not isinstance(seed, bool):
-        return int(seed)
-    return int(rng.integers(2**63))
-
-
-def stream(root: int, step: int, draw: Draw, *key: int) -> np.random.Generator:
-    """The generator for one purpose at one step (see the module docstring)."""
-    return np.random.default_rng([root, step + 1, int(draw), *key])
-
-
-def uniforms(world: LeverageModel, purpose: Draw, *key: int, rows: int = 0) -> np.ndarray:
+def uniforms(world: World, purpose: Draw, *key: int, rows: int = 0) -> np.ndarray:
     """One uniform per user (``rows`` of them if > 0) from this step's ``purpose`` stream.
 
     Every world draws the same numbers, so they are drawn once a step, by the real
@@ -98,7 +63,7 @@ def uniforms(world: LeverageModel, purpose: Draw, *key: int, rows: int = 0) -> n
     return drawn[at] if rows else drawn[at][0]
 
 
-def plan(model: LeverageModel) -> list[frozenset[int]]:
+def plan(model: World) -> list[frozenset[int]]:
     """The collectives switched off in each twin the scenario asks for.
 
     The joint twin (all off) comes last; with one collective it is that collective's
@@ -114,7 +79,7 @@ def plan(model: LeverageModel) -> list[frozenset[int]]:
     return [frozenset({i}) for i in range(n)] + [joint]
 
 
-def build(real: LeverageModel, off: frozenset[int]) -> LeverageModel:
+def build(real: World, off: frozenset[int]) -> World:
     """A twin world of ``real`` in which the collectives ``off`` never launch."""
     twin = type(real).__new__(type(real))
     mesa.Model.__init__(twin, rng=real.root)
@@ -127,7 +92,7 @@ def build(real: LeverageModel, off: frozenset[int]) -> LeverageModel:
     return twin
 
 
-def follow(twin: LeverageModel, real: LeverageModel) -> None:
+def follow(twin: World, real: World) -> None:
     """The twin ends the campaigns its real world's bargaining ended, the same way."""
     for mine, theirs in zip(twin.collectives, real.collectives, strict=True):
         if mine.off or mine.ended_reason or not theirs.ended_reason:
@@ -138,29 +103,7 @@ def follow(twin: LeverageModel, real: LeverageModel) -> None:
             mine.stop(theirs.ended_reason)
 
 
-@dataclass
-class Effects:
-    """What one collective's campaign changed this step: twin minus real, signed.
-
-    Positive numbers mean the campaign took something from its target: quality, users,
-    revenue. ``lift`` is the other way round: what CDC gave the platform it redirects
-    to (real minus twin). Utilities are per step, in the unit in which users choose.
-    """
-
-    twin_quality: float = float("nan")
-    quality: float = 0.0  # target's held-out quality, twin - real
-    twin_hit_rate: float = float("nan")  # target's hit rate at k in the twin (ratings)
-    hit_rate: float = float("nan")  # target's hit rate at k, twin - real (ratings tasks)
-    leverage: float = float("nan")  # quality effect / (twin quality - naive baseline)
-    share: float = 0.0  # target's market share, twin - real
-    users: float = 0.0  # target's users, twin - real
-    revenue: float = 0.0  # target's revenue per step, twin - real: the platform's loss
-    member_cost: float = 0.0  # members' payoff per step, twin - real
-    lift: float = float("nan")  # receiver's quality, real - twin (CDC levers)
-    groups: np.ndarray = field(default_factory=lambda: np.zeros(0))  # per group, twin - real
-
-
-def measure(real: LeverageModel, twin: LeverageModel, c_index: int) -> Effects:
+def measure(real: World, twin: World, c_index: int) -> Effects:
     """The effects of collective ``c_index`` in ``real`` against its ``twin``."""
     c = real.collectives[c_index]
     p, q = real.platforms[c.target], twin.platforms[c.target]
@@ -184,7 +127,7 @@ def measure(real: LeverageModel, twin: LeverageModel, c_index: int) -> Effects:
     return e
 
 
-def measure_all(real: LeverageModel) -> None:
+def measure_all(real: World) -> None:
     """Every collective's effects against its own twin (or the joint one), this step."""
     worlds = plan(real)
     if not worlds:

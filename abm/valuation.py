@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from abm.learning import make_learner
-from abm.twins import Draw
+from abm.streams import Draw
 
 if TYPE_CHECKING:
     from abm.model import LeverageModel

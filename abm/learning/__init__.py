@@ -5,6 +5,7 @@ explicit arrays and an explicit ``numpy.random.Generator``, knows nothing of Mes
 agents, and can be tested on its own; the model decides when platforms retrain.
 """
 
+from abm.learning.contributions import Contributions
 from abm.learning.curves import cdc_curve, learning_curve, normalise, strike_curve
 from abm.learning.learners import (
     LEARNER_NAMES,
@@ -36,6 +37,7 @@ __all__ = [
     "TASK_NAMES",
     "SAMPLING",
     "Alteration",
+    "Contributions",
     "DataPool",
     "GaussianStream",
     "ItemMean",

@@ -10,7 +10,6 @@ collectives are few and keep their own state as attributes.
 from __future__ import annotations
 
 import gc
-import random
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import TYPE_CHECKING, Protocol
@@ -43,6 +42,8 @@ from abm.network import CsrNetwork
 from abm.streams import Draw
 
 if TYPE_CHECKING:
+    import random
+
     import scipy.sparse as sp
 
     from abm.learning import Slices, Task

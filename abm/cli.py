@@ -258,6 +258,14 @@ def schema() -> None:
     typer.echo(schema_markdown())
 
 
+@app.command()
+def outputs() -> None:
+    """Print the outputs reference: every series and outcome with its unit (Markdown)."""
+    from abm.metrics import reference_markdown
+
+    typer.echo(reference_markdown())
+
+
 @app.command("list")
 def list_scenarios(
     folder: Annotated[Path, typer.Argument(help="Folder of scenarios.")] = SCENARIOS,

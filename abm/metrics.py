@@ -25,8 +25,41 @@ if TYPE_CHECKING:
 Per = Literal["platform", "collective"]
 
 
-def _always(scenario: Any, entity: Any) -> bool:
-    return True
+@dataclass(frozen=True)
+class Where:
+    """Where a series or outcome exists: a test on (scenario, entity spec), with a label."""
+
+    label: str
+    test: Callable[[Any, Any], bool]
+
+    def __call__(self, scenario: Any, entity: Any) -> bool:
+        """Whether it exists for ``entity`` (a platform or collective spec) of ``scenario``."""
+        return self.test(scenario, entity)
+
+
+# Ratings tasks: each has a held-out ranking probe, so platforms have a hit rate at k.
+RANKED_TASKS = ("ratings", "ratings_stream", "movielens")
+SIGNAL_LEVERS = ("plant_signal", "plant_feature_only", "erase_signal")
+
+
+def _task(scenario: Any) -> str:
+    return str(getattr(scenario.task.name, "value", scenario.task.name))
+
+
+def _twins_on(scenario: Any) -> bool:
+    return scenario.measurement.twins != "off"
+
+
+ALWAYS = Where("every run", lambda s, e: True)
+RANKED = Where("ratings tasks", lambda s, e: _task(s) in RANKED_TASKS)
+MEASURED = Where("twins on", lambda s, c: _twins_on(s))
+MEASURED_RANKED = Where("twins on, ratings tasks", lambda s, c: _twins_on(s) and RANKED(s, c))
+REDIRECTS = Where("twins on, CDC levers", lambda s, c: _twins_on(s) and c.redirect_to is not None)
+SIGNALS = Where("signal levers", lambda s, c: c.lever in SIGNAL_LEVERS)
+VALUED = Where(
+    "valuation on, 1-5 collectives",
+    lambda s, c: s.measurement.valuation and 0 < len(s.collectives) <= 5,
+)
 
 
 @dataclass(frozen=True)
@@ -41,15 +74,7 @@ class Series:
     unit: str
     meaning: str
     read: Callable[[World, Any], float]
-    applies: Callable[[Any, Any], bool] = _always
-
-
-# Ratings tasks: each has a held-out ranking probe, so platforms have a hit rate at k.
-RANKED_TASKS = ("ratings", "ratings_stream", "movielens")
-
-
-def _ranked(scenario: Any, entity: Any) -> bool:
-    return str(getattr(scenario.task.name, "value", scenario.task.name)) in RANKED_TASKS
+    applies: Where = ALWAYS
 
 
 @dataclass(frozen=True)
@@ -66,7 +91,7 @@ class Outcome:
     unit: str
     meaning: str
     compute: Callable[[World, Any, pd.DataFrame], float]
-    applies: Callable[[Any, Any], bool] = _always
+    applies: Where = ALWAYS
 
 
 def _users_on(model: World, p: Any) -> float:
@@ -83,7 +108,7 @@ SERIES: tuple[Series, ...] = (
     Series("hit_rate", "platform", "share",
            "Hit rate at 10 on the held-out ranking probe: share of held-out liked items "
            "ranked in the top 10 among 100 unrated ones (ratings tasks).",
-           lambda m, p: p.hit_rate, _ranked),
+           lambda m, p: p.hit_rate, RANKED),
     Series("users", "platform", "users", "Users on the platform.", _users_on),
     Series("share", "platform", "share", "Market share: users on it / all users.",
            lambda m, p: _users_on(m, p) / m.n_users),
@@ -112,11 +137,11 @@ SERIES: tuple[Series, ...] = (
            _effect("quality")),
     Series("twin_hit_rate", "collective", "share",
            "The target's hit rate at 10 in the twin world (ratings tasks).",
-           _effect("twin_hit_rate"), _ranked),
+           _effect("twin_hit_rate"), RANKED),
     Series("hit_rate_effect", "collective", "share",
            "The target's hit rate at 10 in the twin minus in the real world (signed; "
            "ratings tasks).",
-           _effect("hit_rate"), _ranked),
+           _effect("hit_rate"), RANKED),
     Series("leverage", "collective", "share of gap",
            "Quality effect over the twin's gap above the naive baseline (signed).",
            _effect("leverage")),
@@ -191,26 +216,6 @@ def _first_last(series: str) -> Callable:
     return delta
 
 
-def _measured(scenario: Any, c: Any) -> bool:
-    return scenario.measurement.twins != "off"
-
-
-def _measured_ranked(scenario: Any, c: Any) -> bool:
-    return _measured(scenario, c) and _ranked(scenario, c)
-
-
-def _redirects(scenario: Any, c: Any) -> bool:
-    return _measured(scenario, c) and c.redirect_to is not None
-
-
-def _signals(scenario: Any, c: Any) -> bool:
-    return c.lever in ("plant_signal", "plant_feature_only", "erase_signal")
-
-
-def _valued(scenario: Any, c: Any) -> bool:
-    return scenario.measurement.valuation and 0 < len(scenario.collectives) <= 5
-
-
 def _while_active(series: str) -> Callable:
     """Mean of a collective's series over the steps its campaign ran.
 
@@ -239,7 +244,7 @@ OUTCOMES: tuple[Outcome, ...] = (
             _first_last("quality")),
     Outcome("final_hit_rate", "platform", "share",
             "Hit rate at 10 at the last step (ratings tasks).",
-            lambda m, p, t: float(_col(t, "hit_rate", p.name).iloc[-1]), _ranked),
+            lambda m, p, t: float(_col(t, "hit_rate", p.name).iloc[-1]), RANKED),
     Outcome("final_share", "platform", "share", "Market share at the last step.",
             lambda m, p, t: float(_col(t, "share", p.name).iloc[-1])),
     Outcome("share_change", "platform", "share", "Market share at the end minus at the start.",
@@ -259,42 +264,42 @@ OUTCOMES: tuple[Outcome, ...] = (
             lambda m, c, t: float(_col(t, "participation", c.name).max())),
     Outcome("mean_leverage", "collective", "share of gap",
             "Mean leverage over the steps the campaign ran (signed).",
-            _while_active("leverage"), _measured),
+            _while_active("leverage"), MEASURED),
     Outcome("final_leverage", "collective", "share of gap", "Leverage at the last step.",
-            _last("leverage"), _measured),
+            _last("leverage"), MEASURED),
     Outcome("quality_effect", "collective", "score",
             "Mean quality the campaign took from its target while it ran.",
-            _while_active("quality_effect"), _measured),
+            _while_active("quality_effect"), MEASURED),
     Outcome("hit_rate_effect", "collective", "share",
             "Mean hit rate at 10 the campaign took from its target while it ran.",
-            _while_active("hit_rate_effect"), _measured_ranked),
+            _while_active("hit_rate_effect"), MEASURED_RANKED),
     Outcome("share_effect", "collective", "share",
             "Mean market share the campaign took from its target while it ran.",
-            _while_active("share_effect"), _measured),
+            _while_active("share_effect"), MEASURED),
     Outcome("revenue_effect", "collective", "utility / step",
             "Mean revenue per step the campaign cost its target while it ran.",
-            _while_active("revenue_effect"), _measured),
+            _while_active("revenue_effect"), MEASURED),
     Outcome("worst_group_effect", "collective", "score",
             "The largest quality effect on any user group at the last step.",
-            lambda m, c, t: float(np.max(c.effects.groups, initial=0.0)), _measured),
+            lambda m, c, t: float(np.max(c.effects.groups, initial=0.0)), MEASURED),
     Outcome("lift", "collective", "score",
             "Mean quality the campaign gave the platform it redirects to, while it ran.",
-            _while_active("lift"), _redirects),
+            _while_active("lift"), REDIRECTS),
     Outcome("final_signal_success", "collective", "share", "Signal success at the last step.",
-            _last("signal_success"), _signals),
+            _last("signal_success"), SIGNALS),
     Outcome("mean_signal_success", "collective", "share",
             "Mean signal success while the campaign ran.",
-            _while_active("signal_success"), _signals),
+            _while_active("signal_success"), SIGNALS),
     Outcome("concession", "collective", "0/1", "Whether the target conceded the demand.",
             lambda m, c, t: float(c.concession)),
     Outcome("dividend", "collective", "utility", "Dividend won, cumulative.",
             lambda m, c, t: c.dividend),
     Outcome("member_cost", "collective", "utility",
             "What the campaign cost its members over the run (twin minus real payoffs).",
-            lambda m, c, t: c.cost, _measured),
+            lambda m, c, t: c.cost, MEASURED),
     Outcome("value", "collective", "score",
             "Shapley value of the collective's data (exact, over collectives).",
-            lambda m, c, t: c.value, _valued),
+            lambda m, c, t: c.value, VALUED),
 )  # fmt: skip
 
 
@@ -335,3 +340,25 @@ def agent_table(model: World) -> pd.DataFrame:
         data[f"member[{c.name}]"] = u.member[:, c.index]
         data[f"acting[{c.name}]"] = u.acting[:, c.index]
     return pd.DataFrame(data)
+
+
+def reference_markdown() -> str:
+    """The outputs reference: every series and outcome, its unit, meaning and where it exists.
+
+    ``abm outputs`` prints it; ``docs/outputs.md`` is generated from it.
+    """
+    lines = [
+        "<!-- generated by `abm outputs > docs/outputs.md`; do not edit by hand -->",
+        "# Outputs reference",
+        "",
+        "Columns are named `name[entity]`, the entity being a platform or a collective of the",
+        "scenario. Series are the columns of `model.csv` (one row per step); outcomes are the",
+        "columns of `outcomes.csv` (one value per run), which sweeps and comparisons read.",
+        "A series or outcome exists only where it is defined (column *where*).",
+    ]
+    head = ["", "| name | per | unit | where | meaning |", "|---|---|---|---|---|"]
+    for title, table in (("Series (model.csv)", SERIES), ("Outcomes (outcomes.csv)", OUTCOMES)):
+        lines += ["", f"## {title}", *head]
+        for d in table:
+            lines.append(f"| `{d.name}` | {d.per} | {d.unit} | {d.applies.label} | {d.meaning} |")
+    return "\n".join(lines)

@@ -100,50 +100,65 @@ def _normalised_curve(
     return df
 
 
-def strike_curve(
-    task: Task,
-    fractions: Sequence[float],
-    rng: np.random.Generator,
-    replicates: int = 5,
-    learner_factory: Callable[[], Learner] | None = None,
-) -> pd.DataFrame:
-    """Quality of a full refit after a random fraction ``f`` of training rows strikes.
+def _lever_curve(
+    name: str,
+    kept: Callable[[float], float],
+    summary: str,
+    fractions_arg: str,
+    replicates_arg: str,
+    learner_arg: str,
+) -> Callable[..., pd.DataFrame]:
+    """A normalised curve over lever fractions ``f``: each point trains on ``kept(f)``.
+
+    The strike and CDC curves differ only in the share of the rows a fraction leaves the
+    model (and in the words of their docstrings); both are made here, with the
+    docstring's summary and argument descriptions given as text.
+    """
+
+    def curve(
+        task: Task,
+        fractions: Sequence[float],
+        rng: np.random.Generator,
+        replicates: int = 5,
+        learner_factory: Callable[[], Learner] | None = None,
+    ) -> pd.DataFrame:
+        df = _normalised_curve(task, [kept(f) for f in fractions], rng, replicates, learner_factory)
+        df["fraction"] = np.repeat(np.asarray(fractions, dtype=float), replicates)
+        return df
+
+    curve.__doc__ = f"""{summary}
 
     Args:
         task: The task.
-        fractions: Strike fractions ``f`` (share of training rows removed).
+        fractions: {fractions_arg}
         rng: Generator.
-        replicates: Random strikes per fraction.
-        learner_factory: Learner to refit (default: full-refit logistic regression).
+        replicates: {replicates_arg}
+        learner_factory: {learner_arg} (default: full-refit logistic regression).
 
     Returns:
         Columns ``fraction, replicate, n_samples, quality, naive, full, normalised``.
     """
-    df = _normalised_curve(task, [1.0 - f for f in fractions], rng, replicates, learner_factory)
-    df["fraction"] = np.repeat(np.asarray(fractions, dtype=float), replicates)
-    return df
+    curve.__name__ = curve.__qualname__ = name
+    return curve
 
 
-def cdc_curve(
-    task: Task,
-    fractions: Sequence[float],
-    rng: np.random.Generator,
-    replicates: int = 5,
-    learner_factory: Callable[[], Learner] | None = None,
-) -> pd.DataFrame:
-    """Quality of a small competitor trained only on the contributed fraction ``f``.
+strike_curve = _lever_curve(
+    "strike_curve",
+    lambda f: 1.0 - f,
+    "Quality of a full refit after a random fraction ``f`` of training rows strikes.",
+    "Strike fractions ``f`` (share of training rows removed).",
+    "Random strikes per fraction.",
+    "Learner to refit",
+)
 
-    Args:
-        task: The task.
-        fractions: Contributing fractions ``f``.
-        rng: Generator.
-        replicates: Random contributing sets per fraction.
-        learner_factory: Competitor's learner (default: full-refit logistic regression).
-
-    Returns:
-        Columns ``fraction, replicate, n_samples, quality, naive, full, normalised``.
-    """
-    return _normalised_curve(task, list(fractions), rng, replicates, learner_factory)
+cdc_curve = _lever_curve(
+    "cdc_curve",
+    lambda f: f,
+    "Quality of a small competitor trained only on the contributed fraction ``f``.",
+    "Contributing fractions ``f``.",
+    "Random contributing sets per fraction.",
+    "Competitor's learner",
+)
 
 
 def stream_curve(

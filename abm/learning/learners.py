@@ -211,10 +211,43 @@ class ItemMean:
         return _rating_quality(self.predict(X), np.asarray(y), self.rating_range)
 
 
+# ------------------------------------------------------------- warm-started learners
+
+
+class _WarmStarted:
+    """A learner whose ``update`` continues training from its current state.
+
+    Subclasses check their inputs (``_check``) and implement one training step on new
+    data (``_continue``); ``update`` handles what they share: empty data changes nothing
+    and an unfitted learner is ``fit`` instead.
+    """
+
+    is_fitted: bool
+
+    def _check(self, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError
+
+    def fit(self, X: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> Self:
+        raise NotImplementedError
+
+    def _continue(self, X: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> None:
+        raise NotImplementedError
+
+    def update(self, X: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> Self:
+        """Train on new data from the current state (``fit`` if unfitted)."""
+        X, y = self._check(X, y)
+        if len(X) == 0:
+            return self
+        if not self.is_fitted:
+            return self.fit(X, y, rng)
+        self._continue(X, y, rng)
+        return self
+
+
 # ------------------------------------------------------------ logistic regression
 
 
-class LogisticRegression:
+class LogisticRegression(_WarmStarted):
     """Multinomial (softmax) logistic regression with an L2 penalty on the weights.
 
     The objective is the mean cross-entropy plus ``l2 / (2 n) * ||W||^2``, i.e. the same
@@ -348,11 +381,10 @@ class LogisticRegression:
         """
         if self.mode == "full":
             return self.fit(X, y, rng)
-        X, y = self._check(X, y)
-        if len(X) == 0:
-            return self
-        if not self.is_fitted:
-            return self.fit(X, y, rng)
+        return super().update(X, y, rng)
+
+    def _continue(self, X: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> None:
+        """Warm-started minibatch SGD over the new data (checked, non-empty)."""
         n = len(X)
         self.n_seen += n
         self.class_counts += np.bincount(y, minlength=self.n_classes)
@@ -383,7 +415,6 @@ class LogisticRegression:
                 b -= lr * Pt.sum(axis=1, keepdims=True)
         self.coef = Wt.T.astype(np.float64)
         self.intercept = b[:, 0].astype(np.float64)
-        return self
 
     def decision_function(self, X: np.ndarray) -> np.ndarray:
         """Logits ``X @ W + b`` of shape ``(n, n_classes)``."""
@@ -475,7 +506,7 @@ class KNearestNeighbours:
 # -------------------------------------------------------------- matrix factorisation
 
 
-class MatrixFactorisation:
+class MatrixFactorisation(_WarmStarted):
     """Biased matrix factorisation for ratings: ``mu + b_u + c_i + p_u . q_i``.
 
     ``fit`` runs alternating least squares (ALS, weighted-lambda regularisation: each
@@ -586,13 +617,8 @@ class MatrixFactorisation:
         self.is_fitted = True
         return self
 
-    def update(self, X: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> Self:
+    def _continue(self, X: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> None:
         """Minibatch SGD on the new ratings, starting from the current factors."""
-        X, y = self._check(X, y)
-        if len(X) == 0:
-            return self
-        if not self.is_fitted:
-            return self.fit(X, y, rng)
         n = len(X)
         # A rater or item met for the first time starts from small random factors, as
         # ALS starts: at exactly zero both its gradient and its partners' would vanish,
@@ -620,7 +646,6 @@ class MatrixFactorisation:
                 np.add.at(self.bi, i, lr * (err - lam * self.bi[i]))
                 np.add.at(self.P, u, lr * (err[:, None] * qi - lam * pu))
                 np.add.at(self.Q, i, lr * (err[:, None] * pu - lam * qi))
-        return self
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Predicted ratings, clipped to the rating range (mid-range before any fit)."""

@@ -503,7 +503,7 @@ def assign_slices(
     """
     if sampling not in SAMPLING:
         raise ValueError(f"sampling must be one of {', '.join(SAMPLING)}, got {sampling!r}")
-    base = _assign(task, n_users, heterogeneity, groups, concentration, rng)
+    base = _assign(task, _Users(n_users, heterogeneity, groups, concentration), rng)
     if base.stream_users is not None:
         return base
     order = base.order
@@ -515,37 +515,43 @@ def assign_slices(
     return Slices(order, base.offsets, base.favourite, sampling=sampling, task=task)
 
 
-def _assign(
-    task: Task,
-    n_users: int,
-    heterogeneity: str,
-    groups: np.ndarray | None,
-    concentration: float,
-    rng: np.random.Generator,
-) -> Slices:
-    if n_users < 1:
-        raise ValueError("n_users must be at least 1")
-    if not 0.0 <= concentration <= 1.0:
-        raise ValueError(f"concentration must be in [0, 1], got {concentration}")
-    if groups is not None:
-        groups = np.asarray(groups, dtype=np.int64)
-        if len(groups) != n_users:
-            raise ValueError(f"groups has length {len(groups)}, expected n_users={n_users}")
+@dataclass
+class _Users:
+    """Who the slices are for, checked once: how many users and how their data is skewed."""
+
+    n: int
+    heterogeneity: str
+    groups: np.ndarray | None
+    concentration: float
+
+    def __post_init__(self) -> None:
+        if self.n < 1:
+            raise ValueError("n_users must be at least 1")
+        if not 0.0 <= self.concentration <= 1.0:
+            raise ValueError(f"concentration must be in [0, 1], got {self.concentration}")
+        if self.groups is not None:
+            self.groups = np.asarray(self.groups, dtype=np.int64)
+            if len(self.groups) != self.n:
+                raise ValueError(f"groups has length {len(self.groups)}, expected n_users={self.n}")
+
+
+def _assign(task: Task, users: _Users, rng: np.random.Generator) -> Slices:
     if isinstance(task.stream, RatingsStream):
-        return _ratings_stream_slices(task, n_users)
+        return _ratings_stream_slices(task, users.n)
     if task.stream is not None:
-        return _stream_slices(task, n_users, heterogeneity, groups, concentration, rng)
+        return _stream_slices(task, users, rng)
     if task.kind == "ratings":
-        return _rater_slices(task, n_users, rng)
-    if heterogeneity == "iid":
-        return _iid_slices(task.n_train, n_users, rng)
-    if heterogeneity not in ("class", "group"):
-        raise ValueError(f"unknown heterogeneity {heterogeneity!r}; valid: iid, class, group")
+        return _rater_slices(task, users.n, rng)
+    if users.heterogeneity == "iid":
+        return _iid_slices(task.n_train, users.n, rng)
+    if users.heterogeneity not in ("class", "group"):
+        raise ValueError(f"unknown heterogeneity {users.heterogeneity!r}; valid: iid, class, group")
+    groups = users.groups
     if groups is None:  # random groups, as many as classes
-        groups = rng.integers(0, task.n_classes, size=n_users)
-    if heterogeneity == "class":
-        return _class_slices(task, groups % task.n_classes, concentration, rng)
-    return _group_slices(task, np.unique(groups, return_inverse=True)[1], concentration, rng)
+        groups = rng.integers(0, task.n_classes, size=users.n)
+    if users.heterogeneity == "class":
+        return _class_slices(task, groups % task.n_classes, users.concentration, rng)
+    return _group_slices(task, np.unique(groups, return_inverse=True)[1], users.concentration, rng)
 
 
 def _with_lonely(
@@ -632,16 +638,12 @@ def _group_slices(
     return _to_slices(samples, owner, n_users, fav)
 
 
-def _stream_slices(
-    task: Task,
-    n_users: int,
-    heterogeneity: str,
-    groups: np.ndarray | None,
-    concentration: float,
-    rng: np.random.Generator,
-) -> Slices:
+def _stream_slices(task: Task, users: _Users, rng: np.random.Generator) -> Slices:
     """Stream users: a class profile and a data group each, no rows."""
     assert task.stream is not None
+    n_users, heterogeneity, groups, concentration = (
+        users.n, users.heterogeneity, users.groups, users.concentration
+    )  # fmt: skip
     K, G = task.n_classes, task.stream.params.n_groups
     uniform = np.full(K, 1.0 / K)
     if heterogeneity == "iid":

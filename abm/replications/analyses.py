@@ -20,10 +20,12 @@ Modelling assumptions shared by all analyses (each function states its own on to
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import NamedTuple
 
 import matplotlib
 
@@ -149,10 +151,23 @@ def _fmt(values, digits: int = 3) -> str:
     return " ".join(f"{v:.{digits}f}" for v in np.atleast_1d(values))
 
 
-def _result(exp_name: str, title: str, check: str, head: tuple, ablate: bool, **kw) -> Result:
-    return Result(exp_name, title, check, obtained_low=head[1], obtained_high=head[2],
-                  seeds=head[3], mechanism=MECHANISMS[exp_name][1 if ablate else 0],
-                  ablated=ablate, **kw)  # fmt: skip
+class _About(NamedTuple):
+    """What a scenario-file replication is (an experiment file says it itself)."""
+
+    name: str
+    title: str
+    check: str
+
+
+def _result(about: Experiment | _About, head: tuple, ablate: bool, **kw) -> Result:
+    """The summary row; an experiment file's claim and criterion are its default words."""
+    if isinstance(about, Experiment):
+        kw.setdefault("published", about.stated(about.claim))
+        kw.setdefault("tolerance", about.stated(about.criterion))
+    return Result(about.name, about.title, about.check, obtained_low=head[1],
+                  obtained_high=head[2], seeds=head[3],
+                  mechanism=MECHANISMS[about.name][1 if ablate else 0], ablated=ablate,
+                  **kw)  # fmt: skip
 
 
 def _seeds(seed: int, n: int) -> list[int]:
@@ -214,6 +229,20 @@ def _key(f: float) -> str:
     return str(float(f))
 
 
+def _experiment(analysis: Callable[[Experiment, bool], Result]) -> Callable[..., Result]:
+    """An analysis of an experiment file, run as ``(path, fast, ablate)`` like the others.
+
+    The file is read, and reduced to its ``fast`` block when asked, before the analysis
+    sees it.
+    """
+
+    @functools.wraps(analysis)
+    def run(path: Path, fast: bool, ablate: bool = False) -> Result:
+        return analysis(load_experiment(path).reduced(fast), ablate)
+
+    return run
+
+
 def _figure(title: str, ncols: int = 1, width: float = 5.5) -> tuple[plt.Figure, np.ndarray]:
     fig, axes = plt.subplots(1, ncols, figsize=(width * ncols, 4.0), squeeze=False)
     fig.suptitle(title, fontsize=10)
@@ -223,9 +252,9 @@ def _figure(title: str, ncols: int = 1, width: float = 5.5) -> tuple[plt.Figure,
 # ------------------------------------------------------------------ 1. strike curve
 
 
-def strike_curve_breast_cancer(path: Path, fast: bool, ablate: bool = False) -> Result:
+@_experiment
+def strike_curve_breast_cancer(exp: Experiment, ablate: bool) -> Result:
     """Accuracy after a strike by fraction f: full refit on the remaining rows."""
-    exp = load_experiment(path).reduced(fast)
     strike, _ = _curve_table(exp, exp.task, ablate)
     fractions = [f for f in exp.fractions if _key(f) in exp.published]
     per = _per_split(strike)[fractions]
@@ -242,10 +271,9 @@ def strike_curve_breast_cancer(path: Path, fast: bool, ablate: bool = False) -> 
     table = pd.DataFrame({"fraction": fractions, "published": pub, "obtained": mean,
                           "low": [c[1] for c in cis], "high": [c[2] for c in cis]})  # fmt: skip
     return _result(
-        exp.name, exp.title, exp.check, cis[-1], ablate,
+        exp, cis[-1], ablate,
         published=f"accuracy at f={_fmt(fractions, 2)}: {_fmt(pub)}",
         obtained=f"f={fractions[-1]}: {_iv(cis[-1])}; all: {_fmt(mean)}",
-        tolerance=f"every published value within {exp.tolerance} of its 95% interval",
         passed=ok, table=table, figure=fig,
     )  # fmt: skip
 
@@ -253,13 +281,13 @@ def strike_curve_breast_cancer(path: Path, fast: bool, ablate: bool = False) -> 
 # ---------------------------------------------------------------------- 2. CDC curve
 
 
-def cdc_curve_breast_cancer(path: Path, fast: bool, ablate: bool = False) -> Result:
+@_experiment
+def cdc_curve_breast_cancer(exp: Experiment, ablate: bool) -> Result:
     """A small competitor trained only on the contributed fraction f.
 
     The paper normalises between the worst and best performance observed: here, per
     split, the competitor at the smallest fraction and the incumbent's full-data model.
     """
-    exp = load_experiment(path).reduced(fast)
     _, cdc = _curve_table(exp, exp.task, ablate)
     fractions = [f for f in exp.fractions if _key(f) in exp.published]
     per = _per_split(cdc)
@@ -293,7 +321,7 @@ def cdc_curve_breast_cancer(path: Path, fast: bool, ablate: bool = False) -> Res
                           "obtained": [c[0] for c in cis], "low": [c[1] for c in cis],
                           "high": [c[2] for c in cis]})  # fmt: skip
     return _result(
-        exp.name, exp.title, exp.check, norm, ablate,
+        exp, norm, ablate,
         published=f"normalised between the worst and best observed, at f={at}: {target}; accuracy "
         f"{_fmt(pub)} at "
         f"f={_fmt(fractions, 2)}",
@@ -308,7 +336,8 @@ def cdc_curve_breast_cancer(path: Path, fast: bool, ablate: bool = False) -> Res
 # ----------------------------------------------------------- 3. strike vs CDC asymmetry
 
 
-def strike_vs_cdc(path: Path, fast: bool, ablate: bool = False) -> Result:
+@_experiment
+def strike_vs_cdc(exp: Experiment, ablate: bool) -> Result:
     """Normalised effect of a strike and of CDC by the same fraction, per task.
 
     Effects are shares of the range between the worst (the competitor at the smallest
@@ -320,7 +349,6 @@ def strike_vs_cdc(path: Path, fast: bool, ablate: bool = False) -> Result:
     breast_cancer at f = 0.2 the published pair (0.03 vs 0.75) must lie within the
     tolerance of the intervals.
     """
-    exp = load_experiment(path).reduced(fast)
     at = float(exp.param("fraction", 0.1))
     lo_s, hi_s = exp.published["strike_low"], exp.published["strike_high"]
     lo_c, hi_c = exp.published["cdc_low"], exp.published["cdc_high"]
@@ -337,7 +365,7 @@ def strike_vs_cdc(path: Path, fast: bool, ablate: bool = False) -> Result:
     )
     head = (table.strike[0], table.strike_low[0], table.strike_high[0], table.seeds[0])
     return _result(
-        exp.name, exp.title, exp.check, head, ablate,
+        exp, head, ablate,
         published=f"f={at}: strike {lo_s}-{hi_s} vs CDC {lo_c}-{hi_c} of the range; "
         f"breast_cancer f=0.2: strike {exp.published['bc_strike_0.2']} vs CDC "
         f"{exp.published['bc_cdc_0.2']}",
@@ -399,7 +427,8 @@ def _strike_cdc_figure(exp: Experiment, table: pd.DataFrame, at: float) -> plt.F
 # ---------------------------------------------------------------- 4. normalisation
 
 
-def raw_vs_normalised(path: Path, fast: bool, ablate: bool = False) -> Result:
+@_experiment
+def raw_vs_normalised(exp: Experiment, ablate: bool) -> Result:
     """Raters strike: share of the personalisation gap removed, overall and per cohort.
 
     The paper scores everyone's held-out ratings. Here the loss is also computed for each
@@ -407,7 +436,6 @@ def raw_vs_normalised(path: Path, fast: bool, ablate: bool = False) -> Result:
     full-data and item-mean baselines, so the docs can show how much of the overall
     number is the strikers becoming cold-start users.
     """
-    exp = load_experiment(path).reduced(fast)
     table = pd.DataFrame(
         [row for i, s in enumerate(_seeds(exp.seed, exp.splits))
          for row in _rating_strike_rows(exp, i, s, ablate)]
@@ -438,7 +466,7 @@ def raw_vs_normalised(path: Path, fast: bool, ablate: bool = False) -> Result:
                             "gap_others_low": [c[1] for c in cis["gap_others"]],
                             "gap_others_high": [c[2] for c in cis["gap_others"]]})  # fmt: skip
     return _result(
-        exp.name, exp.title, exp.check, cis["gap_all"][-1], ablate,
+        exp, cis["gap_all"][-1], ablate,
         published=f"gap removed at f={_fmt(fr, 1)}: {_fmt(pub, 2)}; raw effects small",
         obtained=f"f={fr[-1]}: {_iv(cis['gap_all'][-1], 2)}; all {_fmt(m['gap_all'], 2)}; "
         f"strikers' own {_fmt(m['gap_strikers'], 2)}; others "
@@ -496,9 +524,9 @@ def _same_task_sizes(seed: int, sizes: list[int], n_test: int) -> list[Task]:
                                 y_train=big.y_train[order[:n]]) for n in sizes]  # fmt: skip
 
 
-def larger_is_robust(path: Path, fast: bool, ablate: bool = False) -> Result:
+@_experiment
+def larger_is_robust(exp: Experiment, ablate: bool) -> Result:
     """The same 30% strike on training sets of one distribution at increasing size."""
-    exp = load_experiment(path).reduced(fast)
     at = float(exp.param("fraction", 0.3))
     sizes = [int(n) for n in exp.param("sizes", [200, 800, 3200])]
     n_test = int(exp.param("n_test", 4000))
@@ -527,14 +555,10 @@ def larger_is_robust(path: Path, fast: bool, ablate: bool = False) -> Result:
                         "low": [c[1] for c in cis], "high": [c[2] for c in cis]})  # fmt: skip
     head = diffs[(sizes[0], sizes[-1])]
     return _result(
-        exp.name, exp.title, exp.check, head, ablate,
-        published=f"30% boycott: {exp.published['small']} of the gap (ML-1M) vs "
-        f"{exp.published['large']} (ML-20M): larger data, smaller effect",
+        exp, head, ablate,
         obtained=f"smallest minus largest {_iv(head)}; f={at}: "
         + ", ".join(f"n={n} {_iv(c)}" for n, c in zip(sizes, cis, strict=True))
         + (f"; inconclusive: {', '.join(inconclusive)}" if inconclusive else ""),
-        tolerance="the smallest size loses more than each larger one (paired difference > 0 "
-        "at 95%)",
         passed=ok, table=out, figure=fig,
     )  # fmt: skip
 
@@ -578,8 +602,8 @@ def group_strike(path: Path, fast: bool, ablate: bool = False) -> Result:
     ax.bar(table.group, table["drop"], color=["C3" if g == group else "C0" for g in table.group])
     ax.set(xlabel="user group", ylabel="quality lost vs the same seeds without a strike")
     return _result(
-        "group_strike", "A homogeneous group's strike hurts that group most", "directional",
-        margin, ablate,
+        _About("group_strike", "A homogeneous group's strike hurts that group most",
+               "directional"), margin, ablate,
         published="strikes by a homogeneous group hurt that group most",
         obtained=f"striking group's loss minus the largest other group's {_iv(margin)}; its "
         f"own loss {_iv(own)}",
@@ -638,8 +662,8 @@ def strike_plus_cdc(path: Path, fast: bool, ablate: bool = False) -> Result:
     ax.bar(list(cis), means, yerr=errors)
     ax.set(ylabel="gap closed: incumbent's quality effect + challenger's lift")
     return _result(
-        "strike_plus_cdc", "Strike plus CDC is the strongest lever", "directional", vs_cdc,
-        ablate,
+        _About("strike_plus_cdc", "Strike plus CDC is the strongest lever", "directional"),
+        vs_cdc, ablate,
         published="strike plus CDC together is the strongest lever (vs CDC alone, strike alone)",
         obtained=f"both minus CDC alone {_iv(vs_cdc)}; both minus strike alone "
         f"{_iv(vs_strike)}; gap closed: "
@@ -702,9 +726,9 @@ def _trigger(n_pixels: int, rare: bool) -> Callable[[Task], levers.Trigger]:
     return lambda task: levers.choose_trigger(task.X_train, n_pixels, rare=rare)
 
 
-def signal_planting(path: Path, fast: bool, ablate: bool = False) -> Result:
+@_experiment
+def signal_planting(exp: Experiment, ablate: bool) -> Result:
     """Success against alpha; rare vs common trigger; feature-label vs feature-only."""
-    exp = load_experiment(path).reduced(fast)
     px, target = int(exp.param("pixels", 4)), int(exp.param("target", 0))
     rare, common = _trigger(px, True), _trigger(px, False)
     on = 0.0 if ablate else 1.0  # ablated: the collective plants nothing
@@ -740,27 +764,23 @@ def signal_planting(path: Path, fast: bool, ablate: bool = False) -> Result:
     bx.bar(["feature-label", "feature-only"], [label.mean(), feature_only.mean()])
     bx.set(ylabel=f"success at alpha={a_fo}, target {fo_target}")
     return _result(
-        exp.name, exp.title, exp.check, high, ablate,
-        published="steep rise above a small critical mass; rare signal needs far smaller "
-        "alpha; feature-only needs more",
+        exp, high, ablate,
         obtained=f"S={_iv(high, 2)} at alpha={exp.fractions[-1]}, {_iv(low, 2)} at "
         f"{exp.fractions[0]} (S>=0.5 from alpha={critical}); at {a_cmp}: rare - common "
         f"{_iv(rare_vs_common, 2)}; feature-label - feature-only {_iv(label_vs_fo, 2)}",
-        tolerance=f"mean S<0.2 below, >0.8 above the critical mass, rise > 0 (95%); both "
-        f"differences > {margin} (95%)",
         passed=bool(ok),
         table=table.assign(feature_label=label.mean(), feature_only=feature_only.mean()),
         figure=fig,
     )  # fmt: skip
 
 
-def conflicting_collectives(path: Path, fast: bool, ablate: bool = False) -> Result:
+@_experiment
+def conflicting_collectives(exp: Experiment, ablate: bool) -> Result:
     """Two collectives plant the same trigger with different targets.
 
     Ablated, the rival never acts (one collective instead of two), so "with the rival"
     is the collective alone.
     """
-    exp = load_experiment(path).reduced(fast)
     px = int(exp.param("pixels", 4))
     alpha = float(exp.param("alpha", 0.01))
     raw = pd.DataFrame(_conflict_rows(exp, px, alpha, ablate))
@@ -788,14 +808,10 @@ def conflicting_collectives(path: Path, fast: bool, ablate: bool = False) -> Res
     ax.set(xlabel="rival collective's size", ylabel="success / loss")
     ax.legend(fontsize=8)
     return _result(
-        exp.name, exp.title, exp.check, loss, ablate,
-        published=f"a collective can lose up to {exp.published['max_loss']} of its success "
-        "when a conflicting one acts; size matters",
+        exp, loss, ablate,
         obtained=f"equal sizes: success lost {_iv(loss, 2)} (share {share:.2f}), rival "
         f"{_iv(rival_loss, 2)} (share {rival_share:.2f}); loss grows with the rival's size "
         f"by {_iv(grows, 2)}",
-        tolerance=f"at equal size both lose > 0 (95%) and >= {tol} of their success; loss "
-        "grows with the rival's size (95%)",
         passed=bool(ok), table=table, figure=fig,
     )  # fmt: skip
 
@@ -889,7 +905,8 @@ def _homogeneity_rows(exp: Experiment, ablate: bool) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def size_vs_homogeneity(path: Path, fast: bool, ablate: bool = False) -> Result:
+@_experiment
+def size_vs_homogeneity(exp: Experiment, ablate: bool) -> Result:
     """Recommender collectives: does doubling size matter more than homogeneity?
 
     Karan et al.'s recommender setting: a collective promotes an item by rating it at the
@@ -900,7 +917,6 @@ def size_vs_homogeneity(path: Path, fast: bool, ablate: bool = False) -> Result:
     min, of success across the levels at alpha), paired by seed, at 95%. Ablated, the
     collective's size does not change, so only homogeneity is left to matter.
     """
-    exp = load_experiment(path).reduced(fast)
     raw = _homogeneity_rows(exp, ablate)
     per = raw.pivot_table(index="seed", columns=["size", "homogeneity"], values="success")
     size_effect = (per["double"] - per["alpha"]).mean(axis=1)
@@ -915,20 +931,17 @@ def size_vs_homogeneity(path: Path, fast: bool, ablate: bool = False) -> Result:
     ax.legend()
     best = float(table.homogeneity[table["alpha"].idxmax()])
     return _result(
-        exp.name, exp.title, exp.check, margin, ablate,
-        published="recommender: the impact of homogeneity is secondary to collective size; "
-        "neither fully heterogeneous nor fully homogeneous collectives stand out",
+        exp, margin, ablate,
         obtained=f"size effect minus homogeneity spread {_iv(margin, 2)}; size effect "
         f"{_iv(interval(size_effect), 2)}; spread across homogeneity {_iv(interval(spread), 2)}; "
         f"success at alpha by homogeneity {_fmt(table['alpha'], 2)} (best at {best})",
-        tolerance="size effect - homogeneity spread > 0 (95%)",
         passed=_above(margin), table=table, figure=fig,
     )  # fmt: skip
 
 
-def coordination_noise(path: Path, fast: bool, ablate: bool = False) -> Result:
+@_experiment
+def coordination_noise(exp: Experiment, ablate: bool) -> Result:
     """Members misapply the signal with probability ``noise``."""
-    exp = load_experiment(path).reduced(fast)
     px, target = int(exp.param("pixels", 4)), int(exp.param("target", 0))
     alpha = float(exp.param("alpha", 0.005))
     noises = [float(v) for v in exp.param("noise", [0.0, 0.3, 0.6, 0.9])]
@@ -942,16 +955,15 @@ def coordination_noise(path: Path, fast: bool, ablate: bool = False) -> Result:
     ax.plot(table.noise, table.success, "o-")
     ax.set(xlabel="coordination noise (share misapplying)", ylabel=f"success at alpha={alpha}")
     return _result(
-        exp.name, exp.title, exp.check, drop, ablate,
-        published="noisy coordination lowers success",
+        exp, drop, ablate,
         obtained=f"fall from noise {noises[0]} to {noises[-1]}: {_iv(drop, 2)}; success "
         f"{_fmt(table.success, 2)}",
-        tolerance=f"the fall > 0 (95%) and >= {exp.tolerance} on average",
         passed=bool(ok), table=table, figure=fig,
     )  # fmt: skip
 
 
-def backdoor(path: Path, fast: bool, ablate: bool = False) -> Result:
+@_experiment
+def backdoor(exp: Experiment, ablate: bool) -> Result:
     """A backdoor planted by a tiny share of rows: clean accuracy kept, triggered flipped.
 
     Per seed, the same split is fitted twice with the same generator: once clean, once
@@ -960,7 +972,6 @@ def backdoor(path: Path, fast: bool, ablate: bool = False) -> Result:
     share of triggered test points of other classes labelled as the target. Ablated, no
     trigger is planted (the poisoned model is the clean one).
     """
-    exp = load_experiment(path).reduced(fast)
     px, target = int(exp.param("pixels", 4)), int(exp.param("target", 0))
     alpha = 0.0 if ablate else float(exp.param("alpha", 0.01))
     rows = []
@@ -995,12 +1006,9 @@ def backdoor(path: Path, fast: bool, ablate: bool = False) -> Result:
     ax.legend(fontsize=8)
     rate = float(exp.param("alpha", 0.01))
     return _result(
-        exp.name, exp.title, exp.check, cost, ablate,
-        published=f"a backdoor at a tiny poisoning rate keeps clean accuracy (within "
-        f"{tol}) while triggered inputs flip",
+        exp, cost, ablate,
         obtained=f"clean accuracy lost {_iv(cost)} at {rate:.1%} poisoned "
         f"({int(table.poisoned_rows.mean())} rows); triggered flipped {_iv(success, 2)}",
-        tolerance=f"clean loss interval below {tol}; success above {min_success} (95%)",
         passed=bool(ok), table=table, figure=fig,
     )  # fmt: skip
 
@@ -1031,9 +1039,9 @@ def _flipped_subset(exp: Experiment, seed: int, n_train: int, n_test: int):
     return X, y, flipped, Xt, yt, n_classes, rng
 
 
-def knn_shapley_checks(path: Path, fast: bool, ablate: bool = False) -> Result:
+@_experiment
+def knn_shapley_checks(exp: Experiment, ablate: bool) -> Result:
     """Efficiency, flipped labels valued lowest, and removal curves (per split)."""
-    exp = load_experiment(path).reduced(fast)
     k = int(exp.param("k", 5))
     rows, removal = [], []
     for i, s in enumerate(_seeds(exp.seed, exp.splits)):
@@ -1075,21 +1083,17 @@ def knn_shapley_checks(path: Path, fast: bool, ablate: bool = False) -> Result:
     bx.set(xlabel="share of training data removed", ylabel="KNN accuracy")
     bx.legend()
     return _result(
-        exp.name, exp.title, exp.check, precision, ablate,
-        published="values sum to V(D)-V(empty); flipped labels lowest; removing high value "
-        "first hurts faster",
+        exp, precision, ablate,
         obtained=f"share of the lowest-valued that are flipped {_iv(precision, 2)}; "
         f"max |sum - V(D)| = {per.efficiency.max():.1e}; at {exp.fractions[-1]:.0%} "
         f"removed, random minus high-first {_iv(gap, 2)}",
-        tolerance=f"efficiency <= {exp.tolerance}; mean flipped share >= {min_precision}; "
-        "high-first below random (95%)",
         passed=bool(ok), table=table, figure=fig,
     )  # fmt: skip
 
 
-def tmc_vs_knn(path: Path, fast: bool, ablate: bool = False) -> Result:
+@_experiment
+def tmc_vs_knn(exp: Experiment, ablate: bool) -> Result:
     """TMC-Shapley with the KNN utility on a small subset, against the exact values."""
-    exp = load_experiment(path).reduced(fast)
     k = int(exp.param("k", 5))
     n_perm = int(exp.param("permutations", 200))
     rhos, pairs = [], []
@@ -1114,10 +1118,8 @@ def tmc_vs_knn(path: Path, fast: bool, ablate: bool = False) -> Result:
     ax.set(xlabel="KNN-Shapley (exact)", ylabel=f"TMC-Shapley ({n_perm} permutations)")
     ax.set_title(f"Spearman {rho[0]:.2f}", fontsize=9)
     return _result(
-        exp.name, exp.title, exp.check, rho, ablate,
-        published=f"TMC estimates the same Shapley values (rank correlation ~{target})",
+        exp, rho, ablate,
         obtained=f"Spearman {_iv(rho)} ({len(y)} points, {n_perm} permutations)",
-        tolerance=f"{target} within {exp.tolerance} of the interval",
         passed=_near(target, rho, exp.tolerance), table=table, figure=fig,
     )  # fmt: skip
 
@@ -1125,7 +1127,8 @@ def tmc_vs_knn(path: Path, fast: bool, ablate: bool = False) -> Result:
 # ---------------------------------------------------------------------- 12. SISA
 
 
-def sisa_unlearning(path: Path, fast: bool, ablate: bool = False) -> Result:
+@_experiment
+def sisa_unlearning(exp: Experiment, ablate: bool) -> Result:
     """K uniform deletions: samples retrained against S(1-(1-1/S)^K) shards; accuracy vs S.
 
     Rows are sharded by a hash of their contributor, so each contributor's shard is an
@@ -1134,7 +1137,6 @@ def sisa_unlearning(path: Path, fast: bool, ablate: bool = False) -> Result:
     count shard-equivalents retrained; SISA's expectation is S(1-(1-1/S)^K). Ablated,
     every S trains one model on all rows.
     """
-    exp = load_experiment(path).reduced(fast)
     shards = [int(s) for s in exp.param("shards", [1, 2, 5, 10])]
     deletions = int(exp.param("deletions", 10))
     users = int(exp.param("users", 200))
@@ -1173,14 +1175,12 @@ def sisa_unlearning(path: Path, fast: bool, ablate: bool = False) -> Result:
     bx.plot(table.index, table.accuracy, "o-")
     bx.set(xscale="log", xlabel="shards S", ylabel="held-out accuracy (vote)")
     return _result(
-        exp.name, exp.title, exp.check, cis[big], ablate,
+        exp, cis[big], ablate,
         published=f"K={deletions} uniform deletions retrain S(1-(1-1/S)^K) shards "
         f"({_fmt(table.expected, 2)} at S={_fmt(shards, 0)}); accuracy falls as S grows",
         obtained=f"S={big}: {_iv(cis[big], 2)} shards retrained; all "
         f"{_fmt(table.shards_retrained, 2)}; accuracy S={shards[0]} minus S={big} "
         f"{_iv(falls)}",
-        tolerance=f"each expectation within {tol} x max(1, S/4) shards of its interval; "
-        "accuracy falls (95%)",
         passed=bool(match and _above(falls)), table=table.reset_index(), figure=fig,
     )  # fmt: skip
 
@@ -1278,8 +1278,8 @@ def ai_substitute(path: Path, fast: bool, ablate: bool = False) -> Result:
     bx.set(ylabel="held-out quality")
     table = pd.DataFrame({"substitute_quality": grid, "calibration_fall": falls})
     return _result(
-        "ai_substitute", "Contributions fall after an AI substitute appears", "quantitative",
-        fall, ablate,
+        _About("ai_substitute", "Contributions fall after an AI substitute appears",
+               "quantitative"), fall, ablate,
         published=f"fall of ~{AI_PUBLISHED_FALL:.0%} within {AI_WINDOW} weeks vs a control; "
         "larger where the substitute is better; the commons' model then falls behind",
         obtained=f"held-out seeds: fall {_iv(fall)} at calibrated quality {quality:.3f}; a "
@@ -1354,8 +1354,8 @@ def protest_users(path: Path, fast: bool, ablate: bool = False) -> Result:
     ax.set(xlabel="network_weight (utility of social ties)", ylabel="share of members boycotting")
     ax.legend(fontsize=8)
     return _result(
-        "protest_users", "Protest users: ties and no alternative hold boycotters back",
-        "directional", ties, ablate,
+        _About("protest_users", "Protest users: ties and no alternative hold boycotters back",
+               "directional"), ties, ablate,
         published="the share who boycott falls as the weight of social ties rises and when "
         "no alternative platform exists",
         obtained=f"share at weight {weights[0]} minus at {weights[-1]} {_iv(ties)}; with an "

@@ -3,9 +3,11 @@
 Modelling assumption: a replication that needs no agents (a strike or contribution
 curve, a signal-planting experiment, a valuation or unlearning check) is fully described
 by the task, the learner, the grid of fractions, how many task splits and random subsets
-are averaged, one root seed, and the published numbers with the tolerance they are held
-to. Replications that need the agent-based model are ordinary scenario files instead
-(``abm run`` accepts them) and keep their published numbers in their analysis function.
+are averaged, one root seed, the published numbers with the tolerance they are held to,
+and, in words, what the paper found (``claim``) and when the check passes
+(``criterion``). Replications that need the agent-based model are ordinary scenario
+files instead (``abm run`` accepts them) and keep their published numbers in their
+analysis function.
 
 ``--fast`` mode replaces a few fields with the file's ``fast`` block (fewer splits,
 replicates, fractions), so the test suite runs the same code on a smaller grid.
@@ -48,6 +50,9 @@ class Experiment(_Strict):
     check: Literal["quantitative", "directional"] = Field(
         ..., description="Obtained vs published within a tolerance, or a direction only."
     )
+    claim: str = Field(
+        "", description="The published finding in words; {key} fields are filled (stated)."
+    )
     task: Literal["digits", "breast_cancer", "wine", "synthetic", "ratings"] = Field(
         "breast_cancer", description="Bundled task (first task when `tasks` is given)."
     )
@@ -65,6 +70,9 @@ class Experiment(_Strict):
         ..., min_length=1, description="Published numbers, keyed by fraction or label."
     )
     tolerance: float = Field(..., ge=0.0, description="Allowed deviation (see the analysis).")
+    criterion: str = Field(
+        "", description="When the check passes, in words; {key} fields are filled (stated)."
+    )
     params: dict[str, Param] = Field(default_factory=dict, description="Analysis parameters.")
     fast: FastOverrides = Field(default_factory=FastOverrides, description="--fast overrides.")
 
@@ -92,6 +100,13 @@ class Experiment(_Strict):
         }
         update["params"] = {**self.params, **self.fast.params}
         return self.model_copy(update=update)
+
+    def stated(self, text: str) -> str:
+        """``text`` (the claim or criterion) with ``{key}`` filled from the file's numbers.
+
+        Keys are the analysis parameters, the published numbers and ``tolerance``.
+        """
+        return text.format_map({**self.params, **self.published, "tolerance": self.tolerance})
 
     def param(self, key: str, default: Any = None) -> Any:
         """An analysis parameter, or ``default``."""

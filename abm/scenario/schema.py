@@ -167,6 +167,16 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True, use_enum_values=False)
 
 
+def _share(default: float, description: str) -> Any:
+    """A field in [0, 1]: a share, a probability, or a weight between two things."""
+    return Field(default, ge=0.0, le=1.0, description=description)
+
+
+def _utility(default: float, description: str) -> Any:
+    """A field in [0, 100]: an amount of utility (a cost, a price) or a weight on one."""
+    return Field(default, ge=0.0, le=100.0, description=description)
+
+
 class Population(Strict):
     """The users: how many, how they decide, how much data they make."""
 
@@ -184,32 +194,19 @@ class Population(Strict):
     rationality: float = Field(
         8.0, ge=0.0, le=1000.0, description="Logit sensitivity of platform choice to utility."
     )
-    network_weight: float = Field(
-        0.5,
-        ge=0.0,
-        le=100.0,
-        description="Utility weight of the share of neighbours on a platform.",
+    network_weight: float = _utility(
+        0.5, "Utility weight of the share of neighbours on a platform."
     )
-    switching_cost: float = Field(
-        0.3, ge=0.0, le=100.0, description="Utility cost of leaving the current platform."
-    )
-    reconsider_rate: float = Field(
-        0.1, ge=0.0, le=1.0, description="Probability a user reconsiders its platform each step."
-    )
-    threshold_mean: float = Field(
-        0.1, ge=0.0, le=1.0, description="Mean participation threshold (share of acting peers)."
-    )
-    threshold_sd: float = Field(
-        0.1, ge=0.0, le=1.0, description="Spread of participation thresholds (normal, clipped)."
-    )
+    switching_cost: float = _utility(0.3, "Utility cost of leaving the current platform.")
+    reconsider_rate: float = _share(0.1, "Probability a user reconsiders its platform each step.")
+    threshold_mean: float = _share(0.1, "Mean participation threshold (share of acting peers).")
+    threshold_sd: float = _share(0.1, "Spread of participation thresholds (normal, clipped).")
     grievance: float = Field(
         0.0, ge=0.0, le=10.0, description="Baseline grievance toward every platform (utility)."
     )
-    exit_cost_weight: float = Field(
+    exit_cost_weight: float = _utility(
         1.0,
-        ge=0.0,
-        le=100.0,
-        description="Weight of the cost of leaving (ties lost minus the best alternative) "
+        "Weight of the cost of leaving (ties lost minus the best alternative) "
         "in a boycotter's threshold; 0: ignored.",
     )
 
@@ -219,11 +216,9 @@ class Network(Strict):
 
     kind: GraphKind = Field(GraphKind.WATTS_STROGATZ, description="Graph generator.")
     mean_degree: int = Field(8, ge=1, le=1000, description="Mean number of neighbours.")
-    rewire: float = Field(0.1, ge=0.0, le=1.0, description="Watts-Strogatz rewiring probability.")
+    rewire: float = _share(0.1, "Watts-Strogatz rewiring probability.")
     groups: int = Field(2, ge=1, le=1000, description="Number of groups (communities).")
-    homophily: float = Field(
-        0.9, ge=0.0, le=1.0, description="SBM: share of a user's edges inside its own group."
-    )
+    homophily: float = _share(0.9, "SBM: share of a user's edges inside its own group.")
     path: str | None = Field(
         None, description="Edge-list file (kind: edgelist), inside the project."
     )
@@ -239,7 +234,7 @@ class Stream(Strict):
     noise: float = Field(1.0, gt=0.0, le=100.0, description="Within-component noise (sd).")
     shift: float = Field(0.5, ge=0.0, le=100.0, description="Between-group shift of class means.")
     n_groups: int = Field(4, ge=1, le=10_000, description="Data groups users are spread over.")
-    label_noise: float = Field(0.0, ge=0.0, le=1.0, description="Share of random labels.")
+    label_noise: float = _share(0.0, "Share of random labels.")
     n_test: int = Field(5000, ge=10, le=1_000_000, description="Size of the held-out set.")
     n_items: int = Field(1000, ge=10, le=10_000_000, description="ratings_stream: catalogue size.")
     rank: int = Field(4, ge=1, le=256, description="ratings_stream: dimension of tastes.")
@@ -266,8 +261,8 @@ class Platform(Strict):
 
     name: Name = Field(..., description="Unique platform name.")
     learner: LearnerName = Field(LearnerName.LOGISTIC, description="The embedded learning model.")
-    initial_share: float = Field(0.5, ge=0.0, le=1.0, description="Share of users at step 0.")
-    price: float = Field(0.0, ge=0.0, le=100.0, description="Utility cost of using it.")
+    initial_share: float = _share(0.5, "Share of users at step 0.")
+    price: float = _utility(0.0, "Utility cost of using it.")
     retrain: RetrainMode = Field(
         RetrainMode.INCREMENTAL,
         description="Warm-started update on new data, or full refit each step.",
@@ -275,10 +270,8 @@ class Platform(Strict):
     retention: int | None = Field(None, ge=1, description="Steps a sample is kept (none: forever).")
     shards: int = Field(1, ge=1, le=256, description="SISA shards (1: no sharding).")
     filter_poison: bool = Field(False, description="Pay to filter suspected poisoned data.")
-    filter_cost: float = Field(0.05, ge=0.0, le=100.0, description="Cost per step of filtering.")
-    incentive: float = Field(
-        0.0, ge=0.0, le=100.0, description="Price cut offered to users while a campaign targets it."
-    )
+    filter_cost: float = _utility(0.05, "Cost per step of filtering.")
+    incentive: float = _utility(0.0, "Price cut offered to users while a campaign targets it.")
     seed_data: int = Field(
         50, ge=0, le=10_000_000, description="Samples the platform starts with (its own data)."
     )
@@ -290,7 +283,7 @@ class Signal(Strict):
     target: int = Field(0, ge=0, description="Label the collective wants triggered points to get.")
     n_features: int = Field(4, ge=1, le=1000, description="Number of trigger features (pixels).")
     rare: bool = Field(True, description="Use features rarely 'on' in natural data.")
-    noise: float = Field(0.0, ge=0.0, le=1.0, description="Coordination noise (misapplied share).")
+    noise: float = _share(0.0, "Coordination noise (misapplied share).")
 
 
 class Collective(Strict):
@@ -300,19 +293,13 @@ class Collective(Strict):
     target: str = Field(..., description="Platform the collective acts on.")
     lever: Lever = Field(Lever.STRIKE, description="What members do with their data.")
     redirect_to: str | None = Field(None, description="Platform receiving CDC data.")
-    size: float = Field(0.2, ge=0.0, le=1.0, description="Initial share of users who are members.")
+    size: float = _share(0.2, "Initial share of users who are members.")
     group: int | None = Field(None, ge=0, description="Recruit initial members from this group.")
-    recruit_rate: float = Field(
-        0.0, ge=0.0, le=1.0, description="Per-step join probability once peers pass threshold."
-    )
+    recruit_rate: float = _share(0.0, "Per-step join probability once peers pass threshold.")
     start: int = Field(0, ge=0, description="Step the campaign launches (events may override).")
     stop: int | None = Field(None, ge=0, description="Step the campaign stops at the latest.")
-    critical_mass: float = Field(
-        0.0, ge=0.0, le=1.0, description="Share of users who must be members to launch."
-    )
-    fatigue: float = Field(
-        0.0, ge=0.0, le=1.0, description="Per-step probability an acting member drops out."
-    )
+    critical_mass: float = _share(0.0, "Share of users who must be members to launch.")
+    fatigue: float = _share(0.0, "Per-step probability an acting member drops out.")
     demand: float = Field(
         0.1, ge=0.0, le=10.0, description="Dividend per member per step the collective asks for."
     )
@@ -323,27 +310,18 @@ class Collective(Strict):
         description="Refused rounds in a row, acting costing members more than the platform, "
         "before the collective stops.",
     )
-    rate: float = Field(1.0, ge=0.0, le=1.0, description="Share of a member's data altered.")
+    rate: float = _share(1.0, "Share of a member's data altered.")
     signal: Signal = Field(default_factory=Signal, description="Trigger for signal levers.")
-    turnout_weight: float = Field(
-        0.5, ge=0.0, le=1.0, description="Weight of collective turnout vs acting neighbours."
-    )
+    turnout_weight: float = _share(0.5, "Weight of collective turnout vs acting neighbours.")
 
 
 class Policy(Strict):
     """Policy levers set by the scenario (and changed by events)."""
 
     right_to_delete: bool = Field(False, description="Users may have past data deleted.")
-    portability: float = Field(
-        0.0,
-        ge=0.0,
-        le=1.0,
-        description="Share of the switching cost a portability mandate removes.",
-    )
+    portability: float = _share(0.0, "Share of the switching cost a portability mandate removes.")
     bargaining_rights: bool = Field(False, description="Collectives may bargain collectively.")
-    bargaining_power: float = Field(
-        0.5, ge=0.0, le=1.0, description="Collective's Nash bargaining power when it has rights."
-    )
+    bargaining_power: float = _share(0.5, "Collective's Nash bargaining power when it has rights.")
     value_of_quality: float = Field(
         10.0,
         ge=0.0,
@@ -363,11 +341,8 @@ class Event(Strict):
     collective: str | None = Field(None, description="Collective concerned (launch, stop).")
     platform: str | None = Field(None, description="Platform concerned (shock, terms).")
     policy: dict[str, Any] | None = Field(None, description="Policy fields to set (set_policy).")
-    quality: float = Field(
-        0.8,
-        ge=0.0,
-        le=1.0,
-        description="ai_substitute: the substitute's quality, compared with the platform's.",
+    quality: float = _share(
+        0.8, "ai_substitute: the substitute's quality, compared with the platform's."
     )
     price: float | None = Field(None, ge=0.0, description="change_terms: the new price.")
 

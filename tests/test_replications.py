@@ -206,3 +206,17 @@ def test_list_shows_every_replication_with_its_title():
     assert len(lines) == len(ANALYSES)
     assert not any("(invalid" in line for line in lines)
     assert any("Data strike on breast_cancer" in line for line in lines)
+
+
+def test_a_claim_placeholder_that_names_no_number_is_one_line(tmp_path: Path) -> None:
+    text = (REPLICATIONS_DIR / "strike_curve.yaml").read_text()
+    good = tmp_path / "good.yaml"
+    good.write_text(text)
+    assert "within 0.04 of" in load_experiment(good).stated(load_experiment(good).criterion)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text.replace("within {tolerance}", "within {tolerance.__class__}"))
+    literal = load_experiment(bad)  # no format mini-language: the text is data
+    assert "{tolerance.__class__}" in literal.stated(literal.criterion)
+    bad.write_text(text.replace("within {tolerance}", "within {nope}"))
+    with pytest.raises(ScenarioError, match=r"bad\.yaml.*criterion.*names no param"):
+        load_experiment(bad)

@@ -15,10 +15,11 @@ replicates, fractions), so the test suite runs the same code on a smaller grid.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from abm.scenario import one_line_error, read_yaml
 
@@ -39,6 +40,9 @@ class FastOverrides(_Strict):
     replicates: int | None = Field(None, ge=1, le=100, description="Random subsets per point.")
     fractions: list[float] | None = Field(None, description="Fractions evaluated.")
     params: dict[str, Param] = Field(default_factory=dict, description="Analysis parameters.")
+
+
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 
 class Experiment(_Strict):
@@ -101,12 +105,26 @@ class Experiment(_Strict):
         update["params"] = {**self.params, **self.fast.params}
         return self.model_copy(update=update)
 
+    def _numbers(self) -> dict[str, Any]:
+        return {**self.params, **self.published, "tolerance": self.tolerance}
+
+    @model_validator(mode="after")
+    def _placeholders_name_numbers(self) -> Experiment:
+        known = self._numbers()
+        for name in ("claim", "criterion"):
+            unknown = sorted(set(_PLACEHOLDER.findall(getattr(self, name))) - set(known))
+            if unknown:
+                raise ValueError(f"{name}: {{{unknown[0]}}} names no param or published number")
+        return self
+
     def stated(self, text: str) -> str:
         """``text`` (the claim or criterion) with ``{key}`` filled from the file's numbers.
 
-        Keys are the analysis parameters, the published numbers and ``tolerance``.
+        Keys are the analysis parameters, the published numbers and ``tolerance``; only
+        plain ``{key}`` is replaced (no format mini-language: the text is data).
         """
-        return text.format_map({**self.params, **self.published, "tolerance": self.tolerance})
+        numbers = self._numbers()
+        return _PLACEHOLDER.sub(lambda m: str(numbers[m.group(1)]), text)
 
     def param(self, key: str, default: Any = None) -> Any:
         """An analysis parameter, or ``default``."""

@@ -143,8 +143,17 @@ def sweep_texts(draw) -> str:
     return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)
 
 
-def _snapshot(folder: Path) -> set[str]:
-    return {str(p.relative_to(folder)) for p in folder.rglob("*")}
+def _outside(folder: Path, out: Path) -> set[str]:
+    """The files under ``folder`` but not under ``out`` (the one place a command may write)."""
+    return {str(p.relative_to(folder)) for p in folder.rglob("*") if not p.is_relative_to(out)}
+
+
+def _stage(arena: Path, name: str, text: str, out: str) -> tuple[Path, Path, set[str]]:
+    """Write the fuzzed text to ``arena/name`` (lone surrogates kept as they are); return
+    that file, the output folder ``arena/out`` and the files outside it before a command."""
+    path = arena / name
+    path.write_text(text, encoding="utf-8", errors="surrogatepass")
+    return path, arena / out, _outside(arena, arena / out)
 
 
 def _check(result, outside_before: set[str], folder: Path, out: Path) -> None:
@@ -156,7 +165,7 @@ def _check(result, outside_before: set[str], folder: Path, out: Path) -> None:
         lines = result.stderr.splitlines()
         assert len(lines) == 1 and lines[0].startswith("abm: "), result.stderr[:500]
         assert len(lines[0]) < 2000
-    now = {p for p in _snapshot(folder) if not (folder / p).is_relative_to(out)}
+    now = _outside(folder, out)
     assert now <= outside_before, now - outside_before
 
 
@@ -176,6 +185,8 @@ def _cheap(text: str) -> bool:
     return True
 
 
+# The settings both fuzz tests share; each sets its own number of examples.
+FUZZ = settings(deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 START: dict[str, float] = {}
 
 
@@ -194,17 +205,12 @@ def arena(tmp_path_factory) -> Path:
     return folder
 
 
-@settings(
-    max_examples=400, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck)
-)
+@settings(FUZZ, max_examples=400)
 @given(text=scenario_texts())
 def test_fuzzed_scenarios_exit_0_or_2_with_one_line(arena: Path, text: str) -> None:
     if _out_of_time("scenario"):
         return
-    path = arena / "s.yaml"
-    path.write_text(text, encoding="utf-8", errors="surrogatepass")
-    out = arena / "out"
-    before = {p for p in _snapshot(arena) if not (arena / p).is_relative_to(out)}
+    path, out, before = _stage(arena, "s.yaml", text, "out")
     runner = CliRunner()
     result = runner.invoke(app, ["validate", str(path)])
     _check(result, before, arena, out)
@@ -213,17 +219,12 @@ def test_fuzzed_scenarios_exit_0_or_2_with_one_line(arena: Path, text: str) -> N
         _check(result, before, arena, out)
 
 
-@settings(
-    max_examples=200, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck)
-)
+@settings(FUZZ, max_examples=200)
 @given(text=sweep_texts())
 def test_fuzzed_sweeps_exit_0_or_2_with_one_line(arena: Path, text: str) -> None:
     if _out_of_time("sweep"):
         return
-    path = arena / "sweep.yaml"
-    path.write_text(text, encoding="utf-8", errors="surrogatepass")
-    out = arena / "sweeps"
-    before = {p for p in _snapshot(arena) if not (arena / p).is_relative_to(out)}
+    path, out, before = _stage(arena, "sweep.yaml", text, "sweeps")
     spec = yaml.safe_load(text)
     if any(
         k in CHEAP_LIMITS or k.startswith("measurement") for k in (spec.get("vary") or {})

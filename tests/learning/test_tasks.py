@@ -132,16 +132,21 @@ def test_class_skew_is_measurable(digits):
     assert np.mean(np.argmax(counts, axis=1) == skew.favourite) > 0.9
 
 
-def test_class_favourite_follows_groups(digits):
-    groups = np.arange(40) % 10
-    s = assign_slices(
-        digits,
-        40,
-        heterogeneity="class",
+def _by_group(task, groups, heterogeneity):
+    """Slices of ``task`` for one user per entry of ``groups`` (concentration 1, seed 0)."""
+    return assign_slices(
+        task,
+        len(groups),
+        heterogeneity=heterogeneity,
         groups=groups,
         concentration=1.0,
         rng=np.random.default_rng(0),
     )
+
+
+def test_class_favourite_follows_groups(digits):
+    groups = np.arange(40) % 10
+    s = _by_group(digits, groups, "class")
     np.testing.assert_array_equal(s.favourite, groups)
     owners = s.owners()
     assert np.all(digits.y_train[s.order] == groups[owners])
@@ -149,14 +154,7 @@ def test_class_favourite_follows_groups(digits):
 
 def test_group_profiles_shared(digits):
     groups = np.repeat(np.arange(5), 20)
-    s = assign_slices(
-        digits,
-        100,
-        heterogeneity="group",
-        groups=groups,
-        concentration=1.0,
-        rng=np.random.default_rng(0),
-    )
+    s = _by_group(digits, groups, "group")
     owners = s.owners()
     labels = digits.y_train[s.order]
     prof = np.zeros((5, digits.n_classes))

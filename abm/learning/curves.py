@@ -144,20 +144,20 @@ def _lever_curve(
 
 strike_curve = _lever_curve(
     "strike_curve",
-    lambda f: 1.0 - f,
-    "Quality of a full refit after a random fraction ``f`` of training rows strikes.",
-    "Strike fractions ``f`` (share of training rows removed).",
-    "Random strikes per fraction.",
-    "Learner to refit",
+    kept=lambda f: 1.0 - f,
+    summary="Quality of a full refit after a random fraction ``f`` of training rows strikes.",
+    fractions_arg="Strike fractions ``f`` (share of training rows removed).",
+    replicates_arg="Random strikes per fraction.",
+    learner_arg="Learner to refit",
 )
 
 cdc_curve = _lever_curve(
     "cdc_curve",
-    lambda f: f,
-    "Quality of a small competitor trained only on the contributed fraction ``f``.",
-    "Contributing fractions ``f``.",
-    "Random contributing sets per fraction.",
-    "Competitor's learner",
+    kept=lambda f: f,
+    summary="Quality of a small competitor trained only on the contributed fraction ``f``.",
+    fractions_arg="Contributing fractions ``f``.",
+    replicates_arg="Random contributing sets per fraction.",
+    learner_arg="Competitor's learner",
 )
 
 

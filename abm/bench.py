@@ -65,8 +65,7 @@ def bench_scenario(
     ``task="stream"`` swaps digits for the generative stream task at its defaults
     (64 features, 20 classes): every contribution is a fresh row.
     """
-    if task not in TASKS:
-        raise ValueError(f"--task: expected one of {', '.join(TASKS)}, got '{task}'")
+    task = parse_task(task)
     raw = {
         "name": f"bench-{n_users}",
         "seed": seed,
@@ -112,6 +111,13 @@ def parse_sizes(text: str) -> list[int]:
     if not sizes or any(s < 10 for s in sizes):
         raise ValueError(f"--sizes: expected comma-separated integers >= 10, got '{text}'")
     return sizes
+
+
+def parse_task(text: str) -> str:
+    """Check ``--task`` (one of :data:`TASKS`)."""
+    if text not in TASKS:
+        raise ValueError(f"--task: expected one of {', '.join(TASKS)}, got '{text}'")
+    return text
 
 
 def _peak_rss_mb() -> float:

@@ -386,11 +386,9 @@ def bench(
     ] = "digits",
 ) -> None:
     """Benchmark the vectorised model against the naive per-agent Mesa reference."""
-    from abm.bench import TASKS, parse_sizes, run_bench, table
+    from abm.bench import parse_sizes, parse_task, run_bench, table
 
-    sizes_list = parse_sizes(sizes)
-    if task not in TASKS:
-        raise ValueError(f"--task: expected one of {', '.join(TASKS)}, got '{task}'")
+    sizes_list, task = parse_sizes(sizes), parse_task(task)
     log = None if json_ else (lambda line: typer.echo(line, err=True))
     report = run_bench(sizes_list, steps=steps, naive_max=naive_max, naive_steps=naive_steps,
                        log=log, task=task)  # fmt: skip

@@ -187,13 +187,13 @@ class User(mesa.discrete_space.FixedAgent):
 def place_users(model: World) -> CsrNetwork:
     """The network as a Mesa cell space, with a :class:`User` view on each cell."""
     grid = CsrNetwork(model.adjacency, random=model.random)
-    paused = gc.isenabled()
+    was_enabled = gc.isenabled()
     gc.disable()  # a million new objects: no cyclic GC passes over them meanwhile
     try:
         for i in range(model.n_users):
             User(model, i).cell = grid[i]
     finally:
-        if paused:
+        if was_enabled:
             gc.enable()
     return grid
 

@@ -18,6 +18,8 @@ import numpy as np
 import pandas as pd
 
 from abm.behaviour import Action
+from abm.levers import LEVERS
+from abm.scenario import TaskName
 
 if TYPE_CHECKING:
     from abm.agents import World
@@ -38,12 +40,7 @@ class Where:
 
 
 # Ratings tasks: each has a held-out ranking probe, so platforms have a hit rate at k.
-RANKED_TASKS = ("ratings", "ratings_stream", "movielens")
-SIGNAL_LEVERS = ("plant_signal", "plant_feature_only", "erase_signal")
-
-
-def _task(scenario: Any) -> str:
-    return str(getattr(scenario.task.name, "value", scenario.task.name))
+RANKED_TASKS = (TaskName.RATINGS, TaskName.RATINGS_STREAM, TaskName.MOVIELENS)
 
 
 def _twins_on(scenario: Any) -> bool:
@@ -51,11 +48,11 @@ def _twins_on(scenario: Any) -> bool:
 
 
 ALWAYS = Where("every run", lambda s, e: True)
-RANKED = Where("ratings tasks", lambda s, e: _task(s) in RANKED_TASKS)
+RANKED = Where("ratings tasks", lambda s, e: s.task.name in RANKED_TASKS)
 MEASURED = Where("twins on", lambda s, c: _twins_on(s))
 MEASURED_RANKED = Where("twins on, ratings tasks", lambda s, c: _twins_on(s) and RANKED(s, c))
 REDIRECTS = Where("twins on, CDC levers", lambda s, c: _twins_on(s) and c.redirect_to is not None)
-SIGNALS = Where("signal levers", lambda s, c: c.lever in SIGNAL_LEVERS)
+SIGNALS = Where("signal levers", lambda s, c: LEVERS[c.lever].signal)
 VALUED = Where(
     "valuation on, 1-5 collectives",
     lambda s, c: s.measurement.valuation and 0 < len(s.collectives) <= 5,

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from abm.messages import printable
 from abm.scenario import ScenarioError, load_scenario
 
 if TYPE_CHECKING:
@@ -44,9 +45,14 @@ SetOption = Annotated[
 ]
 
 
+def say(text: str, err: bool = False) -> None:
+    """Print one line that may hold text from a file or the command line, printable."""
+    typer.echo(printable(text), err=err)
+
+
 def fail(message: str, code: int = 2) -> None:
     """Print one line to stderr and exit."""
-    typer.echo(f"abm: {message}", err=True)
+    say(f"abm: {message}", err=True)
     raise typer.Exit(code)
 
 
@@ -62,7 +68,7 @@ def user_errors(fn: Callable) -> Callable:
         except (FileNotFoundError, ValueError) as err:
             fail(_one_line(err))
         except MemoryError:
-            fail("out of memory (the run was larger than this machine allows)", 1)
+            fail(f"out of memory: {OUT_OF_MEMORY}")
         except typer.Exit:
             raise
         except Exception as err:  # a failed write or a bug: still one line, no traceback
@@ -73,6 +79,23 @@ def user_errors(fn: Callable) -> Callable:
             fail(f"internal error ({type(err).__name__}: {_one_line(err)})", 1)
 
     return wrapper
+
+
+OUT_OF_MEMORY = (
+    "the run needed more memory than this machine allows (fewer users, neighbours"
+    " or steps, or a smaller task, would fit)"
+)
+
+
+def _run_failed(what: str, err: Any, kept: Path) -> None:
+    """One line for a run that failed part-way; its exit code says why.
+
+    2 when it ran out of memory (too big for this machine, like a refused input), 1 for
+    anything else.
+    """
+    oom = isinstance(err.error, MemoryError)
+    cause = "out of memory: " if oom else ""
+    fail(f"{what}: {cause}{err}; the steps computed are kept in {kept}", 2 if oom else 1)
 
 
 def _one_line(err: BaseException) -> str:
@@ -103,15 +126,16 @@ def run(
     ] = None,
 ) -> None:
     """Run a scenario and write a new results folder under --out."""
-    from abm.outputs import check_out_root, folder_name, write_run
+    from abm.outputs import check_out_root, folder_name, prepare_out_root, write_run
     from abm.runner import RunFailed, check_files, check_memory, simulate
 
     spec = load_scenario(scenario, _with_seed_steps(set_, seed, steps), extra_roots=root or ())
-    # Everything that can fail before the run is checked before it.
+    # Everything that can fail before the run is checked before it; --out is made last.
     check_out_root(out)
     folder_name(spec.name, scenario)
     check_memory(spec, scenario)
     check_files(spec, scenario)
+    prepare_out_root(out)
     if replicates is not None:
         _run_replicates(spec, replicates, out, report)
         return
@@ -119,16 +143,16 @@ def run(
         result = simulate(spec, progress=True)
     except RunFailed as err:
         kept = write_run(err.result, out)
-        fail(f"{scenario}: {err}; the steps computed are kept in {kept}", 1)
+        _run_failed(str(scenario), err, kept)
     extra = {}
     if report:
         from abm.report import write_report
 
         extra["report.html"] = lambda path: write_report(result, path)
     folder = write_run(result, out, extra)
-    typer.echo(f"wrote {folder}")
+    say(f"wrote {folder}")
     for name, value in result.outcomes.items():
-        typer.echo(f"  {name:40s} {value: .4f}")
+        say(f"  {name:40s} {value: .4f}")
 
 
 def _run_replicates(spec: Any, n: int, out: Path, report: bool) -> None:
@@ -140,7 +164,7 @@ def _run_replicates(spec: Any, n: int, out: Path, report: bool) -> None:
         results = simulate_replicates(spec, n, progress=True)
     except RunFailed as err:
         kept = write_run(err.result, out)
-        fail(f"seed {err.result.seed}: {err}; the steps computed are kept in {kept}", 1)
+        _run_failed(f"seed {err.result.seed}", err, kept)
     summary = summarise(results)
     extra = {}
     if report:
@@ -148,9 +172,9 @@ def _run_replicates(spec: Any, n: int, out: Path, report: bool) -> None:
 
         extra["report.html"] = lambda path: write_report(results[0], path, summary=summary)
     folder = write_replicates(results, summary, out, extra)
-    typer.echo(f"wrote {folder} ({n} seeds; mean and 95% interval)")
+    say(f"wrote {folder} ({n} seeds; mean and 95% interval)")
     for row in summary.itertuples():
-        typer.echo(f"  {row.outcome:40s} {row.mean: .4f}  [{row.low: .4f}, {row.high: .4f}]")
+        say(f"  {row.outcome:40s} {row.mean: .4f}  [{row.low: .4f}, {row.high: .4f}]")
 
 
 @app.command()
@@ -171,7 +195,7 @@ def validate(
         check_memory(spec, path)
         check_files(spec, path)
         validate_check(spec, path)
-        typer.echo(f"{path}: ok ({spec.population.n_users} users, {spec.steps} steps)")
+        say(f"{path}: ok ({spec.population.n_users} users, {spec.steps} steps)")
 
 
 @app.command()
@@ -227,7 +251,7 @@ def sweep(
             f"sweep stopped ({type(err).__name__}: {err}); finished runs are kept: rerun to resume",
             1,
         )
-    typer.echo(
+    say(
         f"wrote {report.folder}/results.parquet: {report.done} of {report.total} runs "
         f"({report.skipped} resumed, {report.failed} failed)"
     )
@@ -282,7 +306,7 @@ def list_scenarios(
                 question = load_experiment(path).title
             except (ScenarioError, ValueError):
                 question = f"(invalid: {err.expected})"
-        typer.echo(f"{path.stem:28s} {question}")
+        say(f"{path.stem:28s} {question}")
 
 
 @app.command()
@@ -312,8 +336,8 @@ def compare(
     """
     from abm.compare import compare as run_comparison
     from abm.compare import format_table, write_comparison
-    from abm.outputs import check_out_root
-    from abm.runner import check_memory
+    from abm.outputs import check_out_root, prepare_out_root
+    from abm.runner import check_files, check_memory
 
     spec_a = load_scenario(a, [*(set_ or []), *(set_a or [])], extra_roots=root or ())
     spec_b = load_scenario(b, [*(set_ or []), *(set_b or [])], extra_roots=root or ())
@@ -327,11 +351,15 @@ def compare(
     check_out_root(out)
     check_memory(spec_a, a)
     check_memory(spec_b, b)
+    check_files(spec_a, a)
+    check_files(spec_b, b)
+    prepare_out_root(out)
     result = run_comparison(spec_a, spec_b, replicates, steps=steps, root_seed=seed)
     folder = write_comparison(result, out)
-    typer.echo(f"wrote {folder}")
-    typer.echo(f"{spec_b.name} - {spec_a.name}, {replicates} paired seeds, 95% CI (paired t):")
-    typer.echo(format_table(result.table))
+    say(f"wrote {folder}")
+    say(f"{spec_b.name} - {spec_a.name}, {replicates} paired seeds, 95% CI (paired t):")
+    for line in format_table(result.table).splitlines():
+        say(line)
 
 
 @app.command()
@@ -355,7 +383,7 @@ def viz(
         load_scenario(
             scenario, extra_roots=root or ()
         )  # a bad file is one line and exit 2, before any server starts
-    typer.echo(f"abm viz: serving {scenario or 'the default scenario'} at {address(host, port)}")
+    say(f"abm viz: serving {scenario or 'the default scenario'} at {address(host, port)}")
     typer.echo("abm viz: press Ctrl+C to stop")
     sys.stdout.flush()
     server = subprocess.Popen(viewer_command(host, port), env=viewer_env(scenario))
@@ -452,11 +480,11 @@ def check(
     failed = 0
     for path, spec in specs:
         if spec.check is None:
-            typer.echo(f"{path}: no check block, skipped")
+            say(f"{path}: no check block, skipped")
             continue
         result = run_check(spec, seeds=seeds)
         failed += not result.passed
-        typer.echo(summary_line(str(path), result))
+        say(summary_line(str(path), result))
     if failed:
         raise typer.Exit(1)
 

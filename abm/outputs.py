@@ -74,6 +74,24 @@ def check_out_root(out_root: str | Path, what: str = "--out") -> Path:
     return out_root
 
 
+def prepare_out_root(out_root: str | Path, what: str = "--out") -> Path:
+    """Create ``out_root`` and prove it writable, after every other check and before a run.
+
+    Permission bits cannot say whether a folder can be written (root passes them on
+    ``/proc``, a read-only mount or a full disk), so an empty partial folder is made
+    inside and removed: a run is refused before it computes, not after.
+    """
+    out_root = check_out_root(out_root, what)
+    try:
+        out_root.mkdir(parents=True, exist_ok=True)
+        probe = tempfile.mkdtemp(prefix=f"{PARTIAL}{_host()}-{os.getpid()}-", dir=out_root)
+        os.rmdir(probe)
+    except OSError as err:
+        reason = err.strerror or type(err).__name__
+        raise ScenarioError(out_root, what, f"a folder this process can write ({reason})") from None
+    return out_root
+
+
 def clean_partials(out_root: str | Path) -> list[Path]:
     """Remove partial folders whose writer is gone (killed); return what was removed.
 

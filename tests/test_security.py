@@ -132,7 +132,7 @@ from abm.model import LeverageModel
 step = LeverageModel.step
 def failing(self):
     if self.steps >= 3:
-        raise MemoryError("planted")
+        raise {error}("planted")
     step(self)
 LeverageModel.step = failing
 from abm.cli import main
@@ -141,18 +141,27 @@ main()
 """
 
 
-def test_a_run_that_fails_late_keeps_its_steps_and_says_where(project: Path) -> None:
+@pytest.mark.parametrize(
+    "error, code, words",
+    [("RuntimeError", 1, "failed after step 2 (RuntimeError: planted)"),
+     ("MemoryError", 2, "out of memory: the run failed after step 2 (MemoryError: planted)")],
+    ids=["error", "out_of_memory"],
+)  # fmt: skip
+def test_a_run_that_fails_late_keeps_its_steps_and_says_where(
+    project: Path, error: str, code: int, words: str
+) -> None:
+    """Steps computed are kept; running out of memory is exit 2 (too big), not 1 (a bug)."""
     (project / "long.yaml").write_text(SMALL.replace("steps: 2", "steps: 8"))
     out = project / "out"
     proc = subprocess.run(
-        [sys.executable, "-c", FAIL_AT_STEP_3, "run", str(project / "long.yaml"),
-         "--out", str(out), "--no-report"],
+        [sys.executable, "-c", FAIL_AT_STEP_3.format(error=error), "run",
+         str(project / "long.yaml"), "--out", str(out), "--no-report"],
         capture_output=True, text=True, cwd=ROOT, timeout=120,
     )  # fmt: skip
-    assert proc.returncode == 1, proc.stderr
+    assert proc.returncode == code, proc.stderr
     lines = proc.stderr.splitlines()
     assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
-    assert "failed after step 2 (MemoryError: planted)" in lines[0], lines[0]
+    assert words in lines[0], lines[0]
     (kept,) = out.iterdir()
     assert kept.name.endswith("-failed") and str(kept) in lines[0]
     table = pd.read_csv(kept / "model.csv")

@@ -16,11 +16,12 @@ import copy
 import os
 import stat
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from abm.messages import printable
 from abm.scenario.paths import apply_override, set_path
 from abm.scenario.schema import Scenario, ScenarioError, one_line_error
 
@@ -103,8 +104,11 @@ def safe_file(
     return target
 
 
-def read_limited(path: Path, limit: int, file: str | Path, field: str = "") -> bytes:
-    """Read a regular file of at most ``limit`` bytes (a FIFO or device is refused unread)."""
+def open_limited(path: Path, limit: int, file: str | Path, field: str = "") -> BinaryIO:
+    """Open a regular file of at most ``limit`` bytes for reading, checked before any read.
+
+    It is opened non-blocking, so a FIFO or device is refused without waiting on it.
+    """
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
@@ -113,7 +117,8 @@ def read_limited(path: Path, limit: int, file: str | Path, field: str = "") -> b
         raise ScenarioError(file, field, "a file, got a directory") from None
     except OSError as err:
         raise ScenarioError(file, field, f"a readable file ({err.strerror})") from None
-    with os.fdopen(fd, "rb") as fh:
+    fh = os.fdopen(fd, "rb")
+    try:
         info = os.fstat(fh.fileno())
         if stat.S_ISDIR(info.st_mode):
             raise ScenarioError(file, field, "a file, got a directory")
@@ -123,10 +128,29 @@ def read_limited(path: Path, limit: int, file: str | Path, field: str = "") -> b
             raise ScenarioError(
                 file, field, f"a file of at most {limit:,} bytes, got {info.st_size:,} bytes"
             )
-        data = fh.read(limit + 1)
+    except BaseException:
+        fh.close()
+        raise
+    return fh
+
+
+def read_limited(path: Path, limit: int, file: str | Path, field: str = "") -> bytes:
+    """Read a regular file of at most ``limit`` bytes (a FIFO or device is refused unread).
+
+    The buffer asked for is the file's size (plus one byte to see it grow), never
+    ``limit``: a large limit must not reserve memory for a small file.
+    """
+    data = bytearray()
+    with open_limited(path, limit, file, field) as fh:
+        step = max(os.fstat(fh.fileno()).st_size, 1 << 16)
+        while len(data) <= limit:  # to the end even if the size said 0 (/proc)
+            chunk = fh.read(min(step, limit + 1 - len(data)))
+            if not chunk:
+                break
+            data += chunk
     if len(data) > limit:
         raise ScenarioError(file, field, f"a file of at most {limit:,} bytes")
-    return data
+    return bytes(data)
 
 
 def _kind(info: os.stat_result) -> str:
@@ -144,8 +168,7 @@ def _kind(info: os.stat_result) -> str:
 
 
 def _short(text: Any, n: int = 80) -> str:
-    text = str(text).encode("unicode_escape").decode("ascii")
-    return text if len(text) <= n else text[: n - 3] + "..."
+    return printable(text, n)
 
 
 class _LimitError(Exception):

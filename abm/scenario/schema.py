@@ -26,6 +26,8 @@ from pydantic import (
     model_validator,
 )
 
+from abm.messages import printable, shown
+
 # --------------------------------------------------------------------------- errors
 
 
@@ -33,9 +35,10 @@ class ScenarioError(ValueError):
     """A scenario or sweep file is invalid; ``str(err)`` is one line for the user."""
 
     def __init__(self, file: str | Path | None, field: str, expected: str):
-        self.file = str(file) if file is not None else "<scenario>"
-        self.field = field or "(top level)"
-        self.expected = expected
+        # Every part can hold text from a file or the command line: shown printable.
+        self.file = printable(file) if file is not None else "<scenario>"
+        self.field = printable(field) if field else "(top level)"
+        self.expected = printable(expected)
         super().__init__(f"{self.file}: {self.field}: {expected}")
 
 
@@ -539,9 +542,9 @@ def one_line_error(
     msg = first.get("msg", "").removeprefix("Value error, ")
     if first["type"] == "value_error":
         # Our own checks say what they expect; cross-field ones name the field first
-        # ("field|expected").
-        field, _, expected = msg.rpartition("|")
-        return ScenarioError(file, field or loc, expected)
+        # ("field|expected"). A field path holds no '|'; the value shown after it may.
+        field, sep, expected = msg.partition("|")
+        return ScenarioError(file, field if sep else loc, expected if sep else msg)
     if first["type"] == "extra_forbidden":
         model = _model_at(first["loc"][:-1], root or Scenario)
         fields = list(model.model_fields) if model else []
@@ -551,34 +554,24 @@ def one_line_error(
 
 def _expected(e: dict) -> str:
     kind, ctx, got = e["type"], e.get("ctx", {}), e.get("input")
-    shown = _shown(got)
+    got_shown = shown(got)
     if kind == "missing":
         return "a value (this field is required)"
     if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
         op = {"greater_than_equal": ">=", "greater_than": ">", "less_than_equal": "<="}.get(
             kind, "<"
         )
-        return f"a number {op} {next(iter(ctx.values()))}, got {shown}"
+        return f"a number {op} {next(iter(ctx.values()))}, got {got_shown}"
     if kind == "int_from_float":
-        return f"a whole number, got {shown}"
+        return f"a whole number, got {got_shown}"
     if kind == "bool_parsing" or kind == "bool_type":
-        return f"true or false, got {shown}"
+        return f"true or false, got {got_shown}"
     if kind in ("enum", "literal_error"):
-        return f"one of {ctx.get('expected')}, got {shown}"
+        return f"one of {ctx.get('expected')}, got {got_shown}"
     if kind.endswith("_type") or kind.endswith("_parsing"):
         want = kind.split("_")[0]
-        return f"a value of type {want}, got {shown}"
-    return f"{e.get('msg', 'a valid value')}, got {shown}"
-
-
-def _shown(value: Any, limit: int = 60) -> str:
-    """A value for a message: repr, one line, at most ``limit`` characters."""
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list | tuple) and len(repr(value)) > limit:
-        return f"a list of {len(value)} items"
-    text = repr(value).encode("unicode_escape").decode("ascii")
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+        return f"a value of type {want}, got {got_shown}"
+    return f"{e.get('msg', 'a valid value')}, got {got_shown}"
 
 
 def _loc(parts: tuple) -> str:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
 from abm.messages import printable
 from abm.scenario import ScenarioError, load_scenario
@@ -22,7 +23,37 @@ from abm.scenario import ScenarioError, load_scenario
 if TYPE_CHECKING:
     from abm.sweep import ExecutorKind
 
+
+class _OneLineUsage(TyperGroup):
+    """The command group, with usage errors (``--seed 1.5``, ``--port 0``) as one line.
+
+    Click would print a usage block and a framed message; like every refusal, a bad
+    option is one line on stderr and exit code 2. Help asked for (``abm`` alone,
+    ``--help``) is printed as help.
+    """
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:  # noqa: D102
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except typer.TyperException as err:
+            if type(err).__name__ == "NoArgsIsHelpError":  # `abm` alone: the help, as asked
+                err.show()
+                sys.exit(err.exit_code)
+            where = err.ctx.command_path.partition(" ")[2] if getattr(err, "ctx", None) else ""
+            message = " ".join(err.format_message().split())
+            hint = f" (abm {where} --help)" if where else " (abm --help)"
+            say(f"abm: {where + ': ' if where else ''}{message}{hint}", err=True)
+            sys.exit(err.exit_code)
+        except typer.Abort:
+            say("abm: aborted", err=True)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
 app = typer.Typer(
+    cls=_OneLineUsage,
     name="abm",
     help="An agent-based simulator of data leverage.",
     no_args_is_help=True,

@@ -46,7 +46,7 @@ CASES: list[tuple[str, str, list[str], str, list[str]]] = [
         "extends: base.yaml\npopulation: {n_users: many}\n",
         [],
         "population.n_users",
-        ["type int", "'many'"],
+        ["a whole number", "'many'"],
     ),
     (
         "fractional_int",

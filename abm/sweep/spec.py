@@ -286,8 +286,9 @@ def _outcomes(file: Path, base: Scenario, wanted: list[str] | None) -> list[str]
 
 def check_points(sweep: Sweep) -> None:
     """Apply every design point to the base scenario; the first invalid one is an error."""
-    from abm.runner import check_memory
+    from abm.runner import check_files, check_memory
 
     for i, point in enumerate(sweep.points):
         scenario = _apply(sweep.path, sweep.base, point, f"vary (point {i})")
         check_memory(scenario, sweep.path)
+        check_files(scenario, sweep.path)  # an edge list is read once per file

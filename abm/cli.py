@@ -157,16 +157,16 @@ def run(
     ] = None,
 ) -> None:
     """Run a scenario and write a new results folder under --out."""
-    from abm.outputs import check_out_root, folder_name, prepare_out_root, write_run
+    from abm.outputs import check_out_root, folder_name, prove_writable, write_run
     from abm.runner import RunFailed, check_files, check_memory, simulate
 
     spec = load_scenario(scenario, _with_seed_steps(set_, seed, steps), extra_roots=root or ())
-    # Everything that can fail before the run is checked before it; --out is made last.
+    # Everything that can fail before the run is checked before it; --out is proved writable last.
     check_out_root(out)
     folder_name(spec.name, scenario)
     check_memory(spec, scenario)
     check_files(spec, scenario)
-    prepare_out_root(out)
+    prove_writable(out)
     if replicates is not None:
         _run_replicates(spec, replicates, out, report)
         return
@@ -367,7 +367,7 @@ def compare(
     """
     from abm.compare import compare as run_comparison
     from abm.compare import format_table, write_comparison
-    from abm.outputs import check_out_root, prepare_out_root
+    from abm.outputs import check_out_root, prove_writable
     from abm.runner import check_files, check_memory
 
     spec_a = load_scenario(a, [*(set_ or []), *(set_a or [])], extra_roots=root or ())
@@ -384,7 +384,7 @@ def compare(
     check_memory(spec_b, b)
     check_files(spec_a, a)
     check_files(spec_b, b)
-    prepare_out_root(out)
+    prove_writable(out)
     result = run_comparison(spec_a, spec_b, replicates, steps=steps, root_seed=seed)
     folder = write_comparison(result, out)
     say(f"wrote {folder}")

@@ -74,18 +74,22 @@ def check_out_root(out_root: str | Path, what: str = "--out") -> Path:
     return out_root
 
 
-def prepare_out_root(out_root: str | Path, what: str = "--out") -> Path:
-    """Create ``out_root`` and prove it writable, after every other check and before a run.
+def prove_writable(out_root: str | Path, what: str = "--out") -> Path:
+    """Prove ``out_root`` can be written, after every other check and before a run.
 
-    Permission bits cannot say whether a folder can be written (root passes them on
-    ``/proc``, a read-only mount or a full disk), so an empty partial folder is made
-    inside and removed: a run is refused before it computes, not after.
+    Permission bits cannot say so (root passes them on ``/proc``, a read-only mount or a
+    full disk), so an empty partial folder is made and removed at once, inside
+    ``out_root`` or, while it does not exist yet, inside the folder that would hold it.
+    Nothing is left behind: a run refused later, or failing on its data, leaves no
+    empty ``--out``.
     """
     out_root = check_out_root(out_root, what)
+    probe = out_root
+    while not probe.exists() and probe.parent != probe:
+        probe = probe.parent
     try:
-        out_root.mkdir(parents=True, exist_ok=True)
-        probe = tempfile.mkdtemp(prefix=f"{PARTIAL}{_host()}-{os.getpid()}-", dir=out_root)
-        os.rmdir(probe)
+        made = tempfile.mkdtemp(prefix=f"{PARTIAL}{_host()}-{os.getpid()}-", dir=probe)
+        os.rmdir(made)
     except OSError as err:
         reason = err.strerror or type(err).__name__
         raise ScenarioError(out_root, what, f"a folder this process can write ({reason})") from None

@@ -292,8 +292,8 @@ def _read_with_extends(path: Path, chain: tuple[Path, ...], roots: tuple[Path, .
     return merge(base, data)
 
 
-def extends_target(name: Any, path: Path, roots: tuple[Path, ...]) -> Path:
-    """The scenario file ``extends: name`` in ``path`` names.
+def extends_target(name: Any, path: Path, roots: tuple[Path, ...], field: str = "extends") -> Path:
+    """The scenario file ``extends: name`` in ``path`` names (or a sweep's ``base:``).
 
     A file next to ``path`` (or a relative or absolute path) inside the scenario's
     roots comes first; a bare name that is no such file names a reference scenario of
@@ -303,7 +303,7 @@ def extends_target(name: Any, path: Path, roots: tuple[Path, ...]) -> Path:
     unread), so ``extends:`` cannot read an arbitrary file (docs/scenarios.md).
     """
     if not isinstance(name, str) or not name.strip():
-        raise ScenarioError(path, "extends", "a scenario name or file name (a string)")
+        raise ScenarioError(path, field, "a scenario name or file name (a string)")
     bare = not any(sep in name for sep in ("/", "\\")) and name not in (".", "..")
     if (
         bare
@@ -315,22 +315,22 @@ def extends_target(name: Any, path: Path, roots: tuple[Path, ...]) -> Path:
         for candidate in (name, f"{name}.yaml"):
             if (REFERENCE_SCENARIOS / candidate).is_file() and candidate.endswith(".yaml"):
                 return safe_file(
-                    candidate, REFERENCE_SCENARIOS, (REFERENCE_SCENARIOS,), path, "extends",
+                    candidate, REFERENCE_SCENARIOS, (REFERENCE_SCENARIOS,), path, field,
                     MAX_YAML_BYTES, "scenario file",
                 )  # fmt: skip
         if not name.endswith(SCENARIO_SUFFIXES):
             known = ", ".join(reference_names()) or "none found"
             raise ScenarioError(
                 path,
-                "extends",
+                field,
                 f"a scenario file or a reference scenario (one of {known}), got '{name}'",
             )
     target = safe_file(
-        name, path.parent, (*roots, REFERENCE_SCENARIOS), path, "extends", MAX_YAML_BYTES,
+        name, path.parent, (*roots, REFERENCE_SCENARIOS), path, field, MAX_YAML_BYTES,
         "scenario file",
     )  # fmt: skip
     if target.suffix.lower() not in SCENARIO_SUFFIXES:
-        raise ScenarioError(path, "extends", f"a scenario file (.yaml or .yml), got '{name}'")
+        raise ScenarioError(path, field, f"a scenario file (.yaml or .yml), got '{name}'")
     return target
 
 

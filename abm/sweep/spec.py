@@ -34,7 +34,7 @@ from abm.scenario import (
     read_yaml,
     with_overrides,
 )
-from abm.scenario.load import MAX_YAML_BYTES, roots_for, safe_file
+from abm.scenario.load import extends_target, roots_for
 from abm.scenario.paths import current as _current
 from abm.scenario.schema import Name
 from abm.sweep.design import Design, Factor, Seeding, make_points
@@ -200,9 +200,7 @@ def load_sweep(
     if overrides:
         command_line["set"] = list(overrides)
     roots = roots_for(path, extra_roots)
-    base_path = safe_file(
-        spec.base, path.parent, roots, path, "base", MAX_YAML_BYTES, "scenario file"
-    )
+    base_path = extends_target(spec.base, path, roots, "base")  # a file or a reference name
     base = load_scenario(base_path, overrides, roots=roots)
     factors = [_factor(path, base, key, value) for key, value in spec.vary.items()]
     outcomes = _outcomes(path, base, spec.outcomes)

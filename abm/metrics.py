@@ -17,6 +17,7 @@ import mesa
 import numpy as np
 import pandas as pd
 
+from abm.bargaining import ROUND_TABLE
 from abm.behaviour import Action
 from abm.levers import LEVERS
 from abm.scenario import TaskName
@@ -358,4 +359,9 @@ def reference_markdown() -> str:
         lines += ["", f"## {title}", *head]
         for d in table:
             lines.append(f"| `{d.name}` | {d.per} | {d.unit} | {d.applies.label} | {d.meaning} |")
+    lines += ["", "## Bargaining rounds (bargaining.csv)", "",
+              "One row per round (docs/model.md, Bargaining); the report's table shows the "
+              "headers in words.", "",
+              "| column | header | unit | meaning |", "|---|---|---|---|"]  # fmt: skip
+    lines += [f"| `{c.name}` | {c.header} | {c.unit} | {c.meaning} |" for c in ROUND_TABLE]
     return "\n".join(lines)

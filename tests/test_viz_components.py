@@ -245,3 +245,18 @@ def test_reset_after_picking_another_scenario_rebuilds_that_scenario(folder, mon
     # The rest of the rebuilt model is scenario b's, not the schema's defaults.
     spec = built[-1].spec
     assert (spec.name, spec.steps, spec.population.threshold_mean) == ("small_b", 5, 0.6)
+
+
+def test_the_bargaining_panel_draws_each_round_at_its_model_table_step():
+    from abm.viz.plots import LiveBargaining
+
+    sc = load_scenario(Path(__file__).resolve().parents[1] / "scenarios" / "union_dividend.yaml")
+    model = LeverageModel(scenario=sc.model_copy(update={"steps": 11}))
+    live = LiveBargaining(model.datacollector.model_vars, model.bargaining_log, sc.steps)
+    while model.running:
+        model.step()
+        live.png()  # a round in the log is drawn, not a KeyError
+    assert model.bargaining_log, "the union bargained"
+    drawn = np.vstack([p.get_offsets() for p in live.rounds.values() if len(p.get_offsets())])
+    logged = [(r["step"], r["nash_dividend"]) for r in model.bargaining_log]
+    assert sorted(map(tuple, drawn)) == sorted(logged)

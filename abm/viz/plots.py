@@ -88,7 +88,8 @@ def bargaining_figure(
     Args:
         table: The per-step model table (columns ``dividend[collective]``).
         log: Bargaining rounds (``model.bargaining_log`` or the run's bargaining table):
-            ``step`` (0-based step index), ``collective``, ``dividend``, ``response``.
+            ``step`` (the model table's step), ``collective``, ``nash_dividend``,
+            ``response``.
         figsize: Figure size in inches.
 
     Returns:
@@ -104,8 +105,7 @@ def bargaining_figure(
         for response, (marker, colour) in RESPONSE_MARKERS.items():
             sel = rounds[rounds["response"] == response]
             if len(sel):
-                # Table row t + 1 records the state after step index t.
-                ax.scatter(sel["step"] + 1, sel["dividend"], marker=marker, c=colour, s=40,
+                ax.scatter(sel["step"], sel["nash_dividend"], marker=marker, c=colour, s=40,
                            label=f"round: {response}", zorder=3)  # fmt: skip
     else:
         ax.text(0.5, 0.5, "no bargaining round yet", transform=ax.transAxes, ha="center",
@@ -342,7 +342,7 @@ class LiveBargaining:
             if np.isfinite(y).any():
                 top = max(top, float(np.nanmax(y)))
         for response, points in self.rounds.items():
-            sel = [(r["step"] + 1, r["dividend"]) for r in self.log if r["response"] == response]
+            sel = [(r["step"], r["nash_dividend"]) for r in self.log if r["response"] == response]
             points.set_offsets(np.array(sel, dtype=float).reshape(-1, 2))
             if sel:
                 top = max(top, max(d for _, d in sel))

@@ -146,7 +146,8 @@ def _run_replicates(spec: Any, n: int, out: Path, report: bool) -> None:
     if report:
         from abm.report import write_report
 
-        extra["report.html"] = lambda path: write_report(results[0], path, summary=summary)
+        seeds = [r.seed for r in results]
+        extra["report.html"] = lambda path: write_report(results[0], path, summary, seeds)
     folder = write_replicates(results, summary, out, extra)
     typer.echo(f"wrote {folder} ({n} seeds; mean and 95% interval)")
     for row in summary.itertuples():

@@ -297,15 +297,21 @@ def simulate_replicates(
 ) -> list[RunResult]:
     """Run ``scenario`` on ``n`` replicate seeds spawned from its seed.
 
-    The seeds are those ``abm compare`` and sweeps give replicate ``r``, so a replicate
-    here is paired with the same replicate of any other scenario run from the same root.
+    Replicate ``r`` runs with ``spawn_seed(scenario.seed, r)``, never with the scenario's
+    seed itself; each result's ``extra`` holds ``root_seed`` (the scenario's) and
+    ``replicate`` (``r``). The seeds are those ``abm compare`` and sweeps give replicate
+    ``r``, so a replicate here is paired with the same replicate of any other scenario
+    run from the same root.
     """
     if n < 1:
         raise ValueError(f"--replicates: a number >= 1, got {n}")
-    return [
-        simulate(scenario, seed=seed, steps=steps, progress=progress)
-        for seed in replicate_seeds(scenario.seed, n)
-    ]
+    results = []
+    for r, seed in enumerate(replicate_seeds(scenario.seed, n)):
+        result = simulate(scenario, seed=seed, steps=steps, progress=progress)
+        # Where the seed came from, for the folder, the manifest and the report.
+        result.extra.update(root_seed=scenario.seed, replicate=r)
+        results.append(result)
+    return results
 
 
 SUMMARY_COLUMNS = ["outcome", "unit", "n", "mean", "low", "high"]

@@ -139,15 +139,18 @@ def test_run_replicates_keeps_every_run_and_summarises(tmp_path):
 
 
 def test_progress_lines_when_piped_are_throttled_and_end_at_the_last_step(capsys):
-    from abm.runner import _progress
+    from abm.runner import Progress
 
-    with _progress(True, 4, "name", every=3600.0) as advance:  # pytest's stderr is no TTY
+    with Progress(True, 4, "name", every=3600.0) as advance:  # pytest's stderr is no TTY
         for _ in range(4):
             advance()
     assert capsys.readouterr().err.splitlines() == ["name: step 4/4 (0 s)"]
-    with _progress(True, 3, "name", every=0.0) as advance:
+    with Progress(True, 3, "name", every=0.0) as advance:
         for _ in range(3):
             advance()
     assert [line.split(" (")[0] for line in capsys.readouterr().err.splitlines()] == [
         "name: step 1/3", "name: step 2/3", "name: step 3/3"
     ]  # fmt: skip
+    with Progress(True, 2, "data_strike", every=0.0, unit="seed") as advance:  # abm check
+        advance()
+    assert capsys.readouterr().err.startswith("data_strike: seed 1/2 (")

@@ -17,6 +17,7 @@ import mesa
 import numpy as np
 import pandas as pd
 
+from abm import twins
 from abm.behaviour import Action
 from abm.levers import LEVERS
 from abm.scenario import TaskName
@@ -53,6 +54,10 @@ MEASURED = Where("twins on", lambda s, c: _twins_on(s))
 MEASURED_RANKED = Where("twins on, ratings tasks", lambda s, c: _twins_on(s) and RANKED(s, c))
 REDIRECTS = Where("twins on, CDC levers", lambda s, c: _twins_on(s) and c.redirect_to is not None)
 SIGNALS = Where("signal levers", lambda s, c: LEVERS[c.lever].signal)
+INTERVENED = Where(
+    "no collectives, interventions, twins on",
+    lambda s, p: twins.measures_interventions(s),
+)
 VALUED = Where(
     "valuation on, 1-5 collectives",
     lambda s, c: s.measurement.valuation and 0 < len(s.collectives) <= 5,
@@ -118,6 +123,18 @@ SERIES: tuple[Series, ...] = (
            lambda m, p: float(p.new_samples)),
     Series("unlearning_cost", "platform", "samples", "Samples retrained for deletions, cumulative.",
            lambda m, p: float(p.unlearning_cost)),
+    Series("quality_without_interventions", "platform", "score",
+           "Quality in the twin world without the scenario's interventions (policy "
+           "changes, AI substitutes).",
+           lambda m, p: twins.intervention_twin(m).platforms[p.index].quality, INTERVENED),
+    Series("share_without_interventions", "platform", "share",
+           "Market share in the twin world without the scenario's interventions.",
+           lambda m, p: _users_on(twins.intervention_twin(m), p) / m.n_users, INTERVENED),
+    Series("new_data_without_interventions", "platform", "samples",
+           "Samples routed to it this step in the twin world without the scenario's "
+           "interventions.",
+           lambda m, p: float(twins.intervention_twin(m).platforms[p.index].new_samples),
+           INTERVENED),
     Series("members", "collective", "share", "Share of users who are members.",
            lambda m, c: float(c.members.mean())),
     Series("participation", "collective", "share", "Share of users acting in the campaign.",
@@ -234,6 +251,16 @@ def _last(series: str) -> Callable:
     return last
 
 
+def _minus_twin(series: str) -> Callable:
+    """A platform's series at the last step minus the same in the run without interventions."""
+
+    def effect(m: World, p: Any, table: pd.DataFrame) -> float:
+        real = _col(table, series, p.name).iloc[-1]
+        return float(real - _col(table, f"{series}_without_interventions", p.name).iloc[-1])
+
+    return effect
+
+
 OUTCOMES: tuple[Outcome, ...] = (
     Outcome("final_quality", "platform", "score", "Quality at the last step.",
             lambda m, p, t: float(_col(t, "quality", p.name).iloc[-1])),
@@ -257,6 +284,20 @@ OUTCOMES: tuple[Outcome, ...] = (
     Outcome("countermeasure_cost", "platform", "utility",
             "What filtering poison and incentives to stay cost the platform.",
             lambda m, p, t: float(p.countermeasure_cost)),
+    Outcome("intervention_quality_effect", "platform", "score",
+            "Quality at the last step minus in the twin without the scenario's "
+            "interventions: what they changed (signed).",
+            _minus_twin("quality"), INTERVENED),
+    Outcome("intervention_share_effect", "platform", "share",
+            "Market share at the last step minus in the twin without the scenario's "
+            "interventions: what they changed (signed).",
+            _minus_twin("share"), INTERVENED),
+    Outcome("intervention_data_effect", "platform", "samples",
+            "Samples routed to it over the run minus in the twin without the scenario's "
+            "interventions (signed).",
+            lambda m, p, t: float(_col(t, "new_data", p.name).sum()
+                                  - _col(t, "new_data_without_interventions", p.name).sum()),
+            INTERVENED),
     Outcome("peak_participation", "collective", "share", "Highest share of users acting.",
             lambda m, c, t: float(_col(t, "participation", c.name).max())),
     Outcome("mean_leverage", "collective", "share of gap",

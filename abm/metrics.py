@@ -155,7 +155,8 @@ SERIES: tuple[Series, ...] = (
            "ratings tasks).",
            _effect("hit_rate"), MEASURED_RANKED),
     Series("leverage", "collective", "share of gap",
-           "Quality effect over the twin's gap above the naive baseline (signed).",
+           "Quality effect over the twin's gap above the naive baseline: the majority "
+           "class, or on ratings tasks the global mean rating (signed).",
            _effect("leverage"), MEASURED),
     Series("share_effect", "collective", "share",
            "The target's market share in the twin minus in the real world.",

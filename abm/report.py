@@ -61,7 +61,7 @@ COLLECTIVE_COLUMNS = [  # rows of the collectives table (one column per collecti
     ("lift", "receiver's lift (score)"),
     ("mean_signal_success", "signal success (share)"),
     ("concession", "target conceded"),
-    ("dividend", "dividend won (utility)"),
+    ("dividend", "dividend won (utility per step)"),
     ("value", "value of its data (Shapley, score)"),
 ]
 
@@ -121,6 +121,7 @@ def _interval(result: RunResult, key: str) -> tuple[float, float, float] | None:
 
 
 UNITS = {o.name: o.unit for o in OUTCOMES}
+OUTCOMES_BY_NAME = {o.name: o for o in OUTCOMES}
 
 LEVER_WORDS = {
     "strike": "strike",
@@ -163,7 +164,7 @@ def _dividend_clause(result: RunResult, name: str) -> str:
     conceded = _outcome(result, "concession", name)
     if won is not None and won[0] > 0:
         how = "the platform conceded" if conceded >= 1 else "in some replicates"
-        return f"it won a dividend of {_with_interval(won)} utility ({how})"
+        return f"it won a dividend of {_with_interval(won)} utility per step ({how})"
     if not s.policy.bargaining_rights:
         return "it won no dividend: no bargaining rights"
     if s.policy.bargaining_every == 0:
@@ -189,10 +190,15 @@ def _collective_answer(result: RunResult, c) -> str:
     magnitude = tuple(abs(v) for v in quality) if quality[0] < 0 else quality
     if quality[0] < 0:
         magnitude = (magnitude[0], magnitude[2], magnitude[1])
+    share = (
+        f"{_with_interval(leverage, percent=True)} of its gap over a naive baseline"
+        if leverage is not None and not math.isnan(leverage[0])
+        else "a share of its gap over a naive baseline that is undefined (the model in "
+        "the twin never beat that baseline)"
+    )
     parts = [
         f"{who} {verb} {_with_interval(magnitude)} of the {possessive(c.target)} held-out "
-        f"quality score, {_with_interval(leverage, percent=True)} of its gap over a naive "
-        "baseline"
+        f"quality score, {share}"
     ]
     hit = _interval(result, f"hit_rate_effect[{c.name}]")  # ratings tasks only
     if hit is not None:
@@ -211,7 +217,7 @@ def _collective_answer(result: RunResult, c) -> str:
     if signal is not None:
         parts.append(f"its signal worked on {_with_interval(signal, percent=True)} of "
                      "triggered held-out points")  # fmt: skip
-    cost = _interval(result, f"member_cost[{c.name}]")
+    cost = _interval(result, f"member_cost_total[{c.name}]")
     if cost is not None:
         if cost[0] >= 0:
             parts.append(f"it cost its members {_with_interval(cost)} utility over the run")
@@ -360,6 +366,10 @@ def timing(result: RunResult) -> str:
 def why_undefined(result: RunResult, name: str, c) -> str:
     """Why a collective outcome has no value (a dash in the tables)."""
     s = result.scenario
+    key = f"{name}[{c.name}]"
+    declared = OUTCOMES_BY_NAME.get(name)
+    if declared is not None and declared.empty and _interval(result, key) is not None:
+        return f"undefined in this run: empty {declared.empty}"  # exists, but NaN
     if name in ("mean_signal_success", "final_signal_success"):
         return "its lever plants no signal"
     if s.measurement.twins == "off" and name not in ("value",):
@@ -475,7 +485,7 @@ def cost_table(result: RunResult) -> str:
                 f"members of {html.escape(c.name)}",
                 "cost of acting (service or quality forgone)",
                 "utility",
-                fmt(_outcome(result, "member_cost", c.name)),
+                fmt(_outcome(result, "member_cost_total", c.name)),
             ]
         )
     for p in result.scenario.platforms:

@@ -57,7 +57,7 @@ COLLECTIVE_COLUMNS = [
     ("lift", "receiver's lift"),
     ("mean_signal_success", "signal success"),
     ("concession", "target conceded"),
-    ("dividend", "dividend won"),
+    ("dividend", "dividend won / step"),
     ("value", "value of its data (Shapley)"),
 ]
 
@@ -117,6 +117,7 @@ def _interval(result: RunResult, key: str) -> tuple[float, float, float] | None:
 
 
 UNITS = {o.name: o.unit for o in OUTCOMES}
+OUTCOMES_BY_NAME = {o.name: o for o in OUTCOMES}
 
 LEVER_WORDS = {
     "strike": "strike",
@@ -164,7 +165,7 @@ def _dividend_clause(result: RunResult, name: str) -> str:
     conceded = _outcome(result, "concession", name)
     if won is not None and won[0] > 0:
         how = "the platform conceded" if conceded >= 1 else "in some replicates"
-        return f"it won a dividend of {_with_interval(won)} utility ({how})"
+        return f"it won a dividend of {_with_interval(won)} utility per step ({how})"
     if not s.policy.bargaining_rights:
         return "it won no dividend: no bargaining rights"
     if s.policy.bargaining_every == 0:
@@ -190,10 +191,15 @@ def _collective_answer(result: RunResult, c) -> str:
     magnitude = tuple(abs(v) for v in quality) if quality[0] < 0 else quality
     if quality[0] < 0:
         magnitude = (magnitude[0], magnitude[2], magnitude[1])
+    share = (
+        f"{_with_interval(leverage, percent=True)} of its gap over a naive baseline"
+        if leverage is not None and not math.isnan(leverage[0])
+        else "a share of its gap over a naive baseline that is undefined (the model in "
+        "the twin never beat that baseline)"
+    )
     parts = [
         f"{who} {verb} {_with_interval(magnitude)} of the {possessive(c.target)} held-out "
-        f"quality score, {_with_interval(leverage, percent=True)} of its gap over a naive "
-        "baseline"
+        f"quality score, {share}"
     ]
     hit = _interval(result, f"hit_rate_effect[{c.name}]")  # ratings tasks only
     if hit is not None:
@@ -212,7 +218,7 @@ def _collective_answer(result: RunResult, c) -> str:
     if signal is not None:
         parts.append(f"its signal worked on {_with_interval(signal, percent=True)} of "
                      "triggered held-out points")  # fmt: skip
-    cost = _interval(result, f"member_cost[{c.name}]")
+    cost = _interval(result, f"member_cost_total[{c.name}]")
     if cost is not None:
         if cost[0] >= 0:
             parts.append(f"it cost its members {_with_interval(cost)} utility over the run")
@@ -245,6 +251,10 @@ def answers(result: RunResult) -> list[str]:
 def why_undefined(result: RunResult, name: str, c) -> str:
     """Why a collective outcome has no value (a dash in the tables)."""
     s = result.scenario
+    key = f"{name}[{c.name}]"
+    declared = OUTCOMES_BY_NAME.get(name)
+    if declared is not None and declared.empty and _interval(result, key) is not None:
+        return f"undefined in this run: empty {declared.empty}"  # exists, but NaN
     if name in ("mean_signal_success", "final_signal_success"):
         return "its lever plants no signal"
     if s.measurement.twins == "off" and name not in ("value",):
@@ -321,7 +331,7 @@ def cost_table(result: RunResult) -> str:
                 f"members of {html.escape(c.name)}",
                 "cost of acting (service or quality forgone)",
                 "utility",
-                fmt(_outcome(result, "member_cost", c.name)),
+                fmt(_outcome(result, "member_cost_total", c.name)),
             ]
         )
     for p in result.scenario.platforms:
@@ -411,6 +421,31 @@ def _png(result: RunResult, name: str, png_dir: Path | None) -> str:
     return figure_png(result.model_table, name)
 
 
+def seed_words(result: RunResult) -> str:
+    """``seed 42``; with replicates, the scenario's seed and how many were spawned from it."""
+    seeds = result.extra.get("seeds")
+    if seeds is None:
+        return f"seed {result.seed}"
+    return f"seed {result.extra['root_seed']} ({len(seeds)} replicates spawned from it)"
+
+
+def seeds_note(result: RunResult) -> str:
+    """Where replicate seeds come from, and each one (empty for a single run)."""
+    seeds = result.extra.get("seeds")
+    if seeds is None:
+        return ""
+    root = result.extra["root_seed"]
+    listed = ", ".join(f"{r}: {seed}" for r, seed in enumerate(seeds))
+    return (
+        f"<p class=muted>{len(seeds)} replicates of the scenario's seed {root}: replicate r "
+        f"ran with seed child r of numpy's SeedSequence({root}) (the seeds <code>abm "
+        f"compare</code> and sweeps give replicate r), so none ran with {root} itself. "
+        "Numbers are means over replicates with 95% intervals (Student t); the plots show "
+        f"replicate 0. Seeds by replicate (files in <code>runs/seed&lt;seed&gt;/</code>): "
+        f"{listed}.</p>"
+    )
+
+
 def render(result: RunResult, png_dir: Path | None = None) -> str:
     """The report as an HTML string (``png_dir``: a folder holding the run's plots)."""
     s = result.scenario
@@ -420,14 +455,7 @@ def render(result: RunResult, png_dir: Path | None = None) -> str:
     )
     bargaining = bargaining_section(result)
     answer = "".join(f"<p class=answer>{html.escape(a)}</p>" for a in answers(result))
-    summary = result.extra.get("summary")
-    replicated = (
-        f"<p class=muted>{int(summary['n'].max())} replicate seeds spawned from seed "
-        f"{s.seed}: numbers are means, with 95% intervals (Student t); the plots show "
-        f"the first replicate (seed {result.seed}).</p>"
-        if summary is not None
-        else ""
-    )
+    replicated = seeds_note(result)
     policy = ", ".join(f"{k} = {v}" for k, v in s.policy.model_dump(mode="json").items())
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>{html.escape(s.name)}</title><style>{STYLE}</style></head><body>
@@ -439,7 +467,7 @@ in which users choose platforms and pay prices (quality minus price, per step), 
 platform's revenue, a member's cost and a dividend are all in utility.</p>
 {replicated}
 <p class=muted>{s.population.n_users} users, {len(s.platforms)} platforms,
-{len(s.collectives)} collectives, {s.steps} steps, seed {result.seed}, task
+{len(s.collectives)} collectives, {s.steps} steps, {seed_words(result)}, task
 {html.escape(s.task.name)}. Policy at the start: {html.escape(policy)}.</p>
 <h2>Timeline</h2>{events_list(result)}
 <h2>Key outcomes: platforms</h2>{platform_table(result)}
@@ -458,11 +486,25 @@ over a naive baseline.</p>
 </body></html>"""
 
 
-def write_report(result: RunResult, path: Path, summary: pd.DataFrame | None = None) -> None:
-    """Write the run's report to ``path``; with ``summary`` (replicates), means and intervals."""
+def write_report(
+    result: RunResult,
+    path: Path,
+    summary: pd.DataFrame | None = None,
+    seeds: list[int] | None = None,
+) -> None:
+    """Write the run's report to ``path``.
+
+    Args:
+        result: The run (with replicates: replicate 0, whose plots the report shows).
+        path: Where to write the HTML file.
+        summary: With replicates, every outcome's mean and 95% interval.
+        seeds: With replicates, each replicate's seed, in order.
+    """
     path = Path(path)
     png_dir = path.parent
     if summary is not None:
-        result = dataclasses.replace(result, extra={**result.extra, "summary": summary})
+        extra = {**result.extra, "summary": summary, "seeds": seeds or [result.seed]}
+        extra.setdefault("root_seed", result.scenario.seed)
+        result = dataclasses.replace(result, extra=extra)
         png_dir = path.parent / "runs" / f"seed{result.seed}"
     Path(path).write_text(render(result, png_dir), encoding="utf-8")

@@ -130,6 +130,9 @@ def measure(real: World, twin: World, c_index: int) -> Effects:
 def measure_all(real: World) -> None:
     """Every collective's effects against its own twin (or the joint one), this step."""
     worlds = plan(real)
+    for c in real.collectives:
+        if c.rule.signal:  # the signal's success is the real world's, twins or not
+            c.signal_success = c.success(real)
     if not worlds:
         return
     for c in real.collectives:
@@ -141,4 +144,4 @@ def measure_all(real: World) -> None:
             c.round_loss.append(c.effects.revenue)
             c.round_cost.append(c.effects.member_cost)
         if c.rule.signal:
-            c.signal_success, c.natural_success = c.success(real), c.success(twin)
+            c.natural_success = c.success(twin)

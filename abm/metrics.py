@@ -195,6 +195,10 @@ SERIES: tuple[Series, ...] = (
     Series("natural_success", "collective", "share",
            "The same share in the twin world, where nobody planted the signal.",
            lambda m, c: c.natural_success, MEASURED_SIGNALS),
+    Series("signal_lift", "collective", "share",
+           "Signal success minus natural success: the share of triggered held-out points "
+           "the planting won over chance.",
+           lambda m, c: c.signal_success - c.natural_success, MEASURED_SIGNALS),
 )  # fmt: skip
 
 
@@ -282,6 +286,19 @@ def _minus_twin(series: str) -> Callable:
     return effect
 
 
+FINAL_STEPS = 5  # a "final" signal outcome averages the last steps: one step is noise
+
+
+def _tail_mean(series: str, steps: int) -> Callable:
+    """Mean of a collective's series over the run's last ``steps`` steps (where defined)."""
+
+    def mean(m: World, c: Any, table: pd.DataFrame) -> float:
+        values = _col(table, series, c.name).iloc[1:].tail(steps).dropna()
+        return float(values.mean()) if len(values) else float("nan")
+
+    return mean
+
+
 def _worst_group(m: World, c: Any, table: pd.DataFrame) -> float:
     """The largest per-group quality effect at the last step, signed (NaN: no groups)."""
     groups = np.asarray(c.effects.groups, float)
@@ -363,6 +380,12 @@ OUTCOMES: tuple[Outcome, ...] = (
     Outcome("mean_signal_success", "collective", "share",
             "Mean signal success while the campaign ran.",
             _while_active("signal_success"), SIGNALS),
+    Outcome("mean_signal_lift", "collective", "share",
+            "Mean signal lift (success minus natural success) while the campaign ran.",
+            _while_active("signal_lift"), MEASURED_SIGNALS),
+    Outcome("final_signal_lift", "collective", "share",
+            f"Mean signal lift over the last {FINAL_STEPS} steps (one step's is noisy).",
+            _tail_mean("signal_lift", FINAL_STEPS), MEASURED_SIGNALS),
     Outcome("concession", "collective", "0/1", "Whether the target conceded the demand.",
             lambda m, c, t: float(c.concession)),
     Outcome("dividend", "collective", "utility / step",

@@ -27,7 +27,8 @@ from typing import Any
 import pandas as pd
 
 from abm import twins
-from abm.metrics import OUTCOMES
+from abm.levers import LEVERS
+from abm.metrics import FINAL_STEPS, OUTCOMES
 from abm.runner import RunResult
 from abm.scenario import EventAction, Scenario, dump_scenario
 from abm.viz import plots
@@ -59,7 +60,7 @@ COLLECTIVE_COLUMNS = [  # rows of the collectives table (one column per collecti
     ("share_effect", "market share taken"),
     ("revenue_effect", "revenue taken (utility per step)"),
     ("lift", "receiver's lift (score)"),
-    ("mean_signal_success", "signal success (share)"),
+    ("mean_signal_lift", "signal lift over chance (share)"),
     ("concession", "target conceded"),
     ("dividend", "dividend won (utility per step)"),
     ("value", "value of its data (Shapley, score)"),
@@ -213,10 +214,14 @@ def _collective_answer(result: RunResult, c) -> str:
     if lift is not None:
         parts.append(f"it lifted {possessive(c.redirect_to)} quality score by "
                      f"{_with_interval(lift)}")  # fmt: skip
-    signal = _interval(result, f"mean_signal_success[{c.name}]")
-    if signal is not None:
-        parts.append(f"its signal worked on {_with_interval(signal, percent=True)} of "
-                     "triggered held-out points")  # fmt: skip
+    signal = _interval(result, f"mean_signal_lift[{c.name}]")
+    final = _interval(result, f"final_signal_lift[{c.name}]")
+    if signal is not None and final is not None:
+        parts.append(f"its planting added {_with_interval(signal, percent=True)} of the "
+                     "triggered held-out points to those labelled as it wants, over chance "
+                     "(the twin's model, trained without it), while it ran, and "
+                     f"{_with_interval(final, percent=True)} over the last {FINAL_STEPS} "
+                     "steps")  # fmt: skip
     cost = _interval(result, f"member_cost_total[{c.name}]")
     if cost is not None:
         if cost[0] >= 0:
@@ -370,7 +375,9 @@ def why_undefined(result: RunResult, name: str, c) -> str:
     declared = OUTCOMES_BY_NAME.get(name)
     if declared is not None and declared.empty and _interval(result, key) is not None:
         return f"undefined in this run: empty {declared.empty}"  # exists, but NaN
-    if name in ("mean_signal_success", "final_signal_success"):
+    signals = ("mean_signal_success", "final_signal_success", "mean_signal_lift",
+               "final_signal_lift")  # fmt: skip
+    if name in signals and not LEVERS[c.lever].signal:
         return "its lever plants no signal"
     if s.measurement.twins == "off" and name not in ("value",):
         return "twin worlds are off (measurement.twins: off)"

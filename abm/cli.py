@@ -199,20 +199,23 @@ def run(
     from abm.outputs import check_out_root, folder_name, write_run
     from abm.runner import RunFailed, check_files, check_memory, simulate
 
-    spec = load_scenario(scenario, _with_seed_steps(set_, seed, steps), extra_roots=root or ())
+    overrides = _with_seed_steps(set_, seed, steps)
+    spec = load_scenario(scenario, overrides, extra_roots=root or ())
+    changes = _changes(scenario, spec, root) if overrides else []
     # Everything that can fail before the run is checked before it.
     check_out_root(out)
     folder_name(spec.name, scenario)
     check_memory(spec, scenario)
     check_files(spec, scenario)
     if replicates is not None:
-        _run_replicates(spec, replicates, out, report)
+        _run_replicates(spec, replicates, out, report, changes)
         return
     try:
         result = simulate(spec, progress=True)
     except RunFailed as err:
         kept = write_run(err.result, out)
         fail(f"{scenario}: {err}; the steps computed are kept in {kept}", 1)
+    result.extra["changes"] = changes
     extra = {}
     if report:
         from abm.report import write_report
@@ -220,11 +223,27 @@ def run(
         extra["report.html"] = lambda path: write_report(result, path)
     folder = write_run(result, out, extra)
     typer.echo(f"wrote {folder}")
+    _print_answers(result)
     for name, value in result.outcomes.items():
         typer.echo(f"  {name:40s} {value: .4f}")
 
 
-def _run_replicates(spec: Any, n: int, out: Path, report: bool) -> None:
+def _changes(file: Path, spec: Any, root: list[Path] | None) -> list[tuple[str, Any, Any]]:
+    """The fields where the run differs from its file (``--set``, ``--seed``, ``--steps``)."""
+    from abm.scenario.paths import differences
+
+    return differences(load_scenario(file, extra_roots=root or ()), spec)
+
+
+def _print_answers(result: Any) -> None:
+    """The report's answer to the scenario's question, so the terminal shows it too."""
+    from abm.report import answers
+
+    for sentence in answers(result):
+        typer.echo(sentence)
+
+
+def _run_replicates(spec: Any, n: int, out: Path, report: bool, changes: list) -> None:
     """``abm run --replicates N``: paired seeds, every run kept, a summary with intervals."""
     from abm.outputs import write_replicates, write_run
     from abm.runner import RunFailed, simulate_replicates, summarise
@@ -234,15 +253,18 @@ def _run_replicates(spec: Any, n: int, out: Path, report: bool) -> None:
     except RunFailed as err:
         kept = write_run(err.result, out)
         fail(f"seed {err.result.seed}: {err}; the steps computed are kept in {kept}", 1)
-    summary = summarise(results)
-    extra = {}
-    if report:
-        from abm.report import write_report
+    from abm.report import with_replicates, write_report
 
-        seeds = [r.seed for r in results]
+    summary = summarise(results)
+    for r in results:
+        r.extra["changes"] = changes
+    extra = {}
+    seeds = [r.seed for r in results]
+    if report:
         extra["report.html"] = lambda path: write_report(results[0], path, summary, seeds)
     folder = write_replicates(results, summary, out, extra)
     typer.echo(f"wrote {folder} ({n} seeds; mean and 95% interval)")
+    _print_answers(with_replicates(results[0], summary, seeds))
     for row in summary.itertuples():
         typer.echo(f"  {row.outcome:40s} {row.mean: .4f}  [{row.low: .4f}, {row.high: .4f}]")
 

@@ -17,6 +17,7 @@ import mesa
 import numpy as np
 import pandas as pd
 
+from abm import twins
 from abm.behaviour import Action
 from abm.levers import LEVERS
 from abm.scenario import TaskName
@@ -64,6 +65,10 @@ REDIRECTS = Where(
     "twins on, levers that redirect data", lambda s, c: _twins_on(s) and _redirects(c)
 )
 SIGNALS = Where("signal levers", lambda s, c: LEVERS[c.lever].signal)
+INTERVENED = Where(
+    "no collectives, interventions, twins on",
+    lambda s, p: twins.measures_interventions(s),
+)
 MEASURED_SIGNALS = Where("twins on, signal levers", lambda s, c: _twins_on(s) and SIGNALS(s, c))
 VALUED = Where(
     "valuation on, 1-5 collectives",
@@ -133,6 +138,18 @@ SERIES: tuple[Series, ...] = (
            lambda m, p: float(p.new_samples)),
     Series("unlearning_cost", "platform", "samples", "Samples retrained for deletions, cumulative.",
            lambda m, p: float(p.unlearning_cost)),
+    Series("quality_without_interventions", "platform", "score",
+           "Quality in the twin world without the scenario's interventions (policy "
+           "changes, AI substitutes).",
+           lambda m, p: twins.intervention_twin(m).platforms[p.index].quality, INTERVENED),
+    Series("share_without_interventions", "platform", "share",
+           "Market share in the twin world without the scenario's interventions.",
+           lambda m, p: _users_on(twins.intervention_twin(m), p) / m.n_users, INTERVENED),
+    Series("new_data_without_interventions", "platform", "samples",
+           "Samples routed to it this step in the twin world without the scenario's "
+           "interventions.",
+           lambda m, p: float(twins.intervention_twin(m).platforms[p.index].new_samples),
+           INTERVENED),
     Series("members", "collective", "share", "Share of users who are members.",
            lambda m, c: float(c.members.mean())),
     Series("participation", "collective", "share", "Share of users acting in the campaign.",
@@ -178,6 +195,10 @@ SERIES: tuple[Series, ...] = (
     Series("natural_success", "collective", "share",
            "The same share in the twin world, where nobody planted the signal.",
            lambda m, c: c.natural_success, MEASURED_SIGNALS),
+    Series("signal_lift", "collective", "share",
+           "Signal success minus natural success: the share of triggered held-out points "
+           "the planting won over chance.",
+           lambda m, c: c.signal_success - c.natural_success, MEASURED_SIGNALS),
 )  # fmt: skip
 
 
@@ -255,6 +276,29 @@ def _last(series: str) -> Callable:
     return last
 
 
+def _minus_twin(series: str) -> Callable:
+    """A platform's series at the last step minus the same in the run without interventions."""
+
+    def effect(m: World, p: Any, table: pd.DataFrame) -> float:
+        real = _col(table, series, p.name).iloc[-1]
+        return float(real - _col(table, f"{series}_without_interventions", p.name).iloc[-1])
+
+    return effect
+
+
+FINAL_STEPS = 5  # a "final" signal outcome averages the last steps: one step is noise
+
+
+def _tail_mean(series: str, steps: int) -> Callable:
+    """Mean of a collective's series over the run's last ``steps`` steps (where defined)."""
+
+    def mean(m: World, c: Any, table: pd.DataFrame) -> float:
+        values = _col(table, series, c.name).iloc[1:].tail(steps).dropna()
+        return float(values.mean()) if len(values) else float("nan")
+
+    return mean
+
+
 def _worst_group(m: World, c: Any, table: pd.DataFrame) -> float:
     """The largest per-group quality effect at the last step, signed (NaN: no groups)."""
     groups = np.asarray(c.effects.groups, float)
@@ -289,6 +333,20 @@ OUTCOMES: tuple[Outcome, ...] = (
     Outcome("countermeasure_cost", "platform", "utility",
             "What filtering poison and incentives to stay cost the platform.",
             lambda m, p, t: float(p.countermeasure_cost)),
+    Outcome("intervention_quality_effect", "platform", "score",
+            "Quality at the last step minus in the twin without the scenario's "
+            "interventions: what they changed (signed).",
+            _minus_twin("quality"), INTERVENED),
+    Outcome("intervention_share_effect", "platform", "share",
+            "Market share at the last step minus in the twin without the scenario's "
+            "interventions: what they changed (signed).",
+            _minus_twin("share"), INTERVENED),
+    Outcome("intervention_data_effect", "platform", "samples",
+            "Samples routed to it over the run minus in the twin without the scenario's "
+            "interventions (signed).",
+            lambda m, p, t: float(_col(t, "new_data", p.name).sum()
+                                  - _col(t, "new_data_without_interventions", p.name).sum()),
+            INTERVENED),
     Outcome("peak_participation", "collective", "share", "Highest share of users acting.",
             lambda m, c, t: float(_col(t, "participation", c.name).max())),
     Outcome("mean_leverage", "collective", "share of gap",
@@ -322,6 +380,12 @@ OUTCOMES: tuple[Outcome, ...] = (
     Outcome("mean_signal_success", "collective", "share",
             "Mean signal success while the campaign ran.",
             _while_active("signal_success"), SIGNALS),
+    Outcome("mean_signal_lift", "collective", "share",
+            "Mean signal lift (success minus natural success) while the campaign ran.",
+            _while_active("signal_lift"), MEASURED_SIGNALS),
+    Outcome("final_signal_lift", "collective", "share",
+            f"Mean signal lift over the last {FINAL_STEPS} steps (one step's is noisy).",
+            _tail_mean("signal_lift", FINAL_STEPS), MEASURED_SIGNALS),
     Outcome("concession", "collective", "0/1", "Whether the target conceded the demand.",
             lambda m, c, t: float(c.concession)),
     Outcome("dividend", "collective", "utility / step",

@@ -86,7 +86,7 @@ class LeverageModel(mesa.Model):
         self._populate(groups, off=frozenset())
 
         self.grid = place_users(self)  # users as Mesa agents on the network's cells
-        self.twins = [twins.build(self, off) for off in twins.plan(self)]
+        self.twins = twins.build_all(self)
         self.datacollector = metrics.build_datacollector(self)
         metrics.collect(self)
 

@@ -235,6 +235,7 @@ def write_replicates(
             "root_seed": root_seed,
             "seeds": seeds,
             "seeds_note": SEEDS_NOTE.format(root=root_seed),
+            **changed_from_file(first),
             "steps": first.scenario.steps,
             "git_commit": git_commit(),
             "python": pyplatform.python_version(),
@@ -278,6 +279,7 @@ def manifest(result: RunResult) -> dict[str, Any]:
         "seed": result.seed,
         **{k: result.extra[k] for k in ("root_seed", "replicate") if k in result.extra},
         "steps": result.scenario.steps,
+        **changed_from_file(result),
         "git_commit": git_commit(),
         "python": pyplatform.python_version(),
         "started": result.started,
@@ -286,6 +288,14 @@ def manifest(result: RunResult) -> dict[str, Any]:
         "outcomes": {k: (None if v != v else round(v, 6)) for k, v in result.outcomes.items()},
         **({"failed": True} if result.extra.get("failed") else {}),
     }
+
+
+def changed_from_file(result: RunResult) -> dict[str, Any]:
+    """``changed_from_file: {path: {file: x, run: y}}`` when overrides changed the run."""
+    changes = result.extra.get("changes") or []
+    if not changes:
+        return {}
+    return {"changed_from_file": {path: {"file": a, "run": b} for path, a, b in changes}}
 
 
 def git_commit() -> str | None:

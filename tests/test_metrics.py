@@ -85,7 +85,7 @@ def _run(lever: str, twins: str = "per_collective", **collective):
         steps=6,
         population={"n_users": 120, "threshold_mean": 0.0, "threshold_sd": 0.0},
         collectives=[{"name": "c", "target": "incumbent", "lever": lever, "size": 0.4,
-                      "start": 1, **collective}],
+                      "start": 1, "critical_mass": 0.0, **collective}],
         measurement={"twins": twins, "valuation": False},
     )  # fmt: skip
     return simulate(spec)
@@ -118,3 +118,18 @@ def test_member_cost_per_step_times_steps_is_the_total() -> None:
     per_step, total = run.outcomes["member_cost[c]"], run.outcomes["member_cost_total[c]"]
     assert active == 5 and total > 0
     assert per_step * active == pytest.approx(total)  # the twin was the real world before
+
+
+def test_signal_outcomes_are_net_of_chance_and_an_empty_planting_is_zero() -> None:
+    planted = _run("plant_signal", signal={"target": 0, "n_features": 4, "rare": False})
+    t = planted.model_table
+    lift = t["signal_lift[c]"]
+    assert np.allclose(lift.iloc[1:], (t["signal_success[c]"] - t["natural_success[c]"]).iloc[1:])
+    o = planted.outcomes
+    assert o["final_signal_lift[c]"] == pytest.approx(lift.iloc[-5:].mean())
+    ran = t["active[c]"] > 0
+    assert o["mean_signal_lift[c]"] == pytest.approx(lift[ran].mean())
+    assert t["natural_success[c]"].iloc[1:].max() > 0  # chance is not zero...
+    assert o["mean_signal_lift[c]"] < o["mean_signal_success[c]"]  # ...and is taken off
+    empty = _run("plant_signal", size=0.0).outcomes
+    assert empty["mean_signal_lift[c]"] == 0.0 and empty["final_signal_lift[c]"] == 0.0

@@ -16,6 +16,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from abm.words import possessive  # noqa: E402
+
 PLOTS: dict[str, tuple[str, str, str]] = {
     # name: (series, title, y label)
     "quality": ("quality", "Model quality per platform", "held-out quality"),
@@ -41,18 +43,31 @@ def series_figure(
     """One panel: a series over steps, one line per entity.
 
     On the quality and hit-rate panels, each collective's target in its twin world
-    (without the campaign) is drawn dashed, so the gap the campaign opens is visible.
+    (without the campaign) is drawn dashed, so the gap the campaign opens is visible; in
+    a run measured against its twin without interventions, each platform's quality and
+    share there are drawn dashed in the platform's colour.
     """
     series, title, ylabel = PLOTS[name]
     fig, ax = plt.subplots(figsize=figsize, layout="constrained")
     steps = table.index if "step" not in table.columns else table["step"]
+    colour = {}
     for entity in entities(table, series):
-        ax.plot(steps, table[f"{series}[{entity}]"], label=entity, lw=1.8)
+        (line,) = ax.plot(steps, table[f"{series}[{entity}]"], label=entity, lw=1.8)
+        colour[entity] = line.get_color()
+    for entity in entities(table, f"{series}_without_interventions"):  # abm/twins.py
+        ax.plot(steps, table[f"{series}_without_interventions[{entity}]"], ls="--", lw=1.2,
+                color=colour.get(entity), label=f"{entity} without interventions")  # fmt: skip
     if name in TWIN:
         for entity in entities(table, TWIN[name]):
             col = table[f"{TWIN[name]}[{entity}]"]
             if col.notna().any():
-                ax.plot(steps, col.ffill(), ls="--", lw=1.2, label=f"without {entity}'s action")
+                ax.plot(
+                    steps,
+                    col.ffill(),
+                    ls="--",
+                    lw=1.2,
+                    label=f"without {possessive(entity)} action",
+                )
     ax.set(title=title, xlabel="step", ylabel=ylabel)
     ax.set_xlim(0, max(float(max(steps, default=0)), 1.0))
     if name not in TWIN:  # shares: from zero, so a series not yet measured reads as such
@@ -273,7 +288,7 @@ class LiveSeries:
         if name == "quality":
             for i, entity in enumerate(_entities(columns, "twin_quality")):
                 (line,) = ax.plot([], [], ls="--", lw=1.2, color=f"C{i}", animated=True,
-                                  label=f"without {entity}'s action")  # fmt: skip
+                                  label=f"without {possessive(entity)} action")  # fmt: skip
                 self.lines.append((f"twin_quality[{entity}]", line, True))
         ax.set_title(title, fontsize=10)
         ax.set_xlabel("step", fontsize=9)

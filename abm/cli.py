@@ -371,6 +371,26 @@ def _executor_kind(executor: str, scheduler: str | None) -> ExecutorKind:
 
 
 @app.command()
+@user_errors
+def new(
+    name: Annotated[str, typer.Argument(help="Name of the new scenario (writes NAME.yaml here).")],
+    from_: Annotated[
+        str,
+        typer.Option(
+            "--from",
+            metavar="SCENARIO",
+            help="A reference scenario's name (abm list) or a scenario file to start from.",
+        ),
+    ] = "baseline",
+) -> None:
+    """Write NAME.yaml in the current folder: a commented starter scenario that runs as is."""
+    from abm.scenario.starter import write_starter
+
+    path = write_starter(name, from_)
+    typer.echo(f"wrote {path}: edit it, then run it with: abm run {path.name}")
+
+
+@app.command()
 def schema() -> None:
     """Print the scenario schema reference (Markdown)."""
     from abm.scenario import schema_markdown

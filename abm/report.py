@@ -431,8 +431,8 @@ def collective_table(result: RunResult) -> str:
         if missing:
             notes.append(f"for {c.name}: " + "; ".join(missing))
     if notes:
-        table += ("<p class=muted>A dash means the outcome does not apply: "
-                  + html.escape(". ".join(notes)) + ".</p>")  # fmt: skip
+        table += ("<p class=muted>A dash means the outcome does not apply or is undefined "
+                  "in this run: " + html.escape(". ".join(notes)) + ".</p>")  # fmt: skip
     outcomes = "".join(
         f"<li><b>{html.escape(c.name)}</b>: {html.escape(bargaining_outcome(result, c.name))}</li>"
         for c in result.scenario.collectives

@@ -500,7 +500,15 @@ def cost_table(result: RunResult) -> str:
             ("dividends_paid", "dividends paid to collectives", "utility"),
             ("unlearning_cost", "retraining for deletions", "samples retrained"),
             ("countermeasure_cost", "filtering suspected poison", "utility"),
+            (
+                "filter_quality_cost",
+                "quality its own poison filter cost it at the end "
+                "(filter off minus on; negative: the filter protected it)",
+                "score",
+            ),
         ):
+            if name == "filter_quality_cost" and _interval(result, f"{name}[{p.name}]") is None:
+                continue  # no filter, or no twin to measure it against
             rows.append(
                 [
                     f"platform {html.escape(p.name)}",

@@ -431,8 +431,8 @@ def collective_table(result: RunResult) -> str:
         if missing:
             notes.append(f"for {c.name}: " + "; ".join(missing))
     if notes:
-        table += ("<p class=muted>A dash means the outcome does not apply: "
-                  + html.escape(". ".join(notes)) + ".</p>")  # fmt: skip
+        table += ("<p class=muted>A dash means the outcome does not apply or is undefined "
+                  "in this run: " + html.escape(". ".join(notes)) + ".</p>")  # fmt: skip
     outcomes = "".join(
         f"<li><b>{html.escape(c.name)}</b>: {html.escape(bargaining_outcome(result, c.name))}</li>"
         for c in result.scenario.collectives
@@ -500,7 +500,15 @@ def cost_table(result: RunResult) -> str:
             ("dividends_paid", "dividends paid to collectives", "utility"),
             ("unlearning_cost", "retraining for deletions", "samples retrained"),
             ("countermeasure_cost", "filtering suspected poison", "utility"),
+            (
+                "filter_quality_cost",
+                "quality its own poison filter cost it at the end "
+                "(filter off minus on; negative: the filter protected it)",
+                "score",
+            ),
         ):
+            if name == "filter_quality_cost" and _interval(result, f"{name}[{p.name}]") is None:
+                continue  # no filter, or no twin to measure it against
             rows.append(
                 [
                     f"platform {html.escape(p.name)}",

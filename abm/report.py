@@ -238,8 +238,8 @@ def _platform_answer(result: RunResult, p) -> str:
     final = _interval(result, f"final_quality[{p.name}]")
     share = _interval(result, f"final_share[{p.name}]")
     return (
-        f"Over {result.scenario.steps} steps, {possessive(p.name)} held-out quality score "
-        f"went from {_short(start)} to {_with_interval(final)}, and its market share ended "
+        f"Over {plural(result.scenario.steps, 'step')}, {possessive(p.name)} held-out quality "
+        f"score went from {_short(start)} to {_with_interval(final)}, and its market share ended "
         f"at {_with_interval(share, percent=True)}."
     )
 
@@ -634,7 +634,7 @@ def seed_words(result: RunResult) -> str:
     seeds = result.extra.get("seeds")
     if seeds is None:
         return f"seed {result.seed}"
-    return f"seed {result.extra['root_seed']} ({len(seeds)} replicates spawned from it)"
+    return f"seed {result.extra['root_seed']} ({plural(len(seeds), 'replicate')} spawned from it)"
 
 
 def seeds_note(result: RunResult) -> str:
@@ -645,8 +645,8 @@ def seeds_note(result: RunResult) -> str:
     root = result.extra["root_seed"]
     listed = ", ".join(f"{r}: {seed}" for r, seed in enumerate(seeds))
     return (
-        f"<p class=muted>{len(seeds)} replicates of the scenario's seed {root}: replicate r "
-        f"ran with seed child r of numpy's SeedSequence({root}) (the seeds <code>abm "
+        f"<p class=muted>{plural(len(seeds), 'replicate')} of the scenario's seed {root}: "
+        f"replicate r ran with seed child r of numpy's SeedSequence({root}) (the seeds <code>abm "
         f"compare</code> and sweeps give replicate r), so none ran with {root} itself. "
         "Numbers are means over replicates with 95% intervals (Student t); the plots show "
         f"replicate 0. Seeds by replicate (files in <code>runs/seed&lt;seed&gt;/</code>): "

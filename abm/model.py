@@ -27,7 +27,7 @@ import numpy as np
 from abm import behaviour, metrics, routing, streams, twins
 from abm.agents import Collective, Platform, UserState, place_users
 from abm.behaviour import NO_PLATFORM, Action
-from abm.learning import assign_slices, load_task, naive_learner_for
+from abm.learning import assign_slices, leverage_baseline_for, load_task
 from abm.network import build_graph
 from abm.scenario import EventAction, Scenario, with_overrides
 from abm.scenario.paths import keyword_overrides
@@ -77,15 +77,16 @@ class LeverageModel(mesa.Model):
             if self.task.kind == "classification"
             else np.zeros((0, 0))
         )
+        # The floor leverage is measured from (``learning.leverage_baseline_for``).
         self.naive_quality = (
-            naive_learner_for(self.task)
+            leverage_baseline_for(self.task)
             .fit(self.task.X_train, self.task.y_train, self.rng)
             .score(self.task.X_test, self.task.y_test)
         )
         self._populate(groups, off=frozenset())
 
         self.grid = place_users(self)  # users as Mesa agents on the network's cells
-        self.twins = [twins.build(self, off) for off in twins.plan(self)]
+        self.twins = twins.build_all(self)
         self.datacollector = metrics.build_datacollector(self)
         metrics.collect(self)
 
@@ -268,8 +269,9 @@ class LeverageModel(mesa.Model):
                 self.platforms[c.target].pay(c.dividend_rate, dividend=True)
         users = np.bincount(self.users.platform[self.users.platform >= 0], minlength=len(price))
         for p in self.platforms:
+            # A price cut is booked once: as a cost against the list price users see cut.
             p.pay(p.discount * users[p.index])
-            p.book(users[p.index] * (price[p.index] + self.policy.value_of_quality * p.quality))
+            p.book(users[p.index], price[p.index] + p.discount, self.policy.value_of_quality)
 
     def payoffs(self) -> np.ndarray:
         """Each user's payoff this step: its platform's quality minus the price it paid."""
@@ -288,7 +290,7 @@ class LeverageModel(mesa.Model):
         if not self.twins or every == 0 or self.t % every != every - 1:
             return
         for c in self.collectives:
-            row = c.bargain(self.t)
+            row = c.bargain(self.steps)  # the step under which model.csv records this one
             if row is not None:
                 self.bargaining_log.append(row)
 

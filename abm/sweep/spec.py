@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -108,6 +109,9 @@ class Sweep:
     outcomes: list[str]
     # What the command line changed (--replicates, --steps, --set), recorded in the manifest.
     command_line: dict[str, Any] = field(default_factory=dict)
+    # The model as a function (scenario, seed, steps) -> outcomes, for callers that measure
+    # more than simulate's outcomes (a calibration's moments); None: simulate's outcomes.
+    measure: Callable[[Scenario, int, int | None], dict[str, float]] | None = None
 
     @property
     def name(self) -> str:
@@ -142,11 +146,14 @@ class Sweep:
         """
         spec = self.spec.model_dump(mode="json", exclude={"replicates", "outcomes", "name"})
         spec.pop("base")
-        return {
+        identity = {
             "abm_version": abm.__version__,
             "sweep": spec,
             "base_scenario": self.base.model_dump(mode="json"),
         }
+        if self.measure is not None:
+            identity["measure"] = repr(self.measure)
+        return identity
 
     def fingerprint(self) -> str:
         """A hash of :meth:`identity`."""

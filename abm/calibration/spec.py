@@ -236,7 +236,10 @@ class Calibration:
         """What must not change for results in one folder to belong together."""
         return {
             "abm_version": abm.__version__,
-            "calibration": self.spec.model_dump(mode="json", by_alias=True, exclude={"name"}),
+            # The search in force stands for the file's search and fast blocks.
+            "calibration": self.spec.model_dump(
+                mode="json", by_alias=True, exclude={"name", "search", "fast"}
+            ),
             "search": self.search.model_dump(mode="json"),
             "base_scenario": self.base.model_dump(mode="json"),
         }

@@ -352,9 +352,10 @@ class Collective(mesa.Agent):
         self.spec = spec
         self.rule = LEVERS[spec.lever]
         self.target = model.spec.platform_index(spec.target)
-        self.redirect = (
-            model.spec.platform_index(spec.redirect_to) if spec.redirect_to is not None else None
-        )
+        # Where its members' data goes besides the target: only a lever that redirects
+        # sends data to ``redirect_to`` (a strike that names one sends nothing there).
+        redirects = spec.redirect_to is not None and self.rule.action is Action.REDIRECT
+        self.redirect = model.spec.platform_index(spec.redirect_to) if redirects else None
         self.off = off  # switched off in this (twin) world: never launches
         self.state = CampaignState.WAITING
         self.ended_reason = ""

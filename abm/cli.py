@@ -19,6 +19,7 @@ from typer.core import TyperCommand
 
 import abm
 from abm.scenario import ScenarioError, load_scenario
+from abm.words import plural
 
 if TYPE_CHECKING:
     from abm.sweep import ExecutorKind
@@ -263,7 +264,7 @@ def _run_replicates(spec: Any, n: int, out: Path, report: bool, changes: list) -
     if report:
         extra["report.html"] = lambda path: write_report(results[0], path, summary, seeds)
     folder = write_replicates(results, summary, out, extra)
-    typer.echo(f"wrote {folder} ({n} seeds; mean and 95% interval)")
+    typer.echo(f"wrote {folder} ({plural(n, 'seed')}; mean and 95% interval)")
     _print_answers(with_replicates(results[0], summary, seeds))
     for row in summary.itertuples():
         typer.echo(f"  {row.outcome:40s} {row.mean: .4f}  [{row.low: .4f}, {row.high: .4f}]")
@@ -287,7 +288,8 @@ def validate(
         check_memory(spec, path)
         check_files(spec, path)
         validate_check(spec, path)
-        typer.echo(f"{path}: ok ({spec.population.n_users} users, {spec.steps} steps)")
+        users, steps_ = plural(spec.population.n_users, "user"), plural(spec.steps, "step")
+        typer.echo(f"{path}: ok ({users}, {steps_})")
 
 
 @app.command()

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from abm import twins
+from abm.bargaining import ROUND_TABLE
 from abm.behaviour import Action
 from abm.levers import LEVERS
 from abm.scenario import TaskName
@@ -70,6 +71,10 @@ INTERVENED = Where(
     lambda s, p: twins.measures_interventions(s),
 )
 MEASURED_SIGNALS = Where("twins on, signal levers", lambda s, c: _twins_on(s) and SIGNALS(s, c))
+FILTERS = Where("platforms that filter poison", lambda s, p: p.filter_poison)
+MEASURED_FILTERS = Where(
+    "twins on, platforms that filter poison", lambda s, p: _twins_on(s) and p.filter_poison
+)
 VALUED = Where(
     "valuation on, 1-5 collectives",
     lambda s, c: s.measurement.valuation and 0 < len(s.collectives) <= 5,
@@ -138,6 +143,13 @@ SERIES: tuple[Series, ...] = (
            lambda m, p: float(p.new_samples)),
     Series("unlearning_cost", "platform", "samples", "Samples retrained for deletions, cumulative.",
            lambda m, p: float(p.unlearning_cost)),
+    Series("filtered", "platform", "samples",
+           "Samples its poison filter dropped, cumulative.",
+           lambda m, p: float(p.filtered), FILTERS),
+    Series("filter_quality_cost", "platform", "score",
+           "Its quality in the twin with its poison filter off minus in the real world: "
+           "what the filter cost it (signed; negative: the filter protected it).",
+           lambda m, p: p.filter_quality_cost, MEASURED_FILTERS),
     Series("quality_without_interventions", "platform", "score",
            "Quality in the twin world without the scenario's interventions (policy "
            "changes, AI substitutes).",
@@ -333,6 +345,14 @@ OUTCOMES: tuple[Outcome, ...] = (
     Outcome("countermeasure_cost", "platform", "utility",
             "What filtering poison and incentives to stay cost the platform.",
             lambda m, p, t: float(p.countermeasure_cost)),
+    Outcome("filter_quality_cost", "platform", "score",
+            "Its quality at the last step with its poison filter off (a twin) minus on: "
+            "the filter's collateral, net of the poison it kept out (signed).",
+            lambda m, p, t: float(_col(t, "filter_quality_cost", p.name).iloc[-1]),
+            MEASURED_FILTERS),
+    Outcome("data_filtered", "platform", "samples",
+            "Samples its poison filter dropped over the run.",
+            lambda m, p, t: float(p.filtered), FILTERS),
     Outcome("intervention_quality_effect", "platform", "score",
             "Quality at the last step minus in the twin without the scenario's "
             "interventions: what they changed (signed).",
@@ -480,4 +500,9 @@ def reference_markdown() -> str:
         for d in table:
             meaning = d.meaning + (f" Empty {d.empty}." if getattr(d, "empty", "") else "")
             lines.append(f"| `{d.name}` | {d.per} | {d.unit} | {d.applies.label} | {meaning} |")
+    lines += ["", "## Bargaining rounds (bargaining.csv)", "",
+              "One row per round (docs/model.md, Bargaining); the report's table shows the "
+              "headers in words.", "",
+              "| column | header | unit | meaning |", "|---|---|---|---|"]  # fmt: skip
+    lines += [f"| `{c.name}` | {c.header} | {c.unit} | {c.meaning} |" for c in ROUND_TABLE]
     return "\n".join(lines)

@@ -105,10 +105,35 @@ def measures_interventions(spec: Scenario) -> bool:
 
 
 def build_all(real: World) -> list[World]:
-    """Every twin the scenario asks for: per collective (:func:`plan`), or without events."""
+    """Every twin the scenario asks for: per collective (:func:`plan`), or without events.
+
+    After them comes one twin per platform that filters poison, with its filter off
+    (:func:`unfiltered`), kept by platform in ``real.unfiltered``.
+    """
     if measures_interventions(real.spec):
-        return [build(real, frozenset(), without_interventions(real.spec))]
-    return [build(real, off) for off in plan(real)]
+        worlds = [build(real, frozenset(), without_interventions(real.spec))]
+    else:
+        worlds = [build(real, off) for off in plan(real)]
+    real.unfiltered = {p: unfiltered(real, p) for p in filter_plan(real)}
+    return worlds + list(real.unfiltered.values())
+
+
+def filter_plan(model: World) -> list[int]:
+    """The platforms whose poison filter is measured against a twin with it off."""
+    if TwinMode(model.spec.measurement.twins) is TwinMode.OFF:
+        return []
+    return [p.index for p in model.platforms if p.filter is not None]
+
+
+def unfiltered(real: World, platform: int) -> World:
+    """A twin of ``real`` in which ``platform`` keeps every row it receives (no filter).
+
+    Everything else is the real world's, campaigns included: the twin differs only by
+    the countermeasure, so what the filter cost (or saved) is read off the pair.
+    """
+    twin = build(real, frozenset())
+    twin.platforms[platform].filter = None
+    return twin
 
 
 def intervention_twin(real: World) -> World:
@@ -150,6 +175,10 @@ def measure(real: World, twin: World, c_index: int) -> Effects:
     on_real = float(np.count_nonzero(real.users.platform == p.index))
     on_twin = float(np.count_nonzero(twin.users.platform == p.index))
     members = c.members
+    # The loss by channel (``abm/bargaining.py``): quality on the users kept, users lost
+    # at what each would have paid, and what is on the platform's books (list price
+    # changes, costs), so revenue = v N dq + dN (p_twin + v q_twin) + booked.
+    booked = on_real * (q.list_price - p.list_price) + (p.costs - q.costs)
     e = Effects(
         twin_quality=q.quality,
         quality=q.quality - p.quality,
@@ -161,14 +190,26 @@ def measure(real: World, twin: World, c_index: int) -> Effects:
         revenue=q.revenue - p.revenue,
         member_cost=float(twin.payoffs()[members].sum() - real.payoffs()[members].sum()),
         groups=q.group_quality - p.group_quality,
+        quality_se=p.quality_se,
+        users_on=on_real,
+        twin_price=q.list_price,
+        booked=booked,
     )
     if c.redirect is not None:
         e.lift = real.platforms[c.redirect].quality - twin.platforms[c.redirect].quality
     return e
 
 
+def measure_filters(real: World) -> None:
+    """What each platform's poison filter cost it this step: its twin without minus with."""
+    for p, twin in real.unfiltered.items():
+        platform = real.platforms[p]
+        platform.filter_quality_cost = twin.platforms[p].quality - platform.quality
+
+
 def measure_all(real: World) -> None:
     """Every collective's effects against its own twin (or the joint one), this step."""
+    measure_filters(real)
     worlds = plan(real)
     for c in real.collectives:
         if c.rule.signal:  # the signal's success is the real world's, twins or not
@@ -177,11 +218,11 @@ def measure_all(real: World) -> None:
         return
     for c in real.collectives:
         own = frozenset({c.index})
-        twin = real.twins[worlds.index(own)] if own in worlds else real.twins[-1]
+        # The joint twin is the last of the collectives' (filter twins come after).
+        twin = real.twins[worlds.index(own) if own in worlds else len(worlds) - 1]
         c.effects = measure(real, twin, c.index)
         c.cost += c.effects.member_cost
         if c.active:
-            c.round_loss.append(c.effects.revenue)
-            c.round_cost.append(c.effects.member_cost)
+            c.round.append(c.effects)
         if c.rule.signal:
             c.natural_success = c.success(twin)

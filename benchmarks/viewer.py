@@ -124,8 +124,10 @@ def measure_server(scenario: Path, steps: int, users: int | None) -> list[float]
     try:
         if users is not None:
             rc.find(v.Slider, label=label("population.n_users")).widget.v_model = users
+            start = time.perf_counter()
             with quiet:
                 rc.find(v.Btn, children=["Reset"]).widget.click()
+            print(f"reset to {users:,} users: {time.perf_counter() - start:.3f} s")
             if notices := [str(a.children) for a in rc.find(v.Alert).widgets]:
                 raise SystemExit(f"users slider not applied: {notices}")
         step = rc.find(v.Btn, children=["Step"]).widget

@@ -133,3 +133,24 @@ def test_signal_outcomes_are_net_of_chance_and_an_empty_planting_is_zero() -> No
     assert o["mean_signal_lift[c]"] < o["mean_signal_success[c]"]  # ...and is taken off
     empty = _run("plant_signal", size=0.0).outcomes
     assert empty["mean_signal_lift[c]"] == 0.0 and empty["final_signal_lift[c]"] == 0.0
+
+
+def test_an_undefined_leverage_is_empty_in_outcomes_csv_and_the_report_says_why(tmp_path):
+    from abm.outputs import write_run
+    from abm.report import render
+
+    # Nobody contributes and platforms start empty: no model beats the majority class.
+    spec = small(
+        steps=4,
+        population={"n_users": 120, "samples_per_step": 0.0},
+        platforms=[{"name": "incumbent", "seed_data": 0}, {"name": "challenger", "seed_data": 0}],
+        collectives=[{"name": "c", "target": "incumbent", "lever": "strike", "size": 0.5}],
+        measurement={"valuation": False},
+    )
+    run = simulate(spec)
+    assert np.isnan(run.outcomes["mean_leverage[c]"])
+    assert run.outcomes["quality_effect[c]"] == 0.0  # defined: nothing was taken
+    folder = write_run(run, tmp_path)
+    rows = (folder / "outcomes.csv").read_text().splitlines()
+    assert "mean_leverage[c]," in rows  # an empty cell, not 0
+    assert "never beat the naive baseline" in render(run)

@@ -212,7 +212,7 @@ def load_sweep(
     )
     base = load_scenario(base_path, overrides, roots=roots)
     factors = [_factor(path, base, key, value) for key, value in spec.vary.items()]
-    outcomes = _outcomes(path, base, spec.outcomes)
+    outcomes = _outcomes(path, base, factors, spec.outcomes)
     points = make_points(factors, spec.design, spec.samples, spec.seed, spec.second_order)
     sweep = Sweep(path, spec, base, factors, points, outcomes, command_line)
     check_points(sweep)
@@ -275,10 +275,23 @@ def _apply(file: Path, base: Scenario, overrides: dict[str, Any], field: str) ->
         raise ScenarioError(file, field, f"{inner}{err.expected} (at {shown})") from None
 
 
-def _outcomes(file: Path, base: Scenario, wanted: list[str] | None) -> list[str]:
+def _outcomes(
+    file: Path, base: Scenario, factors: list[Factor], wanted: list[str] | None
+) -> list[str]:
+    """The outcomes to store: by default the base's; named ones must exist somewhere.
+
+    An outcome may exist at some design points only (``lift`` where a level of the lever
+    redirects data): it is known if the base or the base with one level of a listed factor
+    has it, and is empty in the runs where it does not exist.
+    """
     known = metrics.outcome_names(base)
     if wanted is None:
         return known
+    for factor in factors:
+        if factor.low is None:  # a list of levels: levers, tasks, switches
+            for level in factor.levels or ():
+                scenario = _apply(file, base, {factor.path: level}, f"vary.{factor.path}")
+                known += [n for n in metrics.outcome_names(scenario) if n not in known]
     import difflib
 
     for i, name in enumerate(wanted):
@@ -286,7 +299,9 @@ def _outcomes(file: Path, base: Scenario, wanted: list[str] | None) -> list[str]
             hint = difflib.get_close_matches(name, known, n=1)
             extra = f"; did you mean '{hint[0]}'?" if hint else ""
             raise ScenarioError(
-                file, f"outcomes[{i}]", f"an outcome of the base scenario, got '{name}'{extra}"
+                file,
+                f"outcomes[{i}]",
+                f"an outcome of the base scenario or a level it varies, got '{name}'{extra}",
             )
     return list(wanted)
 

@@ -446,6 +446,15 @@ def outcome_names(scenario: Any) -> list[str]:
     return names
 
 
+def series_names(scenario: Any) -> list[str]:
+    """The model-table columns a scenario's run will record (for calibration targets)."""
+    names = []
+    for s in SERIES:
+        entities = scenario.platforms if s.per == "platform" else scenario.collectives
+        names += [column(s.name, e.name) for e in entities if s.applies(scenario, e)]
+    return names
+
+
 def agent_table(model: World) -> pd.DataFrame:
     """One row per user, read straight from the state arrays."""
     u = model.users

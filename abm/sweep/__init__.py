@@ -73,7 +73,7 @@ def run_sweep(
     try:
         finished = len(store.finished())
         base, steps = sweep.base, sweep.spec.steps
-        tasks = (Task(run, base, steps) for run in store.pending())
+        tasks = (Task(run, base, steps, sweep.measure) for run in store.pending())
         with _Bar(progress, sweep.name, sweep.n_runs, finished) as bar:
             for outcome in execute(tasks, executor, jobs, scheduler):
                 if outcome.error is None:

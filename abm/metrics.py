@@ -80,7 +80,9 @@ class Outcome:
 
     An outcome exists only where it is defined (``applies``: signal success for signal
     levers, the receiver's lift for collectives that redirect data), so no outcome is
-    ever NaN.
+    ever NaN. ``bounds`` are the values it can take by construction (``None``: open on
+    that side); signed outcomes (effects, leverage, changes) are open unless a share
+    bounds them, and figures clip intervals only at these bounds.
     """
 
     name: str
@@ -89,6 +91,14 @@ class Outcome:
     meaning: str
     compute: Callable[[World, Any, pd.DataFrame], float]
     applies: Where = ALWAYS
+    bounds: tuple[float | None, float | None] = (None, None)
+
+
+# The bounds an outcome can take by construction.
+UNIT_RANGE = (0.0, 1.0)  # a share, a probability, a 0/1 flag
+SIGNED_SHARE = (-1.0, 1.0)  # the difference of two shares
+AT_MOST_ONE = (None, 1.0)  # a score: accuracy, R^2 or 1 - RMSE/4, never above 1
+NON_NEGATIVE = (0.0, None)  # counts, costs and payments
 
 
 def _users_on(model: World, p: Any) -> float:
@@ -236,29 +246,29 @@ def _last(series: str) -> Callable:
 
 OUTCOMES: tuple[Outcome, ...] = (
     Outcome("final_quality", "platform", "score", "Quality at the last step.",
-            lambda m, p, t: float(_col(t, "quality", p.name).iloc[-1])),
+            lambda m, p, t: float(_col(t, "quality", p.name).iloc[-1]), bounds=AT_MOST_ONE),
     Outcome("quality_change", "platform", "score", "Quality at the end minus at the start.",
             _first_last("quality")),
     Outcome("final_hit_rate", "platform", "share",
             "Hit rate at 10 at the last step (ratings tasks).",
-            lambda m, p, t: float(_col(t, "hit_rate", p.name).iloc[-1]), RANKED),
+            lambda m, p, t: float(_col(t, "hit_rate", p.name).iloc[-1]), RANKED, UNIT_RANGE),
     Outcome("final_share", "platform", "share", "Market share at the last step.",
-            lambda m, p, t: float(_col(t, "share", p.name).iloc[-1])),
+            lambda m, p, t: float(_col(t, "share", p.name).iloc[-1]), bounds=UNIT_RANGE),
     Outcome("share_change", "platform", "share", "Market share at the end minus at the start.",
-            _first_last("share")),
+            _first_last("share"), bounds=SIGNED_SHARE),
     Outcome("mean_revenue", "platform", "utility / step", "Revenue per step over the run.",
             lambda m, p, t: float(_col(t, "revenue", p.name).iloc[1:].mean())),
     Outcome("data_received", "platform", "samples", "Samples routed to it over the run.",
-            lambda m, p, t: float(p.received)),
+            lambda m, p, t: float(p.received), bounds=NON_NEGATIVE),
     Outcome("unlearning_cost", "platform", "samples", "Samples retrained because of deletions.",
-            lambda m, p, t: float(p.unlearning_cost)),
+            lambda m, p, t: float(p.unlearning_cost), bounds=NON_NEGATIVE),
     Outcome("dividends_paid", "platform", "utility", "Dividends paid to collectives.",
-            lambda m, p, t: float(p.dividends_paid)),
+            lambda m, p, t: float(p.dividends_paid), bounds=NON_NEGATIVE),
     Outcome("countermeasure_cost", "platform", "utility",
             "What filtering poison and incentives to stay cost the platform.",
-            lambda m, p, t: float(p.countermeasure_cost)),
+            lambda m, p, t: float(p.countermeasure_cost), bounds=NON_NEGATIVE),
     Outcome("peak_participation", "collective", "share", "Highest share of users acting.",
-            lambda m, c, t: float(_col(t, "participation", c.name).max())),
+            lambda m, c, t: float(_col(t, "participation", c.name).max()), bounds=UNIT_RANGE),
     Outcome("mean_leverage", "collective", "share of gap",
             "Mean leverage over the steps the campaign ran (signed).",
             _while_active("leverage"), MEASURED),
@@ -269,10 +279,10 @@ OUTCOMES: tuple[Outcome, ...] = (
             _while_active("quality_effect"), MEASURED),
     Outcome("hit_rate_effect", "collective", "share",
             "Mean hit rate at 10 the campaign took from its target while it ran.",
-            _while_active("hit_rate_effect"), MEASURED_RANKED),
+            _while_active("hit_rate_effect"), MEASURED_RANKED, SIGNED_SHARE),
     Outcome("share_effect", "collective", "share",
             "Mean market share the campaign took from its target while it ran.",
-            _while_active("share_effect"), MEASURED),
+            _while_active("share_effect"), MEASURED, SIGNED_SHARE),
     Outcome("revenue_effect", "collective", "utility / step",
             "Mean revenue per step the campaign cost its target while it ran.",
             _while_active("revenue_effect"), MEASURED),
@@ -283,12 +293,12 @@ OUTCOMES: tuple[Outcome, ...] = (
             "Mean quality the campaign gave the platform it redirects to, while it ran.",
             _while_active("lift"), REDIRECTS),
     Outcome("final_signal_success", "collective", "share", "Signal success at the last step.",
-            _last("signal_success"), SIGNALS),
+            _last("signal_success"), SIGNALS, UNIT_RANGE),
     Outcome("mean_signal_success", "collective", "share",
             "Mean signal success while the campaign ran.",
-            _while_active("signal_success"), SIGNALS),
+            _while_active("signal_success"), SIGNALS, UNIT_RANGE),
     Outcome("concession", "collective", "0/1", "Whether the target conceded the demand.",
-            lambda m, c, t: float(c.concession)),
+            lambda m, c, t: float(c.concession), bounds=UNIT_RANGE),
     Outcome("dividend", "collective", "utility", "Dividend won, cumulative.",
             lambda m, c, t: c.dividend),
     Outcome("member_cost", "collective", "utility",

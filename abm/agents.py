@@ -37,6 +37,7 @@ from abm.learning import (
     hit_rate,
     make_learner,
 )
+from abm.learning.sanitise import LossFilter
 from abm.levers import LEVERS
 from abm.network import CsrNetwork
 from abm.streams import Draw
@@ -110,6 +111,7 @@ class World(Protocol):
     root: int  # the seed every random stream derives from (``abm/streams.py``)
     real: World | None  # a twin's real world; None in the real world
     twins: list[World]
+    unfiltered: dict[int, World]  # a real world's twins without one platform's poison filter
     drawn: dict[tuple, np.ndarray]  # this step's uniforms over users, shared by all worlds
     steps: int  # Mesa's step counter
     random: random.Random  # Mesa's own generator (the network space uses it)
@@ -223,6 +225,8 @@ class Platform(mesa.Agent):
         self.deleted = 0  # samples removed by deletion requests, cumulative
         self.expired = 0  # samples dropped by the retention window, cumulative
         self.filtered = 0  # samples dropped by poison filtering, cumulative
+        self.filter: LossFilter | None = None  # the poison filter, if it pays for one
+        self.filter_quality_cost = 0.0  # quality with the filter off minus on (its twin's)
         self.new_samples = 0  # samples routed here this step
         self.unlearning_cost = 0  # samples retrained because of deletions, cumulative
         self.substitute: float | None = None  # an AI substitute's quality, once released
@@ -240,14 +244,31 @@ class Platform(mesa.Agent):
     def seed(self) -> None:
         """Start from ``seed_data`` rows of the platform's own (no contributor), fit, score."""
         task, k = self.model.task, self.spec.seed_data
+        sample = np.zeros(0, np.int64)
         if k:
             rng = self.model.draw(Draw.SETUP_PLATFORM, self.index, 1)
             sample = rng.integers(0, task.n_train, k)
             self.pool.add(sample, task.y_train[sample], -1, -1, -1, Alteration.NONE)
             self.received += k
             self._fit(rng)
+        if self.spec.filter_poison:
+            self.filter = self._poison_filter(sample)
         self.evaluate()
         self.initial_quality = self.quality
+
+    def _poison_filter(self, seeded: np.ndarray) -> LossFilter:
+        """The poison filter, calibrated on trusted rows of its own it never trains on.
+
+        They are drawn, from the rows its seed data comes from and apart from them, on a
+        stream of their own: filtering changes no other draw (``learning/sanitise.py``).
+        """
+        task, spec = self.model.task, self.spec
+        free = np.setdiff1d(np.arange(task.n_train), seeded)
+        rng = self.model.draw(Draw.SETUP_PLATFORM, self.index, 2)
+        rows = rng.choice(free, size=min(spec.filter_calibration, free.size), replace=False)
+        return LossFilter(
+            task.X_train[rows], task.y_train[rows], spec.filter_drop, task.kind, task.n_classes
+        )
 
     def evaluate(self) -> None:
         """Held-out quality overall and as experienced by each user group.
@@ -273,12 +294,12 @@ class Platform(mesa.Agent):
     def receive(self, batch: Contributions, rows: np.ndarray) -> None:
         """Take this step's ``rows`` of ``batch``, filtering suspected poison if it pays to."""
         self.received += rows.size
-        if self.spec.filter_poison and rows.size and self.trainer.is_fitted:
-            # Countermeasure: drop rows whose label the current model disputes.
-            disputed = self.trainer.predict(batch.features(rows)) != batch.y_sent[rows]
-            self.filtered += int(disputed.sum())
+        if self.filter is not None and rows.size and self.trainer.is_fitted:
+            # Countermeasure: drop rows too unlikely under the current model to be clean.
+            suspect = self.filter.suspect(self.trainer, batch.features(rows), batch.y_sent[rows])
+            self.filtered += int(suspect.sum())
             self.pay(self.spec.filter_cost)
-            rows = rows[~disputed]
+            rows = rows[~suspect]
         batch.add_to(self.pool, rows)
         self.new_samples = rows.size
 
@@ -352,9 +373,10 @@ class Collective(mesa.Agent):
         self.spec = spec
         self.rule = LEVERS[spec.lever]
         self.target = model.spec.platform_index(spec.target)
-        self.redirect = (
-            model.spec.platform_index(spec.redirect_to) if spec.redirect_to is not None else None
-        )
+        # Where its members' data goes besides the target: only a lever that redirects
+        # sends data to ``redirect_to`` (a strike that names one sends nothing there).
+        redirects = spec.redirect_to is not None and self.rule.action is Action.REDIRECT
+        self.redirect = model.spec.platform_index(spec.redirect_to) if redirects else None
         self.off = off  # switched off in this (twin) world: never launches
         self.state = CampaignState.WAITING
         self.ended_reason = ""

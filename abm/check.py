@@ -13,15 +13,19 @@ which changes no other outcome and is most of a small run's cost. The check pass
 when the interval excludes 0 on the declared side (``direction: lower`` needs
 ``hi < 0``, ``higher`` needs ``lo > 0``).
 
-:func:`run_check` is pure (no I/O); ``abm check`` prints :func:`summary_line`.
+:func:`run_check` is pure (no I/O); ``abm check`` prints :func:`summary_line` and, with
+``--out``, writes the per-seed numbers with :func:`write_checks`.
 """
 
 from __future__ import annotations
 
 import difflib
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -40,6 +44,7 @@ class CheckResult:
     name: str
     outcome: str
     direction: Direction
+    versus: dict[str, Any]  # check.versus: what "without" sets
     seeds: list[int]
     with_lever: np.ndarray  # the outcome per seed, lever on
     without: np.ndarray  # the outcome per seed, lever off (check.versus applied)
@@ -99,7 +104,10 @@ def validate_check(scenario: Scenario, file: str | Path | None = None) -> None:
 
 
 def run_check(
-    scenario: Scenario, seeds: int | None = None, steps: int | None = None
+    scenario: Scenario,
+    seeds: int | None = None,
+    steps: int | None = None,
+    progress: Callable[[], None] | None = None,
 ) -> CheckResult:
     """Run the scenario and its lever-off version on paired seeds.
 
@@ -107,6 +115,7 @@ def run_check(
         scenario: A validated scenario with a ``check`` block.
         seeds: Number of paired seeds (default ``check.seeds``).
         steps: Overrides both runs' ``steps``.
+        progress: Called after each seed's pair of runs.
 
     Returns:
         The per-seed outcomes and the mean difference with its 95% t-interval.
@@ -125,12 +134,15 @@ def run_check(
     for seed in seed_list:
         on_values.append(simulate(scenario, seed=seed, steps=steps).outcomes[check.outcome])
         off_values.append(simulate(off, seed=seed, steps=steps).outcomes[check.outcome])
+        if progress is not None:
+            progress()
     on, off_ = np.asarray(on_values, float), np.asarray(off_values, float)
     mean, lo, hi = mean_ci(on - off_, CONFIDENCE)
     return CheckResult(
         name=scenario.name,
         outcome=check.outcome,
         direction=check.direction,
+        versus=dict(check.versus),
         seeds=seed_list,
         with_lever=on,
         without=off_,
@@ -147,11 +159,58 @@ def check_file(path: str | Path) -> CheckResult:
     return run_check(load_scenario(path))
 
 
+def versus_words(versus: dict[str, Any]) -> str:
+    """``check.versus`` as read in a verdict: ``collectives.strikers.size = 0``."""
+    return ", ".join(f"{k} = {v}" for k, v in versus.items())
+
+
 def summary_line(file: str, result: CheckResult) -> str:
-    """One line: file, outcome, expected direction, difference, interval, pass or fail."""
+    """One line: file, outcome, expected direction, difference, interval, pass or fail.
+
+    The comparison names what ``check.versus`` sets (a lever, a policy switch, a
+    shock), so the line says what the outcome was compared with.
+    """
     verdict = "pass" if result.passed else "FAIL"
     return (
-        f"{file}: {result.outcome} {result.direction.value} than without the lever: "
-        f"diff {result.mean:+.4g} [{result.lo:+.4g}, {result.hi:+.4g}] "
-        f"(95%, {len(result.seeds)} paired seeds) {verdict}"
+        f"{file}: {result.outcome} {result.direction.value} than with "
+        f"{versus_words(result.versus)}: diff {result.mean:+.4g} "
+        f"[{result.lo:+.4g}, {result.hi:+.4g}] (95%, {len(result.seeds)} paired seeds) {verdict}"
     )
+
+
+CHECK_COLUMNS = ["file", "scenario", "outcome", "direction", "versus", "n", "diff", "low",
+                 "high", "verdict"]  # fmt: skip
+SEED_COLUMNS = ["file", "replicate", "seed", "with", "without", "diff"]
+
+
+def write_checks(checked: list[tuple[str, CheckResult]], out_root: str | Path) -> Path:
+    """Write a new folder ``check-<time>`` under ``out_root`` and return its path.
+
+    Contents: ``checks.csv`` (one row per file: the verdict line's numbers),
+    ``seeds.csv`` (one row per file and paired seed: the outcome with and without, and
+    their difference) and ``manifest.yaml`` (version, commit, time).
+    """
+    import pandas as pd
+    import yaml
+
+    import abm
+    from abm.outputs import git_commit, new_folder
+
+    rows, per_seed = [], []
+    for file, r in checked:
+        verdict = "pass" if r.passed else "FAIL"
+        rows.append((file, r.name, r.outcome, r.direction.value, versus_words(r.versus),
+                     len(r.seeds), r.mean, r.lo, r.hi, verdict))  # fmt: skip
+        for i, seed in enumerate(r.seeds):
+            per_seed.append((file, i, seed, r.with_lever[i], r.without[i], r.diffs[i]))
+    info = {"abm_version": abm.__version__, "git_commit": git_commit(),
+            "written": datetime.now(UTC).isoformat(timespec="seconds"),
+            "files": [file for file, _ in checked]}  # fmt: skip
+
+    def write(tmp: Path) -> None:
+        pd.DataFrame(rows, columns=CHECK_COLUMNS).to_csv(tmp / "checks.csv", index=False)
+        pd.DataFrame(per_seed, columns=SEED_COLUMNS).to_csv(tmp / "seeds.csv", index=False)
+        (tmp / "manifest.yaml").write_text(yaml.safe_dump(info, sort_keys=False))
+
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    return new_folder(out_root, f"check-{stamp}", write)

@@ -12,22 +12,114 @@ import sys
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, get_args
 
 import typer
+from typer.core import TyperCommand
 
+import abm
 from abm.scenario import ScenarioError, load_scenario
+from abm.words import plural
 
 if TYPE_CHECKING:
     from abm.sweep import ExecutorKind
 
-app = typer.Typer(
+
+class PlainCommand(TyperCommand):
+    """A command whose help reads like any click or argparse tool's.
+
+    Typer labels values with Python types (``<int range>``, ``<list[str]>``, ``<path>``);
+    this gives each argument and option without an explicit ``metavar`` the upper-case
+    word click uses (``SCENARIO``, ``INTEGER``, ``PATH``, ``TEXT``), so every command,
+    including ones added later, shows the same plain help.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:  # noqa: D107 - the class says it
+        super().__init__(*args, **kwargs)
+        for param in self.params:
+            if param.metavar is None and not getattr(param, "is_flag", False):
+                param.metavar = _metavar(param)
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        """``[OPTIONS] SCENARIO``: arguments as click writes them (``[NAME]`` if optional)."""
+        pieces = [self.options_metavar] if self.options_metavar else []
+        for param in self.get_params(ctx):
+            if param.param_type_name == "argument":
+                pieces.append(param.metavar if param.required else f"[{param.metavar}]")
+        return pieces
+
+    def format_options(self, ctx: Any, formatter: Any) -> None:
+        """The Arguments and Options sections, each value named by its metavar alone."""
+        args, opts = [], []
+        for param in self.get_params(ctx):
+            record = param.get_help_record(ctx)
+            if record is None:
+                continue
+            if param.param_type_name == "argument":
+                args.append((param.metavar, record[1]))
+            else:
+                opts.append(record)
+        for title, rows in (("Arguments", args), ("Options", opts)):
+            if rows:
+                with formatter.section(title):
+                    formatter.write_dl(rows)
+
+
+WORDS = {int: "INTEGER", float: "FLOAT", str: "TEXT", bool: "BOOLEAN"}
+
+
+def _metavar(param: Any) -> str:
+    """Click's word for a value: the argument's name, else PATH, INTEGER, TEXT, ..."""
+    desc = param.type_descriptor
+    if param.param_type_name == "argument":
+        return param.name.upper() + ("..." if desc.is_list else "")
+    if desc.is_path:
+        return "PATH"
+    if desc.is_choice:
+        return "[" + "|".join(str(c) for c in desc.choices) + "]"
+    kind = desc.annotation
+    if desc.is_list:
+        kind = get_args(kind)[0]
+    if isinstance(kind, type) and issubclass(kind, Path):
+        return "PATH"
+    return WORDS.get(kind, "VALUE")
+
+
+class App(typer.Typer):
+    """The ``abm`` application: every command gets :class:`PlainCommand`'s help."""
+
+    def command(self, *args: Any, cls: type[TyperCommand] | None = None, **kwargs: Any) -> Any:
+        """Register a command (see :meth:`typer.Typer.command`) with plain help by default."""
+        return super().command(*args, cls=cls or PlainCommand, **kwargs)
+
+
+app = App(
     name="abm",
-    help="An agent-based simulator of data leverage.",
+    help="An agent-based simulator of data leverage: what a collective's strike, boycott, "
+    "data contribution or poisoning wins, and what it costs whom.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain help: no boxes, the terminal's own wrapping
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"abm {abm.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """An agent-based simulator of data leverage."""
+
 
 SCENARIOS = Path("scenarios")
 OutOption = Annotated[Path, typer.Option("--out", help="Output root folder.")]
@@ -40,7 +132,9 @@ RootOption = Annotated[
 ]
 SetOption = Annotated[
     list[str] | None,
-    typer.Option("--set", help="Override a field: path.to.field=value (repeatable)."),
+    typer.Option(
+        "--set", metavar="FIELD=VALUE", help="Override a field: path.to.field=value (repeatable)."
+    ),
 ]
 
 
@@ -106,20 +200,23 @@ def run(
     from abm.outputs import check_out_root, folder_name, write_run
     from abm.runner import RunFailed, check_files, check_memory, simulate
 
-    spec = load_scenario(scenario, _with_seed_steps(set_, seed, steps), extra_roots=root or ())
+    overrides = _with_seed_steps(set_, seed, steps)
+    spec = load_scenario(scenario, overrides, extra_roots=root or ())
+    changes = _changes(scenario, spec, root) if overrides else []
     # Everything that can fail before the run is checked before it.
     check_out_root(out)
     folder_name(spec.name, scenario)
     check_memory(spec, scenario)
     check_files(spec, scenario)
     if replicates is not None:
-        _run_replicates(spec, replicates, out, report)
+        _run_replicates(spec, replicates, out, report, changes)
         return
     try:
         result = simulate(spec, progress=True)
     except RunFailed as err:
         kept = write_run(err.result, out)
         fail(f"{scenario}: {err}; the steps computed are kept in {kept}", 1)
+    result.extra["changes"] = changes
     extra = {}
     if report:
         from abm.report import write_report
@@ -127,11 +224,27 @@ def run(
         extra["report.html"] = lambda path: write_report(result, path)
     folder = write_run(result, out, extra)
     typer.echo(f"wrote {folder}")
+    _print_answers(result)
     for name, value in result.outcomes.items():
         typer.echo(f"  {name:40s} {value: .4f}")
 
 
-def _run_replicates(spec: Any, n: int, out: Path, report: bool) -> None:
+def _changes(file: Path, spec: Any, root: list[Path] | None) -> list[tuple[str, Any, Any]]:
+    """The fields where the run differs from its file (``--set``, ``--seed``, ``--steps``)."""
+    from abm.scenario.paths import differences
+
+    return differences(load_scenario(file, extra_roots=root or ()), spec)
+
+
+def _print_answers(result: Any) -> None:
+    """The report's answer to the scenario's question, so the terminal shows it too."""
+    from abm.report import answers
+
+    for sentence in answers(result):
+        typer.echo(sentence)
+
+
+def _run_replicates(spec: Any, n: int, out: Path, report: bool, changes: list) -> None:
     """``abm run --replicates N``: paired seeds, every run kept, a summary with intervals."""
     from abm.outputs import write_replicates, write_run
     from abm.runner import RunFailed, simulate_replicates, summarise
@@ -141,14 +254,18 @@ def _run_replicates(spec: Any, n: int, out: Path, report: bool) -> None:
     except RunFailed as err:
         kept = write_run(err.result, out)
         fail(f"seed {err.result.seed}: {err}; the steps computed are kept in {kept}", 1)
-    summary = summarise(results)
-    extra = {}
-    if report:
-        from abm.report import write_report
+    from abm.report import with_replicates, write_report
 
-        extra["report.html"] = lambda path: write_report(results[0], path, summary=summary)
+    summary = summarise(results)
+    for r in results:
+        r.extra["changes"] = changes
+    extra = {}
+    seeds = [r.seed for r in results]
+    if report:
+        extra["report.html"] = lambda path: write_report(results[0], path, summary, seeds)
     folder = write_replicates(results, summary, out, extra)
-    typer.echo(f"wrote {folder} ({n} seeds; mean and 95% interval)")
+    typer.echo(f"wrote {folder} ({plural(n, 'seed')}; mean and 95% interval)")
+    _print_answers(with_replicates(results[0], summary, seeds))
     for row in summary.itertuples():
         typer.echo(f"  {row.outcome:40s} {row.mean: .4f}  [{row.low: .4f}, {row.high: .4f}]")
 
@@ -171,7 +288,8 @@ def validate(
         check_memory(spec, path)
         check_files(spec, path)
         validate_check(spec, path)
-        typer.echo(f"{path}: ok ({spec.population.n_users} users, {spec.steps} steps)")
+        users, steps_ = plural(spec.population.n_users, "user"), plural(spec.steps, "step")
+        typer.echo(f"{path}: ok ({users}, {steps_})")
 
 
 @app.command()
@@ -200,14 +318,18 @@ def sweep(
     ] = None,
     set_: Annotated[
         list[str] | None,
-        typer.Option("--set", help="Set a base-scenario field: path.to.field=value (repeatable)."),
+        typer.Option(
+            "--set",
+            metavar="FIELD=VALUE",
+            help="Set a base-scenario field: path.to.field=value (repeatable).",
+        ),
     ] = None,
 ) -> None:
     """Run a parameter sweep into OUT/<name>/ (rerun to resume; finished runs are kept).
 
-    ``--replicates``, ``--steps`` and ``--set`` shrink a sweep to try it first; they are
-    recorded in the manifest. ``--steps`` or ``--set`` make a different sweep (its folder
-    is OUT/<name>-cli-<hash>), so the full sweep's folder is never mixed with it.
+    --replicates, --steps and --set shrink a sweep to try it first; they are recorded in
+    the manifest. --steps or --set make a different sweep (its folder is
+    OUT/<name>-cli-<hash>), so the full sweep's folder is never mixed with it.
     """
     import os
 
@@ -265,21 +387,47 @@ def _executor_kind(executor: str, scheduler: str | None) -> ExecutorKind:
 
 @app.command()
 @user_errors
+def new(
+    name: Annotated[str, typer.Argument(help="Name of the new scenario (writes NAME.yaml here).")],
+    from_: Annotated[
+        str,
+        typer.Option(
+            "--from",
+            metavar="SCENARIO",
+            help="A reference scenario's name (abm list) or a scenario file to start from.",
+        ),
+    ] = "baseline",
+) -> None:
+    """Write NAME.yaml in the current folder: a commented starter scenario that runs as is."""
+    from abm.scenario.starter import write_starter
+
+    path = write_starter(name, from_)
+    typer.echo(f"wrote {path}: edit it, then run it with: abm run {path.name}")
+
+
+@app.command()
+@user_errors
 def figure(
     folder: Annotated[Path, typer.Argument(help="A sweep folder (outputs/sweeps/<name>).")],
     x: Annotated[
-        str | None, typer.Option(help="Varied field on the x axis (default: the first).")
+        str | None,
+        typer.Option(metavar="FIELD", help="Varied field on the x axis (default: the first)."),
     ] = None,
     hue: Annotated[
         str | None,
-        typer.Option(help="Varied field, one line per level (default: the second)."),
+        typer.Option(
+            metavar="FIELD", help="Varied field, one line per level (default: the second)."
+        ),
     ] = None,
     y: Annotated[
         list[str] | None,
-        typer.Option("--y", help="Outcome, one panel each (repeatable; default: all kept)."),
+        typer.Option(
+            "--y", metavar="OUTCOME", help="Outcome, a panel each (repeatable; default: all kept)."
+        ),
     ] = None,
     out: Annotated[
-        Path | None, typer.Option("--out", help="Figure file (default: FOLDER/figure.png).")
+        Path | None,
+        typer.Option("--out", metavar="FILE", help="Figure file (default: FOLDER/figure.png)."),
     ] = None,
 ) -> None:
     """Draw a sweep's outcomes against its varied fields: mean and 95% interval.
@@ -347,23 +495,25 @@ def compare(
     b: Annotated[
         Path, typer.Argument(help="Scenario compared with it (B); differences are B - A.")
     ],
-    replicates: Annotated[int, typer.Option(help="Paired replicates (seeds), >= 2 for CIs.")] = 10,
+    replicates: Annotated[int, typer.Option(help="Paired replicates (seeds), at least 2.")] = 10,
     steps: Annotated[int | None, typer.Option(help="Steps (default: each scenario's).")] = None,
     seed: Annotated[int | None, typer.Option(help="Root seed (default: A's seed).")] = None,
     out: OutOption = Path("outputs"),
     set_: SetOption = None,
     set_a: Annotated[
-        list[str] | None, typer.Option("--set-a", help="Override a field of A only.")
+        list[str] | None,
+        typer.Option("--set-a", metavar="FIELD=VALUE", help="Override a field of A only."),
     ] = None,
     set_b: Annotated[
-        list[str] | None, typer.Option("--set-b", help="Override a field of B only.")
+        list[str] | None,
+        typer.Option("--set-b", metavar="FIELD=VALUE", help="Override a field of B only."),
     ] = None,
     root: RootOption = None,
 ) -> None:
     """Run A and B on the same seeds; print and write outcome differences with 95% CIs.
 
-    ``--set`` applies to both scenarios; ``--set-a``/``--set-b`` to one, so a policy can
-    be compared with itself switched off: ``abm compare X.yaml X.yaml --set-b ...``.
+    --set applies to both scenarios; --set-a and --set-b to one, so a policy can be
+    compared with itself switched off: abm compare X.yaml X.yaml --set-b FIELD=VALUE.
     """
     from abm.compare import compare as run_comparison
     from abm.compare import format_table, write_comparison
@@ -372,8 +522,10 @@ def compare(
 
     spec_a = load_scenario(a, [*(set_ or []), *(set_a or [])], extra_roots=root or ())
     spec_b = load_scenario(b, [*(set_ or []), *(set_b or [])], extra_roots=root or ())
-    if replicates < 1:
-        raise ValueError(f"--replicates: a number >= 1, got {replicates}")
+    if replicates < 2:
+        raise ValueError(
+            f"--replicates: at least 2 paired seeds (a 95% interval needs two), got {replicates}"
+        )
     if steps is not None:
         spec_a = load_scenario(a, [*(set_ or []), *(set_a or []), f"steps={steps}"],
                                extra_roots=root or ())  # fmt: skip
@@ -484,34 +636,47 @@ def check(
         int | None, typer.Option(help="Paired seeds (default: each file's check.seeds).")
     ] = None,
     steps: Annotated[int | None, typer.Option(help="Steps (default: each scenario's).")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Also write checks.csv and seeds.csv to a new folder here."),
+    ] = None,
+    set_: SetOption = None,
     root: RootOption = None,
 ) -> None:
     """Run each scenario's check: its key outcome against the lever off, on paired seeds.
 
     One line per file with the difference (lever on minus off), its 95% t-interval and
     pass/fail; exit 1 if any fails, 2 on a bad file (all files are read before any run).
-    A file without a ``check`` block is listed and skipped.
+    A file without a check block is listed and skipped. Progress goes to stderr.
     """
-    from abm.check import run_check, summary_line, validate_check
-    from abm.runner import check_files, check_memory
+    from abm.check import run_check, summary_line, validate_check, write_checks
+    from abm.outputs import check_out_root
+    from abm.runner import Progress, check_files, check_memory
 
     if seeds is not None and seeds < 2:
         raise ValueError(f"--seeds: a number >= 2 (an interval needs two seeds), got {seeds}")
+    if out is not None:
+        check_out_root(out)
     specs = []
     for path in scenario:
-        spec = load_scenario(path, _with_seed_steps(None, None, steps), extra_roots=root or ())
+        spec = load_scenario(path, _with_seed_steps(set_, None, steps), extra_roots=root or ())
         check_memory(spec, path)
         check_files(spec, path)
         validate_check(spec, path)
         specs.append((path, spec))
-    failed = 0
+    failed, checked = 0, []
     for path, spec in specs:
         if spec.check is None:
             typer.echo(f"{path}: no check block, skipped")
             continue
-        result = run_check(spec, seeds=seeds)
+        n = seeds or spec.check.seeds
+        with Progress(True, n, spec.name, unit="seed") as advance:
+            result = run_check(spec, seeds=seeds, progress=advance)
         failed += not result.passed
+        checked.append((str(path), result))
         typer.echo(summary_line(str(path), result))
+    if out is not None and checked:
+        typer.echo(f"wrote {write_checks(checked, out)}")
     if failed:
         raise typer.Exit(1)
 

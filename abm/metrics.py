@@ -17,6 +17,7 @@ import mesa
 import numpy as np
 import pandas as pd
 
+from abm import twins
 from abm.behaviour import Action
 from abm.levers import LEVERS
 from abm.scenario import TaskName
@@ -47,12 +48,32 @@ def _twins_on(scenario: Any) -> bool:
     return scenario.measurement.twins != "off"
 
 
+def _redirects(collective: Any) -> bool:
+    """Whether the collective's lever sends data to ``redirect_to`` (not merely names it)."""
+    return LEVERS[collective.lever].action is Action.REDIRECT and collective.redirect_to is not None
+
+
 ALWAYS = Where("every run", lambda s, e: True)
 RANKED = Where("ratings tasks", lambda s, e: s.task.name in RANKED_TASKS)
 MEASURED = Where("twins on", lambda s, c: _twins_on(s))
 MEASURED_RANKED = Where("twins on, ratings tasks", lambda s, c: _twins_on(s) and RANKED(s, c))
-REDIRECTS = Where("twins on, CDC levers", lambda s, c: _twins_on(s) and c.redirect_to is not None)
+# User groups' quality is per-class recall weighted by each group's classes.
+MEASURED_GROUPS = Where(
+    "twins on, classification tasks", lambda s, c: _twins_on(s) and s.task.name not in RANKED_TASKS
+)
+REDIRECTS = Where(
+    "twins on, levers that redirect data", lambda s, c: _twins_on(s) and _redirects(c)
+)
 SIGNALS = Where("signal levers", lambda s, c: LEVERS[c.lever].signal)
+INTERVENED = Where(
+    "no collectives, interventions, twins on",
+    lambda s, p: twins.measures_interventions(s),
+)
+MEASURED_SIGNALS = Where("twins on, signal levers", lambda s, c: _twins_on(s) and SIGNALS(s, c))
+FILTERS = Where("platforms that filter poison", lambda s, p: p.filter_poison)
+MEASURED_FILTERS = Where(
+    "twins on, platforms that filter poison", lambda s, p: _twins_on(s) and p.filter_poison
+)
 VALUED = Where(
     "valuation on, 1-5 collectives",
     lambda s, c: s.measurement.valuation and 0 < len(s.collectives) <= 5,
@@ -79,10 +100,13 @@ class Outcome:
     """An end-of-run scalar for each platform or collective it applies to.
 
     An outcome exists only where it is defined (``applies``: signal success for signal
-    levers, the receiver's lift for collectives that redirect data), so no outcome is
-    ever NaN. ``bounds`` are the values it can take by construction (``None``: open on
-    that side); signed outcomes (effects, leverage, changes) are open unless a share
-    bounds them, and figures clip intervals only at these bounds.
+    levers, the receiver's lift for collectives that redirect data). Where it exists but
+    a run leaves it undefined (leverage when the target's model in the twin does not
+    beat the naive baseline), it is NaN, an empty cell in outcomes.csv, never 0, and
+    ``empty`` says when and why (the report shows it beside the dash). ``bounds`` are
+    the values it can take by construction (``None``: open on that side); signed
+    outcomes (effects, leverage, changes) are open unless a share bounds them, and
+    sweep figures and summaries clip intervals only at these bounds.
     """
 
     name: str
@@ -91,6 +115,7 @@ class Outcome:
     meaning: str
     compute: Callable[[World, Any, pd.DataFrame], float]
     applies: Where = ALWAYS
+    empty: str = ""
     bounds: tuple[float | None, float | None] = (None, None)
 
 
@@ -128,6 +153,25 @@ SERIES: tuple[Series, ...] = (
            lambda m, p: float(p.new_samples)),
     Series("unlearning_cost", "platform", "samples", "Samples retrained for deletions, cumulative.",
            lambda m, p: float(p.unlearning_cost)),
+    Series("filtered", "platform", "samples",
+           "Samples its poison filter dropped, cumulative.",
+           lambda m, p: float(p.filtered), FILTERS),
+    Series("filter_quality_cost", "platform", "score",
+           "Its quality in the twin with its poison filter off minus in the real world: "
+           "what the filter cost it (signed; negative: the filter protected it).",
+           lambda m, p: p.filter_quality_cost, MEASURED_FILTERS),
+    Series("quality_without_interventions", "platform", "score",
+           "Quality in the twin world without the scenario's interventions (policy "
+           "changes, AI substitutes).",
+           lambda m, p: twins.intervention_twin(m).platforms[p.index].quality, INTERVENED),
+    Series("share_without_interventions", "platform", "share",
+           "Market share in the twin world without the scenario's interventions.",
+           lambda m, p: _users_on(twins.intervention_twin(m), p) / m.n_users, INTERVENED),
+    Series("new_data_without_interventions", "platform", "samples",
+           "Samples routed to it this step in the twin world without the scenario's "
+           "interventions.",
+           lambda m, p: float(twins.intervention_twin(m).platforms[p.index].new_samples),
+           INTERVENED),
     Series("members", "collective", "share", "Share of users who are members.",
            lambda m, c: float(c.members.mean())),
     Series("participation", "collective", "share", "Share of users acting in the campaign.",
@@ -138,40 +182,45 @@ SERIES: tuple[Series, ...] = (
            lambda m, c: float(c.active)),
     Series("twin_quality", "collective", "score",
            "The target's quality in the twin world, where the campaign never ran.",
-           _effect("twin_quality")),
+           _effect("twin_quality"), MEASURED),
     Series("quality_effect", "collective", "score",
            "The target's quality in the twin minus in the real world (signed).",
-           _effect("quality")),
+           _effect("quality"), MEASURED),
     Series("twin_hit_rate", "collective", "share",
            "The target's hit rate at 10 in the twin world (ratings tasks).",
-           _effect("twin_hit_rate"), RANKED),
+           _effect("twin_hit_rate"), MEASURED_RANKED),
     Series("hit_rate_effect", "collective", "share",
            "The target's hit rate at 10 in the twin minus in the real world (signed; "
            "ratings tasks).",
-           _effect("hit_rate"), RANKED),
+           _effect("hit_rate"), MEASURED_RANKED),
     Series("leverage", "collective", "share of gap",
-           "Quality effect over the twin's gap above the naive baseline (signed).",
-           _effect("leverage")),
+           "Quality effect over the twin's gap above the naive baseline: the majority "
+           "class, or on ratings tasks the global mean rating (signed).",
+           _effect("leverage"), MEASURED),
     Series("share_effect", "collective", "share",
            "The target's market share in the twin minus in the real world.",
-           _effect("share")),
+           _effect("share"), MEASURED),
     Series("revenue_effect", "collective", "utility / step",
            "The target's revenue in the twin minus in the real world: its loss.",
-           _effect("revenue")),
+           _effect("revenue"), MEASURED),
     Series("member_cost", "collective", "utility / step",
            "Members' payoff in the twin minus in the real world: what acting costs them.",
-           _effect("member_cost")),
+           _effect("member_cost"), MEASURED),
     Series("lift", "collective", "score",
            "The receiving platform's quality in the real world minus in the twin (CDC).",
-           _effect("lift")),
+           _effect("lift"), REDIRECTS),
     Series("dividend", "collective", "utility", "Dividend won by bargaining, cumulative.",
            lambda m, c: c.dividend),
     Series("signal_success", "collective", "share",
            "Share of triggered held-out points the target labels as the collective wants.",
-           lambda m, c: c.signal_success),
+           lambda m, c: c.signal_success, SIGNALS),
     Series("natural_success", "collective", "share",
            "The same share in the twin world, where nobody planted the signal.",
-           lambda m, c: c.natural_success),
+           lambda m, c: c.natural_success, MEASURED_SIGNALS),
+    Series("signal_lift", "collective", "share",
+           "Signal success minus natural success: the share of triggered held-out points "
+           "the planting won over chance.",
+           lambda m, c: c.signal_success - c.natural_success, MEASURED_SIGNALS),
 )  # fmt: skip
 
 
@@ -224,25 +273,64 @@ def _first_last(series: str) -> Callable:
 
 
 def _while_active(series: str) -> Callable:
-    """Mean of a collective's series over the steps its campaign ran.
+    """Mean of a collective's series over the steps its campaign ran, where it is defined.
 
     0 if it never ran: the twin is then the real world and every effect is exactly 0.
+    NaN if it ran but the series was undefined (NaN) at every one of those steps.
     """
 
     def mean(m: World, c: Any, table: pd.DataFrame) -> float:
-        values = _col(table, series, c.name)[_col(table, "active", c.name) > 0].dropna()
-        return float(values.mean()) if len(values) else 0.0
+        ran = _col(table, "active", c.name) > 0
+        if not ran.any():
+            return 0.0
+        values = _col(table, series, c.name)[ran].dropna()
+        return float(values.mean()) if len(values) else float("nan")
 
     return mean
 
 
 def _last(series: str) -> Callable:
+    """A collective's series at the last step (NaN where it is undefined there)."""
+
     def last(m: World, c: Any, table: pd.DataFrame) -> float:
-        values = _col(table, series, c.name).dropna()
-        return float(values.iloc[-1]) if len(values) else 0.0
+        return float(_col(table, series, c.name).iloc[-1])
 
     return last
 
+
+def _minus_twin(series: str) -> Callable:
+    """A platform's series at the last step minus the same in the run without interventions."""
+
+    def effect(m: World, p: Any, table: pd.DataFrame) -> float:
+        real = _col(table, series, p.name).iloc[-1]
+        return float(real - _col(table, f"{series}_without_interventions", p.name).iloc[-1])
+
+    return effect
+
+
+FINAL_STEPS = 5  # a "final" signal outcome averages the last steps: one step is noise
+
+
+def _tail_mean(series: str, steps: int) -> Callable:
+    """Mean of a collective's series over the run's last ``steps`` steps (where defined)."""
+
+    def mean(m: World, c: Any, table: pd.DataFrame) -> float:
+        values = _col(table, series, c.name).iloc[1:].tail(steps).dropna()
+        return float(values.mean()) if len(values) else float("nan")
+
+    return mean
+
+
+def _worst_group(m: World, c: Any, table: pd.DataFrame) -> float:
+    """The largest per-group quality effect at the last step, signed (NaN: no groups)."""
+    groups = np.asarray(c.effects.groups, float)
+    return float(groups.max()) if groups.size else float("nan")
+
+
+NO_GAP = (
+    "when the target's model in the twin never beat the naive baseline while the "
+    "campaign ran: there was no learned quality to take away"
+)
 
 OUTCOMES: tuple[Outcome, ...] = (
     Outcome("final_quality", "platform", "score", "Quality at the last step.",
@@ -251,7 +339,7 @@ OUTCOMES: tuple[Outcome, ...] = (
             _first_last("quality")),
     Outcome("final_hit_rate", "platform", "share",
             "Hit rate at 10 at the last step (ratings tasks).",
-            lambda m, p, t: float(_col(t, "hit_rate", p.name).iloc[-1]), RANKED, UNIT_RANGE),
+            lambda m, p, t: float(_col(t, "hit_rate", p.name).iloc[-1]), RANKED, bounds=UNIT_RANGE),
     Outcome("final_share", "platform", "share", "Market share at the last step.",
             lambda m, p, t: float(_col(t, "share", p.name).iloc[-1]), bounds=UNIT_RANGE),
     Outcome("share_change", "platform", "share", "Market share at the end minus at the start.",
@@ -267,42 +355,81 @@ OUTCOMES: tuple[Outcome, ...] = (
     Outcome("countermeasure_cost", "platform", "utility",
             "What filtering poison and incentives to stay cost the platform.",
             lambda m, p, t: float(p.countermeasure_cost), bounds=NON_NEGATIVE),
+    Outcome("filter_quality_cost", "platform", "score",
+            "Its quality at the last step with its poison filter off (a twin) minus on: "
+            "the filter's collateral, net of the poison it kept out (signed).",
+            lambda m, p, t: float(_col(t, "filter_quality_cost", p.name).iloc[-1]),
+            MEASURED_FILTERS),
+    Outcome("data_filtered", "platform", "samples",
+            "Samples its poison filter dropped over the run.",
+            lambda m, p, t: float(p.filtered), FILTERS, bounds=NON_NEGATIVE),
+    Outcome("intervention_quality_effect", "platform", "score",
+            "Quality at the last step minus in the twin without the scenario's "
+            "interventions: what they changed (signed).",
+            _minus_twin("quality"), INTERVENED),
+    Outcome("intervention_share_effect", "platform", "share",
+            "Market share at the last step minus in the twin without the scenario's "
+            "interventions: what they changed (signed).",
+            _minus_twin("share"), INTERVENED, bounds=SIGNED_SHARE),
+    Outcome("intervention_data_effect", "platform", "samples",
+            "Samples routed to it over the run minus in the twin without the scenario's "
+            "interventions (signed).",
+            lambda m, p, t: float(_col(t, "new_data", p.name).sum()
+                                  - _col(t, "new_data_without_interventions", p.name).sum()),
+            INTERVENED),
     Outcome("peak_participation", "collective", "share", "Highest share of users acting.",
             lambda m, c, t: float(_col(t, "participation", c.name).max()), bounds=UNIT_RANGE),
     Outcome("mean_leverage", "collective", "share of gap",
             "Mean leverage over the steps the campaign ran (signed).",
-            _while_active("leverage"), MEASURED),
+            _while_active("leverage"), MEASURED, NO_GAP),
     Outcome("final_leverage", "collective", "share of gap", "Leverage at the last step.",
-            _last("leverage"), MEASURED),
+            _last("leverage"), MEASURED,
+            "when the target's model in the twin did not beat the naive baseline "
+            "at the last step"),
     Outcome("quality_effect", "collective", "score",
             "Mean quality the campaign took from its target while it ran.",
             _while_active("quality_effect"), MEASURED),
     Outcome("hit_rate_effect", "collective", "share",
             "Mean hit rate at 10 the campaign took from its target while it ran.",
-            _while_active("hit_rate_effect"), MEASURED_RANKED, SIGNED_SHARE),
+            _while_active("hit_rate_effect"), MEASURED_RANKED, bounds=SIGNED_SHARE),
     Outcome("share_effect", "collective", "share",
             "Mean market share the campaign took from its target while it ran.",
-            _while_active("share_effect"), MEASURED, SIGNED_SHARE),
+            _while_active("share_effect"), MEASURED, bounds=SIGNED_SHARE),
     Outcome("revenue_effect", "collective", "utility / step",
             "Mean revenue per step the campaign cost its target while it ran.",
             _while_active("revenue_effect"), MEASURED),
     Outcome("worst_group_effect", "collective", "score",
-            "The largest quality effect on any user group at the last step.",
-            lambda m, c, t: float(np.max(c.effects.groups, initial=0.0)), MEASURED),
+            "The largest quality effect on any user group at the last step (signed: "
+            "negative when every group gained).",
+            _worst_group, MEASURED_GROUPS),
     Outcome("lift", "collective", "score",
             "Mean quality the campaign gave the platform it redirects to, while it ran.",
             _while_active("lift"), REDIRECTS),
     Outcome("final_signal_success", "collective", "share", "Signal success at the last step.",
-            _last("signal_success"), SIGNALS, UNIT_RANGE),
+            _last("signal_success"), SIGNALS, bounds=UNIT_RANGE),
     Outcome("mean_signal_success", "collective", "share",
             "Mean signal success while the campaign ran.",
-            _while_active("signal_success"), SIGNALS, UNIT_RANGE),
+            _while_active("signal_success"), SIGNALS, bounds=UNIT_RANGE),
+    Outcome("mean_signal_lift", "collective", "share",
+            "Mean signal lift (success minus natural success) while the campaign ran.",
+            _while_active("signal_lift"), MEASURED_SIGNALS, bounds=SIGNED_SHARE),
+    Outcome("final_signal_lift", "collective", "share",
+            f"Mean signal lift over the last {FINAL_STEPS} steps (one step's is noisy).",
+            _tail_mean("signal_lift", FINAL_STEPS), MEASURED_SIGNALS, bounds=SIGNED_SHARE),
     Outcome("concession", "collective", "0/1", "Whether the target conceded the demand.",
             lambda m, c, t: float(c.concession), bounds=UNIT_RANGE),
-    Outcome("dividend", "collective", "utility", "Dividend won, cumulative.",
+    Outcome("dividend", "collective", "utility / step",
+            "Dividend per step the target agreed to pay (0: none).",
+            lambda m, c, t: c.dividend_rate),
+    Outcome("dividend_total", "collective", "utility", "Dividends paid to it over the run.",
             lambda m, c, t: c.dividend),
-    Outcome("member_cost", "collective", "utility",
-            "What the campaign cost its members over the run (twin minus real payoffs).",
+    Outcome("member_cost", "collective", "utility / step",
+            "Mean cost per step of the campaign to its members while it ran (twin minus "
+            "real payoffs; negative: a gain).",
+            _while_active("member_cost"), MEASURED),
+    Outcome("member_cost_total", "collective", "utility",
+            "What the campaign cost its members over the whole run (twin minus real "
+            "payoffs).",
             lambda m, c, t: c.cost, MEASURED),
     Outcome("value", "collective", "score",
             "Shapley value of the collective's data (exact, over collectives).",
@@ -361,11 +488,17 @@ def reference_markdown() -> str:
         "Columns are named `name[entity]`, the entity being a platform or a collective of the",
         "scenario. Series are the columns of `model.csv` (one row per step); outcomes are the",
         "columns of `outcomes.csv` (one value per run), which sweeps and comparisons read.",
-        "A series or outcome exists only where it is defined (column *where*).",
+        "A series or outcome exists only where it is defined (column *where*): a series",
+        "that does not exist for a run is no column of its `model.csv`. An outcome that",
+        "exists may still be undefined in a run (its meaning says when): it is then empty",
+        "(a blank cell, NaN), never 0, and the report says why. Collective outcomes are per",
+        "step (a level, or a mean per step while the campaign ran); cumulative totals end",
+        "in `_total`.",
     ]
     head = ["", "| name | per | unit | where | meaning |", "|---|---|---|---|---|"]
     for title, table in (("Series (model.csv)", SERIES), ("Outcomes (outcomes.csv)", OUTCOMES)):
         lines += ["", f"## {title}", *head]
         for d in table:
-            lines.append(f"| `{d.name}` | {d.per} | {d.unit} | {d.applies.label} | {d.meaning} |")
+            meaning = d.meaning + (f" Empty {d.empty}." if getattr(d, "empty", "") else "")
+            lines.append(f"| `{d.name}` | {d.per} | {d.unit} | {d.applies.label} | {meaning} |")
     return "\n".join(lines)

@@ -27,7 +27,7 @@ import numpy as np
 from abm import behaviour, metrics, routing, streams, twins
 from abm.agents import Collective, Platform, UserState, place_users
 from abm.behaviour import NO_PLATFORM, Action
-from abm.learning import assign_slices, load_task, naive_learner_for
+from abm.learning import assign_slices, leverage_baseline_for, load_task
 from abm.network import build_graph
 from abm.scenario import EventAction, Scenario, with_overrides
 from abm.scenario.paths import keyword_overrides
@@ -77,15 +77,16 @@ class LeverageModel(mesa.Model):
             if self.task.kind == "classification"
             else np.zeros((0, 0))
         )
+        # The floor leverage is measured from (``learning.leverage_baseline_for``).
         self.naive_quality = (
-            naive_learner_for(self.task)
+            leverage_baseline_for(self.task)
             .fit(self.task.X_train, self.task.y_train, self.rng)
             .score(self.task.X_test, self.task.y_test)
         )
         self._populate(groups, off=frozenset())
 
         self.grid = place_users(self)  # users as Mesa agents on the network's cells
-        self.twins = [twins.build(self, off) for off in twins.plan(self)]
+        self.twins = twins.build_all(self)
         self.datacollector = metrics.build_datacollector(self)
         metrics.collect(self)
 

@@ -200,6 +200,12 @@ def write_run(result: RunResult, out_root: str | Path, extra_files: dict | None 
     return new_folder(out_root, f"{result.scenario.name}-{stamp}-seed{result.seed}{suffix}", write)
 
 
+SEEDS_NOTE = (
+    "replicate r ran with seed child r of numpy SeedSequence({root}) (the scenario's seed), "
+    "the seeds abm compare and sweeps give replicate r; none runs with {root} itself"
+)
+
+
 def write_replicates(
     results: list[RunResult],
     summary: pd.DataFrame,
@@ -208,22 +214,28 @@ def write_replicates(
 ) -> Path:
     """Write replicate runs into one new folder and return its path.
 
-    Contents: ``scenario.yaml`` (replicate 0's, resolved), ``manifest.yaml`` (root seed,
-    every replicate's seed, the summary), ``summary.csv`` (mean and 95% interval per
-    outcome) and ``runs/seed<seed>/``, each a complete run folder.
+    Contents: ``scenario.yaml`` (resolved, with the scenario's own seed), ``manifest.yaml``
+    (the scenario's seed as ``root_seed``, every replicate's seed, the summary),
+    ``summary.csv`` (mean and 95% interval per outcome) and ``runs/seed<seed>/``, each
+    a complete run folder.
     """
     first = results[0]
-    root_seed = first.scenario.seed
+    root_seed = first.extra.get("root_seed", first.scenario.seed)
     seeds = [r.seed for r in results]
 
     def write(tmp: Path) -> None:
-        (tmp / "scenario.yaml").write_text(dump_scenario(first.scenario))
+        # The scenario as run, with its own seed: rerunning it with --replicates N
+        # spawns the same seeds again.
+        root = first.scenario.model_copy(update={"seed": root_seed})
+        (tmp / "scenario.yaml").write_text(dump_scenario(root))
         info = {
             "abm_version": abm.__version__,
             "scenario": first.scenario.name,
             "replicates": len(results),
             "root_seed": root_seed,
             "seeds": seeds,
+            "seeds_note": SEEDS_NOTE.format(root=root_seed),
+            **changed_from_file(first),
             "steps": first.scenario.steps,
             "git_commit": git_commit(),
             "python": pyplatform.python_version(),
@@ -265,7 +277,9 @@ def manifest(result: RunResult) -> dict[str, Any]:
         "abm_version": abm.__version__,
         "scenario": result.scenario.name,
         "seed": result.seed,
+        **{k: result.extra[k] for k in ("root_seed", "replicate") if k in result.extra},
         "steps": result.scenario.steps,
+        **changed_from_file(result),
         "git_commit": git_commit(),
         "python": pyplatform.python_version(),
         "started": result.started,
@@ -274,6 +288,14 @@ def manifest(result: RunResult) -> dict[str, Any]:
         "outcomes": {k: (None if v != v else round(v, 6)) for k, v in result.outcomes.items()},
         **({"failed": True} if result.extra.get("failed") else {}),
     }
+
+
+def changed_from_file(result: RunResult) -> dict[str, Any]:
+    """``changed_from_file: {path: {file: x, run: y}}`` when overrides changed the run."""
+    changes = result.extra.get("changes") or []
+    if not changes:
+        return {}
+    return {"changed_from_file": {path: {"file": a, "run": b} for path, a, b in changes}}
 
 
 def git_commit() -> str | None:

@@ -22,21 +22,26 @@ import io
 import math
 import re
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
-from abm.metrics import OUTCOMES
+from abm import twins
+from abm.levers import LEVERS
+from abm.metrics import FINAL_STEPS, OUTCOMES
 from abm.runner import RunResult
-from abm.scenario import dump_scenario
+from abm.scenario import EventAction, Scenario, dump_scenario
 from abm.viz import plots
+from abm.words import plural, possessive
 
 STYLE = """
 body{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;color:#222;line-height:1.4}
 h1{font-size:1.5em} h2{font-size:1.2em;margin-top:1.6em}
-table{border-collapse:collapse;margin:.6em 0}
+table{border-collapse:collapse;margin:.6em 0;max-width:100%}
 td,th{border-bottom:1px solid #ddd;padding:4px 10px;text-align:left}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
 .plots img{width:48%;margin:1%} .muted{color:#666} .question,.answer{font-size:1.1em}
+.changes{background:#fff6dd;padding:.4em .6em}
 pre{background:#f6f6f6;padding:1em;overflow-x:auto;font-size:.85em}
 """
 
@@ -48,17 +53,17 @@ PLATFORM_COLUMNS = [
     ("share_change", "share change"),
     ("data_received", "samples received"),
 ]
-COLLECTIVE_COLUMNS = [
-    ("peak_participation", "peak participation"),
-    ("mean_leverage", "mean leverage (share of gap)"),
-    ("quality_effect", "quality taken"),
-    ("share_effect", "share taken"),
-    ("revenue_effect", "revenue taken / step"),
-    ("lift", "receiver's lift"),
-    ("mean_signal_success", "signal success"),
+COLLECTIVE_COLUMNS = [  # rows of the collectives table (one column per collective)
+    ("peak_participation", "peak participation (share of users)"),
+    ("mean_leverage", "mean leverage (share of the gap)"),
+    ("quality_effect", "quality taken (score)"),
+    ("share_effect", "market share taken"),
+    ("revenue_effect", "revenue taken (utility per step)"),
+    ("lift", "receiver's lift (score)"),
+    ("mean_signal_lift", "signal lift over chance (share)"),
     ("concession", "target conceded"),
-    ("dividend", "dividend won"),
-    ("value", "value of its data (Shapley)"),
+    ("dividend", "dividend won (utility per step)"),
+    ("value", "value of its data (Shapley, score)"),
 ]
 
 
@@ -117,6 +122,7 @@ def _interval(result: RunResult, key: str) -> tuple[float, float, float] | None:
 
 
 UNITS = {o.name: o.unit for o in OUTCOMES}
+OUTCOMES_BY_NAME = {o.name: o for o in OUTCOMES}
 
 LEVER_WORDS = {
     "strike": "strike",
@@ -130,11 +136,6 @@ LEVER_WORDS = {
     "plant_feature_only": "feature-only signal planting",
     "erase_signal": "signal erasure",
 }
-
-
-def possessive(name: str) -> str:
-    """``strikers`` -> ``strikers'``, ``union`` -> ``union's``."""
-    return f"{name}'" if name.endswith("s") else f"{name}'s"
 
 
 def _short(value: float) -> str:
@@ -164,7 +165,7 @@ def _dividend_clause(result: RunResult, name: str) -> str:
     conceded = _outcome(result, "concession", name)
     if won is not None and won[0] > 0:
         how = "the platform conceded" if conceded >= 1 else "in some replicates"
-        return f"it won a dividend of {_with_interval(won)} utility ({how})"
+        return f"it won a dividend of {_with_interval(won)} utility per step ({how})"
     if not s.policy.bargaining_rights:
         return "it won no dividend: no bargaining rights"
     if s.policy.bargaining_every == 0:
@@ -190,10 +191,15 @@ def _collective_answer(result: RunResult, c) -> str:
     magnitude = tuple(abs(v) for v in quality) if quality[0] < 0 else quality
     if quality[0] < 0:
         magnitude = (magnitude[0], magnitude[2], magnitude[1])
+    share = (
+        f"{_with_interval(leverage, percent=True)} of its gap over a naive baseline"
+        if leverage is not None and not math.isnan(leverage[0])
+        else "a share of its gap over a naive baseline that is undefined (the model in "
+        "the twin never beat that baseline)"
+    )
     parts = [
         f"{who} {verb} {_with_interval(magnitude)} of the {possessive(c.target)} held-out "
-        f"quality score, {_with_interval(leverage, percent=True)} of its gap over a naive "
-        "baseline"
+        f"quality score, {share}"
     ]
     hit = _interval(result, f"hit_rate_effect[{c.name}]")  # ratings tasks only
     if hit is not None:
@@ -208,11 +214,15 @@ def _collective_answer(result: RunResult, c) -> str:
     if lift is not None:
         parts.append(f"it lifted {possessive(c.redirect_to)} quality score by "
                      f"{_with_interval(lift)}")  # fmt: skip
-    signal = _interval(result, f"mean_signal_success[{c.name}]")
-    if signal is not None:
-        parts.append(f"its signal worked on {_with_interval(signal, percent=True)} of "
-                     "triggered held-out points")  # fmt: skip
-    cost = _interval(result, f"member_cost[{c.name}]")
+    signal = _interval(result, f"mean_signal_lift[{c.name}]")
+    final = _interval(result, f"final_signal_lift[{c.name}]")
+    if signal is not None and final is not None:
+        parts.append(f"its planting added {_with_interval(signal, percent=True)} of the "
+                     "triggered held-out points to those labelled as it wants, over chance "
+                     "(the twin's model, trained without it), while it ran, and "
+                     f"{_with_interval(final, percent=True)} over the last {FINAL_STEPS} "
+                     "steps")  # fmt: skip
+    cost = _interval(result, f"member_cost_total[{c.name}]")
     if cost is not None:
         if cost[0] >= 0:
             parts.append(f"it cost its members {_with_interval(cost)} utility over the run")
@@ -228,24 +238,146 @@ def _platform_answer(result: RunResult, p) -> str:
     final = _interval(result, f"final_quality[{p.name}]")
     share = _interval(result, f"final_share[{p.name}]")
     return (
-        f"Over {result.scenario.steps} steps, {possessive(p.name)} held-out quality score "
-        f"went from {_short(start)} to {_with_interval(final)}, and its market share ended "
+        f"Over {plural(result.scenario.steps, 'step')}, {possessive(p.name)} held-out quality "
+        f"score went from {_short(start)} to {_with_interval(final)}, and its market share ended "
         f"at {_with_interval(share, percent=True)}."
     )
 
 
 def answers(result: RunResult) -> list[str]:
-    """One plain sentence per collective (or per platform without any) answering the question."""
+    """Plain sentences answering the question: one per collective, else per platform.
+
+    A scenario without collectives but with interventions is answered against the same
+    run without them (a twin world, ``abm/twins.py``), with how fast the market moved.
+    """
     s = result.scenario
     if s.collectives:
         return [_collective_answer(result, c) for c in s.collectives]
+    if twins.measures_interventions(s):
+        said = [_intervention_answer(result, p) for p in s.platforms]
+        return [*said, timing(result)] if asks_when(s.question) else said
     return [_platform_answer(result, p) for p in s.platforms]
+
+
+WHEN = re.compile(r"\b(how (fast|quickly|soon|long)|when|how many steps)\b", re.IGNORECASE)
+
+
+def asks_when(question: str) -> bool:
+    """Whether a question asks about timing ("how fast?", "when?"): answered with times."""
+    return bool(WHEN.search(question or ""))
+
+
+def intervention_words(scenario: Scenario) -> str:
+    """The scenario's interventions in words: ``portability = 1.0 from step 15``."""
+    said = []
+    for e in scenario.events:
+        if e.action is EventAction.SET_POLICY:
+            change = ", ".join(f"{k} = {v}" for k, v in (e.policy or {}).items())
+            said.append(f"{change} from step {e.at}")
+        elif e.action is EventAction.AI_SUBSTITUTE:
+            said.append(f"an AI substitute for {e.platform} (quality {e.quality}) from step {e.at}")
+    return "; ".join(said)
+
+
+def _intervention_answer(result: RunResult, p) -> str:
+    share = _interval(result, f"final_share[{p.name}]")
+    moved = _interval(result, f"intervention_share_effect[{p.name}]")
+    quality = _interval(result, f"final_quality[{p.name}]")
+    changed = _interval(result, f"intervention_quality_effect[{p.name}]")
+    data = _interval(result, f"data_received[{p.name}]")
+    fewer = _interval(result, f"intervention_data_effect[{p.name}]")
+    return (
+        f"Against the same run without its interventions ({intervention_words(result.scenario)}),"
+        f" {possessive(p.name)} market share ended at {_percent(share[0])} instead of "
+        f"{_percent(share[0] - moved[0])} (a change of {_points(moved)}), its held-out "
+        f"quality score at {_short(quality[0])} instead of {_short(quality[0] - changed[0])} "
+        f"(a change of {_signed(changed)}), and it received {_short(data[0])} samples of "
+        f"data instead of {_short(data[0] - fewer[0])} ({_signed(fewer)})."
+    )
+
+
+def _points(value: tuple[float, float, float]) -> str:
+    """A signed change of share in percentage points, with its interval when there is one."""
+    mean, low, high = (100 * v for v in value)
+    text = f"{mean:+.3g} percentage points"
+    if not (math.isnan(low) or math.isnan(high)):
+        text += f", 95% interval {low:+.3g} to {high:+.3g}"
+    return text
+
+
+def _plus(value: float) -> str:
+    return ("+" if value > 0 else "") + _short(value)
+
+
+def _signed(value: tuple[float, float, float]) -> str:
+    """A signed change (``+0.05``, ``-317``), with its interval when there is one."""
+    mean, low, high = value
+    text = _plus(mean)
+    if not (math.isnan(low) or math.isnan(high)):
+        text += f", 95% interval {_plus(low)} to {_plus(high)}"
+    return text
+
+
+def steps_to(effect: pd.Series, at: int, share: float) -> int | None:
+    """Steps after step ``at`` until ``effect`` first reached ``share`` of its final value.
+
+    ``effect`` is indexed by the model table's step (row ``r``: after ``r`` steps), so an
+    event at step ``at`` shows first in row ``at + 1``: one step after it. ``None`` when
+    the final value is 0 (nothing moved).
+    """
+    final = float(effect.iloc[-1])
+    if final == 0:
+        return None
+    after = effect[effect.index > at]
+    reached = after[after / final >= share]
+    return int(reached.index[0]) - at if len(reached) else None
+
+
+def timing(result: RunResult) -> str:
+    """How fast the interventions moved the market, read off the per-step shares.
+
+    For the platform whose share they moved most: the steps after the first intervention
+    until half and nine tenths of the final difference from the run without them had
+    appeared, and the step its share crossed half of the market, if it did.
+    """
+    s, table = result.scenario, result.model_table
+    at = min(e.at for e in s.events if e.action in twins.INTERVENTIONS)
+    effects = {
+        p.name: table[f"share[{p.name}]"] - table[f"share_without_interventions[{p.name}]"]
+        for p in s.platforms
+    }
+    name = max(effects, key=lambda n: abs(effects[n].iloc[-1]))
+    half, most = steps_to(effects[name], at, 0.5), steps_to(effects[name], at, 0.9)
+    which = " (replicate 0)" if "summary" in result.extra else ""
+    if half is None:
+        return (f"How fast: the interventions moved no platform's market share{which}; the "
+                "run ends with the same shares as the run without them.")  # fmt: skip
+    text = (
+        f"How fast{which}: {possessive(name)} market share had moved half of its final "
+        f"difference from the run without interventions {plural(half, 'step')} after the "
+        f"first one (step {at}), and nine tenths of it after "
+        f"{plural(most, 'step') if most is not None else 'the last step'}"
+    )
+    share = table[f"share[{name}]"]
+    side = (share > 0.5)[share.index >= at]
+    flips = side[side != side.iloc[0]]
+    if len(flips):
+        way = "fell below" if side.iloc[0] else "rose above"
+        text += (f"; its share {way} half of the market "
+                 f"{plural(int(flips.index[0]) - at, 'step')} after it")  # fmt: skip
+    return text + "."
 
 
 def why_undefined(result: RunResult, name: str, c) -> str:
     """Why a collective outcome has no value (a dash in the tables)."""
     s = result.scenario
-    if name in ("mean_signal_success", "final_signal_success"):
+    key = f"{name}[{c.name}]"
+    declared = OUTCOMES_BY_NAME.get(name)
+    if declared is not None and declared.empty and _interval(result, key) is not None:
+        return f"undefined in this run: empty {declared.empty}"  # exists, but NaN
+    signals = ("mean_signal_success", "final_signal_success", "mean_signal_lift",
+               "final_signal_lift")  # fmt: skip
+    if name in signals and not LEVERS[c.lever].signal:
         return "its lever plants no signal"
     if s.measurement.twins == "off" and name not in ("value",):
         return "twin worlds are off (measurement.twins: off)"
@@ -283,33 +415,72 @@ def bargaining_outcome(result: RunResult, collective: str) -> str:
 
 
 def collective_table(result: RunResult) -> str:
-    """One row per collective: lever, participation, leverage, bargaining, value."""
-    if not result.scenario.collectives:
-        return "<p class=muted>No collectives in this scenario.</p>"
-    rows = []
-    for c in result.scenario.collectives:
-        cells = [html.escape(c.name), html.escape(f"{c.lever.value} on {c.target}")]
-        cells += [fmt(_outcome(result, name, c.name)) for name, _ in COLLECTIVE_COLUMNS]
-        rows.append(cells)
-    header = ["collective", "lever", *[h for _, h in COLLECTIVE_COLUMNS]]
-    table = _table(header, rows, numeric_from=2)
+    """One column per collective, one row per outcome (so many outcomes fit a page)."""
+    collectives = result.scenario.collectives
+    rows = [["lever", *(html.escape(f"{c.lever.value} on {c.target}") for c in collectives)]]
+    for name, header in COLLECTIVE_COLUMNS:
+        rows.append([header, *(fmt(_outcome(result, name, c.name)) for c in collectives)])
+    table = _table(["", *(html.escape(c.name) for c in collectives)], rows)
     notes = []
     for c in result.scenario.collectives:
         missing = [
-            f"{h} ({why_undefined(result, n, c)})"
+            f"{h.split(' (')[0]} ({why_undefined(result, n, c)})"
             for n, h in COLLECTIVE_COLUMNS
             if math.isnan(_outcome(result, n, c.name))
         ]
         if missing:
             notes.append(f"for {c.name}: " + "; ".join(missing))
     if notes:
-        table += ("<p class=muted>A dash means the outcome does not apply: "
-                  + html.escape(". ".join(notes)) + ".</p>")  # fmt: skip
+        table += ("<p class=muted>A dash means the outcome does not apply or is undefined "
+                  "in this run: " + html.escape(". ".join(notes)) + ".</p>")  # fmt: skip
     outcomes = "".join(
         f"<li><b>{html.escape(c.name)}</b>: {html.escape(bargaining_outcome(result, c.name))}</li>"
         for c in result.scenario.collectives
     )
     return f"{table}<p><b>Bargaining outcome.</b></p><ul>{outcomes}</ul>"
+
+
+TWIN_NOTE = """<p class=muted>Every effect is measured each step against the collective's
+twin world: the same run, same seed and same random draws, with its campaign switched
+off. Effects are twin minus real (what the campaign took from its target), signed,
+averaged over the steps the campaign ran. Leverage is the quality taken as a share of
+the target's gap over a naive baseline.</p>"""
+
+INTERVENTION_NOTE = """<p class=muted>The run is measured each step against its twin
+world without its interventions (policy changes, AI substitutes): the same run, same
+seed and same random draws, with those events left out; a platform's change of its own
+terms stays in both. Differences are this run minus the twin (what the interventions
+changed), signed, at the last step (samples: over the run).</p>"""
+
+
+def counterfactual_section(result: RunResult) -> str:
+    """What the run is measured against: collectives' twins, or the run without interventions."""
+    s = result.scenario
+    if s.collectives:
+        return f"<h2>Key outcomes: collectives</h2>{collective_table(result)}{TWIN_NOTE}"
+    if twins.measures_interventions(s):
+        return (f"<h2>Against the same run without its interventions</h2>"
+                f"{intervention_table(result)}{INTERVENTION_NOTE}")  # fmt: skip
+    return "<h2>Key outcomes: collectives</h2><p class=muted>No collectives in this scenario.</p>"
+
+
+INTERVENTION_ROWS = [
+    # (outcome at the end, effect outcome, what)
+    ("final_share", "intervention_share_effect", "market share"),
+    ("final_quality", "intervention_quality_effect", "quality"),
+    ("data_received", "intervention_data_effect", "samples received"),
+]
+
+
+def intervention_table(result: RunResult) -> str:
+    """Per platform: share, quality and data with and without the interventions."""
+    rows = []
+    for p in result.scenario.platforms:
+        for final, effect, what in INTERVENTION_ROWS:
+            real, moved = _outcome(result, final, p.name), _outcome(result, effect, p.name)
+            rows.append([html.escape(p.name), what, fmt(real), fmt(real - moved), fmt(moved)])
+    header = ["platform", "outcome", "this run", "without interventions", "difference"]
+    return _table(header, rows, numeric_from=2)
 
 
 def cost_table(result: RunResult) -> str:
@@ -321,7 +492,7 @@ def cost_table(result: RunResult) -> str:
                 f"members of {html.escape(c.name)}",
                 "cost of acting (service or quality forgone)",
                 "utility",
-                fmt(_outcome(result, "member_cost", c.name)),
+                fmt(_outcome(result, "member_cost_total", c.name)),
             ]
         )
     for p in result.scenario.platforms:
@@ -329,7 +500,15 @@ def cost_table(result: RunResult) -> str:
             ("dividends_paid", "dividends paid to collectives", "utility"),
             ("unlearning_cost", "retraining for deletions", "samples retrained"),
             ("countermeasure_cost", "filtering suspected poison", "utility"),
+            (
+                "filter_quality_cost",
+                "quality its own poison filter cost it at the end "
+                "(filter off minus on; negative: the filter protected it)",
+                "score",
+            ),
         ):
+            if name == "filter_quality_cost" and _interval(result, f"{name}[{p.name}]") is None:
+                continue  # no filter, or no twin to measure it against
             rows.append(
                 [
                     f"platform {html.escape(p.name)}",
@@ -411,6 +590,70 @@ def _png(result: RunResult, name: str, png_dir: Path | None) -> str:
     return figure_png(result.model_table, name)
 
 
+def asked_about(question: str, before: Any, after: Any) -> str | None:
+    """``asked about 30% of its users; this run: 40%`` when the question names ``before``.
+
+    A share between 0 and 1 is looked for as a percentage (``0.3`` as ``30%``, with the
+    words ``of ...`` that follow it), any other number or a name as itself.
+    """
+    if isinstance(before, bool) or isinstance(after, bool) or before is None or after is None:
+        return None
+    if isinstance(before, int | float) and isinstance(after, int | float):
+        if 0 <= before <= 1 and 0 <= after <= 1:
+            said = re.search(rf"(?<![\d.]){_percent(before)}(?: of (?:its |the |all )?\w+)?",
+                             question)  # fmt: skip
+            if said:
+                return f"asked about {said.group(0)}; this run: {_percent(after)}"
+        said = re.search(rf"(?<![\d.]){re.escape(f'{before:g}')}(?![\d.%])", question)
+        return f"asked about {before:g}; this run: {after:g}" if said else None
+    if isinstance(before, str) and re.search(rf"\b{re.escape(before)}\b", question):
+        return f"asked about {before}; this run: {after}"
+    return None
+
+
+def changes_note(result: RunResult) -> str:
+    """What this run changed from its file, next to the question it changes."""
+    changes = result.extra.get("changes") or []
+    if not changes:
+        return ""
+    question = result.scenario.question or ""
+    asked = [a for _, before, after in changes if (a := asked_about(question, before, after))]
+    listed = "; ".join(f"{path}: {_shown(a)} in the file, {_shown(b)} in this run"
+                       for path, a, b in changes)  # fmt: skip
+    lead = f"<b>{html.escape(asked[0][0].upper() + '; '.join(asked)[1:])}.</b> " if asked else ""
+    return f"<p class=changes>{lead}This run differs from its file: {html.escape(listed)}.</p>"
+
+
+def _shown(value: Any) -> str:
+    text = " ".join(str(value).split())
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def seed_words(result: RunResult) -> str:
+    """``seed 42``; with replicates, the scenario's seed and how many were spawned from it."""
+    seeds = result.extra.get("seeds")
+    if seeds is None:
+        return f"seed {result.seed}"
+    return f"seed {result.extra['root_seed']} ({plural(len(seeds), 'replicate')} spawned from it)"
+
+
+def seeds_note(result: RunResult) -> str:
+    """Where replicate seeds come from, and each one (empty for a single run)."""
+    seeds = result.extra.get("seeds")
+    if seeds is None:
+        return ""
+    root = result.extra["root_seed"]
+    listed = ", ".join(f"{r}: {seed}" for r, seed in enumerate(seeds))
+    return (
+        f"<p class=muted>{plural(len(seeds), 'replicate')} of the scenario's seed {root}: "
+        f"replicate r ran with seed child r of numpy's SeedSequence({root}) (the seeds <code>abm "
+        f"compare</code> and sweeps give replicate r), so none ran with {root} itself. "
+        "Numbers are means over replicates with 95% intervals (Student t); the plots show "
+        f"replicate 0. Seeds by replicate (files in <code>runs/seed&lt;seed&gt;/</code>): "
+        f"{listed}.</p>"
+    )
+
+
 def render(result: RunResult, png_dir: Path | None = None) -> str:
     """The report as an HTML string (``png_dir``: a folder holding the run's plots)."""
     s = result.scenario
@@ -420,35 +663,24 @@ def render(result: RunResult, png_dir: Path | None = None) -> str:
     )
     bargaining = bargaining_section(result)
     answer = "".join(f"<p class=answer>{html.escape(a)}</p>" for a in answers(result))
-    summary = result.extra.get("summary")
-    replicated = (
-        f"<p class=muted>{int(summary['n'].max())} replicate seeds spawned from seed "
-        f"{s.seed}: numbers are means, with 95% intervals (Student t); the plots show "
-        f"the first replicate (seed {result.seed}).</p>"
-        if summary is not None
-        else ""
-    )
+    replicated = seeds_note(result)
     policy = ", ".join(f"{k} = {v}" for k, v in s.policy.model_dump(mode="json").items())
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>{html.escape(s.name)}</title><style>{STYLE}</style></head><body>
 <h1>{html.escape(s.name)}</h1>
 <p class=question><b>Question.</b> {html.escape(s.question or "(none stated)")}</p>
+{changes_note(result)}
 {answer}
 <p class=muted>Units: quality is a held-out score from 0 to 1; <b>utility</b> is the unit
 in which users choose platforms and pay prices (quality minus price, per step), so a
 platform's revenue, a member's cost and a dividend are all in utility.</p>
 {replicated}
-<p class=muted>{s.population.n_users} users, {len(s.platforms)} platforms,
-{len(s.collectives)} collectives, {s.steps} steps, seed {result.seed}, task
+<p class=muted>{plural(s.population.n_users, "user")}, {plural(len(s.platforms), "platform")},
+{plural(len(s.collectives), "collective")}, {plural(s.steps, "step")}, {seed_words(result)}, task
 {html.escape(s.task.name)}. Policy at the start: {html.escape(policy)}.</p>
 <h2>Timeline</h2>{events_list(result)}
 <h2>Key outcomes: platforms</h2>{platform_table(result)}
-<h2>Key outcomes: collectives</h2>{collective_table(result)}
-<p class=muted>Every effect is measured each step against the collective's twin world:
-the same run, same seed and same random draws, with its campaign switched off. Effects
-are twin minus real (what the campaign took from its target), signed, averaged over the
-steps the campaign ran. Leverage is the quality taken as a share of the target's gap
-over a naive baseline.</p>
+{counterfactual_section(result)}
 <h2>Who paid what</h2>{cost_table(result)}
 <h2>Over time</h2><div class=plots>{imgs}</div>
 <h2>Bargaining rounds</h2>{bargaining}
@@ -458,11 +690,30 @@ over a naive baseline.</p>
 </body></html>"""
 
 
-def write_report(result: RunResult, path: Path, summary: pd.DataFrame | None = None) -> None:
-    """Write the run's report to ``path``; with ``summary`` (replicates), means and intervals."""
+def with_replicates(result: RunResult, summary: pd.DataFrame, seeds: list[int]) -> RunResult:
+    """Replicate 0's result carrying the replicates' summary and seeds (read by the report)."""
+    extra = {**result.extra, "summary": summary, "seeds": seeds}
+    extra.setdefault("root_seed", result.scenario.seed)
+    return dataclasses.replace(result, extra=extra)
+
+
+def write_report(
+    result: RunResult,
+    path: Path,
+    summary: pd.DataFrame | None = None,
+    seeds: list[int] | None = None,
+) -> None:
+    """Write the run's report to ``path``.
+
+    Args:
+        result: The run (with replicates: replicate 0, whose plots the report shows).
+        path: Where to write the HTML file.
+        summary: With replicates, every outcome's mean and 95% interval.
+        seeds: With replicates, each replicate's seed, in order.
+    """
     path = Path(path)
     png_dir = path.parent
     if summary is not None:
-        result = dataclasses.replace(result, extra={**result.extra, "summary": summary})
+        result = with_replicates(result, summary, seeds or [result.seed])
         png_dir = path.parent / "runs" / f"seed{result.seed}"
     Path(path).write_text(render(result, png_dir), encoding="utf-8")

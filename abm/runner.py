@@ -72,7 +72,7 @@ def simulate(
     snapshots = []
     every = scenario.measurement.agent_table_every
     try:
-        with _progress(progress, scenario.steps, scenario.name) as advance:
+        with Progress(progress, scenario.steps, scenario.name) as advance:
             while model.running:
                 model.step()
                 if every and model.steps % every == 0 and model.running:
@@ -156,15 +156,19 @@ def _partial(model: Any, scenario: Scenario, started: datetime, t0: float) -> Ru
     )
 
 
-class _progress:
+class Progress:
     """Progress on stderr: a rich bar on a terminal, plain lines when piped (``make run``).
 
-    Piped output gets ``NAME: step k/N (T s)`` at most every ``every`` seconds and at the
+    ``unit`` names what is counted (steps of a run, seeds of ``abm check``). Piped output
+    gets ``NAME: step k/N (T s)`` at most every ``every`` seconds and at the
     last step, flushed, so a log or CI shows a long run is alive.
     """
 
-    def __init__(self, enabled: bool, total: int, name: str, every: float = 5.0):
+    def __init__(
+        self, enabled: bool, total: int, name: str, every: float = 5.0, unit: str = "step"
+    ):
         self.enabled, self.total, self.name, self.every = enabled, total, name, every
+        self.unit = unit
         self.bar = None
         self.done = 0
         self.t0 = self.last = 0.0
@@ -175,12 +179,13 @@ class _progress:
         if not _is_tty(sys.stderr):
             self.t0 = self.last = time.perf_counter()
             return self._line
-        from rich.progress import BarColumn, Progress, TimeRemainingColumn
+        from rich.progress import BarColumn, TimeRemainingColumn
+        from rich.progress import Progress as Bar
 
-        self.bar = Progress(
+        self.bar = Bar(
             "[progress.description]{task.description}",
             BarColumn(),
-            "{task.completed}/{task.total} steps",
+            f"{{task.completed}}/{{task.total}} {self.unit}s",
             TimeRemainingColumn(),
             transient=True,
         )
@@ -193,7 +198,7 @@ class _progress:
         now = time.perf_counter()
         if now - self.last >= self.every or self.done >= self.total:
             self.last = now
-            note(f"{self.name}: step {self.done}/{self.total} ({now - self.t0:.0f} s)")
+            note(f"{self.name}: {self.unit} {self.done}/{self.total} ({now - self.t0:.0f} s)")
 
     def __exit__(self, *exc):
         if self.bar is not None:
@@ -297,15 +302,21 @@ def simulate_replicates(
 ) -> list[RunResult]:
     """Run ``scenario`` on ``n`` replicate seeds spawned from its seed.
 
-    The seeds are those ``abm compare`` and sweeps give replicate ``r``, so a replicate
-    here is paired with the same replicate of any other scenario run from the same root.
+    Replicate ``r`` runs with ``spawn_seed(scenario.seed, r)``, never with the scenario's
+    seed itself; each result's ``extra`` holds ``root_seed`` (the scenario's) and
+    ``replicate`` (``r``). The seeds are those ``abm compare`` and sweeps give replicate
+    ``r``, so a replicate here is paired with the same replicate of any other scenario
+    run from the same root.
     """
     if n < 1:
         raise ValueError(f"--replicates: a number >= 1, got {n}")
-    return [
-        simulate(scenario, seed=seed, steps=steps, progress=progress)
-        for seed in replicate_seeds(scenario.seed, n)
-    ]
+    results = []
+    for r, seed in enumerate(replicate_seeds(scenario.seed, n)):
+        result = simulate(scenario, seed=seed, steps=steps, progress=progress)
+        # Where the seed came from, for the folder, the manifest and the report.
+        result.extra.update(root_seed=scenario.seed, replicate=r)
+        results.append(result)
+    return results
 
 
 SUMMARY_COLUMNS = ["outcome", "unit", "n", "mean", "low", "high"]

@@ -19,6 +19,13 @@ joint twin with every campaign off when there are several; ``joint`` runs the jo
 twin only (every collective is measured against the world with no campaign);
 ``off`` runs none (no leverage, no bargaining).
 
+**Interventions without collectives**: a scenario with no collective but with
+interventions (events that change a policy or bring an AI substitute) runs one twin
+without them (:func:`without_interventions`), stepped in lockstep the same way, so the
+report can say what the policy or the shock changed and how fast. A platform's change
+of its own terms (``change_terms``) is part of the world the intervention meets, and
+stays on in that twin.
+
 **Other collectives in a twin** run their own campaigns by the same rules, but do not
 bargain: a campaign that the real world's bargaining ended ends in the twin at the same
 step, with the same concession (:func:`follow`), so a twin differs from
@@ -34,7 +41,7 @@ import mesa
 import numpy as np
 
 from abm.bargaining import Effects, normalised_leverage
-from abm.scenario import TwinMode
+from abm.scenario import EventAction, Scenario, TwinMode
 from abm.streams import Draw
 
 if TYPE_CHECKING:
@@ -79,11 +86,69 @@ def plan(model: World) -> list[frozenset[int]]:
     return [frozenset({i}) for i in range(n)] + [joint]
 
 
-def build(real: World, off: frozenset[int]) -> World:
-    """A twin world of ``real`` in which the collectives ``off`` never launch."""
+INTERVENTIONS = (EventAction.SET_POLICY, EventAction.AI_SUBSTITUTE)
+
+
+def without_interventions(spec: Scenario) -> Scenario:
+    """The scenario with its interventions (policy changes, AI substitutes) left out."""
+    kept = [e for e in spec.events if e.action not in INTERVENTIONS]
+    return spec.model_copy(update={"events": kept})
+
+
+def measures_interventions(spec: Scenario) -> bool:
+    """Whether a run of ``spec`` has a twin without its interventions (and no collective)."""
+    return (
+        not spec.collectives
+        and TwinMode(spec.measurement.twins) is not TwinMode.OFF
+        and any(e.action in INTERVENTIONS for e in spec.events)
+    )
+
+
+def build_all(real: World) -> list[World]:
+    """Every twin the scenario asks for: per collective (:func:`plan`), or without events.
+
+    After them comes one twin per platform that filters poison, with its filter off
+    (:func:`unfiltered`), kept by platform in ``real.unfiltered``.
+    """
+    if measures_interventions(real.spec):
+        worlds = [build(real, frozenset(), without_interventions(real.spec))]
+    else:
+        worlds = [build(real, off) for off in plan(real)]
+    real.unfiltered = {p: unfiltered(real, p) for p in filter_plan(real)}
+    return worlds + list(real.unfiltered.values())
+
+
+def filter_plan(model: World) -> list[int]:
+    """The platforms whose poison filter is measured against a twin with it off."""
+    if TwinMode(model.spec.measurement.twins) is TwinMode.OFF:
+        return []
+    return [p.index for p in model.platforms if p.filter is not None]
+
+
+def unfiltered(real: World, platform: int) -> World:
+    """A twin of ``real`` in which ``platform`` keeps every row it receives (no filter).
+
+    Everything else is the real world's, campaigns included: the twin differs only by
+    the countermeasure, so what the filter cost (or saved) is read off the pair.
+    """
+    twin = build(real, frozenset())
+    twin.platforms[platform].filter = None
+    return twin
+
+
+def intervention_twin(real: World) -> World:
+    """The twin without interventions of a run that measures them (no collectives)."""
+    return real.twins[0]
+
+
+def build(real: World, off: frozenset[int], spec: Scenario | None = None) -> World:
+    """A twin world of ``real`` in which the collectives ``off`` never launch.
+
+    ``spec`` replaces the real world's scenario in the twin (its events only differ).
+    """
     twin = type(real).__new__(type(real))
     mesa.Model.__init__(twin, rng=real.root)
-    twin.spec, twin.root, twin.real, twin.twins = real.spec, real.root, real, []
+    twin.spec, twin.root, twin.real, twin.twins = spec or real.spec, real.root, real, []
     for name in SHARED:
         setattr(twin, name, getattr(real, name))
     # Each world hands its users' rows over at its own pace: its own cursors.
@@ -127,18 +192,30 @@ def measure(real: World, twin: World, c_index: int) -> Effects:
     return e
 
 
+def measure_filters(real: World) -> None:
+    """What each platform's poison filter cost it this step: its twin without minus with."""
+    for p, twin in real.unfiltered.items():
+        platform = real.platforms[p]
+        platform.filter_quality_cost = twin.platforms[p].quality - platform.quality
+
+
 def measure_all(real: World) -> None:
     """Every collective's effects against its own twin (or the joint one), this step."""
+    measure_filters(real)
     worlds = plan(real)
+    for c in real.collectives:
+        if c.rule.signal:  # the signal's success is the real world's, twins or not
+            c.signal_success = c.success(real)
     if not worlds:
         return
     for c in real.collectives:
         own = frozenset({c.index})
-        twin = real.twins[worlds.index(own)] if own in worlds else real.twins[-1]
+        # The joint twin is the last of the collectives' (filter twins come after).
+        twin = real.twins[worlds.index(own) if own in worlds else len(worlds) - 1]
         c.effects = measure(real, twin, c.index)
         c.cost += c.effects.member_cost
         if c.active:
             c.round_loss.append(c.effects.revenue)
             c.round_cost.append(c.effects.member_cost)
         if c.rule.signal:
-            c.signal_success, c.natural_success = c.success(real), c.success(twin)
+            c.natural_success = c.success(twin)

@@ -103,7 +103,7 @@ def test_member_dividends_are_split_by_the_value_of_their_data():
     agents = result.agent_table
     members = agents[agents["member[u]"]]
     assert result.outcomes["dividend[u]"] > 0
-    assert abs(members.dividend.sum() - result.outcomes["dividend[u]"]) < 1e-6
+    assert abs(members.dividend.sum() - result.outcomes["dividend_total[u]"]) < 1e-6
     assert (agents.loc[~agents["member[u]"], "dividend"] == 0).all()
     # More valuable data earns a larger share.
     valued = members[members.data_value > 0]

@@ -148,13 +148,17 @@ def test_cli_writes_a_new_folder_and_prints_the_table(pair, tmp_path: Path) -> N
     assert len(list(out.iterdir())) == 2
 
 
-def test_cli_rejects_zero_replicates(pair, tmp_path: Path) -> None:
+@pytest.mark.parametrize("n", ["0", "1"])
+def test_cli_refuses_fewer_than_two_replicates(pair, tmp_path: Path, n: str) -> None:
+    # One seed has no interval: refused before anything runs, not empty interval columns.
     out = tmp_path / "out"
     result = CliRunner().invoke(
-        app, ["compare", str(pair[0]), str(pair[1]), "--replicates", "0", "--out", str(out)]
+        app, ["compare", str(pair[0]), str(pair[1]), "--replicates", n, "--out", str(out)]
     )
     assert result.exit_code == 2
-    assert len(result.stderr.splitlines()) == 1 and "--replicates" in result.stderr
+    assert result.stderr.splitlines() == [
+        f"abm: --replicates: at least 2 paired seeds (a 95% interval needs two), got {n}"
+    ]
     assert not out.exists()
 
 

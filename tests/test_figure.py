@@ -50,6 +50,8 @@ def test_declared_bounds_hold_in_every_reference_scenario(name: str) -> None:
     spec = load_scenario(ROOT / "scenarios" / f"{name}.yaml", overrides)
     for column, value in simulate(spec).outcomes.items():
         lo, hi = bounds(column)
+        if np.isnan(value):  # undefined in this run (metrics.Outcome.empty says when)
+            continue
         assert (lo is None or value >= lo) and (hi is None or value <= hi), (column, value)
 
 
@@ -100,9 +102,22 @@ def test_summary_has_a_row_per_point_and_outcome_with_reasons_for_empty_interval
     assert (first["n"], first["unit"]) == (3, "share of gap")
     assert (first["mean"], first["low"], first["high"]) == pytest.approx((mean, low, high))
     one = out[(out["point"] == 1)].iloc[0]
-    assert one["n"] == 1 and np.isnan(one["low"]) and one["note"] == "one run: no interval"
+    assert one["n"] == 1 and np.isnan(one["low"]) and one["note"] == "one value: no interval"
     none = out[(out["point"] == 2)].iloc[0]
     assert none["n"] == 0 and np.isnan(none["mean"]) and none["note"] == "no finished run"
+
+
+def test_undefined_values_are_left_out_and_the_note_says_why() -> None:
+    design = pd.DataFrame({"point": [0, 1]})
+    table = pd.DataFrame(
+        {"point": [0, 0, 0, 1, 1], "final_leverage[s]": [0.1, np.nan, 0.3, np.nan, np.nan]}
+    )
+    out = summarise(table, design, ["final_leverage[s]"])
+    first, second = out.iloc[0], out.iloc[1]
+    assert first["n"] == 2 and first["mean"] == pytest.approx(0.2)
+    assert first["note"].startswith("undefined in 1 of 3 runs (when the target's model")
+    assert second["n"] == 0 and np.isnan(second["mean"]) and np.isnan(second["low"])
+    assert second["note"].startswith("undefined in all 2 runs (when")
 
 
 def test_title_counts_the_runs_it_averages() -> None:

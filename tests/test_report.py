@@ -7,7 +7,9 @@ import re
 from html.parser import HTMLParser
 from pathlib import Path
 
+import pandas as pd
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from abm.cli import app
@@ -207,3 +209,174 @@ def test_report_without_rights_says_so_and_explains_dashes() -> None:
     page = render(run)
     assert "no lift: the collective redirects no data" in page
     assert "strikers's" not in page and possessive("strikers") == "strikers'"
+
+
+# --------------------------------------------------------------------------- words
+
+
+def test_plurals_and_possessives_follow_the_name() -> None:
+    from abm.viz import plots
+    from abm.words import plural, possessive
+
+    assert [plural(n, "collective") for n in (0, 1, 2)] == [
+        "0 collectives", "1 collective", "2 collectives"
+    ]  # fmt: skip
+    assert (possessive("strikers"), possessive("union")) == ("strikers'", "union's")
+    table = pd.DataFrame({"quality[incumbent]": [0.5, 0.6], "twin_quality[strikers]": [0.5, 0.7]})
+    fig = plots.series_figure(table, "quality")
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    plots.close(fig)
+    assert labels == ["incumbent", "without strikers' action"]
+
+
+def test_one_collective_is_counted_in_the_singular(parsed) -> None:
+    text = " ".join(" ".join(parsed.text).split())
+    assert "1 collective," in text and "1 collectives" not in text
+    assert "2 platforms," in text and "150 users," in text
+
+
+# --------------------------------------------------------------------------- overrides
+
+
+def test_asked_about_finds_the_files_value_in_the_question() -> None:
+    from abm.report import asked_about
+
+    q = "How much of the gap does a strike by 30% of its users remove over 20 steps at acme?"
+    assert asked_about(q, 0.3, 0.4) == "asked about 30% of its users; this run: 40%"
+    assert asked_about(q, 20, 12) == "asked about 20; this run: 12"
+    assert asked_about(q, "acme", "rival") == "asked about acme; this run: rival"
+    assert asked_about(q, 0.25, 0.4) is None  # not in the question
+    assert asked_about(q, 3, 4) is None  # "30%" is not "3"
+    assert asked_about(q, True, False) is None
+
+
+def test_report_of_an_overridden_run_shows_the_files_value_next_to_the_question(
+    tmp_path: Path,
+) -> None:
+    scenario = Path(__file__).resolve().parents[1] / "scenarios" / "data_strike.yaml"
+    out = tmp_path / "out"
+    args = ["run", str(scenario), "--steps", "3", "--out", str(out), "--set",
+            "collectives.strikers.size=0.4", "--set", "population.n_users=60"]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    (folder,) = out.iterdir()
+    page = (folder / "report.html").read_text(encoding="utf-8")
+    question = "a strike by 30% of its users"
+    assert question in page  # the file's question, kept as written
+    changes = re.search(r"<p class=changes>(.*?)</p>", page, re.S).group(1)
+    assert "Asked about 30% of its users; this run: 40%." in changes
+    for said in ("collectives.strikers.size: 0.3 in the file, 0.4 in this run",
+                 "population.n_users: 500 in the file, 60 in this run",
+                 "steps: 30 in the file, 3 in this run"):  # fmt: skip
+        assert said in changes
+    assert page.index(question) < page.index("<p class=changes>") < page.index("class=answer")
+    assert "The strike by strikers (40% of users at the start)" in page  # the run's size
+    assert "The strike by strikers (40% of users at the start)" in result.stdout
+    manifest = yaml.safe_load((folder / "manifest.yaml").read_text())
+    assert manifest["changed_from_file"]["collectives.strikers.size"] == {"file": 0.3, "run": 0.4}
+
+
+def test_report_of_a_run_as_filed_shows_no_changes(parsed) -> None:
+    assert "differs from its file" not in " ".join(parsed.text)
+
+
+# --------------------------------------------------------------------------- interventions
+
+
+def _mandate(question: str) -> Scenario:
+    return Scenario.model_validate(
+        {
+            "name": "mandate", "question": question, "seed": 3, "steps": 8,
+            "population": {"n_users": 120, "switching_cost": 1.0, "reconsider_rate": 0.3},
+            "events": [
+                {"at": 1, "action": "change_terms", "platform": "incumbent", "price": 0.5},
+                {"at": 3, "action": "set_policy", "policy": {"portability": 1.0}},
+            ],
+            "measurement": {"valuation": False},
+        }
+    )  # fmt: skip
+
+
+def test_steps_to_counts_from_the_event() -> None:
+    from abm.report import steps_to
+
+    effect = pd.Series([0.0, 0.0, 0.0, 0.0, -0.1, -0.3, -0.38, -0.4])  # event at step 3
+    assert steps_to(effect, 3, 0.5) == 2  # row 5 is the second step under the event
+    assert steps_to(effect, 3, 0.9) == 3
+    assert steps_to(pd.Series([0.0, 0.0]), 0, 0.5) is None  # nothing moved
+
+
+def test_a_policy_without_collectives_is_answered_against_the_run_without_it() -> None:
+    from abm.report import answers
+
+    run = simulate(_mandate("Does the mandate let users leave, and how fast?"))
+    o = run.outcomes
+    said = answers(run)
+    assert len(said) == 3  # one sentence per platform, then how fast
+    moved = o["intervention_share_effect[incumbent]"]
+    final = o["final_share[incumbent]"]
+    assert moved < 0
+    assert said[0].startswith(
+        "Against the same run without its interventions (portability = 1.0 from step 3), "
+        "incumbent's market share"
+    )
+    assert f"ended at {100 * final:.2g}%" in said[0] or f"ended at {100 * final:.0f}%" in said[0]
+    assert f"{100 * moved:+.3g} percentage points" in said[0]
+    effect = (
+        run.model_table["share[incumbent]"]
+        - run.model_table["share_without_interventions[incumbent]"]
+    )
+    from abm.report import steps_to
+
+    half = steps_to(effect, 3, 0.5)
+    assert said[2].startswith("How fast: incumbent's market share had moved half")
+    assert f"{half} step{'s' * (half != 1)} after the first one (step 3)" in said[2]
+    page = render(run)
+    assert "Against the same run without its interventions</h2>" in page
+    assert "with its campaign switched off" not in page  # the collectives' twin paragraph
+    assert "No collectives in this scenario" not in page
+    assert fmt(moved) in page
+
+
+def test_a_question_not_about_time_gets_no_timing() -> None:
+    from abm.report import answers, asks_when
+
+    assert asks_when("How fast does it move?") and asks_when("When does the share cross?")
+    assert not asks_when("How much does the mandate move shares?")
+    run = simulate(_mandate("How much does the mandate move shares?"))
+    assert not any(s.startswith("How fast") for s in answers(run))
+
+
+# --------------------------------------------------------------------------- layout
+
+
+def test_report_tables_fit_a_1280_px_page(tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    from abm.viz.server import CHROMIUM, CHROMIUM_ARGS
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"no Chromium at {CHROMIUM}: run 'sudo apt-get install -y chromium'")
+    collectives = [
+        {"name": f"collective_number_{i}", "target": "incumbent", "lever": lever, "size": 0.1,
+         "redirect_to": "challenger" if lever == "cdc" else None}
+        for i, lever in enumerate(["strike", "cdc", "boycott", "poison_labels", "plant_signal"])
+    ]  # fmt: skip
+    spec = Scenario.model_validate(
+        {"name": "wide", "seed": 2, "steps": 3, "population": {"n_users": 80},
+         "collectives": collectives, "measurement": {"valuation": False}}
+    )  # fmt: skip
+    page_file = tmp_path / "report.html"
+    page_file.write_text(render(simulate(spec)), encoding="utf-8")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(page_file.as_uri())
+        width = page.evaluate("document.documentElement.scrollWidth")
+        rights = page.evaluate(
+            "Array.from(document.querySelectorAll('table')).map(t => "
+            "t.getBoundingClientRect().right)"
+        )
+        browser.close()
+    assert width <= 1280
+    assert len(rights) >= 4 and max(rights) <= 1280, rights

@@ -113,6 +113,12 @@ def test_run_replicates_keeps_every_run_and_summarises(tmp_path):
     seeds = [spawn_seed(5, r) for r in range(3)]  # paired with compare and sweeps
     manifest = yaml.safe_load((folder / "manifest.yaml").read_text())
     assert manifest["seeds"] == seeds and manifest["replicates"] == 3
+    # The scenario's seed names the folder and is the root; no replicate runs with it.
+    assert folder.name.endswith("-seed5-x3") and manifest["root_seed"] == 5
+    assert 5 not in seeds and "SeedSequence(5)" in manifest["seeds_note"]
+    assert yaml.safe_load((folder / "scenario.yaml").read_text())["seed"] == 5
+    run0 = yaml.safe_load((folder / "runs" / f"seed{seeds[0]}" / "manifest.yaml").read_text())
+    assert (run0["seed"], run0["root_seed"], run0["replicate"]) == (seeds[0], 5, 0)
     for s in seeds:
         assert (folder / "runs" / f"seed{s}" / "outcomes.csv").exists()
     summary = pd.read_csv(folder / "summary.csv")
@@ -128,19 +134,23 @@ def test_run_replicates_keeps_every_run_and_summarises(tmp_path):
     assert row["mean"] == pytest.approx(sum(values) / 3)
     assert row["low"] <= row["mean"] <= row["high"]
     page = (folder / "report.html").read_text()
-    assert "95% interval" in page and "3 replicate seeds" in page
+    assert "95% interval" in page and "3 replicates of the scenario's seed 5" in page
+    assert all(f"{r}: {seed}" in page for r, seed in enumerate(seeds))
 
 
 def test_progress_lines_when_piped_are_throttled_and_end_at_the_last_step(capsys):
-    from abm.runner import _progress
+    from abm.runner import Progress
 
-    with _progress(True, 4, "name", every=3600.0) as advance:  # pytest's stderr is no TTY
+    with Progress(True, 4, "name", every=3600.0) as advance:  # pytest's stderr is no TTY
         for _ in range(4):
             advance()
     assert capsys.readouterr().err.splitlines() == ["name: step 4/4 (0 s)"]
-    with _progress(True, 3, "name", every=0.0) as advance:
+    with Progress(True, 3, "name", every=0.0) as advance:
         for _ in range(3):
             advance()
     assert [line.split(" (")[0] for line in capsys.readouterr().err.splitlines()] == [
         "name: step 1/3", "name: step 2/3", "name: step 3/3"
     ]  # fmt: skip
+    with Progress(True, 2, "data_strike", every=0.0, unit="seed") as advance:  # abm check
+        advance()
+    assert capsys.readouterr().err.startswith("data_strike: seed 1/2 (")

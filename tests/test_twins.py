@@ -178,3 +178,52 @@ def test_an_empty_twin_is_the_real_world_on_finite_and_fresh_data(lever, data):
         model.step()
         _same_world(model, twin)
     assert model.collectives[1].effects.quality != 0 or model.collectives[1].effects.revenue != 0
+
+
+# ------------------------------------------------------- interventions without collectives
+
+
+def _mandate(portability: float, **fields):
+    """No collective; the incumbent raises its price at step 1, a mandate comes at step 3."""
+    fields = {"steps": 7, "measurement": {"valuation": False}, **fields}
+    return small(
+        population={"n_users": 120, "switching_cost": 1.0, "reconsider_rate": 0.3},
+        events=[{"at": 1, "action": "change_terms", "platform": "incumbent", "price": 0.5},
+                {"at": 3, "action": "set_policy", "policy": {"portability": portability}}],
+        **fields,
+    )  # fmt: skip
+
+
+def test_an_intervention_is_measured_against_the_run_without_it() -> None:
+    model = LeverageModel(scenario=_mandate(1.0))
+    (twin,) = model.twins
+    # The twin drops the policy change and keeps the platform's own change of terms.
+    assert [e.action.value for e in twin.spec.events] == ["change_terms"]
+    while model.running:
+        model.step()
+    table = model.datacollector.get_model_vars_dataframe()
+    share, without = table["share[incumbent]"], table["share_without_interventions[incumbent]"]
+    # Lockstep with common random numbers: identical until the mandate (step 3) applies.
+    assert share.iloc[:4].tolist() == without.iloc[:4].tolist()
+    assert share.iloc[-1] < without.iloc[-1]  # users leave once they can take their data
+    run = simulate(_mandate(1.0))
+    effect = run.outcomes["intervention_share_effect[incumbent]"]
+    assert effect == pytest.approx(share.iloc[-1] - without.iloc[-1]) and effect < 0
+
+
+def test_an_intervention_that_changes_nothing_has_exactly_zero_effect() -> None:
+    run = simulate(_mandate(0.0))  # "mandates" the portability the world already has
+    for name in ("share", "quality", "data"):
+        for p in ("incumbent", "challenger"):
+            assert run.outcomes[f"intervention_{name}_effect[{p}]"] == 0.0
+    table = run.model_table
+    assert table["quality[incumbent]"].equals(table["quality_without_interventions[incumbent]"])
+
+
+def test_the_intervention_twin_runs_only_without_collectives_and_with_twins_on() -> None:
+    off = _mandate(1.0, steps=4, measurement={"valuation": False, "twins": "off"})
+    assert not any("intervention" in k for k in simulate(off).outcomes)
+    spec = _mandate(1.0, collectives=[{"name": "c", "target": "incumbent", "size": 0.2}])
+    model = LeverageModel(scenario=spec)
+    assert [t.spec.events for t in model.twins] == [spec.events]  # the collective's twin
+    assert not any("intervention" in c for c in model.datacollector.model_reporters)

@@ -1,4 +1,4 @@
-"""The viewer in a real browser: serve it, open it in Chromium, click Step, watch it change.
+"""The viewer in a real browser: serve it, open it in Chromium, step it, play it to the end.
 
 Needs Debian's ``/usr/bin/chromium`` (``make test`` installs it when run as root) and
 the Python ``playwright`` package; the server is ``solara run abm/viz/app.py
@@ -44,16 +44,60 @@ def key_number(page, name: str) -> str:
 
 def reset_and_wait(page) -> None:
     page.get_by_role("button", name="Step").click()
-    page.wait_for_function(
-        "document.querySelector('.abm-step').innerText.trim() == 'Step 1'", timeout=30_000
-    )
+    wait_for_step(page, 1)
     page.get_by_role("button", name="Reset").click()
+    wait_for_step(page, 0)
+
+
+def wait_for_step(page, n: int, timeout: float = 30_000) -> None:
+    """Wait until the counter reads ``Step n``; fail at once, with it, if a traceback shows."""
     page.wait_for_function(
-        "document.querySelector('.abm-step').innerText.trim() == 'Step 0'", timeout=30_000
+        f"""() => {{
+            const c = document.querySelector('.abm-step');
+            return (c && c.innerText.trim() == 'Step {n}')
+                || document.body.innerText.includes('Traceback');
+        }}""",
+        timeout=timeout,
+    )
+    assert tracebacks(page) == [], page.locator("body").inner_text()[-2000:]
+
+
+def tracebacks(page) -> list[str]:
+    """Error text on the page: a Python traceback, Mesa's step error, an error alert."""
+    text = page.locator("body").inner_text()
+    found = [w for w in ("Traceback", "error in step", "Error:") if w in text]
+    alerts = page.locator(".v-alert.error")
+    return found + [alerts.nth(i).inner_text() for i in range(alerts.count())]
+
+
+def play_to_the_end(page, steps: int) -> None:
+    """Press play at the fastest play interval; wait for the last step and Mesa's stop."""
+    interval = page.get_by_role("slider", name="Play Interval (ms)")
+    interval.focus()
+    interval.press("Home")  # Mesa's slider: 1 ms between steps (default 100)
+    page.wait_for_function(
+        "document.querySelector('[aria-label=\"Play Interval (ms)\"]')"
+        ".getAttribute('aria-valuenow') == '1'",
+        timeout=10_000,
+    )
+    page.get_by_role("button", name="▶").click()
+    wait_for_step(page, steps, timeout=150_000)
+    # At the last step the model stops running: Mesa disables Step and play.
+    page.wait_for_function(
+        "Array.from(document.querySelectorAll('button')).some("
+        "b => b.innerText.trim().toLowerCase() == 'step' && b.disabled)",
+        timeout=30_000,
     )
 
 
-def test_viewer_steps_in_chromium(viewer, tmp_path):
+def pick_scenario(page, name: str) -> None:
+    page.locator(".abm-scenario-picker").click()
+    page.get_by_role("option", name=name, exact=True).click()
+    page.wait_for_function(f"document.title == 'Data leverage: {name}'", timeout=60_000)
+    page.wait_for_selector("img.abm-plot-bargaining", timeout=60_000)
+
+
+def test_viewer_steps_plays_to_the_end_and_switches_scenario_in_chromium(viewer, tmp_path):
     if not Path(CHROMIUM).exists():
         pytest.fail(f"no Chromium at {CHROMIUM}: run 'sudo apt-get install -y chromium'")
     url, log = viewer
@@ -106,15 +150,35 @@ def test_viewer_steps_in_chromium(viewer, tmp_path):
             step_button = page.get_by_role("button", name="Step")
             for n in range(1, 4):
                 step_button.click()
-                page.wait_for_function(
-                    f"document.querySelector('.abm-step').innerText.trim() == 'Step {n}'",
-                    timeout=30_000,
-                )
+                wait_for_step(page, n)
                 assert step_text(page) == f"Step {n}"
             # Images update after the counter: wait until the last step's network is shown.
             page.wait_for_timeout(1500)
             after = [network.screenshot(), quality.screenshot(), shares.screenshot()]
             page.screenshot(path=str(tmp_path / "viewer.png"), full_page=True)
+
+            # Played to its last step, through every bargaining round (one every 5 steps).
+            bargaining = page.locator("img.abm-plot-bargaining")
+            before_rounds = bargaining.screenshot()
+            play_to_the_end(page, spec.steps)
+            page.wait_for_timeout(1000)
+            assert tracebacks(page) == []
+            assert bargaining.screenshot() != before_rounds
+            page.get_by_role("button", name="Reset").click()
+            wait_for_step(page, 0)
+
+            # Another scenario, with a concession: played to its end, then reset.
+            union = load_scenario(ROOT / "scenarios" / "union_dividend.yaml")
+            pick_scenario(page, "union_dividend")
+            assert step_text(page) == "Step 0" and key_number(page, "union: dividend won") == "0.00"
+            play_to_the_end(page, union.steps)
+            assert tracebacks(page) == []
+            assert float(key_number(page, "union: dividend won")) > 0  # it won a concession
+            page.screenshot(path=str(tmp_path / "union_dividend.png"), full_page=True)
+            page.get_by_role("button", name="Reset").click()
+            wait_for_step(page, 0)
+            assert key_number(page, "union: dividend won") == "0.00"
+            assert tracebacks(page) == []
         finally:
             browser.close()
 

@@ -5,17 +5,21 @@ from __future__ import annotations
 from pathlib import Path
 
 import ipyvuetify as v
+import ipywidgets as widgets
 import numpy as np
+import pandas as pd
 import pytest
 import solara
 from mesa.visualization.solara_viz import UserInputs
 
+from abm import runner
+from abm.bargaining import ROUND_COLUMNS
 from abm.model import LeverageModel
 from abm.network import build_graph
-from abm.scenario import Network, Population, load_scenario
-from abm.viz import app
+from abm.scenario import Network, Population, ScenarioError, load_scenario, with_overrides
+from abm.viz import app, plots
 from abm.viz.network_view import compute_layout, layout_for, network_figure
-from abm.viz.params import bounds, label, user_params
+from abm.viz.params import bounds, check_values, label, user_params
 
 SMALL_A = """\
 name: small_a
@@ -40,6 +44,24 @@ population:
   n_users: 80
   threshold_mean: 0.6
 """
+
+
+@pytest.fixture(autouse=True)
+def closed_pages(monkeypatch):
+    """Close every page a test rendered: Mesa's step counter is global, and a page left
+    open would re-render on every later test's Step (each test slower than the last)."""
+    opened = []
+    render = solara.render
+
+    def tracked(*args, **kwargs):
+        out = render(*args, **kwargs)
+        opened.append(out[1])
+        return out
+
+    monkeypatch.setattr(solara, "render", tracked)
+    yield
+    for rc in opened:
+        rc.close()
 
 
 @pytest.fixture
@@ -245,3 +267,188 @@ def test_reset_after_picking_another_scenario_rebuilds_that_scenario(folder, mon
     # The rest of the rebuilt model is scenario b's, not the schema's defaults.
     spec = built[-1].spec
     assert (spec.name, spec.steps, spec.population.threshold_mean) == ("small_b", 5, 0.6)
+
+
+# --------------------------------------------------------------------------- to the end
+
+
+def panels(rc) -> dict[str, bytes]:
+    """The pictures on the page, by panel class (``abm-network``, ``abm-plot-quality``, ...)."""
+    out = {}
+    for w in rc.find(widgets.Image).widgets:
+        names = [c for c in w._dom_classes if c == "abm-network" or c.startswith("abm-plot-")]
+        for name in names:
+            assert name not in out, f"two {name} panels"
+            out[name] = bytes(w.value)
+    return out
+
+
+def expected_panels(spec) -> set[str]:
+    names = {"abm-network", *(f"abm-plot-{n}" for n in app.series_for(spec))}
+    return names | ({"abm-plot-bargaining"} if spec.collectives else set())
+
+
+def errors_shown(rc) -> list[str]:
+    return [str(a.children) for a in rc.find(v.Alert).widgets if a.type == "error"]
+
+
+def on_grid(control, near: int) -> int:
+    """A value of a slider's grid (``min + i * step``) near ``near``."""
+    return int(control.min + control.step * max(1, round((near - control.min) / control.step)))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "path", sorted(Path(app._REPO_SCENARIOS).glob("*.yaml")), ids=lambda p: p.stem
+)
+def test_every_reference_scenario_steps_to_its_last_step_in_the_viewer(path, monkeypatch):
+    # The page as a user drives it: the scenario opened, the users slider moved down
+    # (a small population keeps this fast; the code path is Reset's), Reset, then Step
+    # until Mesa disables it. Any exception in a panel fails the test (handle_error=False).
+    monkeypatch.setenv(app.SCENARIOS_ENV, str(app._REPO_SCENARIOS))
+    monkeypatch.setenv(app.SCENARIO_ENV, str(path))
+    spec = load_scenario(path)
+    _, rc = solara.render(InLayout(), handle_error=False)
+    users = slider(rc, label("population.n_users"))
+    small = on_grid(users, 60)
+    users.v_model = small
+    rc.find(v.Btn, children=["Reset"]).widget.click()
+    assert users_shown(rc) == str(small) and not rc.find(v.Alert).widgets
+    first = panels(rc)
+    assert set(first) == expected_panels(spec)
+
+    step = rc.find(v.Btn, children=["Step"]).widget
+    clicks = 0
+    while not step.disabled and clicks <= spec.steps:
+        step.click()
+        clicks += 1
+    assert clicks == spec.steps  # Mesa stops at the scenario's last step, not before
+    assert rc.find(v.Html, class_="abm-step").widget.children == [f"Step {spec.steps}"]
+    assert errors_shown(rc) == []
+    last = panels(rc)
+    assert set(last) == expected_panels(spec)
+    for name, picture in last.items():
+        assert picture.startswith(b"\x89PNG"), name
+        assert picture != first[name], f"{name} was not redrawn"
+
+
+def test_a_concession_is_drawn_and_counted_in_the_viewer(monkeypatch):
+    # union_dividend's union wins a concession: the rounds' table columns
+    # (abm.bargaining.ROUND_COLUMNS) reach the bargaining panel and the key numbers.
+    path = Path(app._REPO_SCENARIOS) / "union_dividend.yaml"
+    monkeypatch.setenv(app.SCENARIO_ENV, str(path))
+    built = []
+    init = app.ViewerModel.__init__
+
+    def record(self, **kwargs):
+        init(self, **kwargs)
+        built.append(self)
+
+    monkeypatch.setattr(app.ViewerModel, "__init__", record)
+    _, rc = solara.render(InLayout(), handle_error=False)
+    step = rc.find(v.Btn, children=["Step"]).widget
+    while not step.disabled:
+        step.click()
+    rounds = built[-1].bargaining_log
+    assert any(r["response"] == "concede" for r in rounds)
+    cells = [c.children[0] for c in rc.find(v.Html, tag="td").widgets]
+    won = float(cells[cells.index("union: dividend won") + 1])
+    assert won > 0
+    # The panel plots each round's Nash dividend and demand, as the table records them.
+    conceded = plots.round_points(rounds, "concede")
+    expected = [(r["step"] + 1, r["nash_dividend"]) for r in rounds if r["response"] == "concede"]
+    np.testing.assert_allclose(conceded, expected)
+    np.testing.assert_allclose(
+        plots.round_points(rounds, None), [(r["step"] + 1, r["demand"]) for r in rounds]
+    )
+
+
+def test_the_bargaining_panel_reads_only_columns_the_rounds_have():
+    assert set(plots.ROUND_READS) <= set(ROUND_COLUMNS)
+    # Columns the rounds may gain never change what is drawn.
+    row = {c: "x" for c in ROUND_COLUMNS} | {
+        plots.ROUND_STEP: 4, plots.ROUND_RESPONSE: "concede",
+        plots.ROUND_OFFER: 1.2, plots.ROUND_DEMAND: 1.0,
+    }  # fmt: skip
+    wider = {**row, "a_new_column": 99.0}
+    np.testing.assert_array_equal(plots.round_points([wider], "concede"), [[5, 1.2]])
+    np.testing.assert_array_equal(plots.round_points([row], None), [[5, 1.0]])
+    assert plots.round_points([row], "ignore").shape == (0, 2)
+    table = pd.DataFrame({"dividend[u]": [0.0, 0.0, 1.0, 2.0]})
+    np.testing.assert_array_equal(plots.dividend_paid(table["dividend[u]"]), [0, 0, 1, 1])
+    fig = plots.bargaining_figure(table, pd.DataFrame([row]))
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert "round: concede" in labels and "round: demand" in labels
+    plots.close(fig)
+
+
+# --------------------------------------------------------------------------- hostile values
+
+
+def test_slider_values_beyond_their_controls_are_refused_on_the_server(folder):
+    # The page's sliders stop at 5,000 users, but a value comes back over the websocket:
+    # one set to 200,000 (what a hostile page sent) is refused with a message on Reset.
+    _, rc = solara.render(InLayout(), handle_error=False)
+    slider(rc, label("population.n_users")).v_model = 200_000
+    slider(rc, label("population.reconsider_rate")).v_model = 0.5  # within range: applied
+    rc.find(v.Btn, children=["Reset"]).widget.click()
+    assert users_shown(rc) == "60"  # the scenario's own
+    notice = str(rc.find(v.Alert).widget.children)
+    assert "population.n_users" in notice and "5,000" in notice and "200,000" in notice
+    assert "refused" in notice
+
+
+def test_check_values_refuses_what_no_slider_could_send(folder):
+    spec = load_scenario(folder / "a.yaml")
+    good = {"population__n_users": 120, "policy__bargaining_rights": True, "steps": 6.0}
+    accepted, refused = check_values(spec, good)
+    assert refused == [] and accepted == {**good, "steps": 6}
+    assert isinstance(accepted["steps"], int)
+    bad = {
+        "population__n_users": 200_000,
+        "population__reconsider_rate": float("nan"),
+        "population__threshold_mean": "0.5\x1b]52;c;x\x07",
+        "steps": 2.5,
+        "policy__bargaining_rights": "yes",
+        "collectives__union__size": -0.1,
+        "population__n_users_typo\n": 3,
+    }
+    accepted, refused = check_values(spec, bad)
+    assert accepted == {}
+    assert len(refused) == len(bad)
+    text = "\n".join(refused)
+    assert "\x1b" not in text and "0.5" not in text.split("threshold_mean")[1].split("\n")[0]
+    assert "typo" not in text  # a name the page made up is counted, never echoed
+    assert "whole" in text and "true or false" in text
+
+
+def test_a_rebuild_goes_through_the_memory_estimate(folder, monkeypatch):
+    # With a machine that fits the scenario's 60 users but not 5,000, Reset with the
+    # slider at 5,000 keeps the scenario and says why, before building anything.
+    spec = load_scenario(folder / "a.yaml")
+    small = runner.memory_estimate(spec)
+    big = runner.memory_estimate(with_overrides(spec, {"population.n_users": 5000}))
+    assert big > small
+    monkeypatch.setattr(runner, "memory_limit", lambda: (small + big) // 2)
+    _, rc = solara.render(InLayout(), handle_error=False)
+    slider(rc, label("population.n_users")).v_model = 5000
+    built = []
+    monkeypatch.setattr(app.LeverageModel, "__init__", _recording(built))
+    rc.find(v.Btn, children=["Reset"]).widget.click()
+    assert [m.spec.population.n_users for m in built] == [60]
+    notice = str(rc.find(v.Alert).widget.children)
+    assert "memory" in notice and "not applied" in notice
+    # A scenario that does not fit as written is one line on the page, not a model.
+    monkeypatch.setattr(runner, "memory_limit", lambda: small // 2)
+    with pytest.raises(ScenarioError, match="memory"):
+        app.ViewerModel(scenario_file=str(folder / "a.yaml"))
+
+
+def _recording(built: list):
+    init = app.LeverageModel.__init__
+
+    def record(self, **kwargs):
+        init(self, **kwargs)
+        built.append(self)
+
+    return record

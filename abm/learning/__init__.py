@@ -9,12 +9,14 @@ from abm.learning.contributions import Contributions
 from abm.learning.curves import cdc_curve, learning_curve, normalise, strike_curve
 from abm.learning.learners import (
     LEARNER_NAMES,
+    GlobalMean,
     ItemMean,
     KNearestNeighbours,
     Learner,
     LogisticRegression,
     MajorityClass,
     MatrixFactorisation,
+    leverage_baseline_for,
     make_learner,
     naive_learner_for,
 )
@@ -40,6 +42,7 @@ __all__ = [
     "Contributions",
     "DataPool",
     "GaussianStream",
+    "GlobalMean",
     "ItemMean",
     "KNearestNeighbours",
     "Learner",
@@ -57,6 +60,7 @@ __all__ = [
     "draw_samples",
     "hit_rate",
     "learning_curve",
+    "leverage_baseline_for",
     "load_task",
     "make_learner",
     "naive_learner_for",

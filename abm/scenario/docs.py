@@ -50,6 +50,8 @@ UNITS: dict[str, str] = {
     "platforms[].retention": "steps",
     "platforms[].shards": "shards",
     "platforms[].filter_cost": "utility / step",
+    "platforms[].filter_drop": "share of clean samples",
+    "platforms[].filter_calibration": "samples",
     "platforms[].incentive": "utility / step",
     "platforms[].seed_data": "samples",
     "collectives[].size": "share of users",

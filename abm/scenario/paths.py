@@ -210,3 +210,33 @@ def apply_override(raw: dict, item: str, file: str | Path | None = None) -> None
 def current(scenario: Scenario, key: str) -> Any:
     """The scenario's value at a dotted path, or ``None`` when the path names nothing."""
     return get(scenario.model_dump(mode="json"), from_dotted(key))
+
+
+def differences(before: Scenario, after: Scenario) -> list[tuple[str, Any, Any]]:
+    """Every field whose value differs, as ``(dotted path, before, after)``.
+
+    Paths are spelled as ``--set`` takes them (list items by name where they have one),
+    so a report can say which overrides made a run differ from its file. A list item
+    only one side has is one difference (``None`` on the other side).
+    """
+    out: list[tuple[str, Any, Any]] = []
+    _diff(before.model_dump(mode="json"), after.model_dump(mode="json"), [], out)
+    return out
+
+
+def _diff(a: Any, b: Any, parts: list[str], out: list) -> None:
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in dict.fromkeys([*a, *b]):
+            _diff(a.get(key), b.get(key), [*parts, key], out)
+    elif isinstance(a, list) and isinstance(b, list) and all(isinstance(x, dict) for x in [*a, *b]):
+        keys = [_item_key(x, i) for i, x in enumerate(a)]
+        other = {_item_key(x, i): x for i, x in enumerate(b)}
+        for key in dict.fromkeys([*keys, *other]):
+            mine = a[keys.index(key)] if key in keys else None
+            _diff(mine, other.get(key), [*parts, key], out)
+    elif a != b:
+        out.append((to_dotted(parts), a, b))
+
+
+def _item_key(item: dict, index: int) -> str:
+    return str(item["name"]) if item.get("name") else str(index)

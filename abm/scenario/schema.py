@@ -269,8 +269,18 @@ class Platform(Strict):
     )
     retention: int | None = Field(None, ge=1, description="Steps a sample is kept (none: forever).")
     shards: int = Field(1, ge=1, le=256, description="SISA shards (1: no sharding).")
-    filter_poison: bool = Field(False, description="Pay to filter suspected poisoned data.")
+    filter_poison: bool = Field(
+        False, description="Pay to filter suspected poison: drop rows of high loss (docs/model.md)."
+    )
     filter_cost: float = _utility(0.05, "Cost per step of filtering.")
+    filter_drop: float = Field(
+        0.01, ge=0.0, le=0.5,
+        description="Share of clean rows the poison filter may drop (its threshold's level).",
+    )  # fmt: skip
+    filter_calibration: int = Field(
+        200, ge=0, le=100_000,
+        description="Trusted rows of its own the poison filter calibrates on (never trained on).",
+    )  # fmt: skip
     incentive: float = _utility(0.0, "Price cut offered to users while a campaign targets it.")
     seed_data: int = Field(
         50, ge=0, le=10_000_000, description="Samples the platform starts with (its own data)."

@@ -115,27 +115,44 @@ def clip_band(mean: np.ndarray, low: np.ndarray, high: np.ndarray, column: str) 
 def group_stats(
     table: pd.DataFrame, keys: list[str], column: str, level: float = 0.95
 ) -> pd.DataFrame:
-    """Per group of ``keys``: ``n, mean, low, high`` of ``column`` and a note if undefined.
+    """Per group of ``keys``: ``n, mean, low, high`` of ``column`` and a note if incomplete.
 
-    Non-finite values are dropped. The interval is the Student t interval (NaN, with the
-    reason in ``note``, below two values), clipped to the column's declared bounds.
+    Undefined values (NaN: an outcome a run leaves undefined, such as leverage when the
+    twin's model never beat the naive baseline) are left out of ``n``, the mean and the
+    interval, and ``note`` says how many and why; the interval is the Student t interval
+    (empty below two values, with the reason), clipped to the column's declared bounds.
     """
     from scipy import stats
 
-    values = table[column].astype(float).where(np.isfinite(table[column].astype(float)))
+    values = table[column].astype(float)
+    values = values.where(np.isfinite(values))
     grouped = values.groupby([table[k] for k in keys], sort=True, dropna=False)
-    agg = grouped.agg(["count", "mean", "std"])
+    agg = grouped.agg(["size", "count", "mean", "std"])
     n = agg["count"].to_numpy(dtype=float)
     with np.errstate(invalid="ignore", divide="ignore"):
         t = stats.t.ppf(0.5 + level / 2, np.where(n > 1, n - 1, np.nan))
         half = t * agg["std"].to_numpy(dtype=float) / np.sqrt(n)
     mean = agg["mean"].to_numpy(dtype=float)
     low, high = clip_band(mean, mean - half, mean + half, column)
-    note = np.where(n == 0, "no finished run", np.where(n < 2, "one run: no interval", ""))
     out = agg.index.to_frame(index=False)
     out["n"] = n.astype(int)
-    out["mean"], out["low"], out["high"], out["note"] = mean, low, high, note
+    out["mean"], out["low"], out["high"] = mean, low, high
+    out["note"] = [_note(int(r), int(k), column) for r, k in zip(agg["size"], n, strict=True)]
     return out
+
+
+def _note(runs: int, n: int, column: str) -> str:
+    """Why a group's mean or interval is empty or rests on fewer runs than it has."""
+    o = outcome_of(column)
+    why = f" ({o.empty})" if o is not None and o.empty else ""
+    if runs == 0:
+        return "no finished run"
+    if n == 0:
+        return f"undefined in all {runs} runs{why}"
+    parts = ["one value: no interval"] if n == 1 else []
+    if n < runs:
+        parts.append(f"undefined in {runs - n} of {runs} runs{why}")
+    return "; ".join(parts)
 
 
 def mean_ci(
@@ -178,7 +195,7 @@ def summarise(
                              ["point"], outcome, level)  # fmt: skip
         stats_ = design[["point"]].merge(stats_, on="point", how="left")
         stats_["n"] = stats_["n"].fillna(0).astype(int)
-        stats_["note"] = stats_["note"].fillna("no finished run")
+        stats_["note"] = stats_["note"].fillna(_note(0, 0, outcome))
         o = outcome_of(outcome)
         stats_.insert(1, "outcome", outcome)
         stats_.insert(2, "unit", o.unit if o else "")

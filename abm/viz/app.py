@@ -29,11 +29,12 @@ from mesa.visualization import SolaraViz
 from mesa.visualization.utils import update_counter
 
 from abm.model import LeverageModel
+from abm.runner import check_memory
 from abm.scenario import Scenario, ScenarioError, load_scenario, with_overrides
 from abm.scenario.paths import keyword_overrides
 from abm.viz import plots
 from abm.viz.network_view import LiveNetwork
-from abm.viz.params import scenario_files, user_params
+from abm.viz.params import check_values, scenario_files, user_params
 from abm.viz.server import SCENARIO_ENV
 
 SCENARIOS_ENV = "ABM_VIZ_SCENARIOS"
@@ -43,12 +44,18 @@ _REPO_SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 class ViewerModel(LeverageModel):
     """A LeverageModel built from a scenario *file*, so Mesa's Reset can rebuild it.
 
+    Every build goes through :func:`viewer_scenario`: slider values outside their
+    controls are refused, and the memory estimate is checked before anything is built.
+
     Args:
         scenario_file: The scenario YAML ("" for the schema's defaults).
         rng: Seed or generator; defaults to the scenario's seed.
         scenario: Ignored unless it is an :class:`abm.scenario.Scenario`. Mesa's Reset
             passes its own experimental ``Scenario`` object here; ours comes from the file.
         **overrides: Slider values, as ``population__n_users=...`` paths.
+
+    Raises:
+        ScenarioError: The scenario as written does not fit in memory.
     """
 
     default_file = ""  # set per scenario by :func:`viewer_model`
@@ -67,15 +74,38 @@ class ViewerModel(LeverageModel):
         else:
             spec = load_scenario(scenario_file) if scenario_file else Scenario()
         self.scenario_file = scenario_file
-        self.notice = ""
+        spec, self.notice = viewer_scenario(spec, scenario_file, overrides)
+        super().__init__(scenario=spec, rng=rng)
+
+
+def viewer_scenario(spec: Scenario, file: str, values: dict[str, Any]) -> tuple[Scenario, str]:
+    """The scenario a (re)build runs, and a one-line notice of what was not applied.
+
+    Slider values come from the page, so they are checked against the controls the page
+    was given (:func:`abm.viz.params.check_values`); those accepted are applied as
+    overrides, and the result must pass the schema and the memory estimate
+    (:func:`abm.runner.check_memory`), as ``abm run`` does. A rebuild the schema or the
+    estimate refuses keeps the scenario as written and says why.
+
+    Raises:
+        ScenarioError: The scenario as written does not fit in memory.
+    """
+    accepted, refused = check_values(spec, values)
+    notes = []
+    if refused:
+        notes.append("slider values refused, the scenario's kept: " + "; ".join(refused))
+    resolved = spec
+    if accepted:
         try:
-            with_overrides(spec, keyword_overrides(overrides))
+            resolved = with_overrides(spec, keyword_overrides(accepted))
+            check_memory(resolved, file or None)
         except ScenarioError as err:
-            # Reset with a slider combination the schema refuses (e.g. fewer steps than
-            # an event needs): keep the scenario as written and say why.
-            self.notice = f"slider values not applied: {err.field}: {err.expected}"
-            overrides = {}
-        super().__init__(scenario=spec, rng=rng, **overrides)
+            # e.g. fewer steps than an event needs, or more users than memory allows.
+            notes.append(f"slider values not applied: {err.field}: {err.expected}")
+            resolved = spec
+    if resolved is spec:
+        check_memory(spec, file or None)
+    return resolved, " ".join(notes)
 
 
 @functools.cache

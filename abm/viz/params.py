@@ -12,6 +12,11 @@ Reset. Where the schema allows
 far more than a browser can draw in real time (``population.n_users`` up to five
 million), a viewer cap narrows the slider's range; the cap never sets a value.
 
+The page is not trusted to keep its sliders' ranges: a value comes back from the
+browser over a websocket, so :func:`check_values` checks every value of a rebuild
+against the very controls the page was given (a number of the slider's kind within its
+minimum and maximum, a checkbox's boolean) and refuses the rest with a message.
+
 Keys of the returned mapping are Mesa model parameters: field paths with ``__``
 between the parts (``population__n_users``, ``collectives__strikers__size``), which
 :class:`abm.model.LeverageModel` turns back into scenario overrides on Reset.
@@ -182,6 +187,61 @@ def _decimals(value: float, most: int = 6) -> int:
         if abs(round(value, d) - value) < 1e-12:
             return d
     return most
+
+
+def check_values(scenario: Scenario, values: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """Values sent back by the page, checked against the controls built for ``scenario``.
+
+    Args:
+        scenario: The scenario whose controls (:func:`user_params`) the page shows.
+        values: ``{param_name: value}`` as Mesa hands them to a rebuild.
+
+    Returns:
+        ``(accepted, refused)``: the values within their control's range (an integer
+        slider's as ``int``), and one message per refused value naming the field, the
+        range and, for a number, the value (never a string from the page).
+    """
+    controls = user_params(scenario)
+    accepted: dict[str, Any] = {}
+    refused: list[str] = []
+    unknown = 0
+    for name, value in values.items():
+        control = controls.get(name)
+        if control is None:
+            unknown += 1
+            continue
+        problem, value = _check_value(control, value)
+        if problem:
+            refused.append(f"{paths.to_dotted(paths.from_keyword(name))}: {problem}")
+        else:
+            accepted[name] = value
+    if unknown:
+        refused.append(f"{unknown} value(s) for no control on this page")
+    return accepted, refused
+
+
+def _check_value(control: Slider | dict, value: Any) -> tuple[str, Any]:
+    """``("", value)`` when ``value`` fits ``control``, else ``(what was expected, None)``."""
+    if isinstance(control, dict):  # a checkbox
+        return ("", value) if isinstance(value, bool) else ("true or false", None)
+    lo, hi = control.min, control.max
+    expected = f"a number from {_number(lo)} to {_number(hi)} (the slider's range)"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return f"{expected}, got a {type(value).__name__}", None
+    if not math.isfinite(value):
+        return f"{expected}, got {value}", None
+    tol = 1e-9 * max(1.0, abs(hi - lo))
+    if not lo - tol <= value <= hi + tol:
+        return f"{expected}, got {_number(value)}", None
+    if not control.is_float_slider:
+        if float(value) != round(value):
+            return f"a whole {expected[2:]}, got {_number(value)}", None
+        value = int(round(value))
+    return "", value
+
+
+def _number(x: float) -> str:
+    return f"{int(x):,}" if float(x).is_integer() and abs(x) < 1e15 else f"{x:,.6g}"
 
 
 def scenario_files(folder: str | Path) -> list[str]:

@@ -16,6 +16,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from abm.words import possessive  # noqa: E402
+
 PLOTS: dict[str, tuple[str, str, str]] = {
     # name: (series, title, y label)
     "quality": ("quality", "Model quality per platform", "held-out quality"),
@@ -41,18 +43,31 @@ def series_figure(
     """One panel: a series over steps, one line per entity.
 
     On the quality and hit-rate panels, each collective's target in its twin world
-    (without the campaign) is drawn dashed, so the gap the campaign opens is visible.
+    (without the campaign) is drawn dashed, so the gap the campaign opens is visible; in
+    a run measured against its twin without interventions, each platform's quality and
+    share there are drawn dashed in the platform's colour.
     """
     series, title, ylabel = PLOTS[name]
     fig, ax = plt.subplots(figsize=figsize, layout="constrained")
     steps = table.index if "step" not in table.columns else table["step"]
+    colour = {}
     for entity in entities(table, series):
-        ax.plot(steps, table[f"{series}[{entity}]"], label=entity, lw=1.8)
+        (line,) = ax.plot(steps, table[f"{series}[{entity}]"], label=entity, lw=1.8)
+        colour[entity] = line.get_color()
+    for entity in entities(table, f"{series}_without_interventions"):  # abm/twins.py
+        ax.plot(steps, table[f"{series}_without_interventions[{entity}]"], ls="--", lw=1.2,
+                color=colour.get(entity), label=f"{entity} without interventions")  # fmt: skip
     if name in TWIN:
         for entity in entities(table, TWIN[name]):
             col = table[f"{TWIN[name]}[{entity}]"]
             if col.notna().any():
-                ax.plot(steps, col.ffill(), ls="--", lw=1.2, label=f"without {entity}'s action")
+                ax.plot(
+                    steps,
+                    col.ffill(),
+                    ls="--",
+                    lw=1.2,
+                    label=f"without {possessive(entity)} action",
+                )
     ax.set(title=title, xlabel="step", ylabel=ylabel)
     ax.set_xlim(0, max(float(max(steps, default=0)), 1.0))
     if name not in TWIN:  # shares: from zero, so a series not yet measured reads as such
@@ -79,38 +94,76 @@ RESPONSE_MARKERS = {
     "concede": ("*", "#2ca02c"),
 }
 
+# The bargaining table's columns this panel reads, by role. They are names from
+# :data:`abm.bargaining.ROUND_COLUMNS` (a test checks it), read by name from each row,
+# so columns added to the rounds never move what is drawn.
+ROUND_STEP, ROUND_RESPONSE = "step", "response"
+ROUND_OFFER, ROUND_DEMAND = "nash_dividend", "demand"
+ROUND_READS = (ROUND_STEP, ROUND_RESPONSE, ROUND_OFFER, ROUND_DEMAND)
+BARGAINING_TITLE = "Bargaining: Nash dividend per round vs demand"
+BARGAINING_YLABEL = "dividend (utility / step)"
+
+
+def round_points(rounds: list[dict] | pd.DataFrame, response: str | None) -> np.ndarray:
+    """``(x, y)`` points of the rounds with one platform ``response`` (``None``: the demands).
+
+    ``x`` is the model-table row of the round (row ``t + 1`` records the state after step
+    index ``t``); ``y`` the round's Nash dividend, or its demand when ``response`` is
+    ``None``. Rows missing a number are left out.
+    """
+    rows = rounds.to_dict("records") if isinstance(rounds, pd.DataFrame) else rounds
+    column = ROUND_DEMAND if response is None else ROUND_OFFER
+    points = [
+        (float(r[ROUND_STEP]) + 1.0, float(r[column]))
+        for r in rows
+        if (response is None or r.get(ROUND_RESPONSE) == response)
+        and r.get(ROUND_STEP) is not None
+        and r.get(column) is not None
+    ]
+    out = np.array(points, dtype=float).reshape(-1, 2)
+    return out[np.isfinite(out).all(axis=1)]
+
+
+def dividend_paid(cumulative: np.ndarray) -> np.ndarray:
+    """Dividend paid per step from the cumulative dividend won (utility / step)."""
+    y = np.asarray(cumulative, dtype=float)
+    return np.diff(y, prepend=0.0) if y.size else y
+
 
 def bargaining_figure(
     table: pd.DataFrame, log: list[dict] | pd.DataFrame, figsize: tuple[float, float] = (6, 3.2)
 ) -> Figure:
-    """Bargaining: each collective's cumulative dividend, and every round's outcome.
+    """Bargaining: every round's Nash dividend against the demand, and dividends paid.
 
     Args:
-        table: The per-step model table (columns ``dividend[collective]``).
-        log: Bargaining rounds (``model.bargaining_log`` or the run's bargaining table):
-            ``step`` (0-based step index), ``collective``, ``dividend``, ``response``.
+        table: The per-step model table (columns ``dividend[collective]``, cumulative).
+        log: Bargaining rounds (``model.bargaining_log`` or the run's bargaining table),
+            columns as :data:`abm.bargaining.ROUND_COLUMNS`.
         figsize: Figure size in inches.
 
     Returns:
-        A figure: lines for dividends won, markers for the dividend each round settled
-        on, shaped by the platform's response (ignore, negotiate, concede).
+        A figure in utility per step: per round a marker at the Nash dividend, shaped
+        by the platform's response (ignore, negotiate, concede), and a dash at the
+        demand; lines for the dividend each collective is paid per step.
     """
     fig, ax = plt.subplots(figsize=figsize, layout="constrained")
     steps = table.index if "step" not in table.columns else table["step"]
     for entity in entities(table, "dividend"):
-        ax.plot(steps, table[f"dividend[{entity}]"], lw=1.8, label=f"{entity}: dividend won")
-    rounds = pd.DataFrame(log)
-    if len(rounds):
+        paid = dividend_paid(table[f"dividend[{entity}]"].to_numpy())
+        ax.plot(steps, paid, lw=1.8, label=f"{entity}: dividend paid")
+    demands = round_points(log, None)
+    if len(demands):
+        ax.scatter(*demands.T, marker="_", c="#d62728", s=80, label="round: demand", zorder=3)
         for response, (marker, colour) in RESPONSE_MARKERS.items():
-            sel = rounds[rounds["response"] == response]
-            if len(sel):
-                # Table row t + 1 records the state after step index t.
-                ax.scatter(sel["step"] + 1, sel["dividend"], marker=marker, c=colour, s=40,
-                           label=f"round: {response}", zorder=3)  # fmt: skip
+            pts = round_points(log, response)
+            if len(pts):
+                ax.scatter(*pts.T, marker=marker, c=colour, s=40, label=f"round: {response}",
+                           zorder=3)  # fmt: skip
     else:
         ax.text(0.5, 0.5, "no bargaining round yet", transform=ax.transAxes, ha="center",
                 va="center", color="#7f7f7f")  # fmt: skip
-    ax.set(title="Bargaining outcomes and dividends", xlabel="step", ylabel="dividend (utility)")
+    ax.set(title=BARGAINING_TITLE, xlabel="step", ylabel=BARGAINING_YLABEL)
+    ax.set_ylim(bottom=0)
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=8, frameon=False)
     ax.grid(alpha=0.3)
@@ -235,7 +288,7 @@ class LiveSeries:
         if name == "quality":
             for i, entity in enumerate(_entities(columns, "twin_quality")):
                 (line,) = ax.plot([], [], ls="--", lw=1.2, color=f"C{i}", animated=True,
-                                  label=f"without {entity}'s action")  # fmt: skip
+                                  label=f"without {possessive(entity)} action")  # fmt: skip
                 self.lines.append((f"twin_quality[{entity}]", line, True))
         ax.set_title(title, fontsize=10)
         ax.set_xlabel("step", fontsize=9)
@@ -287,7 +340,7 @@ def _entities(columns: dict[str, list], series: str) -> list[str]:
 
 
 class LiveBargaining:
-    """The bargaining panel of a running model (dividends and rounds), updated in place.
+    """The bargaining panel of a running model (:func:`bargaining_figure`), updated in place.
 
     Args:
         columns: The model's per-step columns (``datacollector.model_vars``).
@@ -310,9 +363,12 @@ class LiveBargaining:
         self.lines = []
         for i, entity in enumerate(_entities(columns, "dividend")):
             (line,) = ax.plot([], [], lw=1.8, color=f"C{i}", animated=True,
-                              label=f"{entity}: dividend won")  # fmt: skip
+                              label=f"{entity}: dividend paid")  # fmt: skip
             self.lines.append((f"dividend[{entity}]", line))
-        self.rounds = {}
+        self.rounds = {
+            None: ax.scatter(np.empty(0), np.empty(0), marker="_", c="#d62728", s=80,
+                             zorder=3, label="round: demand", animated=True)
+        }  # fmt: skip
         for response, (marker, colour) in RESPONSE_MARKERS.items():
             self.rounds[response] = ax.scatter(
                 np.empty(0), np.empty(0), marker=marker, c=colour, s=40, zorder=3,
@@ -320,9 +376,9 @@ class LiveBargaining:
             )  # fmt: skip
         self.empty = ax.text(0.5, 0.5, "no bargaining round yet", transform=ax.transAxes,
                              ha="center", va="center", color="#7f7f7f", animated=True)  # fmt: skip
-        ax.set_title("Bargaining outcomes and dividends", fontsize=10)
+        ax.set_title(BARGAINING_TITLE, fontsize=10)
         ax.set_xlabel("step", fontsize=9)
-        ax.set_ylabel("dividend (utility)", fontsize=9)
+        ax.set_ylabel(BARGAINING_YLABEL, fontsize=9)
         ax.tick_params(labelsize=8)
         ax.grid(alpha=0.3)
         _legend(ax)
@@ -336,16 +392,16 @@ class LiveBargaining:
         """The panel at the model's current step."""
         top, n = 0.0, 0
         for col, line in self.lines:
-            y = np.asarray(self.columns[col], dtype=float)
+            y = dividend_paid(np.asarray(self.columns[col], dtype=float))
             n = y.size
             line.set_data(np.arange(y.size), y)
             if np.isfinite(y).any():
                 top = max(top, float(np.nanmax(y)))
         for response, points in self.rounds.items():
-            sel = [(r["step"] + 1, r["dividend"]) for r in self.log if r["response"] == response]
-            points.set_offsets(np.array(sel, dtype=float).reshape(-1, 2))
-            if sel:
-                top = max(top, max(d for _, d in sel))
+            pts = round_points(self.log, response)
+            points.set_offsets(pts)
+            if len(pts):
+                top = max(top, float(pts[:, 1].max()))
         self.empty.set_visible(not self.log)
         if n - 1 > self.xmax:
             while n - 1 > self.xmax:

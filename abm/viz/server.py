@@ -6,13 +6,18 @@ inotify limit), and makes no network calls of its own: the version check and the
 usage telemetry Solara does by default are switched off. The scenario reaches the
 app through the ``ABM_VIZ_SCENARIO`` environment variable.
 
-A loopback server is still reachable from any web page the user opens, through DNS
-rebinding (a hostile name that resolves to 127.0.0.1): the browser then sends that
-name as ``Host``. So the server answers only requests whose ``Host`` is the address it
-bound (or ``localhost`` when it bound a loopback address; any IP literal when it bound
-all interfaces), and websockets only from a page served by an allowed host (``Origin``).
-Everything else gets 403 before Solara sees it. ``python -m abm.viz.server`` runs
-``solara run`` with that guard in front of Solara's app.
+A loopback server is still reachable from any web page the user opens: through DNS
+rebinding (a hostile name that resolves to 127.0.0.1, so the browser sends that name as
+``Host``), and directly, since a page may open a websocket or send a form to any
+address (a sandboxed iframe sends ``Origin: null``). So the server trusts only its own
+page: a request must carry a ``Host`` that is the address it bound (or ``localhost``
+when it bound a loopback address; any IP literal when it bound all interfaces), on its
+port, and a request that carries an ``Origin`` (every websocket a browser opens, every
+cross-site form) must come from such an address over ``http``; ``null`` is refused.
+Everything else gets 403 (a websocket: closed before it opens) before Solara sees it.
+Pages are also served with ``frame-ancestors 'self'``, so no other site can frame the
+viewer. ``python -m abm.viz.server`` runs ``solara run`` with that guard in front of
+Solara's app.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -128,10 +134,14 @@ def address(host: str, port: int) -> str:
 
 
 LOOPBACK_NAMES = ("localhost",)
+DEFAULT_PORT = {"http": 80, "https": 443}
 
 
 def allowed_hosts(host: str, port: int) -> Callable[[str], bool]:
-    """A test of ``Host`` header values for a server bound to ``host:port``."""
+    """A test of ``Host`` header values for a server bound to ``host:port``.
+
+    A value without a port means port 80, as a browser sends it.
+    """
     bound = host.strip("[]").lower()
     try:
         ip = ipaddress.ip_address(bound)
@@ -142,9 +152,11 @@ def allowed_hosts(host: str, port: int) -> Callable[[str], bool]:
         names |= set(LOOPBACK_NAMES)
     wildcard = ip is not None and ip.is_unspecified
 
-    def ok(value: str) -> bool:
+    def ok(value: str, scheme: str = "http") -> bool:
         name, got_port = _split_host(value)
-        if name is None or got_port not in (None, port):
+        if got_port is None:
+            got_port = DEFAULT_PORT.get(scheme)
+        if name is None or got_port != port:
             return False
         if name in names:
             return True
@@ -159,34 +171,89 @@ def allowed_hosts(host: str, port: int) -> Callable[[str], bool]:
     return ok
 
 
+def allowed_origins(host: str, port: int) -> Callable[[str], bool]:
+    """A test of ``Origin`` header values: the viewer's own page, ``http://HOST:PORT``.
+
+    ``null`` (a sandboxed frame, a ``data:`` page, a file) and any other scheme, name
+    or port are refused.
+    """
+    host_ok = allowed_hosts(host, port)
+
+    def ok(value: str) -> bool:
+        try:
+            parts = urlsplit(value.strip())
+        except ValueError:
+            return False
+        if parts.scheme != "http" or parts.path not in ("", "/") or parts.query:
+            return False
+        return host_ok(parts.netloc, "http")
+
+    return ok
+
+
 def _split_host(value: str) -> tuple[str | None, int | None]:
     try:
         parts = urlsplit(f"//{value.strip()}")
+        if parts.username is not None or parts.password is not None:
+            return None, None
         return (parts.hostname or None), parts.port
     except ValueError:
         return None, None
 
 
+# Sent with every HTTP answer: no other site may frame the page (clickjacking), and
+# no browser guesses a content type.
+SECURITY_HEADERS = [
+    (b"content-security-policy", b"frame-ancestors 'self'"),
+    (b"x-frame-options", b"SAMEORIGIN"),
+    (b"x-content-type-options", b"nosniff"),
+]
+
+
 class HostGuard:
-    """ASGI middleware: 403 for a ``Host`` (or websocket ``Origin``) the server did not bind."""
+    """ASGI middleware: 403 unless ``Host`` (and ``Origin``, when sent) is the viewer's own."""
 
     def __init__(self, app: Any, host: str, port: int):
         self.app = app
-        self.ok = allowed_hosts(host, port)
+        self.host_ok = allowed_hosts(host, port)
+        self.origin_ok = allowed_origins(host, port)
+
+    def allows(self, headers: dict[str, str]) -> bool:
+        """Whether a request with these (lower-case) headers comes from the viewer's page."""
+        if not self.host_ok(headers.get("host", "")):
+            return False
+        origin = headers.get("origin")
+        # No Origin: not a browser page (a browser sends one with every websocket).
+        return origin is None or self.origin_ok(origin)
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:  # noqa: D102
-        if scope["type"] in ("http", "websocket"):
-            headers = {
-                k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]
-            }
-            allowed = self.ok(headers.get("host", ""))
-            origin = headers.get("origin")
-            if allowed and scope["type"] == "websocket" and origin and origin != "null":
-                allowed = self.ok(urlsplit(origin).netloc)
-            if not allowed:
-                await _refuse(scope, receive, send)
-                return
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        headers: dict[str, str] = {}
+        for k, v in scope["headers"]:
+            name = k.decode("latin-1").lower()
+            if name in headers and name in ("host", "origin"):
+                headers[name] = ""  # two of them: ambiguous, refused
+            else:
+                headers[name] = v.decode("latin-1")
+        if not self.allows(headers):
+            await _refuse(scope, receive, send)
+            return
+        if scope["type"] == "http":
+            send = _with_headers(send)
         await self.app(scope, receive, send)
+
+
+def _with_headers(send: Callable) -> Callable:
+    async def send_with_headers(message: dict) -> None:
+        if message["type"] == "http.response.start":
+            present = {k.lower() for k, _ in message.get("headers", [])}
+            extra = [(k, v) for k, v in SECURITY_HEADERS if k not in present]
+            message = {**message, "headers": [*message.get("headers", []), *extra]}
+        await send(message)
+
+    return send_with_headers
 
 
 async def _refuse(scope: dict, receive: Callable, send: Callable) -> None:
@@ -194,7 +261,10 @@ async def _refuse(scope: dict, receive: Callable, send: Callable) -> None:
         await receive()  # websocket.connect
         await send({"type": "websocket.close", "code": 1008})
         return
-    body = b"abm viz: refused: the Host header is not the address this server bound\n"
+    body = (
+        b"abm viz: refused: this server answers only its own page"
+        b" (the Host or Origin header names another address)\n"
+    )
     await send(
         {
             "type": "http.response.start",
@@ -202,6 +272,7 @@ async def _refuse(scope: dict, receive: Callable, send: Callable) -> None:
             "headers": [
                 (b"content-type", b"text/plain"),
                 (b"content-length", str(len(body)).encode()),
+                *SECURITY_HEADERS,
             ],
         }
     )
@@ -222,6 +293,13 @@ def _guarded_solara(argv: list[str]) -> None:
             self.loaded_app = HostGuard(self.loaded_app, host, port)
 
     solara_main.uvicorn.Config = GuardedConfig  # solara builds its server with this name
+    # Solara warns, in ten lines, on every page served over plain http to a name other
+    # than "localhost" that it falls back to a SameSite=Lax session cookie. Lax is what
+    # a local viewer wants (the cookie is never sent with another site's requests), so
+    # the warning says nothing the user must act on.
+    warnings.filterwarnings(
+        "ignore", message="Cookies with samesite=none require https", category=UserWarning
+    )
     sys.argv = ["solara", *argv]
     solara_main.main()
 

@@ -4,12 +4,14 @@ from sklearn.linear_model import LogisticRegression as SkLogistic
 
 from abm.learning import (
     LEARNER_NAMES,
+    GlobalMean,
     ItemMean,
     KNearestNeighbours,
     Learner,
     LogisticRegression,
     MajorityClass,
     MatrixFactorisation,
+    leverage_baseline_for,
     load_task,
     make_learner,
     naive_learner_for,
@@ -208,3 +210,15 @@ def test_factory_and_naive(breast_cancer, ratings):
     with pytest.raises(ValueError, match="ratings"):
         make_learner("mf", breast_cancer)
     assert set(LEARNER_NAMES) == {"logistic", "knn", "mf", "majority", "item_mean"}
+
+
+def test_global_mean_predicts_one_number_below_the_item_means(ratings):
+    gm = GlobalMean(ratings.n_items, rating_range=ratings.rating_range)
+    gm.fit(ratings.X_train, ratings.y_train)
+    pred = gm.predict(ratings.X_test)
+    assert np.all(pred == pytest.approx(ratings.y_train.mean()))
+    item_mean = ItemMean(ratings.n_items, rating_range=ratings.rating_range)
+    item_mean.fit(ratings.X_train, ratings.y_train)
+    X, y = ratings.X_test, ratings.y_test
+    assert gm.score(X, y) < item_mean.score(X, y)
+    assert isinstance(leverage_baseline_for(ratings), GlobalMean)

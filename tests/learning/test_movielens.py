@@ -25,6 +25,7 @@ from abm.learning import (
 )
 from abm.learning.movielens import read_ratings
 from abm.model import LeverageModel
+from abm.runner import simulate
 from tests.conftest import small
 
 FILES = {"u.data": "u.data", "ratings.dat": "ratings.dat", "ratings.csv": "ratings.csv"}
@@ -216,3 +217,53 @@ def test_movielens_scenario_runs_with_mf_and_rates_each_rating_once(files):
     with pytest.raises(ValueError, match="raters"):
         LeverageModel(scenario=small(task={"name": "movielens", "path": str(files["u.data"])},
                                      population={"n_users": 500}))  # fmt: skip
+
+
+def item_driven_ratings(n_raters: int = 150, n_items: int = 300, per_rater: int = 40):
+    """Ratings driven by items (strong item effects, weak personal taste) with times.
+
+    As on MovieLens, the item means fitted on every training rating beat the matrix
+    factorisation a platform trains on its share of them: against that baseline a
+    twin has no gap and leverage would be undefined at every step.
+    """
+    rng = np.random.default_rng(0)
+    bi, bu = rng.normal(0, 0.9, n_items), rng.normal(0, 0.3, n_raters)
+    P, Q = rng.normal(0, 1, (n_raters, 2)), rng.normal(0, 0.25, (n_items, 2))
+    popularity = rng.dirichlet(np.full(n_items, 0.5))
+    rows = []
+    for u in range(n_raters):
+        items = rng.choice(n_items, size=per_rater, replace=False, p=popularity)
+        r = 3.5 + bu[u] + bi[items] + Q[items] @ P[u] + rng.normal(0, 0.6, per_rater)
+        t = 1_500_000_000 + np.sort(rng.integers(0, 10_000_000, per_rater))
+        rows += zip([u] * per_rater, items, r, t, strict=True)
+    return rows
+
+
+def _strike_on(path: Path, size: float):
+    return small(
+        task={"name": "movielens", "path": str(path)},
+        population={"n_users": 150, "samples_per_step": 4.0, "reconsider_rate": 0.0,
+                    "threshold_mean": 0.0, "threshold_sd": 0.0},
+        platforms=[{"name": "incumbent", "learner": "mf", "initial_share": 0.7, "seed_data": 0},
+                   {"name": "challenger", "learner": "mf", "initial_share": 0.3, "seed_data": 0}],
+        collectives=[{"name": "c", "target": "incumbent", "lever": "strike", "size": size,
+                      "start": 0}],
+        steps=10,
+        measurement={"valuation": False},
+    )  # fmt: skip
+
+
+def test_a_strike_on_movielens_has_finite_positive_leverage_and_an_empty_one_zero(tmp_path):
+    path = write(tmp_path / "ratings.csv", "ratings.csv", item_driven_ratings())
+    half, empty = simulate(_strike_on(path, 0.5)), simulate(_strike_on(path, 0.0))
+    for name in ("mean_leverage[c]", "final_leverage[c]"):
+        assert np.isfinite(half.outcomes[name]) and half.outcomes[name] > 0, name
+        assert empty.outcomes[name] == 0.0, name
+    assert half.outcomes["quality_effect[c]"] > 0
+    # The file is one where the item means beat the twin's model at every step, so
+    # leverage against them would be undefined: the global mean is the floor.
+    task = LeverageModel(scenario=_strike_on(path, 0.5)).task
+    item_mean = ItemMean(task.n_items, rating_range=task.rating_range)
+    item_mean.fit(task.X_train, task.y_train)
+    twin = half.model_table["twin_quality[c]"].iloc[1:]
+    assert (twin < item_mean.score(task.X_test, task.y_test)).all()

@@ -24,8 +24,12 @@ from abm.bargaining import (
     Outcome,
     PlatformResponse,
     Position,
+    accuracy_se,
     credible_loss,
+    flip_bargaining_power,
+    flip_value_of_quality,
     nash_bargain,
+    rating_quality_se,
 )
 from abm.behaviour import Action
 from abm.learning import (
@@ -218,6 +222,7 @@ class Platform(mesa.Agent):
         self.pool = DataPool(label_dtype=model.task.y_train.dtype)
         self.needs_refit = False  # deletions or expiry make an incremental update inexact
         self.quality = 0.0
+        self.quality_se = float("nan")  # standard error of that measurement (test-set size)
         self.hit_rate = float("nan")  # hit rate at k on the task's ranking probe (ratings)
         self.initial_quality = 0.0
         self.group_quality = np.zeros(0)  # quality as experienced by each user group
@@ -234,6 +239,8 @@ class Platform(mesa.Agent):
         self.step_cost = 0.0  # what countermeasures and dividends cost this step (utility)
         self.dividends_paid = 0.0  # cumulative (utility)
         self.revenue = 0.0  # this step's revenue, net of step_cost (utility per step)
+        self.list_price = self.price  # the price this step's revenue was booked at
+        self.costs = 0.0  # this step's costs: countermeasures, price cuts, dividends (utility)
         self.discount = 0.0  # price cut offered this step while a campaign targets it
 
     @property
@@ -276,16 +283,21 @@ class Platform(mesa.Agent):
         A group's quality weights the model's per-class recall by the classes in its
         members' data, so a strike by a homogeneous group shows up where it bites. On a
         ratings task the platform's hit rate at k on the task's ranking probe (a fixed
-        sample of held-out liked items, drawn once) is measured too.
+        sample of held-out liked items, drawn once) is measured too. So is the standard
+        error of the quality measured on a test set of that size: the platform's own
+        resolution, below which it cannot tell a change from noise.
         """
         task = self.model.task
         if task.kind != "classification":
             self.quality = self.trainer.score(task.X_test, task.y_test)
+            errors = self.trainer.predict(task.X_test) - task.y_test
+            self.quality_se = rating_quality_se(self.quality, errors * errors)
             if task.ranking is not None:
                 self.hit_rate = hit_rate(self.trainer, task.ranking)
             return
         hit = self.trainer.predict(task.X_test) == task.y_test
         self.quality = float(hit.mean())
+        self.quality_se = accuracy_se(self.quality, hit.size)
         recall = np.bincount(task.y_test, weights=hit, minlength=task.n_classes) / np.maximum(
             np.bincount(task.y_test, minlength=task.n_classes), 1
         )
@@ -349,9 +361,15 @@ class Platform(mesa.Agent):
         else:
             self.countermeasure_cost += amount
 
-    def book(self, gross: float) -> None:
-        """Close the step's books: revenue is what users paid and earned, net of costs."""
-        self.revenue = gross - self.step_cost
+    def book(self, users: int, price: float, value_of_quality: float) -> None:
+        """Close the step's books: what users paid and earned it, net of costs.
+
+        Each of ``users`` pays ``price`` (the list price) and earns the platform
+        ``value_of_quality`` per unit of its quality; the step's costs, price cuts among
+        them, come off.
+        """
+        self.list_price, self.costs = price, self.step_cost
+        self.revenue = users * (price + value_of_quality * self.quality) - self.step_cost
         self.step_cost = 0.0
 
 
@@ -389,8 +407,7 @@ class Collective(mesa.Agent):
         self.dividend = 0.0  # dividend won, cumulative (utility)
         self.concession = False
         self.last_outcome: Outcome | None = None
-        self.round_loss: list[float] = []  # platform's loss per step since the last round
-        self.round_cost: list[float] = []  # members' cost per step since the last round
+        self.round: list[Effects] = []  # the campaign's effects at each step since the last round
         self.futile_rounds = 0  # refused rounds in a row in which acting cost more than it hurt
         self.value = float("nan")  # Shapley value over collectives, when measured
         self.signal_success = float("nan")  # planted signal's success on the target
@@ -486,39 +503,50 @@ class Collective(mesa.Agent):
         share, utility = m.utilities(rows, quality, price)
         return behaviour.leaving_cost(utility, share, self.target, m.spec.population.network_weight)
 
-    def bargain(self, t: int) -> dict | None:
+    def bargain(self, step: int) -> dict | None:
         """One bargaining round with the target, on the steps since the last round.
 
-        A refused collective goes on while its campaign hurts the platform more than it
-        costs the members, and stops after ``patience`` such refusals in a row.
+        The platform bargains on the loss it can tell from its own measurement noise
+        (``bargaining.credible_loss``). A refused collective judges its campaign by what
+        it measurably does: it goes on while the round's mean loss to the platform
+        exceeds the members' cost, and stops after ``patience`` refusals in a row in
+        which it does not, so the platform's resolution decides what it concedes, not
+        how long a campaign lasts.
+
+        Args:
+            step: The model table's step the round closes (``LeverageModel.steps``).
 
         Returns:
             The round as a row of the bargaining table, or ``None`` if there was none.
         """
-        policy = self.model.policy
-        if not self.active or len(self.round_loss) < 2:  # a round needs evidence of noise
+        m, policy = self.model, self.model.policy
+        if not self.active or len(self.round) < 2:  # a round needs evidence of noise
             return None
+        loss = credible_loss(self.round, m.n_users)
         position = Position(
-            platform_loss=credible_loss(self.round_loss),
-            member_cost=float(np.mean(self.round_cost)),
+            platform_loss=loss.at(policy.value_of_quality),
+            member_cost=float(np.mean([e.member_cost for e in self.round])),
             demand=self.spec.demand * int(self.members.sum()),
             power=policy.bargaining_power,
             rights=policy.bargaining_rights,
         )
-        self.round_loss, self.round_cost = [], []
-        outcome = self.last_outcome = nash_bargain(position)
+        measured = float(np.mean([e.revenue for e in self.round]))
+        self.round = []
+        outcome = self.last_outcome = nash_bargain(position, loss.describe())
         if outcome.response is PlatformResponse.CONCEDE:
             self.concede(outcome.paid)
-        elif position.platform_loss <= position.member_cost:
+        elif measured <= position.member_cost:
             self.futile_rounds += 1
             if self.futile_rounds >= self.spec.patience:
                 self.stop("acting cost the members more than it cost the platform")
         else:
             self.futile_rounds = 0
         values = (
-            t, self.name, self.model.platforms[self.target].name, self.effects.leverage,
+            step, self.name, m.platforms[self.target].name, self.effects.leverage,
+            loss.quality.mean, loss.quality.resolution, loss.users.mean, loss.users.resolution,
             position.platform_loss, position.member_cost, position.demand, outcome.dividend,
-            outcome.paid, outcome.response.name.lower(), outcome.reason,
+            outcome.paid, outcome.response.name.lower(), flip_value_of_quality(loss, position),
+            flip_bargaining_power(position), outcome.reason,
         )  # fmt: skip
         return dict(zip(ROUND_COLUMNS, values, strict=True))
 

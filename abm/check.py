@@ -9,9 +9,10 @@ the users' thresholds and every draw the lever does not change. The difference
 plus little noise; its mean over replicates gets a paired Student t 95% interval
 ``mean +/- t_{0.975, n-1} * sd / sqrt(n)``. Unless the key outcome is a Shapley
 ``value[...]``, both runs skip the end-of-run valuation (``measurement.valuation``),
-which changes no other outcome and is most of a small run's cost. The check passes
-when the interval excludes 0 on the declared side (``direction: lower`` needs
-``hi < 0``, ``higher`` needs ``lo > 0``).
+which changes no other outcome and is most of a small run's cost; without collectives,
+they skip the twin without interventions too, which changes no outcome but its own.
+The check passes when the interval excludes 0 on the declared side (``direction:
+lower`` needs ``hi < 0``, ``higher`` needs ``lo > 0``).
 
 :func:`run_check` is pure (no I/O); ``abm check`` prints :func:`summary_line` and, with
 ``--out``, writes the per-seed numbers with :func:`write_checks`.
@@ -125,6 +126,10 @@ def run_check(
     if not check.outcome.startswith("value["):
         # Valuation runs after the last step and feeds no other outcome: skip its cost.
         scenario = with_overrides(scenario, {"measurement.valuation": False})
+    if not scenario.collectives and not check.outcome.startswith("intervention_"):
+        # Without collectives a twin only measures interventions; it never changes the
+        # run (nobody bargains), so a check of another outcome skips its cost too.
+        scenario = with_overrides(scenario, {"measurement.twins": "off"})
     off = versus_scenario(scenario)
     n = check.seeds if seeds is None else seeds
     if n < 2:

@@ -370,6 +370,51 @@ def _run_sweep(spec: Any, out: Path, kind: ExecutorKind, jobs: int, scheduler: s
         )
 
 
+@app.command()
+@user_errors
+def calibrate(
+    calibration_file: Annotated[Path, typer.Argument(help="Calibration YAML file.")],
+    fast: Annotated[
+        bool, typer.Option("--fast", help="The file's small search (what the tests run).")
+    ] = False,
+    jobs: Annotated[
+        int | None,
+        typer.Option("-j", "--jobs", min=1, help="Worker processes (default: all cores)."),
+    ] = None,
+    executor: Annotated[
+        str, typer.Option(help="Where runs execute: local (process pool), dask or serial.")
+    ] = "local",
+    scheduler: Annotated[
+        str | None, typer.Option(help="Join an existing Dask scheduler, e.g. tcp://host:8786.")
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", help="Root of calibration folders.")] = Path(
+        "outputs/calibrations"
+    ),
+    root: RootOption = None,
+) -> None:
+    """Fit a scenario's parameters to observed moments into OUT/<name>/ (rerun to resume).
+
+    Writes the best parameters, each moment's fit (held-out ones too), the accepted set,
+    the range of each named conclusion over it, and per-parameter identifiability.
+    """
+    import os
+
+    from abm.calibration import calibrate as run_calibration
+    from abm.calibration import load_calibration
+    from abm.calibration.report import summary_lines
+
+    kind = _executor_kind(executor, scheduler)
+    cal = load_calibration(calibration_file, extra_roots=root or (), fast=fast)
+    try:
+        report = run_calibration(cal, out, executor=kind, jobs=jobs or os.cpu_count() or 1,
+                                 scheduler=scheduler, progress=True, log=typer.echo)  # fmt: skip
+    except (OSError, RuntimeError) as err:  # a worker died, the cluster went away
+        fail(f"calibration stopped ({type(err).__name__}: {err}); rerun to resume", 1)
+    typer.echo(f"wrote {report.folder}")
+    for line in summary_lines(report.fit, report.tables):
+        typer.echo(line)
+
+
 def _executor_kind(executor: str, scheduler: str | None) -> ExecutorKind:
     """The ``--executor`` asked for; ``--scheduler`` implies (and needs) dask."""
     from abm.sweep import ExecutorKind

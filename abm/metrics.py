@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from abm import twins
+from abm.bargaining import ROUND_TABLE
 from abm.behaviour import Action
 from abm.levers import LEVERS
 from abm.scenario import TaskName
@@ -456,6 +457,15 @@ def outcome_names(scenario: Any) -> list[str]:
     return names
 
 
+def series_names(scenario: Any) -> list[str]:
+    """The model-table columns a scenario's run will record (for calibration targets)."""
+    names = []
+    for s in SERIES:
+        entities = scenario.platforms if s.per == "platform" else scenario.collectives
+        names += [column(s.name, e.name) for e in entities if s.applies(scenario, e)]
+    return names
+
+
 def agent_table(model: World) -> pd.DataFrame:
     """One row per user, read straight from the state arrays."""
     u = model.users
@@ -501,4 +511,9 @@ def reference_markdown() -> str:
         for d in table:
             meaning = d.meaning + (f" Empty {d.empty}." if getattr(d, "empty", "") else "")
             lines.append(f"| `{d.name}` | {d.per} | {d.unit} | {d.applies.label} | {meaning} |")
+    lines += ["", "## Bargaining rounds (bargaining.csv)", "",
+              "One row per round (docs/model.md, Bargaining); the report's table shows the "
+              "headers in words.", "",
+              "| column | header | unit | meaning |", "|---|---|---|---|"]  # fmt: skip
+    lines += [f"| `{c.name}` | {c.header} | {c.unit} | {c.meaning} |" for c in ROUND_TABLE]
     return "\n".join(lines)

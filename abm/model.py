@@ -269,8 +269,9 @@ class LeverageModel(mesa.Model):
                 self.platforms[c.target].pay(c.dividend_rate, dividend=True)
         users = np.bincount(self.users.platform[self.users.platform >= 0], minlength=len(price))
         for p in self.platforms:
+            # A price cut is booked once: as a cost against the list price users see cut.
             p.pay(p.discount * users[p.index])
-            p.book(users[p.index] * (price[p.index] + self.policy.value_of_quality * p.quality))
+            p.book(users[p.index], price[p.index] + p.discount, self.policy.value_of_quality)
 
     def payoffs(self) -> np.ndarray:
         """Each user's payoff this step: its platform's quality minus the price it paid."""
@@ -289,7 +290,7 @@ class LeverageModel(mesa.Model):
         if not self.twins or every == 0 or self.t % every != every - 1:
             return
         for c in self.collectives:
-            row = c.bargain(self.t)
+            row = c.bargain(self.steps)  # the step under which model.csv records this one
             if row is not None:
                 self.bargaining_log.append(row)
 

@@ -27,6 +27,7 @@ from typing import Any
 import pandas as pd
 
 from abm import twins
+from abm.bargaining import ROUND_TABLE, holds_for
 from abm.levers import LEVERS
 from abm.metrics import FINAL_STEPS, OUTCOMES
 from abm.runner import RunResult
@@ -174,7 +175,7 @@ def _dividend_clause(result: RunResult, name: str) -> str:
     mine = log[log["collective"] == name] if len(log) else log
     if not len(mine):
         return "it won no dividend: it never bargained (the campaign did not run long enough)"
-    reason = re.sub(r"\s*\(loss .*$", "", str(mine.iloc[-1]["reason"]))  # numbers: below
+    reason = re.sub(r"\s*\(credible loss .*$", "", str(mine.iloc[-1]["reason"]))  # numbers: below
     return f"it won no dividend: {reason}"
 
 
@@ -566,20 +567,60 @@ def outcome_table(result: RunResult) -> str:
     return _table(["who", "outcome", "unit", "value"], rows, numeric_from=3)
 
 
+def _policy_at(result: RunResult, step: int) -> dict:
+    """The policy in force during model-table ``step`` (events at index < step applied)."""
+    policy = result.scenario.policy.model_dump()
+    for e in sorted(result.scenario.events, key=lambda e: e.at):
+        if e.action.value == "set_policy" and e.at < step and e.policy:
+            policy.update(e.policy)
+    return policy
+
+
+def verdict(result: RunResult, rounds: pd.DataFrame) -> str:
+    """A collective's bargaining verdict in words, with the range over which it holds."""
+    conceded = rounds[rounds["response"] == "concede"]
+    r = conceded.iloc[0] if len(conceded) else rounds.iloc[-1]
+    policy, won = _policy_at(result, int(r["step"])), bool(len(conceded))
+    ranges = " and ".join(
+        holds_for(name, float(r[f"flip_{name}"]), float(policy[name]), won)
+        for name in ("value_of_quality", "bargaining_power")
+    )
+    if won:
+        return (f"conceded at step {int(r['step'])} ({fmt(r['paid'])}/step); holds for "
+                f"{ranges}")  # fmt: skip
+    n = len(rounds)
+    return (f"no concession in {n} round{'s' * (n != 1)}; at the last (step {int(r['step'])}) "
+            f"the platform would have conceded for {ranges}")  # fmt: skip
+
+
 def bargaining_section(result: RunResult) -> str:
-    """The rounds' numbers as a table (utility per step), each collective's last reason below."""
+    """Each collective's verdict with its range, then the rounds' numbers and last reasons."""
     log = result.bargaining
     if not len(log):
         return "<p class=muted>No bargaining rounds.</p>"
-    numbers = log.drop(columns=["reason"], errors="ignore").tail(40)
-    table = numbers.to_html(index=False, float_format=lambda v: f"{v:.4g}")
+    verdicts = "".join(
+        f"<li><b>{html.escape(str(name))}</b>: {html.escape(verdict(result, rows))}</li>"
+        for name, rows in log.groupby("collective", sort=False)
+    )
+    shown = [c for c in ROUND_TABLE if c.name != "reason"]
+    rows = [
+        [html.escape(str(r[c.name])) if c.unit in ("", "step") else fmt(r[c.name]) for c in shown]
+        for _, r in log.tail(40).iterrows()
+    ]
+    header = [f"{c.header} ({c.unit})" if c.unit not in ("", "step") else c.header for c in shown]
+    table = _table(header, rows, numeric_from=3)
     reasons = "".join(
         f"<li><b>{html.escape(name)}</b>, step {int(rows.iloc[-1]['step'])}: "
         f"{html.escape(str(rows.iloc[-1]['reason']))}</li>"
         for name, rows in log.groupby("collective", sort=False)
     )
-    return (f"{table}<p class=muted>Losses, costs, demands and dividends in utility per "
-            f"step.</p><p><b>The last round's reason.</b></p><ul>{reasons}</ul>")  # fmt: skip
+    return (f"<p><b>Verdicts</b> (seed {result.seed}), each with the range of the assumed "
+            f"constants over which it holds (docs/model.md, Bargaining):</p><ul>{verdicts}</ul>"
+            f"{table}<p class=muted>Steps are model.csv steps. The platform bargains on the "
+            "loss it can tell from its own measurement noise: the quality taken and users "
+            "lost count only beyond their noise (+/-). A dash in a flip column: no value of "
+            "that constant changes the round's verdict.</p>"
+            f"<p><b>The last round's reason.</b></p><ul>{reasons}</ul>")  # fmt: skip
 
 
 def _png(result: RunResult, name: str, png_dir: Path | None) -> str:

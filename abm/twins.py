@@ -175,6 +175,10 @@ def measure(real: World, twin: World, c_index: int) -> Effects:
     on_real = float(np.count_nonzero(real.users.platform == p.index))
     on_twin = float(np.count_nonzero(twin.users.platform == p.index))
     members = c.members
+    # The loss by channel (``abm/bargaining.py``): quality on the users kept, users lost
+    # at what each would have paid, and what is on the platform's books (list price
+    # changes, costs), so revenue = v N dq + dN (p_twin + v q_twin) + booked.
+    booked = on_real * (q.list_price - p.list_price) + (p.costs - q.costs)
     e = Effects(
         twin_quality=q.quality,
         quality=q.quality - p.quality,
@@ -186,6 +190,10 @@ def measure(real: World, twin: World, c_index: int) -> Effects:
         revenue=q.revenue - p.revenue,
         member_cost=float(twin.payoffs()[members].sum() - real.payoffs()[members].sum()),
         groups=q.group_quality - p.group_quality,
+        quality_se=p.quality_se,
+        users_on=on_real,
+        twin_price=q.list_price,
+        booked=booked,
     )
     if c.redirect is not None:
         e.lift = real.platforms[c.redirect].quality - twin.platforms[c.redirect].quality
@@ -215,7 +223,6 @@ def measure_all(real: World) -> None:
         c.effects = measure(real, twin, c.index)
         c.cost += c.effects.member_cost
         if c.active:
-            c.round_loss.append(c.effects.revenue)
-            c.round_cost.append(c.effects.member_cost)
+            c.round.append(c.effects)
         if c.rule.signal:
             c.natural_success = c.success(twin)

@@ -6,11 +6,20 @@ import numpy as np
 import pytest
 
 from abm.bargaining import (
+    Change,
+    Effects,
     PlatformResponse,
     Position,
+    Z,
+    accuracy_se,
+    credible_loss,
+    effective_n,
+    flip_bargaining_power,
+    flip_value_of_quality,
     nash_bargain,
     nash_product,
     normalised_leverage,
+    rating_quality_se,
 )
 
 
@@ -101,10 +110,128 @@ def test_bad_positions_are_refused():
         _position(demand=-1.0)
 
 
-def test_credible_loss_discounts_noise():
-    from abm.bargaining import credible_loss
+# --- the platform's resolution and its credible loss ---------------------------------
 
-    assert credible_loss([5.0]) == -math.inf  # one step: no evidence of its noise
-    assert credible_loss([5.0, 5.0, 5.0]) == pytest.approx(5.0)
-    noisy = credible_loss([-6.0, 0.0, 6.0, 12.0, 0.0])
-    assert noisy < 0 < np.mean([-6.0, 0.0, 6.0, 12.0, 0.0])
+
+def _steps(dq, users_lost=0.0, quality=0.85, n_test=2000, users_on=350.0, booked=0.0):
+    """A round's effects as the target sees them (price 0, so a user is worth v * q)."""
+    dq = np.broadcast_to(np.asarray(dq, float), np.shape(dq) or (5,))
+    lost = np.broadcast_to(np.asarray(users_lost, float), dq.shape)
+    return [
+        Effects(quality=float(d), twin_quality=quality + float(d), users=float(n),
+                quality_se=accuracy_se(quality, n_test), users_on=users_on, booked=booked)
+        for d, n in zip(dq, lost, strict=True)
+    ]  # fmt: skip
+
+
+def test_accuracy_se_is_the_binomial_standard_error():
+    assert accuracy_se(0.8, 400) == pytest.approx(0.02)
+    assert accuracy_se(1.0, 50) == 0.0
+    assert math.isnan(accuracy_se(0.5, 0))
+
+
+def test_rating_quality_se_matches_the_spread_of_resampled_test_sets():
+    rng = np.random.default_rng(0)
+    errors = rng.normal(0.0, 0.9, 800) + rng.standard_t(3, 800) * 0.3
+    span = 4.0
+    quality = 1.0 - np.sqrt(np.mean(errors**2)) / span
+    se = rating_quality_se(quality, errors**2)
+    resampled = [
+        1.0 - np.sqrt(np.mean(rng.choice(errors, errors.size) ** 2)) / span for _ in range(2000)
+    ]
+    assert se == pytest.approx(np.std(resampled), rel=0.1)
+    assert rating_quality_se(0.9, np.full(10, 0.25)) == 0.0
+
+
+def test_effective_n_counts_a_persistent_effect_as_less_evidence():
+    assert effective_n([1.0, -1.0, 1.0, -1.0, 1.0]) == pytest.approx(5.0)  # rho < 0: clipped
+    assert effective_n([0.0, 0.0, 0.0, 0.0]) == 4.0  # no variation: nothing to correlate
+    trend = effective_n([1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
+    assert 1.0 <= trend < 6.0 * (1 - 0.5) / (1 + 0.5) + 1e-9  # rho = 0.5 here
+    assert effective_n([1.0, 1.0, 1.0, 9.0, 9.0, 9.0]) < 3.0
+
+
+def test_a_change_counts_only_beyond_its_resolution_signed():
+    assert Change(0.010, 0.012).credible == 0.0
+    assert Change(-0.010, 0.012).credible == 0.0
+    assert Change(0.020, 0.012).credible == pytest.approx(0.008)
+    assert Change(-0.020, 0.012).credible == pytest.approx(-0.008)
+    # The held-out set is fixed: its error does not average away over steady steps.
+    steady = Change.measure([0.02] * 20, se=0.008)
+    assert steady.resolution == pytest.approx(Z * 0.008)
+    assert steady.credible == pytest.approx(0.02 - Z * 0.008)
+    assert Change.measure([0.05], se=0.0).credible == 0.0  # one step: no evidence of noise
+
+
+def test_a_steady_quality_effect_within_the_test_sets_resolution_buys_nothing():
+    # 0.006 every step, well under 1.645 x sqrt(0.85 x 0.15 / 2000) = 0.013: no credible
+    # loss, though the steps agree perfectly (a t-bound over them would read 0.006).
+    loss = credible_loss(_steps(0.006), n_users=500)
+    assert loss.quality.credible == 0.0 and loss.at(10.0) == 0.0
+    # The same effect measured on 50,000 held-out rows is credible.
+    fine = credible_loss(_steps(0.006, n_test=50_000), n_users=500)
+    assert fine.at(10.0) == pytest.approx(10.0 * 350 * (0.006 - Z * accuracy_se(0.85, 50_000)))
+
+
+def test_users_leaving_beyond_the_markets_noise_count_at_what_they_would_pay():
+    n_users, users_on = 500, 350.0
+    se_users = math.sqrt(n_users * 0.7 * 0.3)  # a share of 0.7 over 500 choices
+    loss = credible_loss(_steps(0.0, users_lost=30.0, users_on=users_on), n_users=n_users)
+    assert loss.quality.credible == 0.0
+    assert loss.users.credible == pytest.approx(30.0 - Z * se_users)
+    assert loss.at(10.0) == pytest.approx((30.0 - Z * se_users) * 10.0 * 0.85)
+    few = credible_loss(_steps(0.0, users_lost=3.0, users_on=users_on), n_users=n_users)
+    assert few.at(10.0) == 0.0  # three users: within the noise of the platform's market
+
+
+def test_booked_costs_count_exactly_and_the_loss_is_linear_in_value_of_quality():
+    loss = credible_loss(_steps(0.03, users_lost=30.0, booked=2.5), n_users=500)
+    assert loss.intercept == pytest.approx(2.5)  # price 0: only the books are fixed
+    values = [loss.at(v) for v in (0.0, 1.0, 2.0, 10.0)]
+    assert values[0] == pytest.approx(2.5)
+    assert np.allclose(np.diff(values[:3]), loss.slope) and values[3] == pytest.approx(
+        2.5 + 10 * loss.slope
+    )
+
+
+# --- each verdict's range ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("power", [0.0, 0.3, 0.5, 0.9])
+@pytest.mark.parametrize("cost", [-3.0, 0.0, 2.0])
+@pytest.mark.parametrize("demand", [0.0, 1.0, 5.0])
+def test_the_verdict_flips_exactly_at_flip_value_of_quality(power, cost, demand):
+    loss = credible_loss(_steps(0.03, users_lost=30.0, booked=-4.0), n_users=500)
+
+    def concedes(v):
+        pos = _position(platform_loss=loss.at(v), member_cost=cost, demand=demand, power=power)
+        return nash_bargain(pos).response is PlatformResponse.CONCEDE
+
+    pos = _position(platform_loss=loss.at(10.0), member_cost=cost, demand=demand, power=power)
+    flip = flip_value_of_quality(loss, pos)
+    if math.isnan(flip):  # no value_of_quality >= 0 changes the verdict
+        assert len({concedes(v) for v in np.linspace(0.0, 1000.0, 101)}) == 1
+    else:
+        assert not concedes(flip - 1e-6) and concedes(flip + 1e-6)  # the loss grows with v
+
+
+@pytest.mark.parametrize("loss", [2.0, 8.0, 40.0])
+@pytest.mark.parametrize("cost", [-30.0, -3.0, 0.0, 5.0])
+@pytest.mark.parametrize("demand", [1.0, 5.0])
+def test_the_verdict_flips_exactly_at_flip_bargaining_power(loss, cost, demand):
+    def concedes(power):
+        pos = _position(platform_loss=loss, member_cost=cost, demand=demand, power=power)
+        return nash_bargain(pos).response is PlatformResponse.CONCEDE
+
+    flip = flip_bargaining_power(_position(platform_loss=loss, member_cost=cost, demand=demand))
+    if math.isnan(flip):
+        assert len({concedes(b) for b in np.linspace(0.0, 1.0, 101)}) == 1
+    else:
+        below, above = concedes(max(flip - 1e-6, 0.0)), concedes(min(flip + 1e-6, 1.0))
+        assert below != above
+
+
+def test_no_rights_no_range_to_state():
+    loss = credible_loss(_steps(0.05), n_users=500)
+    pos = _position(platform_loss=loss.at(10.0), rights=False)
+    assert math.isnan(flip_value_of_quality(loss, pos)) and math.isnan(flip_bargaining_power(pos))

@@ -194,6 +194,41 @@ def test_report_bargaining_table_keeps_numbers_and_reason_sits_below(result, par
     assert text.count("is the unit") == 1  # "utility" is explained once
 
 
+def _union_dividend(**overrides) -> Scenario:
+    from abm.scenario import load_scenario, with_overrides
+
+    path = Path(__file__).resolve().parents[1] / "scenarios" / "union_dividend.yaml"
+    return with_overrides(load_scenario(path), {"measurement.valuation": False, **overrides})
+
+
+def test_union_dividend_report_states_each_concession_with_its_range() -> None:
+    run = simulate(_union_dividend(steps=16))
+    conceded = run.bargaining[run.bargaining.response == "concede"]
+    assert len(conceded) == 1  # the union wins once; its campaign then ends
+    r = conceded.iloc[0]
+    page = render(run)
+    assert (
+        f"conceded at step {int(r.step)} (8/step); holds for value_of_quality &gt;= "
+        f"{r.flip_value_of_quality:.3g} (default 10) and bargaining_power &gt;= "
+        f"{r.flip_bargaining_power:.3g} (default 0.5)"
+    ) in page
+    assert 0 < r.flip_value_of_quality < 10 and 0 < r.flip_bargaining_power < 0.5
+    # The table's headers are words with units, not code names.
+    assert "<th>credible loss to the platform (utility / step)</th>" in page
+    assert "<th>platform_loss</th>" not in page and "<th>nash_dividend</th>" not in page
+
+
+def test_a_refusal_says_what_value_would_have_won() -> None:
+    from abm.report import verdict
+
+    run = simulate(_union_dividend(steps=16, **{"policy.value_of_quality": 1.0}))
+    assert not (run.bargaining.response == "concede").any()  # at 1 the union wins nothing
+    last = run.bargaining.iloc[-1]
+    text = verdict(run, run.bargaining)
+    assert text.startswith(f"no concession in {len(run.bargaining)} rounds")
+    assert f"value_of_quality >= {last.flip_value_of_quality:.3g} (default 1)" in text
+
+
 def test_report_without_rights_says_so_and_explains_dashes() -> None:
     from abm.report import answers, possessive
 

@@ -356,10 +356,10 @@ def test_a_concession_is_drawn_and_counted_in_the_viewer(monkeypatch):
     assert won > 0
     # The panel plots each round's Nash dividend and demand, as the table records them.
     conceded = plots.round_points(rounds, "concede")
-    expected = [(r["step"] + 1, r["nash_dividend"]) for r in rounds if r["response"] == "concede"]
+    expected = [(r["step"], r["nash_dividend"]) for r in rounds if r["response"] == "concede"]
     np.testing.assert_allclose(conceded, expected)
     np.testing.assert_allclose(
-        plots.round_points(rounds, None), [(r["step"] + 1, r["demand"]) for r in rounds]
+        plots.round_points(rounds, None), [(r["step"], r["demand"]) for r in rounds]
     )
 
 
@@ -371,8 +371,9 @@ def test_the_bargaining_panel_reads_only_columns_the_rounds_have():
         plots.ROUND_OFFER: 1.2, plots.ROUND_DEMAND: 1.0,
     }  # fmt: skip
     wider = {**row, "a_new_column": 99.0}
-    np.testing.assert_array_equal(plots.round_points([wider], "concede"), [[5, 1.2]])
-    np.testing.assert_array_equal(plots.round_points([row], None), [[5, 1.0]])
+    # A round is drawn at its step, a model-table step (bargaining.csv records it so).
+    np.testing.assert_array_equal(plots.round_points([wider], "concede"), [[4, 1.2]])
+    np.testing.assert_array_equal(plots.round_points([row], None), [[4, 1.0]])
     assert plots.round_points([row], "ignore").shape == (0, 2)
     table = pd.DataFrame({"dividend[u]": [0.0, 0.0, 1.0, 2.0]})
     np.testing.assert_array_equal(plots.dividend_paid(table["dividend[u]"]), [0, 0, 1, 1])

@@ -25,7 +25,10 @@ dropped. Users' data can differ from the platform's own (by group and class mix)
 the bound holds for data like the platform's; the run measures the real collateral
 against a twin with the filter off (``filter_quality_cost``).
 
-A model that was never trained filters nothing: it has no view of what is unlikely.
+A model that was never trained filters nothing: it has no view of what is unlikely. A
+learner without class probabilities (k-nearest neighbours) is scored by its vote, a 0/1
+loss: when more than ``filter_drop`` of the trusted rows are misclassified, the
+threshold is the top loss and nothing is dropped (ties are kept, never guessed at).
 """
 
 from __future__ import annotations

@@ -100,7 +100,7 @@ def _execute(
 ) -> None:
     """Run the store's pending runs and record each outcome as it arrives."""
     base, steps = store.sweep.base, store.sweep.spec.steps
-    tasks = (Task(run, base, steps) for run in store.pending())
+    tasks = (Task(run, base, steps, store.sweep.measure) for run in store.pending())
     with closing(execute(tasks, executor, jobs, scheduler)) as outcomes:
         for outcome in outcomes:
             if outcome.error is None:

@@ -46,6 +46,8 @@ class Task:
     run: RunSpec
     base: Scenario
     steps: int | None
+    # The model as a function (scenario, seed, steps) -> outcomes; None: simulate's outcomes.
+    measure: Callable[[Scenario, int, int | None], dict[str, float]] | None = None
 
 
 @dataclass(frozen=True)
@@ -175,12 +177,15 @@ def run_one(task: Task) -> Outcome:
     _one_blas_thread()
     try:
         scenario = with_overrides(task.base, task.run.overrides)
-        result = simulate(scenario, seed=task.run.seed, steps=task.steps)
+        if task.measure is not None:
+            outcomes = task.measure(scenario, task.run.seed, task.steps)
+        else:
+            outcomes = simulate(scenario, seed=task.run.seed, steps=task.steps).outcomes
     except Exception as err:  # noqa: BLE001 - a failed run is recorded, the sweep goes on
         last = traceback.extract_tb(err.__traceback__)[-1]
         where = f" ({os.path.basename(last.filename)}:{last.lineno})"
         return Outcome(task.run, None, f"{type(err).__name__}: {err}{where}".replace("\n", " "))
-    return Outcome(task.run, result.outcomes)
+    return Outcome(task.run, outcomes)
 
 
 def execute(

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -116,6 +117,9 @@ class Sweep:
     outcomes: list[str]
     # What the command line changed (--replicates, --steps, --set), recorded in the manifest.
     command_line: dict[str, Any] = field(default_factory=dict)
+    # The model as a function (scenario, seed, steps) -> outcomes, for callers that measure
+    # more than simulate's outcomes (a calibration's moments); None: simulate's outcomes.
+    measure: Callable[[Scenario, int, int | None], dict[str, float]] | None = None
 
     @property
     def name(self) -> str:
@@ -150,11 +154,14 @@ class Sweep:
         """
         spec = self.spec.model_dump(mode="json", exclude={"replicates", "outcomes", "name"})
         spec.pop("base")
-        return {
+        identity = {
             "abm_version": abm.__version__,
             "sweep": spec,
             "base_scenario": self.base.model_dump(mode="json"),
         }
+        if self.measure is not None:
+            identity["measure"] = repr(self.measure)
+        return identity
 
     def fingerprint(self) -> str:
         """A hash of :meth:`identity`."""
@@ -212,9 +219,10 @@ def load_sweep(
         spec.base, path.parent, roots, path, "base", MAX_YAML_BYTES, "scenario file"
     )
     base = load_scenario(base_path, overrides, roots=roots)
-    outcomes = _outcomes(path, base, spec.outcomes)
-    check_size(path, spec, len(outcomes))  # before any level is checked or point made
+    wanted = len(spec.outcomes) if spec.outcomes is not None else len(metrics.outcome_names(base))
+    check_size(path, spec, wanted)  # before any level is checked or point made
     factors = [_factor(path, base, key, value) for key, value in spec.vary.items()]
+    outcomes = _outcomes(path, base, factors, spec.outcomes)
     points = make_points(factors, spec.design, spec.samples, spec.seed, spec.second_order)
     sweep = Sweep(path, spec, base, factors, points, outcomes, command_line)
     check_points(sweep)
@@ -334,10 +342,23 @@ def _apply(file: Path, base: Scenario, overrides: dict[str, Any], field: str) ->
         raise ScenarioError(file, field, f"{inner}{err.expected} (at {shown})") from None
 
 
-def _outcomes(file: Path, base: Scenario, wanted: list[str] | None) -> list[str]:
+def _outcomes(
+    file: Path, base: Scenario, factors: list[Factor], wanted: list[str] | None
+) -> list[str]:
+    """The outcomes to store: by default the base's; named ones must exist somewhere.
+
+    An outcome may exist at some design points only (``lift`` where a level of the lever
+    redirects data): it is known if the base or the base with one level of a listed factor
+    has it, and is empty in the runs where it does not exist.
+    """
     known = metrics.outcome_names(base)
     if wanted is None:
         return known
+    for factor in factors:
+        if factor.low is None:  # a list of levels: levers, tasks, switches
+            for level in factor.levels or ():
+                scenario = _apply(file, base, {factor.path: level}, f"vary.{factor.path}")
+                known += [n for n in metrics.outcome_names(scenario) if n not in known]
     import difflib
 
     for i, name in enumerate(wanted):
@@ -345,7 +366,9 @@ def _outcomes(file: Path, base: Scenario, wanted: list[str] | None) -> list[str]
             hint = difflib.get_close_matches(name, known, n=1)
             extra = f"; did you mean '{hint[0]}'?" if hint else ""
             raise ScenarioError(
-                file, f"outcomes[{i}]", f"an outcome of the base scenario, got '{name}'{extra}"
+                file,
+                f"outcomes[{i}]",
+                f"an outcome of the base scenario or a level it varies, got '{name}'{extra}",
             )
     return list(wanted)
 

@@ -107,14 +107,14 @@ BARGAINING_YLABEL = "dividend (utility / step)"
 def round_points(rounds: list[dict] | pd.DataFrame, response: str | None) -> np.ndarray:
     """``(x, y)`` points of the rounds with one platform ``response`` (``None``: the demands).
 
-    ``x`` is the model-table row of the round (row ``t + 1`` records the state after step
-    index ``t``); ``y`` the round's Nash dividend, or its demand when ``response`` is
-    ``None``. Rows missing a number are left out.
+    ``x`` is the round's step, a model-table step (``bargaining.csv`` records each round
+    at the step under which model.csv records it); ``y`` the round's Nash dividend, or
+    its demand when ``response`` is ``None``. Rows missing a number are left out.
     """
     rows = rounds.to_dict("records") if isinstance(rounds, pd.DataFrame) else rounds
     column = ROUND_DEMAND if response is None else ROUND_OFFER
     points = [
-        (float(r[ROUND_STEP]) + 1.0, float(r[column]))
+        (float(r[ROUND_STEP]), float(r[column]))
         for r in rows
         if (response is None or r.get(ROUND_RESPONSE) == response)
         and r.get(ROUND_STEP) is not None

@@ -166,6 +166,15 @@ def _dividend_clause(result: RunResult, name: str) -> str:
     conceded = _outcome(result, "concession", name)
     if won is not None and won[0] > 0:
         how = "the platform conceded" if conceded >= 1 else "in some replicates"
+        log = result.bargaining
+        mine = log[(log["collective"] == name) & (log["response"] == "concede")]
+        if conceded >= 1 and "summary" not in result.extra and len(mine):
+            # The headline verdict rests on an assumed constant: say how far it holds.
+            r = mine.iloc[0]
+            policy = _policy_at(result, int(r["step"]))
+            ranges = holds_for("value_of_quality", float(r["flip_value_of_quality"]),
+                               float(policy["value_of_quality"]), True)  # fmt: skip
+            how += f" at step {int(r['step'])}, a verdict that holds for {ranges}"
         return f"it won a dividend of {_with_interval(won)} utility per step ({how})"
     if not s.policy.bargaining_rights:
         return "it won no dividend: no bargaining rights"

@@ -213,6 +213,13 @@ def test_union_dividend_report_states_each_concession_with_its_range() -> None:
         f"{r.flip_bargaining_power:.3g} (default 0.5)"
     ) in page
     assert 0 < r.flip_value_of_quality < 10 and 0 < r.flip_bargaining_power < 0.5
+    # The answer at the top says it too.
+    from abm.report import answers
+
+    assert (
+        f"(the platform conceded at step {int(r.step)}, a verdict that holds for "
+        f"value_of_quality >= {r.flip_value_of_quality:.3g} (default 10))"
+    ) in answers(run)[0]
     # The table's headers are words with units, not code names.
     assert "<th>credible loss to the platform (utility / step)</th>" in page
     assert "<th>platform_loss</th>" not in page and "<th>nash_dividend</th>" not in page

@@ -53,7 +53,8 @@ OUTCOMES = ["final_leverage[strikers]", "final_quality[incumbent]", "final_quali
 def write_sweep(folder: Path, **fields) -> Path:
     """A tiny base scenario and a sweep file over it (fields override the sweep's)."""
     (folder / "base.yaml").write_text(BASE)
-    (folder / "broken.csv").write_text("a,b\n1,2\n3,4\n")
+    # Its header passes the checks before a sweep; a cell that is no number fails the run.
+    (folder / "broken.csv").write_text("a,nope\n1,0\nx,1\n")
     sweep = {
         "name": "tiny",
         "base": "base.yaml",
@@ -218,7 +219,7 @@ def test_executors_agree_failures_are_recorded_and_a_row_reruns_alone(tmp_path):
         tables[kind] = results(report.folder)
         failures = pd.read_csv(report.folder / "failures.csv")
         assert len(failures) == 4 and set(failures["task.name"]) == {"csv"}
-        assert failures["error"].str.contains("not found in").all()
+        assert failures["error"].str.contains("numbers in the feature columns").all()
     serial = tables[ExecutorKind.SERIAL]
     assert list(serial.columns) == ["run_id", "point", "replicate", "seed", *vary, *OUTCOMES]
     assert serial["run_id"].is_monotonic_increasing and len(serial) == 4

@@ -59,8 +59,12 @@ class Outcome:
     error: str | None = None
 
 
-class Interrupted(BaseException):
-    """SIGINT or SIGTERM stopped the sweep (a BaseException, so no run records it)."""
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM stopped the sweep.
+
+    A KeyboardInterrupt, so no run records it as a failure and a caller that does not
+    catch it (a calibration's stages) stops as on Ctrl-C.
+    """
 
     def __init__(self, signum: int):
         super().__init__(signal.Signals(signum).name)

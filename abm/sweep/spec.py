@@ -35,7 +35,7 @@ from abm.scenario import (
     read_yaml,
     with_overrides,
 )
-from abm.scenario.load import MAX_YAML_BYTES, roots_for, safe_file
+from abm.scenario.load import extends_target, roots_for
 from abm.scenario.paths import current as _current
 from abm.scenario.schema import Name
 from abm.sweep.design import (
@@ -215,9 +215,7 @@ def load_sweep(
     if overrides:
         command_line["set"] = list(overrides)
     roots = roots_for(path, extra_roots)
-    base_path = safe_file(
-        spec.base, path.parent, roots, path, "base", MAX_YAML_BYTES, "scenario file"
-    )
+    base_path = extends_target(spec.base, path, roots, "base")  # a file or a reference name
     base = load_scenario(base_path, overrides, roots=roots)
     wanted = len(spec.outcomes) if spec.outcomes is not None else len(metrics.outcome_names(base))
     check_size(path, spec, wanted)  # before any level is checked or point made
@@ -375,8 +373,9 @@ def _outcomes(
 
 def check_points(sweep: Sweep) -> None:
     """Apply every design point to the base scenario; the first invalid one is an error."""
-    from abm.runner import check_memory
+    from abm.runner import check_files, check_memory
 
     for i, point in enumerate(sweep.points):
         scenario = _apply(sweep.path, sweep.base, point, f"vary (point {i})")
         check_memory(scenario, sweep.path)
+        check_files(scenario, sweep.path)  # an edge list is read once per file

@@ -387,27 +387,40 @@ def sweep(
     import os
 
     from abm.outputs import check_out_root
-    from abm.sweep import load_sweep, run_sweep
+    from abm.sweep import load_sweep
 
     kind = _executor_kind(executor, scheduler)
 
     spec = load_sweep(sweep_file, extra_roots=root or (), replicates=replicates, steps=steps,
                       overrides=set_)  # fmt: skip
     check_out_root(out)
+    report = _run_sweep(spec, out, kind, jobs or os.cpu_count() or 1, scheduler)
+    say(
+        f"wrote {report.folder}/results.parquet and summary.csv: {report.done} of "
+        f"{report.total} runs ({report.skipped} resumed, {report.failed} failed); "
+        f"figure: abm figure {report.folder}"
+    )
+    if report.done + report.failed < report.total:
+        fail(f"{report.total - report.done - report.failed} runs are missing; rerun to resume", 1)
+    if report.failed:
+        fail(f"{report.failed} runs failed; see {report.folder}/failures.csv", 1)
+
+
+def _run_sweep(spec: Any, out: Path, kind: ExecutorKind, jobs: int, scheduler: str | None) -> Any:
+    """Run a sweep; a signal, a dead worker or a lost cluster is one line (runs are kept)."""
+    from abm.sweep import Interrupted, run_sweep
+
     try:
-        report = run_sweep(spec, out, executor=kind, jobs=jobs or os.cpu_count() or 1,
-                           scheduler=scheduler, progress=True)  # fmt: skip
+        return run_sweep(spec, out, executor=kind, jobs=jobs, scheduler=scheduler, progress=True)
+    except Interrupted as stop:
+        kept = f"{stop.finished} of {spec.n_runs}" if stop.finished is not None else "finished"
+        fail(f"sweep stopped by {stop}: {kept} runs are kept; rerun the same command to resume",
+             128 + stop.signum)  # fmt: skip
     except (OSError, RuntimeError) as err:  # a worker died, the cluster went away
         fail(
             f"sweep stopped ({type(err).__name__}: {err}); finished runs are kept: rerun to resume",
             1,
         )
-    say(
-        f"wrote {report.folder}/results.parquet: {report.done} of {report.total} runs "
-        f"({report.skipped} resumed, {report.failed} failed)"
-    )
-    if report.failed:
-        fail(f"{report.failed} runs failed; see {report.folder}/failures.csv", 1)
 
 
 @app.command()
@@ -491,6 +504,47 @@ def new(
 
 
 @app.command()
+@user_errors
+def figure(
+    folder: Annotated[Path, typer.Argument(help="A sweep folder (outputs/sweeps/<name>).")],
+    x: Annotated[
+        str | None,
+        typer.Option(metavar="FIELD", help="Varied field on the x axis (default: the first)."),
+    ] = None,
+    hue: Annotated[
+        str | None,
+        typer.Option(
+            metavar="FIELD", help="Varied field, one line per level (default: the second)."
+        ),
+    ] = None,
+    y: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--y", metavar="OUTCOME", help="Outcome, a panel each (repeatable; default: all kept)."
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", metavar="FILE", help="Figure file (default: FOLDER/figure.png)."),
+    ] = None,
+) -> None:
+    """Draw a sweep's outcomes against its varied fields: mean and 95% interval.
+
+    One panel per outcome, the first varied field on the x axis and one line per level
+    of the second; other varied fields are averaged over. Writes the plotted numbers
+    next to the figure (.csv).
+    """
+    from abm.sweep.analysis import resolve_folder
+    from abm.sweep.figure import draw
+
+    found = resolve_folder(folder)
+    if found != folder:
+        say(f"{folder} has no completed sweep; drawing {found}", err=True)
+    path = draw(found, x=x, hue=hue, outcomes=y, out=out)
+    say(f"wrote {path} and {path.with_suffix('.csv').name}")
+
+
+@app.command()
 def schema() -> None:
     """Print the scenario schema reference (Markdown)."""
     from abm.scenario import schema_markdown
@@ -510,13 +564,20 @@ def outputs() -> None:
 def list_scenarios(
     folder: Annotated[Path, typer.Argument(help="Folder of scenarios.")] = SCENARIOS,
 ) -> None:
-    """List the scenarios (or replication experiments) in a folder with their questions."""
+    """List the scenarios, sweeps or replication experiments in a folder: what each asks."""
     from abm.replications.spec import load_experiment
+    from abm.scenario import read_yaml
 
     for path in sorted(folder.glob("*.yaml")):
         try:
-            spec = load_scenario(path)
-            question = spec.question.strip().splitlines()[0] if spec.question else ""
+            question = None
+            if {"base", "vary"} <= read_yaml(path).keys():  # a sweep file
+                from abm.sweep.spec import describe  # the sweep layer only when needed
+
+                question = describe(path)
+            if question is None:
+                spec = load_scenario(path)
+                question = spec.question.strip().splitlines()[0] if spec.question else ""
         except ScenarioError as err:
             try:
                 question = load_experiment(path).title

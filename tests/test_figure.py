@@ -120,10 +120,13 @@ def test_undefined_values_are_left_out_and_the_note_says_why() -> None:
     assert second["note"].startswith("undefined in all 2 runs (when")
 
 
-def test_title_counts_the_runs_it_averages() -> None:
+def test_title_counts_the_runs_it_averages_and_names_a_shrunk_sweep() -> None:
     table = pd.DataFrame({"point": [0, 0, 0, 1, 1, 1]})
+    shrunk = {"name": "tiny-cli-0123abcd", "command_line": {"steps": 5, "set": ["seed=3"]}}
+    assert figure._name(shrunk) == "tiny (--steps 5 --set seed=3)"
+    assert figure._name({"name": "tiny", "command_line": {}}) == "tiny"
     assert figure.title("tiny", table, 0.95) == (
-        "tiny: mean and 95% CI, 6 runs (3 per point, 2 points)"
+        "tiny\nmean and 95% CI, 6 runs (3 per point, 2 points)"
     )
 
 

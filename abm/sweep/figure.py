@@ -90,7 +90,7 @@ def draw(
     numbers = []
     for ax, outcome in zip(axes.flat, outcomes, strict=False):
         summary = mean_ci(table, x, outcome, hue, level)
-        _panel(ax, summary, x, hue, outcome)
+        _panel(ax, summary, x, hue, outcome, connect=manifest.get("design") == "grid")
         numbers.append(summary.assign(outcome=outcome))
     for ax in list(axes.flat)[len(outcomes) :]:
         ax.set_visible(False)
@@ -99,7 +99,7 @@ def draw(
         fig.legend(handles, labels, title=field_label(hue), loc="outside lower center",
                    ncols=min(len(labels), 6), fontsize=8, title_fontsize=8,
                    frameon=False)  # fmt: skip
-    fig.suptitle(title(manifest.get("name", ""), table, level), fontsize=10)
+    fig.suptitle(title(_name(manifest), table, level), fontsize=10)
     out.parent.mkdir(parents=True, exist_ok=True)
     try:
         fig.savefig(out, dpi=150)
@@ -109,14 +109,25 @@ def draw(
     return out
 
 
-def _panel(ax: Any, summary: pd.DataFrame, x: str, hue: str | None, outcome: str) -> None:
-    """One outcome: a line and band per level of ``hue``; categories get error bars."""
+def _panel(
+    ax: Any, summary: pd.DataFrame, x: str, hue: str | None, outcome: str, connect: bool
+) -> None:
+    """One outcome: a line and band per level of ``hue``; categories get error bars.
+
+    Points of a sampled design (random, Latin hypercube, Sobol) differ in every field,
+    so they are not joined: each gets its mean and interval as an error bar.
+    """
     numeric = pd.api.types.is_numeric_dtype(summary[x]) and not pd.api.types.is_bool_dtype(
         summary[x]
     )
     levels = None if numeric else sorted(summary[x].unique(), key=str)
     groups = list(summary.groupby(hue, sort=True)) if hue else [(None, summary)]
     for i, (name, part) in enumerate(groups):
+        if numeric and not connect:
+            err = [part["mean"] - part["low"], part["high"] - part["mean"]]
+            ax.errorbar(part[x], part["mean"], yerr=err, fmt="o", ms=3, capsize=2,
+                        elinewidth=0.8, label=str(name))  # fmt: skip
+            continue
         if numeric:
             part = part.sort_values(x)
             (line,) = ax.plot(part[x], part["mean"], marker="o", ms=3, label=str(name))
@@ -134,10 +145,19 @@ def _panel(ax: Any, summary: pd.DataFrame, x: str, hue: str | None, outcome: str
     ax.grid(alpha=0.3)
 
 
+def _name(manifest: dict[str, Any]) -> str:
+    """The sweep's name, with what the command line shrank (``--steps 5``)."""
+    shrunk = manifest.get("command_line") or {}
+    flags = [f"--{k} {v}" for k, v in shrunk.items() if k != "set"]
+    flags += [f"--set {item}" for item in shrunk.get("set", [])]
+    name = str(manifest.get("name", "")).partition("-cli-")[0] if flags else manifest.get("name")
+    return f"{name} ({' '.join(flags)})" if flags else str(name or "")
+
+
 def title(name: str, table: pd.DataFrame, level: float) -> str:
     """The figure's title with the runs it actually averages."""
     if not len(table):
-        return f"{name}: no finished runs"
+        return f"{name}\nno finished runs"
     n = table.groupby("point").size()
     each = f"{n.min()} per point" if n.min() == n.max() else f"{n.min()}-{n.max()} per point"
-    return f"{name}: mean and {level:.0%} CI, {len(table)} runs ({each}, {len(n)} points)"
+    return f"{name}\nmean and {level:.0%} CI, {len(table)} runs ({each}, {len(n)} points)"

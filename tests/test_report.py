@@ -393,9 +393,7 @@ def test_a_question_not_about_time_gets_no_timing() -> None:
 
 
 def test_report_tables_fit_a_1280_px_page(tmp_path: Path) -> None:
-    from playwright.sync_api import sync_playwright
-
-    from abm.viz.server import CHROMIUM, CHROMIUM_ARGS
+    from abm.viz.server import CHROMIUM
 
     if not Path(CHROMIUM).exists():
         pytest.fail(f"no Chromium at {CHROMIUM}: run 'sudo apt-get install -y chromium'")
@@ -408,8 +406,27 @@ def test_report_tables_fit_a_1280_px_page(tmp_path: Path) -> None:
         {"name": "wide", "seed": 2, "steps": 3, "population": {"n_users": 80},
          "collectives": collectives, "measurement": {"valuation": False}}
     )  # fmt: skip
+    _assert_fits_1280(simulate(spec), tmp_path)
+
+
+def test_bargaining_tables_fit_a_1280_px_page(tmp_path: Path) -> None:
+    from abm.bargaining import ROUND_COLUMNS
+    from abm.report import ROUND_TABLES
+
+    shown = {name for names in ROUND_TABLES for name in names}
+    assert shown == set(ROUND_COLUMNS) - {"reason"}  # every round column is shown
+    run = simulate(_union_dividend(steps=16))
+    assert len(run.bargaining) and (run.bargaining["response"] == "concede").any()
+    _assert_fits_1280(run, tmp_path)
+
+
+def _assert_fits_1280(run, tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    from abm.viz.server import CHROMIUM, CHROMIUM_ARGS
+
     page_file = tmp_path / "report.html"
-    page_file.write_text(render(simulate(spec)), encoding="utf-8")
+    page_file.write_text(render(run), encoding="utf-8")
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 900})

@@ -488,13 +488,15 @@ def test_no_message_shows_a_files_content(project: Path, files: dict, text: str)
     assert not out.exists()
 
 
-def test_no_message_shows_a_sweep_files_content(project: Path) -> None:
+@pytest.mark.parametrize("command", ["sweep", "calibrate"])
+def test_no_message_shows_a_sweep_or_calibration_files_content(project: Path, command) -> None:
     (project / ".env").write_text(PLANT + "\n")
     for i, text in enumerate([f"name: s\nbase: small.yaml\nvary: *{SECRET}\n",
-                              "name: s\nbase: .env\nvary: {seed: [1, 2]}\n"]):  # fmt: skip
-        path = project / f"sweep{i}.yaml"
+                              f"name: s\nbase: small.yaml\n{SECRET}: [1\n",
+                              "name: s\nbase: .env\n"]):  # fmt: skip
+        path = project / f"{command}{i}.yaml"
         path.write_text(text)
-        result = cli("sweep", path, "--out", project / "out", "--executor", "serial")
+        result = cli(command, path, "--out", project / "out")
         refused(result, str(path))
         assert SECRET not in result.output
 

@@ -398,6 +398,9 @@ class Event(Strict):
     quality: float = _share(
         0.8, "ai_substitute: the substitute's quality, compared with the platform's."
     )
+    reach: float = _share(
+        1.0, "ai_substitute: share of would-be contributors who use the substitute (adoption)."
+    )
     price: float | None = Field(None, ge=0.0, description="change_terms: the new price.")
 
 

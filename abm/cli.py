@@ -15,14 +15,43 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, get_args
 
 import typer
-from typer.core import TyperCommand
+from typer.core import TyperCommand, TyperGroup
 
 import abm
+from abm.messages import printable
 from abm.scenario import ScenarioError, load_scenario
 from abm.words import plural
 
 if TYPE_CHECKING:
     from abm.sweep import ExecutorKind
+
+
+class _OneLineUsage(TyperGroup):
+    """The command group, with usage errors (``--seed 1.5``, ``--port 0``) as one line.
+
+    Click would print a usage block and a framed message; like every refusal, a bad
+    option is one line on stderr and exit code 2. Help asked for (``abm`` alone,
+    ``--help``) is printed as help.
+    """
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:  # noqa: D102
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except typer.TyperException as err:
+            if type(err).__name__ == "NoArgsIsHelpError":  # `abm` alone: the help, as asked
+                err.show()
+                sys.exit(err.exit_code)
+            where = err.ctx.command_path.partition(" ")[2] if getattr(err, "ctx", None) else ""
+            message = " ".join(err.format_message().split())
+            hint = f" (abm {where} --help)" if where else " (abm --help)"
+            say(f"abm: {where + ': ' if where else ''}{message}{hint}", err=True)
+            sys.exit(err.exit_code)
+        except typer.Abort:
+            say("abm: aborted", err=True)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
 
 
 class PlainCommand(TyperCommand):
@@ -94,6 +123,7 @@ class App(typer.Typer):
 
 
 app = App(
+    cls=_OneLineUsage,
     name="abm",
     help="An agent-based simulator of data leverage: what a collective's strike, boycott, "
     "data contribution or poisoning wins, and what it costs whom.",
@@ -138,9 +168,14 @@ SetOption = Annotated[
 ]
 
 
+def say(text: str, err: bool = False) -> None:
+    """Print one line that may hold text from a file or the command line, printable."""
+    typer.echo(printable(text), err=err)
+
+
 def fail(message: str, code: int = 2) -> None:
     """Print one line to stderr and exit."""
-    typer.echo(f"abm: {message}", err=True)
+    say(f"abm: {message}", err=True)
     raise typer.Exit(code)
 
 
@@ -156,7 +191,7 @@ def user_errors(fn: Callable) -> Callable:
         except (FileNotFoundError, ValueError) as err:
             fail(_one_line(err))
         except MemoryError:
-            fail("out of memory (the run was larger than this machine allows)", 1)
+            fail(f"out of memory: {OUT_OF_MEMORY}")
         except typer.Exit:
             raise
         except Exception as err:  # a failed write or a bug: still one line, no traceback
@@ -167,6 +202,23 @@ def user_errors(fn: Callable) -> Callable:
             fail(f"internal error ({type(err).__name__}: {_one_line(err)})", 1)
 
     return wrapper
+
+
+OUT_OF_MEMORY = (
+    "the run needed more memory than this machine allows (fewer users, neighbours"
+    " or steps, or a smaller task, would fit)"
+)
+
+
+def _run_failed(what: str, err: Any, kept: Path) -> None:
+    """One line for a run that failed part-way; its exit code says why.
+
+    2 when it ran out of memory (too big for this machine, like a refused input), 1 for
+    anything else.
+    """
+    oom = isinstance(err.error, MemoryError)
+    cause = "out of memory: " if oom else ""
+    fail(f"{what}: {cause}{err}; the steps computed are kept in {kept}", 2 if oom else 1)
 
 
 def _one_line(err: BaseException) -> str:
@@ -197,17 +249,18 @@ def run(
     ] = None,
 ) -> None:
     """Run a scenario and write a new results folder under --out."""
-    from abm.outputs import check_out_root, folder_name, write_run
+    from abm.outputs import check_out_root, folder_name, prove_writable, write_run
     from abm.runner import RunFailed, check_files, check_memory, simulate
 
     overrides = _with_seed_steps(set_, seed, steps)
     spec = load_scenario(scenario, overrides, extra_roots=root or ())
     changes = _changes(scenario, spec, root) if overrides else []
-    # Everything that can fail before the run is checked before it.
+    # Everything that can fail before the run is checked before it; --out is proved writable last.
     check_out_root(out)
     folder_name(spec.name, scenario)
     check_memory(spec, scenario)
     check_files(spec, scenario)
+    prove_writable(out)
     if replicates is not None:
         _run_replicates(spec, replicates, out, report, changes)
         return
@@ -215,7 +268,7 @@ def run(
         result = simulate(spec, progress=True)
     except RunFailed as err:
         kept = write_run(err.result, out)
-        fail(f"{scenario}: {err}; the steps computed are kept in {kept}", 1)
+        _run_failed(str(scenario), err, kept)
     result.extra["changes"] = changes
     extra = {}
     if report:
@@ -223,10 +276,10 @@ def run(
 
         extra["report.html"] = lambda path: write_report(result, path)
     folder = write_run(result, out, extra)
-    typer.echo(f"wrote {folder}")
+    say(f"wrote {folder}")
     _print_answers(result)
     for name, value in result.outcomes.items():
-        typer.echo(f"  {name:40s} {value: .4f}")
+        say(f"  {name:40s} {value: .4f}")
 
 
 def _changes(file: Path, spec: Any, root: list[Path] | None) -> list[tuple[str, Any, Any]]:
@@ -241,7 +294,7 @@ def _print_answers(result: Any) -> None:
     from abm.report import answers
 
     for sentence in answers(result):
-        typer.echo(sentence)
+        say(sentence)
 
 
 def _run_replicates(spec: Any, n: int, out: Path, report: bool, changes: list) -> None:
@@ -253,7 +306,7 @@ def _run_replicates(spec: Any, n: int, out: Path, report: bool, changes: list) -
         results = simulate_replicates(spec, n, progress=True)
     except RunFailed as err:
         kept = write_run(err.result, out)
-        fail(f"seed {err.result.seed}: {err}; the steps computed are kept in {kept}", 1)
+        _run_failed(f"seed {err.result.seed}", err, kept)
     from abm.report import with_replicates, write_report
 
     summary = summarise(results)
@@ -264,10 +317,10 @@ def _run_replicates(spec: Any, n: int, out: Path, report: bool, changes: list) -
     if report:
         extra["report.html"] = lambda path: write_report(results[0], path, summary, seeds)
     folder = write_replicates(results, summary, out, extra)
-    typer.echo(f"wrote {folder} ({plural(n, 'seed')}; mean and 95% interval)")
+    say(f"wrote {folder} ({plural(n, 'seed')}; mean and 95% interval)")
     _print_answers(with_replicates(results[0], summary, seeds))
     for row in summary.itertuples():
-        typer.echo(f"  {row.outcome:40s} {row.mean: .4f}  [{row.low: .4f}, {row.high: .4f}]")
+        say(f"  {row.outcome:40s} {row.mean: .4f}  [{row.low: .4f}, {row.high: .4f}]")
 
 
 @app.command()
@@ -289,7 +342,7 @@ def validate(
         check_files(spec, path)
         validate_check(spec, path)
         users, steps_ = plural(spec.population.n_users, "user"), plural(spec.steps, "step")
-        typer.echo(f"{path}: ok ({users}, {steps_})")
+        say(f"{path}: ok ({users}, {steps_})")
 
 
 @app.command()
@@ -334,27 +387,40 @@ def sweep(
     import os
 
     from abm.outputs import check_out_root
-    from abm.sweep import load_sweep, run_sweep
+    from abm.sweep import load_sweep
 
     kind = _executor_kind(executor, scheduler)
 
     spec = load_sweep(sweep_file, extra_roots=root or (), replicates=replicates, steps=steps,
                       overrides=set_)  # fmt: skip
     check_out_root(out)
+    report = _run_sweep(spec, out, kind, jobs or os.cpu_count() or 1, scheduler)
+    say(
+        f"wrote {report.folder}/results.parquet and summary.csv: {report.done} of "
+        f"{report.total} runs ({report.skipped} resumed, {report.failed} failed); "
+        f"figure: abm figure {report.folder}"
+    )
+    if report.done + report.failed < report.total:
+        fail(f"{report.total - report.done - report.failed} runs are missing; rerun to resume", 1)
+    if report.failed:
+        fail(f"{report.failed} runs failed; see {report.folder}/failures.csv", 1)
+
+
+def _run_sweep(spec: Any, out: Path, kind: ExecutorKind, jobs: int, scheduler: str | None) -> Any:
+    """Run a sweep; a signal, a dead worker or a lost cluster is one line (runs are kept)."""
+    from abm.sweep import Interrupted, run_sweep
+
     try:
-        report = run_sweep(spec, out, executor=kind, jobs=jobs or os.cpu_count() or 1,
-                           scheduler=scheduler, progress=True)  # fmt: skip
+        return run_sweep(spec, out, executor=kind, jobs=jobs, scheduler=scheduler, progress=True)
+    except Interrupted as stop:
+        kept = f"{stop.finished} of {spec.n_runs}" if stop.finished is not None else "finished"
+        fail(f"sweep stopped by {stop}: {kept} runs are kept; rerun the same command to resume",
+             128 + stop.signum)  # fmt: skip
     except (OSError, RuntimeError) as err:  # a worker died, the cluster went away
         fail(
             f"sweep stopped ({type(err).__name__}: {err}); finished runs are kept: rerun to resume",
             1,
         )
-    typer.echo(
-        f"wrote {report.folder}/results.parquet: {report.done} of {report.total} runs "
-        f"({report.skipped} resumed, {report.failed} failed)"
-    )
-    if report.failed:
-        fail(f"{report.failed} runs failed; see {report.folder}/failures.csv", 1)
 
 
 @app.command()
@@ -434,7 +500,48 @@ def new(
     from abm.scenario.starter import write_starter
 
     path = write_starter(name, from_)
-    typer.echo(f"wrote {path}: edit it, then run it with: abm run {path.name}")
+    say(f"wrote {path}: edit it, then run it with: abm run {path.name}")
+
+
+@app.command()
+@user_errors
+def figure(
+    folder: Annotated[Path, typer.Argument(help="A sweep folder (outputs/sweeps/<name>).")],
+    x: Annotated[
+        str | None,
+        typer.Option(metavar="FIELD", help="Varied field on the x axis (default: the first)."),
+    ] = None,
+    hue: Annotated[
+        str | None,
+        typer.Option(
+            metavar="FIELD", help="Varied field, one line per level (default: the second)."
+        ),
+    ] = None,
+    y: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--y", metavar="OUTCOME", help="Outcome, a panel each (repeatable; default: all kept)."
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", metavar="FILE", help="Figure file (default: FOLDER/figure.png)."),
+    ] = None,
+) -> None:
+    """Draw a sweep's outcomes against its varied fields: mean and 95% interval.
+
+    One panel per outcome, the first varied field on the x axis and one line per level
+    of the second; other varied fields are averaged over. Writes the plotted numbers
+    next to the figure (.csv).
+    """
+    from abm.sweep.analysis import resolve_folder
+    from abm.sweep.figure import draw
+
+    found = resolve_folder(folder)
+    if found != folder:
+        say(f"{folder} has no completed sweep; drawing {found}", err=True)
+    path = draw(found, x=x, hue=hue, outcomes=y, out=out)
+    say(f"wrote {path} and {path.with_suffix('.csv').name}")
 
 
 @app.command()
@@ -457,19 +564,26 @@ def outputs() -> None:
 def list_scenarios(
     folder: Annotated[Path, typer.Argument(help="Folder of scenarios.")] = SCENARIOS,
 ) -> None:
-    """List the scenarios (or replication experiments) in a folder with their questions."""
+    """List the scenarios, sweeps or replication experiments in a folder: what each asks."""
     from abm.replications.spec import load_experiment
+    from abm.scenario import read_yaml
 
     for path in sorted(folder.glob("*.yaml")):
         try:
-            spec = load_scenario(path)
-            question = spec.question.strip().splitlines()[0] if spec.question else ""
+            question = None
+            if {"base", "vary"} <= read_yaml(path).keys():  # a sweep file
+                from abm.sweep.spec import describe  # the sweep layer only when needed
+
+                question = describe(path)
+            if question is None:
+                spec = load_scenario(path)
+                question = spec.question.strip().splitlines()[0] if spec.question else ""
         except ScenarioError as err:
             try:
                 question = load_experiment(path).title
             except (ScenarioError, ValueError):
                 question = f"(invalid: {err.expected})"
-        typer.echo(f"{path.stem:28s} {question}")
+        say(f"{path.stem:28s} {question}")
 
 
 @app.command()
@@ -501,8 +615,8 @@ def compare(
     """
     from abm.compare import compare as run_comparison
     from abm.compare import format_table, write_comparison
-    from abm.outputs import check_out_root
-    from abm.runner import check_memory
+    from abm.outputs import check_out_root, prove_writable
+    from abm.runner import check_files, check_memory
 
     spec_a = load_scenario(a, [*(set_ or []), *(set_a or [])], extra_roots=root or ())
     spec_b = load_scenario(b, [*(set_ or []), *(set_b or [])], extra_roots=root or ())
@@ -518,11 +632,15 @@ def compare(
     check_out_root(out)
     check_memory(spec_a, a)
     check_memory(spec_b, b)
+    check_files(spec_a, a)
+    check_files(spec_b, b)
+    prove_writable(out)
     result = run_comparison(spec_a, spec_b, replicates, steps=steps, root_seed=seed)
     folder = write_comparison(result, out)
-    typer.echo(f"wrote {folder}")
-    typer.echo(f"{spec_b.name} - {spec_a.name}, {replicates} paired seeds, 95% CI (paired t):")
-    typer.echo(format_table(result.table))
+    say(f"wrote {folder}")
+    say(f"{spec_b.name} - {spec_a.name}, {replicates} paired seeds, 95% CI (paired t):")
+    for line in format_table(result.table).splitlines():
+        say(line)
 
 
 @app.command()
@@ -546,7 +664,7 @@ def viz(
         load_scenario(
             scenario, extra_roots=root or ()
         )  # a bad file is one line and exit 2, before any server starts
-    typer.echo(f"abm viz: serving {scenario or 'the default scenario'} at {address(host, port)}")
+    say(f"abm viz: serving {scenario or 'the default scenario'} at {address(host, port)}")
     typer.echo("abm viz: press Ctrl+C to stop")
     sys.stdout.flush()
     server = subprocess.Popen(viewer_command(host, port), env=viewer_env(scenario))
@@ -651,16 +769,16 @@ def check(
     failed, checked = 0, []
     for path, spec in specs:
         if spec.check is None:
-            typer.echo(f"{path}: no check block, skipped")
+            say(f"{path}: no check block, skipped")
             continue
         n = seeds or spec.check.seeds
         with Progress(True, n, spec.name, unit="seed") as advance:
             result = run_check(spec, seeds=seeds, progress=advance)
         failed += not result.passed
         checked.append((str(path), result))
-        typer.echo(summary_line(str(path), result))
+        say(summary_line(str(path), result))
     if out is not None and checked:
-        typer.echo(f"wrote {write_checks(checked, out)}")
+        say(f"wrote {write_checks(checked, out)}")
     if failed:
         raise typer.Exit(1)
 

@@ -104,7 +104,10 @@ class Outcome:
     levers, the receiver's lift for collectives that redirect data). Where it exists but
     a run leaves it undefined (leverage when the target's model in the twin does not
     beat the naive baseline), it is NaN, an empty cell in outcomes.csv, never 0, and
-    ``empty`` says when and why (the report shows it beside the dash).
+    ``empty`` says when and why (the report shows it beside the dash). ``bounds`` are
+    the values it can take by construction (``None``: open on that side); signed
+    outcomes (effects, leverage, changes) are open unless a share bounds them, and
+    sweep figures and summaries clip intervals only at these bounds.
     """
 
     name: str
@@ -114,6 +117,14 @@ class Outcome:
     compute: Callable[[World, Any, pd.DataFrame], float]
     applies: Where = ALWAYS
     empty: str = ""
+    bounds: tuple[float | None, float | None] = (None, None)
+
+
+# The bounds an outcome can take by construction.
+UNIT_RANGE = (0.0, 1.0)  # a share, a probability, a 0/1 flag
+SIGNED_SHARE = (-1.0, 1.0)  # the difference of two shares
+AT_MOST_ONE = (None, 1.0)  # a score: accuracy, R^2 or 1 - RMSE/4, never above 1
+NON_NEGATIVE = (0.0, None)  # counts, costs and payments
 
 
 def _users_on(model: World, p: Any) -> float:
@@ -324,27 +335,27 @@ NO_GAP = (
 
 OUTCOMES: tuple[Outcome, ...] = (
     Outcome("final_quality", "platform", "score", "Quality at the last step.",
-            lambda m, p, t: float(_col(t, "quality", p.name).iloc[-1])),
+            lambda m, p, t: float(_col(t, "quality", p.name).iloc[-1]), bounds=AT_MOST_ONE),
     Outcome("quality_change", "platform", "score", "Quality at the end minus at the start.",
             _first_last("quality")),
     Outcome("final_hit_rate", "platform", "share",
             "Hit rate at 10 at the last step (ratings tasks).",
-            lambda m, p, t: float(_col(t, "hit_rate", p.name).iloc[-1]), RANKED),
+            lambda m, p, t: float(_col(t, "hit_rate", p.name).iloc[-1]), RANKED, bounds=UNIT_RANGE),
     Outcome("final_share", "platform", "share", "Market share at the last step.",
-            lambda m, p, t: float(_col(t, "share", p.name).iloc[-1])),
+            lambda m, p, t: float(_col(t, "share", p.name).iloc[-1]), bounds=UNIT_RANGE),
     Outcome("share_change", "platform", "share", "Market share at the end minus at the start.",
-            _first_last("share")),
+            _first_last("share"), bounds=SIGNED_SHARE),
     Outcome("mean_revenue", "platform", "utility / step", "Revenue per step over the run.",
             lambda m, p, t: float(_col(t, "revenue", p.name).iloc[1:].mean())),
     Outcome("data_received", "platform", "samples", "Samples routed to it over the run.",
-            lambda m, p, t: float(p.received)),
+            lambda m, p, t: float(p.received), bounds=NON_NEGATIVE),
     Outcome("unlearning_cost", "platform", "samples", "Samples retrained because of deletions.",
-            lambda m, p, t: float(p.unlearning_cost)),
+            lambda m, p, t: float(p.unlearning_cost), bounds=NON_NEGATIVE),
     Outcome("dividends_paid", "platform", "utility", "Dividends paid to collectives.",
-            lambda m, p, t: float(p.dividends_paid)),
+            lambda m, p, t: float(p.dividends_paid), bounds=NON_NEGATIVE),
     Outcome("countermeasure_cost", "platform", "utility",
             "What filtering poison and incentives to stay cost the platform.",
-            lambda m, p, t: float(p.countermeasure_cost)),
+            lambda m, p, t: float(p.countermeasure_cost), bounds=NON_NEGATIVE),
     Outcome("filter_quality_cost", "platform", "score",
             "Its quality at the last step with its poison filter off (a twin) minus on: "
             "the filter's collateral, net of the poison it kept out (signed).",
@@ -352,7 +363,7 @@ OUTCOMES: tuple[Outcome, ...] = (
             MEASURED_FILTERS),
     Outcome("data_filtered", "platform", "samples",
             "Samples its poison filter dropped over the run.",
-            lambda m, p, t: float(p.filtered), FILTERS),
+            lambda m, p, t: float(p.filtered), FILTERS, bounds=NON_NEGATIVE),
     Outcome("intervention_quality_effect", "platform", "score",
             "Quality at the last step minus in the twin without the scenario's "
             "interventions: what they changed (signed).",
@@ -360,7 +371,7 @@ OUTCOMES: tuple[Outcome, ...] = (
     Outcome("intervention_share_effect", "platform", "share",
             "Market share at the last step minus in the twin without the scenario's "
             "interventions: what they changed (signed).",
-            _minus_twin("share"), INTERVENED),
+            _minus_twin("share"), INTERVENED, bounds=SIGNED_SHARE),
     Outcome("intervention_data_effect", "platform", "samples",
             "Samples routed to it over the run minus in the twin without the scenario's "
             "interventions (signed).",
@@ -368,7 +379,7 @@ OUTCOMES: tuple[Outcome, ...] = (
                                   - _col(t, "new_data_without_interventions", p.name).sum()),
             INTERVENED),
     Outcome("peak_participation", "collective", "share", "Highest share of users acting.",
-            lambda m, c, t: float(_col(t, "participation", c.name).max())),
+            lambda m, c, t: float(_col(t, "participation", c.name).max()), bounds=UNIT_RANGE),
     Outcome("mean_leverage", "collective", "share of gap",
             "Mean leverage over the steps the campaign ran (signed).",
             _while_active("leverage"), MEASURED, NO_GAP),
@@ -381,10 +392,10 @@ OUTCOMES: tuple[Outcome, ...] = (
             _while_active("quality_effect"), MEASURED),
     Outcome("hit_rate_effect", "collective", "share",
             "Mean hit rate at 10 the campaign took from its target while it ran.",
-            _while_active("hit_rate_effect"), MEASURED_RANKED),
+            _while_active("hit_rate_effect"), MEASURED_RANKED, bounds=SIGNED_SHARE),
     Outcome("share_effect", "collective", "share",
             "Mean market share the campaign took from its target while it ran.",
-            _while_active("share_effect"), MEASURED),
+            _while_active("share_effect"), MEASURED, bounds=SIGNED_SHARE),
     Outcome("revenue_effect", "collective", "utility / step",
             "Mean revenue per step the campaign cost its target while it ran.",
             _while_active("revenue_effect"), MEASURED),
@@ -396,18 +407,18 @@ OUTCOMES: tuple[Outcome, ...] = (
             "Mean quality the campaign gave the platform it redirects to, while it ran.",
             _while_active("lift"), REDIRECTS),
     Outcome("final_signal_success", "collective", "share", "Signal success at the last step.",
-            _last("signal_success"), SIGNALS),
+            _last("signal_success"), SIGNALS, bounds=UNIT_RANGE),
     Outcome("mean_signal_success", "collective", "share",
             "Mean signal success while the campaign ran.",
-            _while_active("signal_success"), SIGNALS),
+            _while_active("signal_success"), SIGNALS, bounds=UNIT_RANGE),
     Outcome("mean_signal_lift", "collective", "share",
             "Mean signal lift (success minus natural success) while the campaign ran.",
-            _while_active("signal_lift"), MEASURED_SIGNALS),
+            _while_active("signal_lift"), MEASURED_SIGNALS, bounds=SIGNED_SHARE),
     Outcome("final_signal_lift", "collective", "share",
             f"Mean signal lift over the last {FINAL_STEPS} steps (one step's is noisy).",
-            _tail_mean("signal_lift", FINAL_STEPS), MEASURED_SIGNALS),
+            _tail_mean("signal_lift", FINAL_STEPS), MEASURED_SIGNALS, bounds=SIGNED_SHARE),
     Outcome("concession", "collective", "0/1", "Whether the target conceded the demand.",
-            lambda m, c, t: float(c.concession)),
+            lambda m, c, t: float(c.concession), bounds=UNIT_RANGE),
     Outcome("dividend", "collective", "utility / step",
             "Dividend per step the target agreed to pay (0: none).",
             lambda m, c, t: c.dividend_rate),

@@ -173,7 +173,8 @@ class LeverageModel(mesa.Model):
             elif event.action is EventAction.SET_POLICY:
                 self.policy = self.policy.model_copy(update=event.policy or {})
             elif event.action is EventAction.AI_SUBSTITUTE:
-                self._platform(event.platform).substitute = event.quality
+                platform = self._platform(event.platform)
+                platform.substitute, platform.substitute_reach = event.quality, event.reach
             elif event.action is EventAction.CHANGE_TERMS and event.price is not None:
                 self._platform(event.platform).price = event.price
 

@@ -13,7 +13,9 @@ on Erdos-Renyi and Barabasi-Albert graphs, which have none, groups are random.
 
 from __future__ import annotations
 
+import functools
 import re
+from array import array
 from pathlib import Path
 
 import mesa
@@ -137,57 +139,110 @@ def read_edgelist(path: Path, n_users: int | None = None) -> tuple[np.ndarray, n
     """Read a two-column edge list of node labels (whitespace- or comma-separated).
 
     Each line is ``a b`` or ``a b weight`` (the weight is ignored); ``#`` starts a
-    comment. Labels are letters, digits, ``_``, ``.``, ``:`` or ``-`` (not leading), so a
-    negative id or a junk token is refused rather than read as a new node. When
-    ``n_users`` is given, the file must have exactly that many distinct nodes, so the
-    population the scenario records is the one that runs. Messages give line numbers,
-    never the file's content.
+    comment; a UTF-8 byte-order mark at the start is skipped. Labels are letters,
+    digits, ``_``, ``.``, ``:`` or ``-`` (not leading), so a negative id or a junk token
+    is refused rather than read as a new node. Nodes are numbered in the sorted order of
+    their labels. When ``n_users`` is given, the file must have exactly that many
+    distinct nodes, so the population the scenario records is the one that runs.
+    Messages give line numbers, never the file's content.
+
+    The file is read line by line and each label is kept once (an edge costs 16 bytes),
+    so reading needs memory for the graph, not for the file's text.
 
     Raises:
         ScenarioError: The file is not such an edge list.
     """
-    from abm.scenario import ScenarioError, read_limited
-    from abm.scenario.load import MAX_DATA_BYTES
+    from abm.scenario import ScenarioError
 
-    raw = read_limited(Path(path), MAX_DATA_BYTES, path)
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ScenarioError(path, "", "a UTF-8 text edge list, got binary data") from None
-    rows = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        tokens = line.split("#", 1)[0].replace(",", " ").split()
-        if not tokens:
-            continue
-        if len(tokens) not in (2, 3):
-            raise ScenarioError(
-                path,
-                f"line {number}",
-                f"two node labels (and an optional weight), got {len(tokens)} columns",
-            )
-        for token in tokens[:2]:
-            if not _LABEL.fullmatch(token):
-                what = "a negative id" if _NUMBER.fullmatch(token) else "an unusable token"
-                raise ScenarioError(
-                    path,
-                    f"line {number}",
-                    f"node labels (letters, digits, '_', '.', ':', '-'), got {what}",
-                )
-        if len(tokens) == 3 and not _NUMBER.fullmatch(tokens[2]):
-            raise ScenarioError(path, f"line {number}", "a number as the third column (a weight)")
-        rows.append((tokens[0], tokens[1]))
-    if not rows:
-        raise ScenarioError(path, "", "an edge list (no edges found: two columns of node ids)")
-    labels, idx = np.unique(np.array(rows), return_inverse=True)
-    if n_users is not None and labels.size != n_users:
+    src, dst, labels = _read_edges(str(path), *_version(path))
+    if n_users is not None and labels != n_users:
         raise ScenarioError(
             path,
             "nodes",
-            f"population.n_users ({n_users}) distinct nodes, got {labels.size}"
-            f" (set population.n_users: {labels.size})",
+            f"population.n_users ({n_users}) distinct nodes, got {labels}"
+            f" (set population.n_users: {labels})",
         )
-    idx = idx.reshape(-1, 2)
-    return idx[:, 0].astype(np.int64), idx[:, 1].astype(np.int64), labels.size
+    return src, dst, labels
+
+
+def _version(path: str | Path) -> tuple[int, int]:
+    """(modification time, size): a changed file is read again."""
+    try:
+        info = Path(path).stat()
+    except OSError:
+        return 0, 0  # reading says what is wrong
+    return info.st_mtime_ns, info.st_size
+
+
+@functools.lru_cache(maxsize=4)
+def _read_edges(path: str, mtime_ns: int, size: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """The edges and node count of an edge list, read once per version of the file.
+
+    The checks before a run (its memory, each point of a sweep) and the run itself ask
+    for the same file; the arrays are shared, so callers never modify them.
+    """
+    from abm.scenario import ScenarioError
+    from abm.scenario.load import MAX_DATA_BYTES, open_limited
+
+    ids: dict[str, int] = {}  # label -> id in order of first appearance
+    first_line: list[int] = []  # the line each label first appears on
+    ends = array("q")  # src, dst, src, dst, ...
+    with open_limited(Path(path), MAX_DATA_BYTES, path) as raw:
+        for number, data in enumerate(raw, start=1):
+            try:
+                line = data.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError:
+                where = f"line {number}"
+                raise ScenarioError(
+                    path, where, "UTF-8 text (an edge list), got binary data"
+                ) from None
+            if "#" in line:
+                line = line.split("#", 1)[0]
+            tokens = line.replace(",", " ").split()
+            if not tokens:
+                continue
+            if len(tokens) not in (2, 3):
+                raise ScenarioError(
+                    path,
+                    f"line {number}",
+                    f"two node labels (and an optional weight), got {len(tokens)} columns",
+                )
+            if len(tokens) == 3 and not _NUMBER.fullmatch(tokens[2]):
+                raise ScenarioError(
+                    path, f"line {number}", "a number as the third column (a weight)"
+                )
+            for token in tokens[:2]:
+                node = ids.get(token)
+                if node is None:
+                    node = ids[token] = len(ids)
+                    first_line.append(number)
+                ends.append(node)
+    labels = list(ids)
+    _check_labels(path, labels, first_line)
+    if not ends:
+        raise ScenarioError(path, "", "an edge list (no edges found: two columns of node ids)")
+    # Number nodes in sorted label order (as np.unique would), whatever the file's order.
+    rank = np.empty(len(labels), dtype=np.int64)
+    rank[sorted(range(len(labels)), key=labels.__getitem__)] = np.arange(len(labels))
+    pairs = rank[np.frombuffer(ends, dtype=np.int64)].reshape(-1, 2)
+    src, dst = pairs[:, 0].copy(), pairs[:, 1].copy()
+    src.flags.writeable = dst.flags.writeable = False
+    return src, dst, len(labels)
+
+
+def _check_labels(path: Path, labels: list[str], first_line: list[int]) -> None:
+    """Every label is usable; the first bad one is named by the line it appears on."""
+    from abm.scenario import ScenarioError
+
+    bad = [i for i, label in enumerate(labels) if not _LABEL.fullmatch(label)]
+    if bad:
+        i = min(bad, key=first_line.__getitem__)
+        what = "a negative id" if _NUMBER.fullmatch(labels[i]) else "an unusable token"
+        raise ScenarioError(
+            path,
+            f"line {first_line[i]}",
+            f"node labels (letters, digits, '_', '.', ':', '-'), got {what}",
+        )
 
 
 def _ring_lattice(n: int, k: int) -> tuple[np.ndarray, np.ndarray]:

@@ -74,6 +74,28 @@ def check_out_root(out_root: str | Path, what: str = "--out") -> Path:
     return out_root
 
 
+def prove_writable(out_root: str | Path, what: str = "--out") -> Path:
+    """Prove ``out_root`` can be written, after every other check and before a run.
+
+    Permission bits cannot say so (root passes them on ``/proc``, a read-only mount or a
+    full disk), so an empty partial folder is made and removed at once, inside
+    ``out_root`` or, while it does not exist yet, inside the folder that would hold it.
+    Nothing is left behind: a run refused later, or failing on its data, leaves no
+    empty ``--out``.
+    """
+    out_root = check_out_root(out_root, what)
+    probe = out_root
+    while not probe.exists() and probe.parent != probe:
+        probe = probe.parent
+    try:
+        made = tempfile.mkdtemp(prefix=f"{PARTIAL}{_host()}-{os.getpid()}-", dir=probe)
+        os.rmdir(made)
+    except OSError as err:
+        reason = err.strerror or type(err).__name__
+        raise ScenarioError(out_root, what, f"a folder this process can write ({reason})") from None
+    return out_root
+
+
 def clean_partials(out_root: str | Path) -> list[Path]:
     """Remove partial folders whose writer is gone (killed); return what was removed.
 

@@ -237,11 +237,50 @@ MEMORY_PER_USER = 1200
 MEMORY_PER_EDGE = 75
 
 
-def memory_estimate(scenario: Scenario) -> int:
-    """Bytes a run of ``scenario`` is expected to need at its peak (a lower bound)."""
+def memory_estimate(scenario: Scenario, edges: int | None = None) -> int:
+    """Bytes a run of ``scenario`` is expected to need at its peak (a lower bound).
+
+    Args:
+        scenario: The scenario.
+        edges: Edges of its edge list, when it reads one (the mean degree is then
+            ``2 * edges / n_users``, not ``network.mean_degree``).
+    """
     n = scenario.population.n_users
-    k = min(scenario.network.mean_degree, max(n - 1, 1))
-    return MEMORY_FIXED + n * (MEMORY_PER_USER + MEMORY_PER_EDGE * k)
+    if edges is not None:
+        graph = 2 * edges * MEMORY_PER_EDGE
+    else:
+        graph = n * MEMORY_PER_EDGE * min(scenario.network.mean_degree, max(n - 1, 1))
+    return MEMORY_FIXED + n * MEMORY_PER_USER + graph + task_memory(scenario)
+
+
+# Bytes a data file's table takes once read, per byte of file (pandas' columns and the
+# copies a task makes of them; measured on ratings.csv and a numeric CSV, docs/security.md).
+MEMORY_PER_FILE_BYTE = 2
+
+
+def task_memory(scenario: Scenario) -> int:
+    """Bytes the task's own data takes (held-out set, starting rows, generator state).
+
+    What the run adds as users contribute (pools growing with the steps) is not
+    counted, so this stays a lower bound.
+    """
+    task, name = scenario.task, str(scenario.task.name)
+    p = task.stream
+    if name == "stream":
+        # Class means per group and component (float32, built from float64 draws), then
+        # the held-out set and the platforms' starting rows (float32).
+        means = p.n_groups * p.n_classes * p.components * p.n_features
+        return 20 * means + 4 * p.n_features * (p.n_test + task.n_samples)
+    if name == "ratings_stream":
+        return 16 * p.n_items * (p.rank + 2) + 24 * (p.n_test + task.n_samples)
+    if name == "synthetic":
+        return 3 * 8 * 20 * task.n_samples  # features, then the standardised split
+    if name in ("csv", "parquet", "movielens") and task.path:
+        try:
+            return MEMORY_PER_FILE_BYTE * Path(task.path).stat().st_size
+        except OSError:
+            return 0
+    return 0
 
 
 def memory_limit() -> int:
@@ -267,14 +306,30 @@ def memory_limit() -> int:
 
 
 def check_memory(scenario: Scenario, file: str | Path | None = None) -> None:
-    """Refuse, before building anything, a run that cannot fit in this machine's memory."""
-    need, have = memory_estimate(scenario), memory_limit()
+    """Refuse, before building anything, a run that cannot fit in this machine's memory.
+
+    An edge list is read first (its edges set the degree); a task's data is counted.
+    """
+    from abm.network import read_edgelist
+    from abm.scenario import GraphKind
+
+    n, have = scenario.population.n_users, memory_limit()
+    if scenario.network.kind is GraphKind.EDGELIST and scenario.network.path:
+        src, _, _ = read_edgelist(Path(scenario.network.path), n)
+        edges = int(src.size)
+        need = memory_estimate(scenario, edges)
+        what = f"{n:,} users and an edge list of {edges:,} edges"
+    else:
+        need = memory_estimate(scenario)
+        what = f"{n:,} users x {scenario.network.mean_degree} neighbours"
+    data = task_memory(scenario)
+    if data >= 2**30:
+        what += f" and task {scenario.task.name} ({_gib(data)} of data)"
     if need > have:
         raise ScenarioError(
             file,
             "population.n_users",
-            f"a run that fits in memory: {scenario.population.n_users:,} users x"
-            f" {scenario.network.mean_degree} neighbours needs about {_gib(need)},"
+            f"a run that fits in memory: {what} needs about {_gib(need)},"
             f" this machine allows {_gib(have)}",
         )
 
@@ -284,12 +339,24 @@ def _gib(n: int) -> str:
 
 
 def check_files(scenario: Scenario, file: str | Path | None = None) -> None:
-    """Read and check the data files a run will need (an edge list), before it starts."""
+    """Check the data files a run will need before it starts.
+
+    An edge list is read whole (every line is checked); a task's data file is opened
+    and its header checked (a CSV's columns, a MovieLens file's format). Messages name
+    the file and line, never the content.
+    """
+    from abm.learning.tasks import check_task_file
     from abm.network import read_edgelist
     from abm.scenario import GraphKind
 
     if scenario.network.kind is GraphKind.EDGELIST and scenario.network.path:
         read_edgelist(Path(scenario.network.path), scenario.population.n_users)
+    task = scenario.task
+    if task.path and str(task.name) in ("csv", "parquet", "movielens"):
+        try:
+            check_task_file(str(task.name), task.path, task.feature_columns, task.label_column)
+        except ValueError as err:
+            raise ScenarioError(file, "task.path", str(err)) from None
 
 
 def replicate_seeds(root: int, n: int) -> list[int]:

@@ -46,7 +46,7 @@ CASES: list[tuple[str, str, list[str], str, list[str]]] = [
         "extends: base.yaml\npopulation: {n_users: many}\n",
         [],
         "population.n_users",
-        ["type int", "'many'"],
+        ["a whole number", "'many'"],
     ),
     (
         "fractional_int",
@@ -195,6 +195,73 @@ CASES: list[tuple[str, str, list[str], str, list[str]]] = [
         [],
         "collectives[0].signal.target",
         ["0 to 2", "got 7"],
+    ),
+    (
+        "signal_label_beyond_stream_classes",
+        "extends: base.yaml\ntask: {name: stream, stream: {n_classes: 20}}\n"
+        "collectives: [{name: u, target: incumbent, lever: plant_signal, signal: {target: 25}}]\n",
+        [],
+        "collectives[0].signal.target",
+        ["0 to 19", "got 25"],
+    ),
+    (
+        "signal_label_huge",
+        "extends: base.yaml\ntask: {name: csv, path: base.yaml, label_column: y}\n"
+        "collectives: [{name: u, target: incumbent, lever: plant_signal,"
+        " signal: {target: 100000000000000000000}}]\n",
+        [],
+        "collectives[0].signal.target",
+        ["<= 9999"],
+    ),
+    (
+        "steps_true",
+        "extends: base.yaml\nsteps: true\n",
+        [],
+        "steps",
+        ["a whole number, got true"],
+    ),
+    (
+        "number_as_text",
+        "extends: base.yaml\npopulation: {n_users: '100'}\n",
+        [],
+        "population.n_users",
+        ["a whole number, got '100'"],
+    ),
+    (
+        "bool_as_yes",
+        "extends: base.yaml\npolicy: {right_to_delete: yes}\n",
+        [],
+        "policy.right_to_delete",
+        ["true or false, got 'yes'"],
+    ),
+    (
+        "event_price_infinite",
+        "extends: base.yaml\n"
+        "events: [{at: 2, action: change_terms, platform: incumbent, price: .inf}]\n",
+        [],
+        "events[0].price",
+        ["a finite number, got inf"],
+    ),
+    (
+        "price_nan",
+        "extends: base.yaml\nplatforms: [{name: incumbent, price: .nan}]\n",
+        [],
+        "platforms[0].price",
+        ["a finite number, got nan"],
+    ),
+    (
+        "event_policy_bool_for_share",
+        "extends: base.yaml\nevents: [{at: 2, action: set_policy, policy: {portability: true}}]\n",
+        [],
+        "events[0].policy.portability",
+        ["a number, got true"],
+    ),
+    (
+        "value_holding_a_pipe",
+        "extends: base.yaml\ncollectives: [{name: u, target: 'a|b'}]\n",
+        [],
+        "collectives[0].target",
+        ["a known platform", "got 'a|b'"],
     ),
     (
         "platforms_not_a_list",

@@ -3,10 +3,12 @@
 Hypothesis builds scenario documents from the schema (every field of
 :func:`abm.scenario.schema_rows`), then mutates them: values of the wrong type or out
 of range, hostile names and paths, unknown keys, a repeated key, a truncated file,
-an alias bomb. Each document goes through the ``abm`` command line (``abm.cli.app``,
+an alias bomb, strings of control characters, escape sequences, bidi overrides, NUL
+and newlines. Each document goes through the ``abm`` command line (``abm.cli.app``,
 the code behind the console script) and must end in exit 0, or exit 2 with one line
-on stderr; never a traceback, never a file written outside the test's folder, and
-the whole test stays within about a minute (``FUZZ_SECONDS``).
+on stderr; every line printed is printable; never a traceback, never a file written
+outside the test's folder, and the three tests together stay within about a minute
+(``FUZZ_SECONDS``).
 
 A hostile file found here becomes a named case in tests/test_security.py.
 """
@@ -70,6 +72,27 @@ VALUES = st.one_of(
     st.lists(st.integers(-3, 3), max_size=3),
     st.dictionaries(st.text(max_size=5), st.integers(), max_size=2),
 )
+# Strings an attacker or a careless paste puts where a name or a path goes: C0 and C1
+# controls, ANSI and OSC escape sequences, bidirectional overrides and isolates, NUL,
+# newlines, line separators, zero-width characters, lone surrogates (issue 24.3).
+NASTY_CHARACTERS = (
+    [chr(c) for c in range(32)] + ["\x7f", "\x85", "\x9b", "\x9d"]
+    + [chr(c) for c in range(0x202A, 0x202F)] + [chr(c) for c in range(0x2066, 0x206A)]
+    + ["\u200b", "\u200d", "\u2028", "\u2029", "\ufeff", "\ud800"]
+)  # fmt: skip
+ESCAPES = st.sampled_from(
+    ["\x1b[31m", "\x1b]0;owned\x07", "\x1b]52;c;aGVsbG8=\x07", "\x1b[2J", "\x9b1m", "\r\n"]
+)
+CONTROL_TEXT = st.lists(
+    st.one_of(
+        st.sampled_from(NASTY_CHARACTERS),
+        ESCAPES,
+        st.text(alphabet="abcXYZ09_.-/ ", min_size=1, max_size=4),
+    ),
+    min_size=1,
+    max_size=6,
+).map("".join)
+VALUES = st.one_of(VALUES, CONTROL_TEXT)
 SAFE_VALUES = st.one_of(st.integers(0, 3), st.floats(0, 1), st.booleans(), HOSTILE_TEXT)
 
 
@@ -102,7 +125,9 @@ def scenario_texts(draw) -> str:
     for _ in range(draw(st.integers(0, 4))):
         _set(doc, draw(st.sampled_from(FIELDS)), draw(VALUES))
     if draw(st.booleans()):
-        doc[draw(st.sampled_from(["name", "extends", "network.path"]))] = draw(HOSTILE_TEXT)
+        doc[draw(st.sampled_from(["name", "extends", "network.path"]))] = draw(
+            st.one_of(HOSTILE_TEXT, CONTROL_TEXT)
+        )
     if draw(st.integers(0, 5)) == 0:
         doc["network"] = {"kind": "edgelist", "path": "edges.txt"}
     if draw(st.integers(0, 5)) == 0:
@@ -165,6 +190,8 @@ def _check(result, outside_before: set[str], folder: Path, out: Path) -> None:
         lines = result.stderr.splitlines()
         assert len(lines) == 1 and lines[0].startswith("abm: "), result.stderr[:500]
         assert len(lines[0]) < 2000
+    for line in (result.stdout + result.stderr).split("\n"):  # nothing unescaped reaches a terminal
+        assert line.isprintable(), repr(line)
     now = _outside(folder, out)
     assert now <= outside_before, now - outside_before
 
@@ -192,7 +219,7 @@ START: dict[str, float] = {}
 
 def _out_of_time(key: str) -> bool:
     START.setdefault(key, time.monotonic())
-    return time.monotonic() - START[key] > FUZZ_SECONDS / 2
+    return time.monotonic() - START[key] > FUZZ_SECONDS / 3  # three tests share it
 
 
 @pytest.fixture(scope="module")
@@ -233,4 +260,39 @@ def test_fuzzed_sweeps_exit_0_or_2_with_one_line(arena: Path, text: str) -> None
     result = CliRunner().invoke(
         app, ["sweep", str(path), "--out", str(out), "--executor", "serial"]
     )
+    _check(result, before, arena, out)
+
+
+# Where a string from a file or the command line reaches a message: a name, a target,
+# an event's platform, a check's outcome, an extends, a --set path or value.
+STRING_FIELDS = [
+    "collectives.0.target", "collectives.0.name", "platforms.0.name", "name", "question",
+    "check.outcome", "extends", "network.path", "events.0.platform",
+]  # fmt: skip
+
+
+@settings(FUZZ, max_examples=80)
+@given(
+    field=st.sampled_from(STRING_FIELDS),
+    text=CONTROL_TEXT,
+    set_path=st.one_of(st.none(), CONTROL_TEXT),
+    set_value=st.one_of(st.none(), CONTROL_TEXT),
+)
+def test_fuzzed_strings_reach_messages_escaped(arena, field, text, set_path, set_value) -> None:
+    """Control characters, escapes, bidi, NUL and newlines: one printable line (24.3)."""
+    if _out_of_time("strings"):
+        return
+    doc = yaml.safe_load(yaml.safe_dump(BASE))
+    _set(doc, field, text)
+    if field == "check.outcome":
+        doc["check"].update(versus={"steps": 3}, direction="lower")
+    if field == "events.0.platform":
+        doc["events"][0] = {"at": 1, "action": "ai_substitute", "platform": text}
+    path, out, before = _stage(
+        arena, "strings.yaml", yaml.safe_dump(doc, allow_unicode=True), "out"
+    )
+    args = ["validate", str(path)]
+    if set_path is not None or set_value is not None:
+        args += ["--set", f"{set_path or 'question'}={set_value or ''}"]
+    result = CliRunner().invoke(app, args)
     _check(result, before, arena, out)

@@ -213,6 +213,13 @@ def test_union_dividend_report_states_each_concession_with_its_range() -> None:
         f"{r.flip_bargaining_power:.3g} (default 0.5)"
     ) in page
     assert 0 < r.flip_value_of_quality < 10 and 0 < r.flip_bargaining_power < 0.5
+    # The answer at the top says it too.
+    from abm.report import answers
+
+    assert (
+        f"(the platform conceded at step {int(r.step)}, a verdict that holds for "
+        f"value_of_quality >= {r.flip_value_of_quality:.3g} (default 10))"
+    ) in answers(run)[0]
     # The table's headers are words with units, not code names.
     assert "<th>credible loss to the platform (utility / step)</th>" in page
     assert "<th>platform_loss</th>" not in page and "<th>nash_dividend</th>" not in page
@@ -386,9 +393,7 @@ def test_a_question_not_about_time_gets_no_timing() -> None:
 
 
 def test_report_tables_fit_a_1280_px_page(tmp_path: Path) -> None:
-    from playwright.sync_api import sync_playwright
-
-    from abm.viz.server import CHROMIUM, CHROMIUM_ARGS
+    from abm.viz.server import CHROMIUM
 
     if not Path(CHROMIUM).exists():
         pytest.fail(f"no Chromium at {CHROMIUM}: run 'sudo apt-get install -y chromium'")
@@ -401,8 +406,27 @@ def test_report_tables_fit_a_1280_px_page(tmp_path: Path) -> None:
         {"name": "wide", "seed": 2, "steps": 3, "population": {"n_users": 80},
          "collectives": collectives, "measurement": {"valuation": False}}
     )  # fmt: skip
+    _assert_fits_1280(simulate(spec), tmp_path)
+
+
+def test_bargaining_tables_fit_a_1280_px_page(tmp_path: Path) -> None:
+    from abm.bargaining import ROUND_COLUMNS
+    from abm.report import ROUND_TABLES
+
+    shown = {name for names in ROUND_TABLES for name in names}
+    assert shown == set(ROUND_COLUMNS) - {"reason"}  # every round column is shown
+    run = simulate(_union_dividend(steps=16))
+    assert len(run.bargaining) and (run.bargaining["response"] == "concede").any()
+    _assert_fits_1280(run, tmp_path)
+
+
+def _assert_fits_1280(run, tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    from abm.viz.server import CHROMIUM, CHROMIUM_ARGS
+
     page_file = tmp_path / "report.html"
-    page_file.write_text(render(simulate(spec)), encoding="utf-8")
+    page_file.write_text(render(run), encoding="utf-8")
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 900})

@@ -7,6 +7,7 @@ quoted, and nothing written outside (or, for refused input, inside) ``--out``.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -16,7 +17,9 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -136,7 +139,7 @@ from abm.model import LeverageModel
 step = LeverageModel.step
 def failing(self):
     if self.steps >= 3:
-        raise MemoryError("planted")
+        raise {error}("planted")
     step(self)
 LeverageModel.step = failing
 from abm.cli import main
@@ -145,18 +148,27 @@ main()
 """
 
 
-def test_a_run_that_fails_late_keeps_its_steps_and_says_where(project: Path) -> None:
+@pytest.mark.parametrize(
+    "error, code, words",
+    [("RuntimeError", 1, "failed after step 2 (RuntimeError: planted)"),
+     ("MemoryError", 2, "out of memory: the run failed after step 2 (MemoryError: planted)")],
+    ids=["error", "out_of_memory"],
+)  # fmt: skip
+def test_a_run_that_fails_late_keeps_its_steps_and_says_where(
+    project: Path, error: str, code: int, words: str
+) -> None:
+    """Steps computed are kept; running out of memory is exit 2 (too big), not 1 (a bug)."""
     (project / "long.yaml").write_text(SMALL.replace("steps: 2", "steps: 8"))
     out = project / "out"
     proc = subprocess.run(
-        [sys.executable, "-c", FAIL_AT_STEP_3, "run", str(project / "long.yaml"),
-         "--out", str(out), "--no-report"],
+        [sys.executable, "-c", FAIL_AT_STEP_3.format(error=error), "run",
+         str(project / "long.yaml"), "--out", str(out), "--no-report"],
         capture_output=True, text=True, cwd=ROOT, timeout=120,
     )  # fmt: skip
-    assert proc.returncode == 1, proc.stderr
+    assert proc.returncode == code, proc.stderr
     lines = proc.stderr.splitlines()
     assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
-    assert "failed after step 2 (MemoryError: planted)" in lines[0], lines[0]
+    assert words in lines[0], lines[0]
     (kept,) = out.iterdir()
     assert kept.name.endswith("-failed") and str(kept) in lines[0]
     table = pd.read_csv(kept / "model.csv")
@@ -388,6 +400,302 @@ def test_sweep_workers_die_with_a_sigkilled_parent(project: Path) -> None:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+
+
+# ----------------------------------------------------------------- round three (issue 24)
+# In process (typer's CliRunner, the code behind the console script): fast, and what a
+# user sees is the same stderr and exit code.
+
+
+def cli(*args: str | Path) -> Any:
+    from typer.testing import CliRunner
+
+    from abm.cli import app
+
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def refused(result: Any, *words: str) -> str:
+    """Exit 2 and one printable line on stderr (no escape, no newline), holding ``words``."""
+    assert result.exit_code == 2, (result.exit_code, result.output)
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("abm: "), result.stderr[:2000]
+    assert lines[0].isprintable(), repr(lines[0])
+    for w in words:
+        assert w in lines[0], (w, lines[0])
+    return lines[0]
+
+
+PLANT = "API_TOKEN=TOPSECRET-do-not-print"
+
+
+def _ratings(fmt: str, bad_line: int) -> str:
+    """A small ratings file in ``fmt`` whose line ``bad_line`` is the secret."""
+    sep = {"u.data": "\t", "ratings.dat": "::", "ratings.csv": ","}[fmt]
+    lines = [sep.join(map(str, (u, i, 1 + (u + i) % 5, 1000 * u + i)))
+             for u in range(40) for i in range(3)]  # fmt: skip
+    if fmt == "ratings.csv":
+        lines.insert(0, "userId,movieId,rating,timestamp")
+    lines[bad_line - 1] = PLANT if bad_line == 1 else sep.join(["1", "2", PLANT, "4"])
+    return "\n".join(lines) + "\n"
+
+
+# (case id, files to write, the scenario's own lines); the scenario extends small.yaml.
+SECRET_CASES = [
+    ("extends_env", {".env": PLANT + "\n"}, "extends: .env\n"),
+    ("extends_yaml_secret", {"creds.yaml": f"{PLANT.split('=')[0]}: {SECRET}\n"},
+     "extends: creds.yaml\n"),
+    ("yaml_alias", {}, f"extends: small.yaml\nquestion: *{SECRET}\n"),
+    ("yaml_tag", {}, f"extends: small.yaml\nquestion: !{SECRET} x\n"),
+    ("edgelist_token", {"e.txt": f"0 1\n1 {PLANT}\n"},
+     "extends: small.yaml\nnetwork: {kind: edgelist, path: e.txt}\n"),
+    ("edgelist_columns", {"e.txt": f"0 1\n1 2 3 {SECRET}\n"},
+     "extends: small.yaml\nnetwork: {kind: edgelist, path: e.txt}\n"),
+    ("edgelist_weight", {"e.txt": f"0 1 {SECRET}\n"},
+     "extends: small.yaml\nnetwork: {kind: edgelist, path: e.txt}\n"),
+    ("movielens_env", {".env": PLANT + "\n"},
+     "extends: small.yaml\ntask: {name: movielens, path: .env}\n"),
+    *[(f"movielens_{fmt}_line{n}", {fmt: _ratings(fmt, n)},
+       f"extends: small.yaml\ntask: {{name: movielens, path: {fmt}}}\n")
+      for fmt in ("u.data", "ratings.dat", "ratings.csv") for n in (1, 3)],
+    ("csv_header", {".env": PLANT + "\n1\n"},
+     "extends: small.yaml\ntask: {name: csv, path: .env, label_column: y}\n"),
+    ("csv_no_label", {"d.csv": f"{PLANT},y\n1,0\n"},
+     "extends: small.yaml\ntask: {name: csv, path: d.csv}\n"),
+    ("csv_cell", {"d.csv": "a,y\n" + "".join(f"{i},{i % 2}\n" for i in range(40))
+                  + f"{SECRET},1\n"},
+     "extends: small.yaml\ntask: {name: csv, path: d.csv, label_column: y}\n"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "files, text", [c[1:] for c in SECRET_CASES], ids=[c[0] for c in SECRET_CASES]
+)
+def test_no_message_shows_a_files_content(project: Path, files: dict, text: str) -> None:
+    """A secret planted in every kind of input file never reaches a message (issue 24.1)."""
+    for name, content in files.items():
+        (project / name).write_text(content)
+    path = project / "s.yaml"
+    path.write_text(text)
+    out = project / "out"
+    checked = cli("validate", path)  # a header is checked here; a later line by the run
+    assert checked.exit_code in (0, 2) and SECRET not in checked.output, checked.output
+    if checked.exit_code == 2:
+        refused(checked)
+    result = cli("run", path, "--out", out, "--no-report")
+    line = refused(result)
+    assert SECRET not in result.output, line
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("command", ["sweep", "calibrate"])
+def test_no_message_shows_a_sweep_or_calibration_files_content(project: Path, command) -> None:
+    (project / ".env").write_text(PLANT + "\n")
+    for i, text in enumerate([f"name: s\nbase: small.yaml\nvary: *{SECRET}\n",
+                              f"name: s\nbase: small.yaml\n{SECRET}: [1\n",
+                              "name: s\nbase: .env\n"]):  # fmt: skip
+        path = project / f"{command}{i}.yaml"
+        path.write_text(text)
+        result = cli(command, path, "--out", project / "out")
+        refused(result, str(path))
+        assert SECRET not in result.output
+
+
+ESC = "\x1b]52;c;aGVsbG8=\x07\x1b]0;owned\x07\x1b[31m\u202e\x00"
+
+
+@pytest.mark.parametrize(
+    "text, args",
+    [
+        (f"extends: small.yaml\ncollectives: [{{name: u, target: {json.dumps(ESC)}}}]\n", []),
+        ("extends: small.yaml\ncollectives: [{name: u, target: \"incum\\nbent\"}]\n", []),
+        ("extends: small.yaml\ncheck: {outcome: \"final_quality[inc\\numbent]\","
+         " versus: {steps: 3}, direction: lower}\n", []),
+        ("extends: small.yaml\n", ["--set", f"collectives.{ESC}.size=1"]),
+        ("extends: small.yaml\n", ["--set", f"steps={ESC}"]),
+        (f"extends: {json.dumps('no' + ESC + '.yaml')}\n", []),
+    ],
+    ids=["osc_target", "newline_target", "newline_outcome", "set_path", "set_value", "extends"],
+)  # fmt: skip
+def test_no_escape_sequence_reaches_the_terminal(project: Path, text: str, args: list) -> None:
+    """Strings from a file or the command line are shown escaped, on one line (24.3)."""
+    path = project / "s.yaml"
+    path.write_text(text)
+    result = cli("validate", path, *args)
+    refused(result)
+    assert not any(c in result.output for c in "\x1b\x07\x00\u202e"), repr(result.output)
+
+
+def test_abm_list_escapes_questions_and_file_names(project: Path) -> None:
+    folder = project / "list"
+    folder.mkdir()
+    (folder / "q.yaml").write_text(f"name: q\nquestion: {json.dumps(ESC + 'Why?')}\n")
+    (folder / "bad\x1b[2J.yaml").write_text("name: [\n")
+    result = cli("list", folder)
+    assert result.exit_code == 0, result.output
+    for line in result.output.splitlines():
+        assert line.isprintable(), repr(line)
+    assert "\\x1b]52;c;" in result.output and "Why?" in result.output
+    assert "bad\\x1b[2J" in result.output
+
+
+def test_an_out_that_cannot_be_written_is_refused_before_the_run(project: Path) -> None:
+    """--out under /proc passed the permission check (root) and failed after the run (24.5)."""
+    result = cli("run", project / "small.yaml", "--out", "/proc/abm-test/out")
+    refused(result, "--out", "a folder this process can write")  # one line: no progress, no run
+
+
+@pytest.mark.parametrize(
+    "sets, words",
+    [
+        (["task.name=stream", "task.stream.n_test=1000000", "task.stream.n_features=10000"],
+         ["task stream", "GiB of data", "this machine allows"]),
+        (["task.name=stream", "task.stream.n_groups=10000", "task.stream.n_classes=1000",
+          "task.stream.n_features=1000"], ["task stream", "GiB"]),
+    ],
+    ids=["held_out_set", "class_means"],
+)  # fmt: skip
+def test_the_memory_estimate_counts_the_task(project: Path, sets: list, words: list) -> None:
+    args = [a for s in sets for a in ("--set", s)]
+    out = project / "out"
+    refused(cli("run", project / "small.yaml", "--out", out, *args), "needs about", *words)
+    assert not out.exists()
+
+
+def test_the_memory_estimate_counts_an_edge_lists_edges(project: Path, monkeypatch) -> None:
+    """Edges read from the file, not network.mean_degree, set the estimate (24.5)."""
+    import abm.runner
+
+    n, edges = 400, 300_000
+    rng = np.random.default_rng(0)
+    pairs = np.column_stack([np.arange(edges) % n, rng.integers(0, n, edges)])
+    np.savetxt(project / "e.txt", pairs, fmt="%d")
+    path = project / "s.yaml"
+    path.write_text(
+        f"extends: small.yaml\npopulation: {{n_users: {n}}}\n"
+        "network: {kind: edgelist, path: e.txt}\n"
+    )
+    limit = abm.runner.MEMORY_FIXED + n * abm.runner.MEMORY_PER_USER + edges * 75
+    monkeypatch.setattr(abm.runner, "memory_limit", lambda: limit)
+    refused(cli("validate", path), "an edge list of 300,000 edges", "needs about")
+    monkeypatch.setattr(abm.runner, "memory_limit", lambda: 4 * limit)
+    assert cli("validate", path).exit_code == 0
+
+
+def test_an_edge_list_reads_under_a_small_address_space(project: Path) -> None:
+    """The reader asked for an 8 GiB + 1 byte buffer up front: a 6 GiB limit failed (24.5)."""
+    import resource
+
+    (project / "e.txt").write_text("".join(f"{i} {(i + 1) % 40}\n" for i in range(40)))
+    path = project / "s.yaml"
+    path.write_text("extends: small.yaml\nnetwork: {kind: edgelist, path: e.txt}\n")
+    limit = 6 << 30
+
+    def cap() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "abm", "validate", str(path)], capture_output=True, text=True,
+        cwd=ROOT, timeout=120, preexec_fn=cap, env={**os.environ, "OPENBLAS_NUM_THREADS": "1"},
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+
+
+@pytest.mark.parametrize(
+    "name, content",
+    [("e.txt", "\ufeff" + "".join(f"{i} {(i + 1) % 40}\n" for i in range(40))),
+     ("ratings.csv", "\ufeff" + _ratings("ratings.csv", 2).replace(PLANT, "5", 1))],
+    ids=["edgelist", "ratings_csv"],
+)  # fmt: skip
+def test_a_byte_order_mark_is_accepted(project: Path, name: str, content: str) -> None:
+    (project / name).write_text(content, encoding="utf-8")
+    path = project / "s.yaml"
+    field = (
+        "network: {kind: edgelist, path: e.txt}"
+        if name == "e.txt"
+        else (
+            "task: {name: movielens, path: ratings.csv}\n"
+            "platforms: [{name: incumbent, learner: mf}, {name: challenger, learner: mf}]"
+        )
+    )
+    path.write_text(f"extends: small.yaml\n{field}\n")
+    result = cli("run", path, "--out", project / "out", "--no-report")
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize(
+    "edges, words",
+    [(bytes(range(128, 256)) * 4, ["line 1", "UTF-8 text"]),
+     (b"0 1\n1 2\n", ["distinct nodes, got 3"])],
+    ids=["garbage", "too_few_nodes"],
+)  # fmt: skip
+def test_a_sweep_refuses_a_bad_edge_list_before_it_runs(project: Path, edges: bytes, words) -> None:
+    """Exit 1 after every run had failed; now exit 2 before the first (issue 24 intro)."""
+    (project / "e.txt").write_bytes(edges)
+    (project / "g.yaml").write_text("extends: small.yaml\nnetwork: {kind: edgelist, path: e.txt}\n")
+    (project / "sweep.yaml").write_text(SWEEP.replace("small.yaml", "g.yaml"))
+    out = project / "out"
+    refused(cli("sweep", project / "sweep.yaml", "--out", out, "--executor", "serial"), *words)
+    assert not out.exists()
+
+
+def _alias_bomb_value() -> str:
+    inner = ", ".join(
+        f"a{i}: &a{i} [" + ",".join([f"*a{i - 1}" if i else "x"] * 10) + "]" for i in range(9)
+    )
+    return "{" + inner + "}"
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--set", f"question={_alias_bomb_value()}"], ["--set question", "aliases are expanded"]),
+        (["--set", "question=" + "[" * 5000 + "]" * 5000], ["--set question", "nesting at most"]),
+        (["--set", "a" + ".b" * 3000 + "=1"], ["at most 16 parts"]),
+        (["--set", "steps=true"], ["steps", "a whole number, got true"]),
+        (["--set", "policy.portability=yes"], ["policy.portability", "a number, got 'yes'"]),
+        (["--set", "policy.right_to_delete=1"], ["policy.right_to_delete", "true or false"]),
+        (["--seed", "1.5"], ["--seed"]),
+    ],
+    ids=["alias_bomb", "deep_value", "deep_path", "steps_true", "portability_yes",
+         "bool_from_int", "float_seed"],
+)  # fmt: skip
+def test_command_line_values_are_refused_fast_in_one_line(project: Path, args, words) -> None:
+    start = time.monotonic()
+    refused(cli("run", project / "small.yaml", "--out", project / "out", *args), *words)
+    assert time.monotonic() - start < 30 and not (project / "out").exists()
+
+
+def test_a_bad_option_is_one_line_not_a_usage_block() -> None:
+    refused(cli("viz", "--port", "0"), "--port", "abm viz --help")
+    refused(cli("run", "--bogus"), "--bogus")
+
+
+# ----------------------------------------------------------------- extends by name
+
+
+def test_extends_names_a_reference_scenario_from_any_folder(tmp_path: Path) -> None:
+    """A first scenario of one's own, outside the project (issue 23.5)."""
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    for i, parent in enumerate(
+        ["baseline", "data_strike.yaml", str(ROOT / "scenarios/boycott.yaml")]
+    ):
+        (mine / f"s{i}.yaml").write_text(f"extends: {parent}\nname: mine{i}\nsteps: 3\n")
+        result = cli("validate", mine / f"s{i}.yaml")
+        assert result.exit_code == 0, result.output
+    (mine / "data_strike.yaml").write_text("extends: baseline\nsteps: 4\n")
+    (mine / "s.yaml").write_text("extends: data_strike\n")
+    assert "(500 users, 4 steps)" in cli("validate", mine / "s.yaml").output  # its folder first
+    (mine / "t.yaml").write_text("extends: basline\n")
+    refused(cli("validate", mine / "t.yaml"), "a reference scenario (one of", "baseline,")
+    (tmp_path / "secret.yaml").write_text(f"{SECRET}: 1\n")
+    (mine / "u.yaml").write_text(f"extends: {tmp_path / 'secret.yaml'}\n")
+    refused(cli("validate", mine / "u.yaml"), "inside the scenario's root")
+    (mine / ".env").write_text(PLANT + "\n")
+    (mine / "v.yaml").write_text("extends: .env\n")
+    line = refused(cli("validate", mine / "v.yaml"), "a scenario file (.yaml or .yml)")
+    assert SECRET not in line
 
 
 # ----------------------------------------------------------------- the viewer

@@ -53,7 +53,8 @@ OUTCOMES = ["final_leverage[strikers]", "final_quality[incumbent]", "final_quali
 def write_sweep(folder: Path, **fields) -> Path:
     """A tiny base scenario and a sweep file over it (fields override the sweep's)."""
     (folder / "base.yaml").write_text(BASE)
-    (folder / "broken.csv").write_text("a,b\n1,2\n3,4\n")
+    # Its header passes the checks before a sweep; a cell that is no number fails the run.
+    (folder / "broken.csv").write_text("a,nope\n1,0\nx,1\n")
     sweep = {
         "name": "tiny",
         "base": "base.yaml",
@@ -218,7 +219,7 @@ def test_executors_agree_failures_are_recorded_and_a_row_reruns_alone(tmp_path):
         tables[kind] = results(report.folder)
         failures = pd.read_csv(report.folder / "failures.csv")
         assert len(failures) == 4 and set(failures["task.name"]) == {"csv"}
-        assert failures["error"].str.contains("not found in").all()
+        assert failures["error"].str.contains("numbers in the feature columns").all()
     serial = tables[ExecutorKind.SERIAL]
     assert list(serial.columns) == ["run_id", "point", "replicate", "seed", *vary, *OUTCOMES]
     assert serial["run_id"].is_monotonic_increasing and len(serial) == 4
@@ -248,7 +249,7 @@ def test_failed_runs_exit_1_via_cli_and_a_rerun_retries_only_them(tmp_path):
     assert res.exit_code == 1 and "1 runs failed" in res.stderr
     folder = out / "tiny"
     manifest = yaml.safe_load((folder / "manifest.yaml").read_text())
-    assert manifest["failed"] == 1 and manifest["run_ids"] == ["p0000000-r00000", "p0000001-r00000"]
+    assert manifest["failed"] == 1 and manifest["runs"] == 2
     before = (folder / "runs" / "p0000000-r00000.parquet").stat().st_mtime_ns
     res = CliRunner().invoke(app, args)
     assert "1 of 2 runs (1 resumed, 1 failed)" in res.output
@@ -372,7 +373,7 @@ def test_sobol_indices_recover_a_known_function(tmp_path):
     assert idx.loc["population.threshold_mean", "ST"] == pytest.approx(0.01, abs=0.03)
 
 
-def test_figure_and_sensitivity_scripts_on_tiny_sweeps(tmp_path, capsys):
+def test_figure_flags_and_the_sensitivity_script_on_tiny_sweeps(tmp_path, capsys):
     grid = write_sweep(
         tmp_path,
         vary={
@@ -381,22 +382,13 @@ def test_figure_and_sensitivity_scripts_on_tiny_sweeps(tmp_path, capsys):
         },
     )
     report = run_sweep(load_sweep(grid), tmp_path / "out", executor=ExecutorKind.SERIAL)
-    figure = runpy.run_path(str(ROOT / "analysis" / "figure.py"))
     png = tmp_path / "fig" / "curve.png"
-    code = figure["main"](
-        [
-            str(report.folder),
-            "--x",
-            "collectives.strikers.size",
-            "--y",
-            "final_quality[incumbent]",
-            "--hue",
-            "collectives.strikers.lever",
-            "--out",
-            str(png),
-        ]
-    )
-    assert code == 0 and png.stat().st_size > 5000
+    args = ["figure", str(report.folder), "--x", "collectives.strikers.size",
+            "--y", "final_quality[incumbent]", "--hue", "collectives.strikers.lever",
+            "--out", str(png)]  # fmt: skip
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    assert png.stat().st_size > 5000
     plotted = pd.read_csv(png.with_suffix(".csv"))
     table = results(report.folder)
     expected = (
@@ -408,18 +400,15 @@ def test_figure_and_sensitivity_scripts_on_tiny_sweeps(tmp_path, capsys):
     )
     assert plotted["mean"].to_numpy() == pytest.approx(expected)
     assert (plotted["n"] == 2).all() and (plotted["low"] <= plotted["high"]).all()
-    bad = figure["main"](
-        [
-            str(report.folder),
-            "--x",
-            "seed",
-            "--y",
-            "final_quality[incumbent]",
-            "--out",
-            str(tmp_path / "x.png"),
-        ]
-    )
-    assert bad == 2 and "--x: a varied field" in capsys.readouterr().err
+    for flag, value, words in (
+        ("--x", "seed", "--x: a varied field"),
+        ("--y", "final_quality[nobody]", "--y: an outcome of the sweep"),
+        ("--out", str(tmp_path / "f.docx"), "--out: a figure file"),
+    ):
+        res = CliRunner().invoke(app, ["figure", str(report.folder), flag, value])
+        assert res.exit_code == 2 and words in res.stderr, res.output
+        assert len(res.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "f.docx").exists()
 
     sobol = tmp_path / "sobol"
     sobol.mkdir()

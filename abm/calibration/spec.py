@@ -44,7 +44,7 @@ from abm.scenario import (
     read_yaml,
     with_overrides,
 )
-from abm.scenario.load import MAX_YAML_BYTES, roots_for, safe_file
+from abm.scenario.load import extends_target, roots_for
 from abm.scenario.paths import from_dotted, schema_field
 from abm.scenario.schema import Name
 
@@ -273,9 +273,7 @@ def load_calibration(
     except ValidationError as err:
         raise _one_line(err, path) from None
     roots = roots_for(path, extra_roots)
-    base_path = safe_file(
-        spec.base, path.parent, roots, path, "base", MAX_YAML_BYTES, "scenario file"
-    )
+    base_path = extends_target(spec.base, path, roots, "base")  # a file or a reference name
     base = load_scenario(base_path, roots=roots)
     base = _apply(path, base, spec.set, "set")
     parameters = [_parameter(path, base, key, r) for key, r in spec.parameters.items()]

@@ -20,7 +20,8 @@ from https://grouplens.org/datasets/movielens/ and never commit them):
 * ``ratings.csv`` (20M, 25M, latest): header ``userId,movieId,rating,timestamp``,
   half-star ratings.
 
-A malformed file raises a one-line ``ValueError`` naming the file and line.
+A malformed file raises a one-line ``ValueError`` naming the file, the line and what was
+expected, never the line's content. A UTF-8 byte-order mark at the start is skipped.
 """
 
 from __future__ import annotations
@@ -75,24 +76,23 @@ class Ratings:
 
 
 def _sniff(path: Path) -> tuple[str, str, int]:
-    """(format, separator, header lines) from the first line."""
+    """(format, separator, header lines) from the first line (a UTF-8 BOM is skipped)."""
     with path.open("rb") as f:
-        first = f.readline().decode("utf-8", errors="replace").rstrip("\r\n")
+        first = f.readline(4096).decode("utf-8-sig", errors="replace").rstrip("\r\n")
     if not first.strip():
         raise ValueError(f"{path}:1: empty line where MovieLens ratings were expected")
     if first.replace(" ", "").lower().startswith("userid,"):
         if [c.strip() for c in first.split(",")] != _CSV_HEADER:
-            raise ValueError(
-                f"{path}:1: expected the header {FORMATS['ratings.csv']!r}, got {first!r}"
-            )
+            raise ValueError(f"{path}:1: expected the header {FORMATS['ratings.csv']!r}")
         return "ratings.csv", ",", 1
     if "::" in first:
         return "ratings.dat", "::", 0
     if "\t" in first:
         return "u.data", "\t", 0
+    # The line itself is never shown: the file could be anything (docs/security.md).
     raise ValueError(
-        f"{path}:1: not a MovieLens ratings file (u.data, ratings.dat or ratings.csv): "
-        f"{first[:80]!r}"
+        f"{path}:1: a MovieLens ratings file (u.data: {FORMATS['u.data']}, ratings.dat:"
+        f" {FORMATS['ratings.dat']}, or ratings.csv with the header {FORMATS['ratings.csv']})"
     )
 
 
@@ -110,9 +110,7 @@ def _check_line(fields: list[str], half_stars: bool) -> str | None:
         return "the rating is not a number"
     lo, hi = _RATING_RANGE if half_stars else (1.0, 5.0)
     if not lo <= r <= hi or not float(r * 2).is_integer():
-        return (
-            f"rating {fields[2]} is outside {lo:g}..{hi:g} in {'half ' if half_stars else ''}stars"
-        )
+        return f"a rating outside {lo:g}..{hi:g} in {'half ' if half_stars else ''}stars"
     return None
 
 
@@ -122,12 +120,10 @@ def _first_bad_line(path: Path, fmt: str, sep: str, header: int) -> ValueError:
         for lineno, line in enumerate(f, start=1):
             if lineno <= header:
                 continue
-            text = line.rstrip("\r\n")
+            text = line.rstrip("\r\n").removeprefix("\ufeff")
             why = _check_line(text.split(sep), fmt == "ratings.csv")
-            if why is not None:
-                return ValueError(
-                    f"{path}:{lineno}: {why}; expected {FORMATS[fmt]!r}, got {text[:80]!r}"
-                )
+            if why is not None:  # what is wrong with the line, never the line
+                return ValueError(f"{path}:{lineno}: {why}; expected {FORMATS[fmt]!r}")
     return ValueError(f"{path}: could not be read as {fmt} ({FORMATS[fmt]})")
 
 

@@ -47,6 +47,7 @@ __all__ = [
     "TASK_NAMES",
     "Slices",
     "assign_slices",
+    "check_task_file",
     "draw_samples",
     "load_task",
 ]
@@ -240,27 +241,90 @@ def _read_table(
     feature_columns: list[str] | None,
     label_column: str | None,
 ) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
-    import pandas as pd
-
     if path is None:
         raise ValueError(f"task {name!r} needs a path to the data file")
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"data file not found: {path}")
-    df = pd.read_csv(path) if name == "csv" else pd.read_parquet(path)
-    if label_column is None:
-        raise ValueError(f"task {name!r} needs label_column (columns: {list(df.columns)})")
-    if feature_columns is None:
-        feature_columns = [c for c in df.columns if c != label_column]
-    if label_column in feature_columns:  # the model would read the answer off its input
-        raise ValueError(f"label column {label_column!r} is also a feature column")
-    missing = [c for c in [*feature_columns, label_column] if c not in df.columns]
-    if missing:
-        raise ValueError(f"column(s) {missing} not found in {path}; available: {list(df.columns)}")
-    X = df[list(feature_columns)].to_numpy(dtype=np.float64)
+    df = _read_frame(name, path)
+    feature_columns = _columns(name, path, list(df.columns), feature_columns, label_column)
+    try:
+        X = df[list(feature_columns)].to_numpy(dtype=np.float64)
+    except (ValueError, TypeError):  # pandas would quote the cell
+        raise ValueError(f"{path}: numbers in the feature columns") from None
     if np.isnan(X).any():
         raise ValueError(f"feature columns of {path} contain missing values")
     return X, df[label_column].to_numpy(), tuple(feature_columns)
+
+
+def _columns(
+    name: str, path: Path, have: list, feature_columns: list[str] | None, label_column: str | None
+) -> list[str]:
+    """The feature columns, once the file's header is known to hold every column asked for.
+
+    Column names are the file's bytes: a message names the file and counts its columns,
+    and shows only the names the scenario asked for (docs/security.md).
+    """
+    if label_column is None:
+        raise ValueError(f"task {name!r} needs label_column ({path} has {len(have)} columns)")
+    if feature_columns is None:
+        feature_columns = [c for c in have if c != label_column]
+    if label_column in feature_columns:  # the model would read the answer off its input
+        raise ValueError(f"label column {label_column!r} is also a feature column")
+    missing = [c for c in [*feature_columns, label_column] if c not in have]
+    if missing:
+        raise ValueError(
+            f"{path}: columns named {missing} (the file has {len(have)} columns, none so named)"
+        )
+    return list(feature_columns)
+
+
+def check_task_file(
+    name: str, path: str | Path, feature_columns: list[str] | None, label_column: str | None
+) -> None:
+    """Check, without loading it, that a task's data file can be read as that task.
+
+    A csv or parquet file's header must hold the columns asked for; a MovieLens file's
+    first line must be one of the three formats. The whole file is read by the run.
+
+    Raises:
+        ValueError: One line naming the file and what was expected, never its content.
+    """
+    path = Path(path)
+    if name == "movielens":
+        from abm.learning.movielens import _sniff
+
+        _sniff(path)
+    elif name in ("csv", "parquet"):
+        _columns(name, path, _header(name, path), feature_columns, label_column)
+
+
+def _header(name: str, path: Path) -> list:
+    """The column names of a csv (its header line) or parquet file (its schema)."""
+    try:
+        if name == "csv":
+            import pandas as pd
+
+            return list(pd.read_csv(path, nrows=0, encoding="utf-8-sig").columns)
+        import pyarrow.parquet as pq
+
+        return list(pq.read_schema(path).names)
+    except Exception as err:  # noqa: BLE001 - any reader error: not such a file, no content
+        kind = "a CSV file (UTF-8, a header line)" if name == "csv" else "a Parquet file"
+        raise ValueError(f"{path}: {kind} ({type(err).__name__})") from None
+
+
+def _read_frame(name: str, path: Path):
+    """The table of a csv or parquet file; a file that is not one is one line, no content."""
+    import pandas as pd
+
+    try:
+        if name == "csv":
+            return pd.read_csv(path, encoding="utf-8-sig")
+        return pd.read_parquet(path)
+    except (ValueError, UnicodeDecodeError, OSError, pd.errors.ParserError) as err:
+        kind = "a CSV file (UTF-8, a header line)" if name == "csv" else "a Parquet file"
+        raise ValueError(f"{path}: {kind} ({type(err).__name__})") from None
 
 
 def load_task(

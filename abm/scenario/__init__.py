@@ -6,16 +6,17 @@ concern so each has one home:
 - :mod:`abm.scenario.schema`: the pydantic models, enums and one-line errors;
 - :mod:`abm.scenario.paths`: the one field-path walker and its adapters (``--set``,
   sweeps, viewer brackets, Mesa ``__`` keywords);
-- :mod:`abm.scenario.load`: YAML reading, ``extends:``, overrides, validation, data paths;
+- :mod:`abm.scenario.limited_yaml`: YAML with limits (size, nesting, aliases, booleans);
+- :mod:`abm.scenario.load`: reading files, ``extends:``, overrides, validation, data paths;
 - :mod:`abm.scenario.docs`: units and the Markdown reference table.
 """
 
 from abm.scenario.docs import UNITS, schema_markdown, schema_rows
+from abm.scenario.limited_yaml import parse_yaml
 from abm.scenario.load import (
     dump_scenario,
     load_scenario,
     merge,
-    parse_yaml,
     read_limited,
     read_yaml,
     roots_for,

@@ -16,21 +16,23 @@ import copy
 import os
 import stat
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from abm.messages import printable
+from abm.scenario.limited_yaml import MAX_YAML_BYTES, parse_yaml
 from abm.scenario.paths import apply_override, set_path
 from abm.scenario.schema import Scenario, ScenarioError, one_line_error
 
 # Limits on what a scenario or sweep file may ask of the loader (docs/security.md).
-MAX_YAML_BYTES = 1 << 20  # a scenario is a page of YAML; 1 MiB is generous
-MAX_YAML_DEPTH = 40  # nesting of mappings and lists (the schema needs 4)
-MAX_YAML_NODES = 100_000  # nodes after expanding aliases (stops "billion laughs")
 MAX_DATA_BYTES = 8 << 30  # an edge list or data file (MovieLens 25M is 0.7 GB)
 MAX_EXTENDS = 16  # length of an extends chain
 ROOT_MARKERS = ("pyproject.toml", ".git")
+# The project's reference scenarios: `extends: baseline` names one from any folder.
+REFERENCE_SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
+SCENARIO_SUFFIXES = (".yaml", ".yml")
 
 
 def scenario_root(top: str | Path) -> Path:
@@ -103,8 +105,11 @@ def safe_file(
     return target
 
 
-def read_limited(path: Path, limit: int, file: str | Path, field: str = "") -> bytes:
-    """Read a regular file of at most ``limit`` bytes (a FIFO or device is refused unread)."""
+def open_limited(path: Path, limit: int, file: str | Path, field: str = "") -> BinaryIO:
+    """Open a regular file of at most ``limit`` bytes for reading, checked before any read.
+
+    It is opened non-blocking, so a FIFO or device is refused without waiting on it.
+    """
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
@@ -113,7 +118,8 @@ def read_limited(path: Path, limit: int, file: str | Path, field: str = "") -> b
         raise ScenarioError(file, field, "a file, got a directory") from None
     except OSError as err:
         raise ScenarioError(file, field, f"a readable file ({err.strerror})") from None
-    with os.fdopen(fd, "rb") as fh:
+    fh = os.fdopen(fd, "rb")
+    try:
         info = os.fstat(fh.fileno())
         if stat.S_ISDIR(info.st_mode):
             raise ScenarioError(file, field, "a file, got a directory")
@@ -123,10 +129,29 @@ def read_limited(path: Path, limit: int, file: str | Path, field: str = "") -> b
             raise ScenarioError(
                 file, field, f"a file of at most {limit:,} bytes, got {info.st_size:,} bytes"
             )
-        data = fh.read(limit + 1)
+    except BaseException:
+        fh.close()
+        raise
+    return fh
+
+
+def read_limited(path: Path, limit: int, file: str | Path, field: str = "") -> bytes:
+    """Read a regular file of at most ``limit`` bytes (a FIFO or device is refused unread).
+
+    The buffer asked for is the file's size (plus one byte to see it grow), never
+    ``limit``: a large limit must not reserve memory for a small file.
+    """
+    data = bytearray()
+    with open_limited(path, limit, file, field) as fh:
+        step = max(os.fstat(fh.fileno()).st_size, 1 << 16)
+        while len(data) <= limit:  # to the end even if the size said 0 (/proc)
+            chunk = fh.read(min(step, limit + 1 - len(data)))
+            if not chunk:
+                break
+            data += chunk
     if len(data) > limit:
         raise ScenarioError(file, field, f"a file of at most {limit:,} bytes")
-    return data
+    return bytes(data)
 
 
 def _kind(info: os.stat_result) -> str:
@@ -144,102 +169,7 @@ def _kind(info: os.stat_result) -> str:
 
 
 def _short(text: Any, n: int = 80) -> str:
-    text = str(text).encode("unicode_escape").decode("ascii")
-    return text if len(text) <= n else text[: n - 3] + "..."
-
-
-class _LimitError(Exception):
-    def __init__(self, line: int | None, expected: str):
-        self.line, self.expected = line, expected
-
-
-class LimitedLoader(yaml.SafeLoader):
-    """``yaml.SafeLoader`` with limits: nesting depth, expanded size, no repeated keys."""
-
-    def __init__(self, stream: str):
-        super().__init__(stream)
-        self._depth = 0
-
-    def compose_node(self, parent: Any, index: Any) -> Any:  # noqa: D102
-        self._depth += 1
-        if self._depth > MAX_YAML_DEPTH:
-            mark = self.peek_event().start_mark
-            raise _LimitError(mark.line + 1, f"nesting at most {MAX_YAML_DEPTH} levels deep")
-        try:
-            return super().compose_node(parent, index)
-        finally:
-            self._depth -= 1
-
-    def construct_mapping(self, node: Any, deep: bool = False) -> Any:  # noqa: D102
-        seen: set = set()
-        for key_node, _ in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":
-                continue
-            key = self.construct_object(key_node, deep=True)
-            try:
-                repeated = key in seen
-                seen.add(key)
-            except TypeError:
-                continue  # an unhashable key: SafeLoader reports it
-            if repeated:
-                raise _LimitError(
-                    key_node.start_mark.line + 1, f"each key once ('{_short(key, 40)}' is repeated)"
-                )
-        return super().construct_mapping(node, deep)
-
-
-def _expanded_size(node: Any, memo: dict[int, int], cap: int) -> int:
-    """Nodes in the document once every alias is expanded (computed without expanding)."""
-    key = id(node)
-    if key in memo:
-        return memo[key]
-    memo[key] = 1  # a recursive alias counts once; PyYAML refuses real recursion later
-    total = 1
-    if isinstance(node, yaml.SequenceNode):
-        for child in node.value:
-            total += _expanded_size(child, memo, cap)
-    elif isinstance(node, yaml.MappingNode):
-        for k, v in node.value:
-            total += _expanded_size(k, memo, cap) + _expanded_size(v, memo, cap)
-    memo[key] = min(total, cap + 1)
-    return memo[key]
-
-
-def parse_yaml(
-    text: str,
-    file: str | Path,
-    max_bytes: int = MAX_YAML_BYTES,
-    max_nodes: int = MAX_YAML_NODES,
-) -> Any:
-    """Parse YAML text with :class:`LimitedLoader`; every problem is one line."""
-    if len(text) > max_bytes:
-        raise ScenarioError(file, "", f"a YAML file of at most {max_bytes:,} bytes")
-    loader = None
-    try:
-        loader = LimitedLoader(text)
-        node = loader.get_single_node()
-        if node is None:
-            return None
-        if _expanded_size(node, {}, max_nodes) > max_nodes:
-            raise _LimitError(None, f"at most {max_nodes:,} values once aliases are expanded")
-        return loader.construct_document(node)
-    except _LimitError as err:
-        where = f"line {err.line}" if err.line else ""
-        raise ScenarioError(file, where, err.expected) from None
-    except yaml.reader.ReaderError as err:
-        raise ScenarioError(
-            file, f"character {err.position}", f"YAML text ({_short(err.reason)})"
-        ) from None
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark else "(parse)"
-        problem = getattr(err, "problem", None) or "invalid YAML"
-        raise ScenarioError(file, where, f"valid YAML ({_short(problem)})") from None
-    except RecursionError:
-        raise ScenarioError(file, "", f"nesting at most {MAX_YAML_DEPTH} levels deep") from None
-    finally:
-        if loader is not None:
-            loader.dispose()
+    return printable(text, n)
 
 
 def load_scenario(
@@ -353,17 +283,60 @@ def _read_with_extends(path: Path, chain: tuple[Path, ...], roots: tuple[Path, .
     parent = data.pop("extends", None)
     if parent is None:
         return data
-    if not isinstance(parent, str):
-        raise ScenarioError(path, "extends", "a file name (a string)")
-    parent_path = safe_file(
-        parent, path.parent, roots, path, "extends", MAX_YAML_BYTES, "scenario file"
-    )
+    parent_path = extends_target(parent, path, roots)
     base = _read_with_extends(parent_path, (*chain, resolved), roots)
     if "check" in data:
         # A check is one claim (an outcome against one lever switched off): a file's own
         # check replaces its parent's whole rather than merging their `versus` overrides.
         base.pop("check", None)
     return merge(base, data)
+
+
+def extends_target(name: Any, path: Path, roots: tuple[Path, ...], field: str = "extends") -> Path:
+    """The scenario file ``extends: name`` in ``path`` names (or a sweep's ``base:``).
+
+    A file next to ``path`` (or a relative or absolute path) inside the scenario's
+    roots comes first; a bare name that is no such file names a reference scenario of
+    the project (``baseline`` or ``baseline.yaml``), from any folder; ``NAME`` is
+    ``NAME.yaml`` in the same folder when there is one. Reference
+    scenarios may extend each other. Only YAML files are read (a ``.env`` is refused
+    unread), so ``extends:`` cannot read an arbitrary file (docs/scenarios.md).
+    """
+    if not isinstance(name, str) or not name.strip():
+        raise ScenarioError(path, field, "a scenario name or file name (a string)")
+    bare = not any(sep in name for sep in ("/", "\\")) and name not in (".", "..")
+    if (
+        bare
+        and not name.endswith(SCENARIO_SUFFIXES)
+        and os.path.lexists(path.parent / f"{name}.yaml")
+    ):
+        name = f"{name}.yaml"  # a scenario in the same folder, named without its suffix
+    if bare and not os.path.lexists(path.parent / name):
+        for candidate in (name, f"{name}.yaml"):
+            if (REFERENCE_SCENARIOS / candidate).is_file() and candidate.endswith(".yaml"):
+                return safe_file(
+                    candidate, REFERENCE_SCENARIOS, (REFERENCE_SCENARIOS,), path, field,
+                    MAX_YAML_BYTES, "scenario file",
+                )  # fmt: skip
+        if not name.endswith(SCENARIO_SUFFIXES):
+            known = ", ".join(reference_names()) or "none found"
+            raise ScenarioError(
+                path,
+                field,
+                f"a scenario file or a reference scenario (one of {known}), got '{name}'",
+            )
+    target = safe_file(
+        name, path.parent, (*roots, REFERENCE_SCENARIOS), path, field, MAX_YAML_BYTES,
+        "scenario file",
+    )  # fmt: skip
+    if target.suffix.lower() not in SCENARIO_SUFFIXES:
+        raise ScenarioError(path, field, f"a scenario file (.yaml or .yml), got '{name}'")
+    return target
+
+
+def reference_names() -> list[str]:
+    """Names of the project's reference scenarios (what ``extends:`` accepts by name)."""
+    return sorted(p.stem for p in REFERENCE_SCENARIOS.glob("*.yaml"))
 
 
 def merge(base: Any, over: Any) -> Any:

@@ -27,6 +27,7 @@ import yaml
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
+from abm.scenario.limited_yaml import YAMLLimitError, load_limited
 from abm.scenario.schema import Scenario, ScenarioError
 
 # --------------------------------------------------------------------------- adapters
@@ -187,18 +188,34 @@ def _default_at(parts: list[str]) -> Any:
     return defaults
 
 
+MAX_PATH_PARTS = 16  # the schema's deepest field is 4 parts (collectives.NAME.signal.target)
+MAX_OVERRIDE_BYTES = 64 << 10  # one --set value
+
+
 def apply_override(raw: dict, item: str, file: str | Path | None = None) -> None:
     """Apply one ``path.to.field=value`` override in place (value parsed as YAML scalar).
 
     Items of ``platforms``, ``collectives`` and ``events`` are addressed by name or index.
+    The value is parsed under the limits of a scenario file (an alias bomb or deep
+    nesting is refused at once); text that is not YAML is taken as a string.
     """
     if "=" not in item:
         raise ScenarioError(file, f"--set {item}", "an override of the form path.to.field=value")
     key, _, text = item.partition("=")
     if not key.strip():
         raise ScenarioError(file, f"--set {item}", "a field path before '='")
+    if len(from_dotted(key)) > MAX_PATH_PARTS:
+        raise ScenarioError(
+            file, f"--set {key[:60]}", f"a field path of at most {MAX_PATH_PARTS} parts"
+        )
+    if len(text) > MAX_OVERRIDE_BYTES:
+        raise ScenarioError(
+            file, f"--set {key}", f"a value of at most {MAX_OVERRIDE_BYTES:,} characters"
+        )
     try:
-        value = yaml.safe_load(text)
+        value = load_limited(text)
+    except YAMLLimitError as err:
+        raise ScenarioError(file, f"--set {key}", err.expected) from None
     except yaml.YAMLError:
         value = text
     try:

@@ -13,18 +13,24 @@ file, the field path and what was expected.
 from __future__ import annotations
 
 import difflib
+import types
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
+import numpy as np
 from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
+    field_validator,
     model_validator,
 )
+
+from abm.messages import printable, shown
 
 # --------------------------------------------------------------------------- errors
 
@@ -33,9 +39,10 @@ class ScenarioError(ValueError):
     """A scenario or sweep file is invalid; ``str(err)`` is one line for the user."""
 
     def __init__(self, file: str | Path | None, field: str, expected: str):
-        self.file = str(file) if file is not None else "<scenario>"
-        self.field = field or "(top level)"
-        self.expected = expected
+        # Every part can hold text from a file or the command line: shown printable.
+        self.file = printable(file) if file is not None else "<scenario>"
+        self.field = printable(field) if field else "(top level)"
+        self.expected = printable(expected)
         super().__init__(f"{self.file}: {self.field}: {expected}")
 
 
@@ -162,9 +169,44 @@ class RetrainMode(StrEnum):
 
 
 class Strict(BaseModel):
-    """Base: unknown fields are errors, assignment is validated."""
+    """Base: unknown fields are errors, assignment is validated, scalars are strict.
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, use_enum_values=False)
+    A number field takes a number, never ``true`` or a string (``steps: true`` would
+    run one step, ``portability: "yes"`` would be 1.0); a boolean field takes only
+    ``true`` or ``false`` (not 1, not "yes"); no number may be infinite or NaN.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid", validate_assignment=True, use_enum_values=False, allow_inf_nan=False
+    )
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _strict_scalars(cls, value: Any, info: ValidationInfo) -> Any:
+        kind = _scalar_kind(cls.model_fields[info.field_name].annotation)
+        if kind is None or value is None:
+            return value
+        if kind is bool and not isinstance(value, bool | np.bool_):
+            raise ValueError(f"true or false, got {_yaml_shown(value)}")
+        if kind is not bool and isinstance(value, bool | np.bool_ | str | bytes):
+            want = "a whole number" if kind is int else "a number"
+            raise ValueError(f"{want}, got {_yaml_shown(value)}")
+        return value
+
+
+def _scalar_kind(annotation: Any) -> type | None:
+    """``bool``, ``int`` or ``float`` for a field of that type (or that type or None)."""
+    args = [a for a in getattr(annotation, "__args__", ()) if a is not type(None)]
+    if isinstance(annotation, types.UnionType) and len(args) == 1:
+        annotation = args[0]
+    return annotation if annotation in (bool, int, float) else None
+
+
+def _yaml_shown(value: Any) -> str:
+    """A value as the file spelled it: ``true``/``false`` for booleans."""
+    if isinstance(value, bool | np.bool_):
+        return "true" if value else "false"
+    return shown(value)
 
 
 def _share(default: float, description: str) -> Any:
@@ -290,7 +332,9 @@ class Platform(Strict):
 class Signal(Strict):
     """A planted signal: a trigger on some features paired with a target label."""
 
-    target: int = Field(0, ge=0, description="Label the collective wants triggered points to get.")
+    target: int = Field(
+        0, ge=0, le=9999, description="Label the collective wants triggered points to get."
+    )
     n_features: int = Field(4, ge=1, le=1000, description="Number of trigger features (pixels).")
     rare: bool = Field(True, description="Use features rarely 'on' in natural data.")
     noise: float = _share(0.0, "Coordination noise (misapplied share).")
@@ -353,6 +397,9 @@ class Event(Strict):
     policy: dict[str, Any] | None = Field(None, description="Policy fields to set (set_policy).")
     quality: float = _share(
         0.8, "ai_substitute: the substitute's quality, compared with the platform's."
+    )
+    reach: float = _share(
+        1.0, "ai_substitute: share of would-be contributors who use the substitute (adoption)."
     )
     price: float | None = Field(None, ge=0.0, description="change_terms: the new price.")
 
@@ -437,7 +484,7 @@ class Scenario(Strict):
                 f"{where}.group|a group index < network.groups"
                 f" ({self.network.groups}), got {c.group}"
             )
-        classes = TASK_CLASSES.get(self.task.name)
+        classes = self.task_classes()
         if classes is not None and c.signal.target >= classes:
             raise ValueError(
                 f"{where}.signal.target|a label of task {self.task.name}"
@@ -487,6 +534,14 @@ class Scenario(Strict):
             )
         if self.network.kind is GraphKind.EDGELIST and not self.network.path:
             raise ValueError("network.path|an edge-list file for kind edgelist")
+
+    def task_classes(self) -> int | None:
+        """Classes of the task, when known before its data is read (None: from a file)."""
+        if self.task.name is TaskName.STREAM:
+            return self.task.stream.n_classes
+        if self.task.name is TaskName.SYNTHETIC:
+            return 2  # make_classification's default, which the run uses
+        return TASK_CLASSES.get(self.task.name)
 
     def platform_index(self, name: str) -> int:
         """Position of the platform called ``name``."""
@@ -549,9 +604,9 @@ def one_line_error(
     msg = first.get("msg", "").removeprefix("Value error, ")
     if first["type"] == "value_error":
         # Our own checks say what they expect; cross-field ones name the field first
-        # ("field|expected").
-        field, _, expected = msg.rpartition("|")
-        return ScenarioError(file, field or loc, expected)
+        # ("field|expected"). A field path holds no '|'; the value shown after it may.
+        field, sep, expected = msg.partition("|")
+        return ScenarioError(file, field if sep else loc, expected if sep else msg)
     if first["type"] == "extra_forbidden":
         model = _model_at(first["loc"][:-1], root or Scenario)
         fields = list(model.model_fields) if model else []
@@ -561,34 +616,28 @@ def one_line_error(
 
 def _expected(e: dict) -> str:
     kind, ctx, got = e["type"], e.get("ctx", {}), e.get("input")
-    shown = _shown(got)
+    got_shown = shown(got)
     if kind == "missing":
         return "a value (this field is required)"
     if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
         op = {"greater_than_equal": ">=", "greater_than": ">", "less_than_equal": "<="}.get(
             kind, "<"
         )
-        return f"a number {op} {next(iter(ctx.values()))}, got {shown}"
+        return f"a number {op} {next(iter(ctx.values()))}, got {got_shown}"
+    if kind == "value_error":  # a check of ours: it says what it expects
+        return str(e.get("msg", "")).removeprefix("Value error, ").rpartition("|")[2]
+    if kind == "finite_number":
+        return f"a finite number, got {got_shown}"
     if kind == "int_from_float":
-        return f"a whole number, got {shown}"
+        return f"a whole number, got {got_shown}"
     if kind == "bool_parsing" or kind == "bool_type":
-        return f"true or false, got {shown}"
+        return f"true or false, got {got_shown}"
     if kind in ("enum", "literal_error"):
-        return f"one of {ctx.get('expected')}, got {shown}"
+        return f"one of {ctx.get('expected')}, got {got_shown}"
     if kind.endswith("_type") or kind.endswith("_parsing"):
         want = kind.split("_")[0]
-        return f"a value of type {want}, got {shown}"
-    return f"{e.get('msg', 'a valid value')}, got {shown}"
-
-
-def _shown(value: Any, limit: int = 60) -> str:
-    """A value for a message: repr, one line, at most ``limit`` characters."""
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list | tuple) and len(repr(value)) > limit:
-        return f"a list of {len(value)} items"
-    text = repr(value).encode("unicode_escape").decode("ascii")
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+        return f"a value of type {want}, got {got_shown}"
+    return f"{e.get('msg', 'a valid value')}, got {got_shown}"
 
 
 def _loc(parts: tuple) -> str:

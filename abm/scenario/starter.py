@@ -18,10 +18,9 @@ from typing import Any
 import yaml
 
 from abm.scenario.docs import schema_rows
+from abm.scenario.load import REFERENCE_SCENARIOS as REFERENCE
 from abm.scenario.load import load_scenario, read_limited
 from abm.scenario.schema import Collective, Scenario, ScenarioError
-
-REFERENCE = Path(__file__).resolve().parents[2] / "scenarios"  # the reference scenarios
 
 # Fields a starter always shows for each collective (even at their defaults): the ones
 # a first edit changes.

@@ -2,24 +2,26 @@
 
 define (:mod:`abm.sweep.spec`) -> sample (:mod:`abm.sweep.design`) -> run
 (:mod:`abm.sweep.executors`) -> store (:mod:`abm.sweep.store`) -> analyse
-(:mod:`abm.sweep.analysis`). The sweep layer treats the model as a function from a
-scenario to outcomes (:func:`abm.runner.simulate`) and never reaches into agents;
-parallelism lives here only.
+(:mod:`abm.sweep.analysis`, :mod:`abm.sweep.figure`). The sweep layer treats the model
+as a function from a scenario to outcomes (:func:`abm.runner.simulate`) and never
+reaches into agents; parallelism lives here only.
 """
 
 from __future__ import annotations
 
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
 from abm.sweep.design import Design, RunSpec, Seeding, run_id, seed_for
-from abm.sweep.executors import ExecutorKind, Task, execute
+from abm.sweep.executors import ExecutorKind, Interrupted, Task, execute, stop_on_signals
 from abm.sweep.spec import Sweep, load_sweep
 from abm.sweep.store import SweepStore
 
 __all__ = [
     "Design",
     "ExecutorKind",
+    "Interrupted",
     "RunSpec",
     "Seeding",
     "Sweep",
@@ -57,6 +59,9 @@ def run_sweep(
 ) -> SweepReport:
     """Run every unfinished run of a sweep and write the combined tables.
 
+    SIGINT and SIGTERM stop it (:class:`Interrupted`): workers are ended, finished runs
+    are kept and the manifest says "interrupted"; rerunning resumes.
+
     Args:
         sweep: The validated sweep.
         out_root: The sweep's folder is ``out_root / sweep.name``.
@@ -69,27 +74,55 @@ def run_sweep(
         Counts of runs and the folder.
     """
     store = SweepStore(sweep, out_root)
-    store.open()
-    try:
-        finished = len(store.finished())
-        base, steps = sweep.base, sweep.spec.steps
-        tasks = (Task(run, base, steps, sweep.measure) for run in store.pending())
-        with _Bar(progress, sweep.name, sweep.n_runs, finished) as bar:
-            for outcome in execute(tasks, executor, jobs, scheduler):
-                if outcome.error is None:
-                    store.record(outcome.run, outcome.outcomes)
-                else:
-                    store.record_failure(outcome.run, outcome.error)
-                bar.advance(failed=outcome.error is not None)
-        done, failed = store.combine()
-        store.write_manifest(
-            status="complete" if not failed else "complete with failures",
-            finished=done,
-            failed=failed,
-        )
-    finally:
-        store.close()
+    with stop_on_signals():  # a second signal is ignored while this one is handled
+        try:
+            store.open()
+            finished = len(store.finished())
+            with _Bar(progress, sweep.name, sweep.n_runs, finished) as bar:
+                _execute(store, bar, executor, jobs, scheduler)
+                if _missing(store):  # a run file vanished meanwhile (deleted): run it again
+                    _execute(store, bar, executor, jobs, scheduler)
+            done, failed = store.combine()
+            store.write_manifest(status=_status(sweep.n_runs, done, failed),
+                                 finished=done, failed=failed)  # fmt: skip
+        except Interrupted as stop:
+            if store.is_open:
+                stop.finished = len(store.finished())
+                store.write_manifest(status="interrupted", finished=stop.finished)
+            raise
+        finally:
+            store.close()
     return SweepReport(store.folder, sweep.n_runs, finished, done, failed)
+
+
+def _execute(
+    store: SweepStore, bar: _Bar, executor: ExecutorKind, jobs: int, scheduler: str | None
+) -> None:
+    """Run the store's pending runs and record each outcome as it arrives."""
+    base, steps = store.sweep.base, store.sweep.spec.steps
+    tasks = (Task(run, base, steps, store.sweep.measure) for run in store.pending())
+    with closing(execute(tasks, executor, jobs, scheduler)) as outcomes:
+        for outcome in outcomes:
+            if outcome.error is None:
+                store.record(outcome.run, outcome.outcomes)
+            else:
+                store.record_failure(outcome.run, outcome.error)
+            bar.advance(failed=outcome.error is not None)
+
+
+def _missing(store: SweepStore) -> bool:
+    """Whether a run has neither a run file nor a recorded failure."""
+    failed = {p.stem for p in store.failed_dir.glob("p*.json")}
+    return any(r.run_id not in failed for r in store.pending())
+
+
+def _status(total: int, rows: int, failed: int) -> str:
+    """The manifest's status, from the rows the combined table actually holds."""
+    if rows == total:
+        return "complete"
+    if rows + failed == total:
+        return "complete with failures"
+    return f"incomplete: {total - rows - failed} runs missing (rerun to resume)"
 
 
 def rerun_command(sweep: Sweep, row: dict) -> str:

@@ -6,15 +6,23 @@ run's seed, and returns the outcomes or the error. Results therefore do not depe
 the back-end. Each worker uses one BLAS thread (parallelism is across runs, and
 multi-threaded BLAS makes these small learners slower and erratic). At most
 ``window`` runs are in flight, so the parent's memory does not grow with the sweep.
+
+Interrupts: SIGINT (Ctrl-C reaches the whole process group) and SIGTERM are handled by
+the ``abm sweep`` process alone (:func:`stop_on_signals`). Worker processes are started
+with SIGINT blocked, so a Ctrl-C never prints their tracebacks; when the sweep stops, its
+workers are ended before it returns, so none is left behind.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import signal
+import threading
 import traceback
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -51,6 +59,80 @@ class Outcome:
     error: str | None = None
 
 
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM stopped the sweep.
+
+    A KeyboardInterrupt, so no run records it as a failure and a caller that does not
+    catch it (a calibration's stages) stops as on Ctrl-C.
+    """
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+        self.finished: int | None = None  # runs kept, once the store has counted them
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[None]:
+    """Turn the first SIGINT or SIGTERM into :class:`Interrupted`; ignore any later one.
+
+    Later signals are ignored until the block ends, so ending the workers and writing
+    the manifest are not cut short. Outside the main thread (signals cannot be caught
+    there) this does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+
+    def handler(signum: int, frame: Any) -> None:
+        if not caught:
+            caught.append(signum)
+            raise Interrupted(signum)
+
+    old = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, previous in old.items():
+            signal.signal(sig, previous)
+
+
+@contextmanager
+def _children_without_sigint() -> Iterator[None]:
+    """Processes started inside this block inherit SIGINT blocked.
+
+    A blocked signal stays blocked across fork and exec, so a spawned worker never
+    sees the terminal's Ctrl-C (which goes to the whole process group) from its first
+    instruction on; the parent unblocks it at once, and a SIGINT that arrived meanwhile
+    is delivered to the parent then, not lost.
+    """
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+@contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """Ignore SIGINT in this whole process while the block runs; children inherit it.
+
+    For a Dask LocalCluster, whose worker processes are started from the cluster's own
+    threads (so a blocked mask in this thread does not reach them). An ignored SIGINT
+    stays ignored across exec, and asyncio's runner in the worker then installs no
+    handler of its own. A Ctrl-C during the cluster's start is lost: press it again.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
 _LIMITED: Any = None
 
 
@@ -73,7 +155,6 @@ def _die_with_parent(parent: int, poll: float = 0.5) -> None:
     parent passes its pid, so a parent killed while the worker was still starting is
     noticed too.
     """
-    import threading
     import time
 
     if os.getppid() != parent:
@@ -138,10 +219,25 @@ def _local(tasks: Iterable[Task], jobs: int) -> Iterator[Outcome]:
 
     # spawn: fresh interpreters, safe with the parent's threads (the progress bar's).
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(
+    pool = ProcessPoolExecutor(
         jobs, mp_context=context, initializer=_worker_init, initargs=(os.getpid(),)
-    ) as pool:
-        yield from _windowed(tasks, 2 * jobs, pool.submit, _wait_futures)
+    )
+
+    def submit(fn: Callable, task: Task) -> Any:
+        with _children_without_sigint():  # the pool starts its workers inside submit()
+            return pool.submit(fn, task)
+
+    try:
+        yield from _windowed(tasks, 2 * jobs, submit, _wait_futures)
+    except BaseException:  # interrupted, or the consumer stopped: end the workers now
+        workers = list((getattr(pool, "_processes", None) or {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        for worker in workers:  # running runs would otherwise finish first
+            worker.kill()
+        for worker in workers:
+            worker.join()
+        raise
+    pool.shutdown(wait=True)
 
 
 def _wait_futures(pending: set) -> tuple[set, set]:
@@ -167,14 +263,15 @@ def _dask(tasks: Iterable[Task], jobs: int, scheduler: str | None) -> Iterator[O
 
     cluster = None
     if scheduler is None:
-        cluster = LocalCluster(
-            n_workers=jobs,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-            silence_logs=logging.ERROR,
-            env={"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"},
-        )
+        with _sigint_ignored():
+            cluster = LocalCluster(
+                n_workers=jobs,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                silence_logs=logging.CRITICAL,  # a stopped sweep's cancelled tasks are no news
+                env={"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"},
+            )
         client = Client(cluster)
     else:
         client = Client(scheduler, timeout="30s")

@@ -35,10 +35,18 @@ from abm.scenario import (
     read_yaml,
     with_overrides,
 )
-from abm.scenario.load import MAX_YAML_BYTES, roots_for, safe_file
+from abm.scenario.load import extends_target, roots_for
 from abm.scenario.paths import current as _current
 from abm.scenario.schema import Name
-from abm.sweep.design import Design, Factor, Seeding, make_points
+from abm.sweep.design import (
+    MAX_POINTS,
+    Design,
+    Factor,
+    Seeding,
+    layout_bytes,
+    make_points,
+    n_points,
+)
 
 
 class Range(BaseModel):
@@ -207,16 +215,73 @@ def load_sweep(
     if overrides:
         command_line["set"] = list(overrides)
     roots = roots_for(path, extra_roots)
-    base_path = safe_file(
-        spec.base, path.parent, roots, path, "base", MAX_YAML_BYTES, "scenario file"
-    )
+    base_path = extends_target(spec.base, path, roots, "base")  # a file or a reference name
     base = load_scenario(base_path, overrides, roots=roots)
+    wanted = len(spec.outcomes) if spec.outcomes is not None else len(metrics.outcome_names(base))
+    check_size(path, spec, wanted)  # before any level is checked or point made
     factors = [_factor(path, base, key, value) for key, value in spec.vary.items()]
-    outcomes = _outcomes(path, base, spec.outcomes)
+    outcomes = _outcomes(path, base, factors, spec.outcomes)
     points = make_points(factors, spec.design, spec.samples, spec.seed, spec.second_order)
     sweep = Sweep(path, spec, base, factors, points, outcomes, command_line)
     check_points(sweep)
     return sweep
+
+
+def check_size(file: Path, spec: SweepFile, outcomes: int) -> None:
+    """Refuse, before any point is made, a design too large to lay out in memory.
+
+    Raises:
+        ScenarioError: One line with the design's size and the memory it would need.
+    """
+    from abm.runner import memory_limit
+
+    levels = [len(v) if isinstance(v, list) else (v.num or 0) for v in spec.vary.values()]
+    points = n_points(levels, spec.design, spec.samples, spec.second_order)
+    runs = points * spec.replicates
+    shape = " x ".join(f"{n:,}" for n in levels) if spec.design is Design.GRID else spec.design
+    size = f"{shape} = {_size(spec, points)}"
+    if points > MAX_POINTS:
+        raise ScenarioError(file, "vary", f"at most {MAX_POINTS:,} points, got {size}")
+    need, have = layout_bytes(points, runs, len(levels), outcomes), memory_limit()
+    if need > have // 2:  # the other half is for the runs themselves
+        raise ScenarioError(
+            file, "vary", f"a design that fits in memory: {size} needs about "
+            f"{need / 2**30:,.1f} GiB besides the runs; this machine allows "
+            f"{have / 2**30:,.1f} GiB, half of it for the sweep"
+        )  # fmt: skip
+
+
+def describe(path: str | Path) -> str | None:
+    """One line saying what a sweep file runs, or None if the file is not a sweep file.
+
+    Reads the file only (the base scenario is not loaded), for ``abm list``:
+    ``sweep of leverage_curve.yaml: collectives.collective.size x task.name, grid,
+    20 points x 10 replicates = 200 runs``.
+
+    Raises:
+        ScenarioError: A sweep file (it has ``base`` and ``vary``) that is not valid.
+    """
+    path = Path(path)
+    raw = read_yaml(path, "sweep")
+    if not {"base", "vary"} <= raw.keys():
+        return None
+    try:
+        spec = SweepFile.model_validate(raw)
+    except ValidationError as err:
+        raise _one_line(err, path) from None
+    levels = [len(v) if isinstance(v, list) else (v.num or 0) for v in spec.vary.values()]
+    points = n_points(levels, spec.design, spec.samples, spec.second_order)
+    return f"sweep of {spec.base}: {' x '.join(spec.vary)}, {spec.design}, {_size(spec, points)}"
+
+
+def _size(spec: SweepFile, points: int) -> str:
+    """``20 points x 10 replicates = 200 runs`` (singular where one)."""
+
+    def count(n: int, word: str) -> str:
+        return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
+
+    return (f"{count(points, 'point')} x {count(spec.replicates, 'replicate')} = "
+            f"{count(points * spec.replicates, 'run')}")  # fmt: skip
 
 
 def _one_line(err: ValidationError, file: Path) -> ScenarioError:
@@ -275,10 +340,23 @@ def _apply(file: Path, base: Scenario, overrides: dict[str, Any], field: str) ->
         raise ScenarioError(file, field, f"{inner}{err.expected} (at {shown})") from None
 
 
-def _outcomes(file: Path, base: Scenario, wanted: list[str] | None) -> list[str]:
+def _outcomes(
+    file: Path, base: Scenario, factors: list[Factor], wanted: list[str] | None
+) -> list[str]:
+    """The outcomes to store: by default the base's; named ones must exist somewhere.
+
+    An outcome may exist at some design points only (``lift`` where a level of the lever
+    redirects data): it is known if the base or the base with one level of a listed factor
+    has it, and is empty in the runs where it does not exist.
+    """
     known = metrics.outcome_names(base)
     if wanted is None:
         return known
+    for factor in factors:
+        if factor.low is None:  # a list of levels: levers, tasks, switches
+            for level in factor.levels or ():
+                scenario = _apply(file, base, {factor.path: level}, f"vary.{factor.path}")
+                known += [n for n in metrics.outcome_names(scenario) if n not in known]
     import difflib
 
     for i, name in enumerate(wanted):
@@ -286,15 +364,18 @@ def _outcomes(file: Path, base: Scenario, wanted: list[str] | None) -> list[str]
             hint = difflib.get_close_matches(name, known, n=1)
             extra = f"; did you mean '{hint[0]}'?" if hint else ""
             raise ScenarioError(
-                file, f"outcomes[{i}]", f"an outcome of the base scenario, got '{name}'{extra}"
+                file,
+                f"outcomes[{i}]",
+                f"an outcome of the base scenario or a level it varies, got '{name}'{extra}",
             )
     return list(wanted)
 
 
 def check_points(sweep: Sweep) -> None:
     """Apply every design point to the base scenario; the first invalid one is an error."""
-    from abm.runner import check_memory
+    from abm.runner import check_files, check_memory
 
     for i, point in enumerate(sweep.points):
         scenario = _apply(sweep.path, sweep.base, point, f"vary (point {i})")
         check_memory(scenario, sweep.path)
+        check_files(scenario, sweep.path)  # an edge list is read once per file

@@ -2,18 +2,26 @@
 
 Layout of ``<out>/<sweep name>/``::
 
-    manifest.yaml      sweep file resolved, root seed, version, identity hash, run ids
+    manifest.yaml      sweep file resolved, root seed, version, identity hash, counts
     sweep.yaml         the sweep file as validated;  base_scenario.yaml: the base resolved
     design.parquet     one row per point: point id and the value of every varied field
     runs/<id>.parquet  one row per finished run (every outcome, the point and the seed)
     failed/<id>.json   a run whose simulation raised, with the error
     results.parquet, results.csv, failures.csv   written on completion, sorted by run id
+    summary.csv        on completion: per point and outcome, mean, 95% interval and n
 
 A run file is written to a temporary name and moved into place with ``os.replace``,
 so a run file exists only when complete and a killed sweep loses no finished run. The
 folder name depends only on the sweep, so rerunning resumes: finished runs are
 skipped, failed ones are tried again. A folder made by an incompatible sweep file is
 refused rather than mixed. An advisory lock stops two sweeps writing one folder.
+
+The store proves its rows: a run file holds one row whose run id is its own name and
+is in the design, and whose seed is the one the design gives that run; anything else
+(a stranger's row, a copied file, a second row) is refused with one line before a run
+starts and again when the table is combined. The manifest says "complete" only when
+the combined table holds a row for every run; a run file that disappeared meanwhile is
+run again.
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -36,7 +45,7 @@ import yaml
 import abm
 from abm.outputs import PARTIAL, _host, check_out_root, clean_partials, folder_name
 from abm.scenario import ScenarioError, dump_scenario, parse_yaml, read_limited
-from abm.sweep.design import Design, RunSpec, runs, sobol_problem
+from abm.sweep.design import Design, RunSpec, Seeding, run_id, runs, seed_for, sobol_problem
 from abm.sweep.spec import Sweep
 
 BATCH = 2000  # run files read at a time when combining
@@ -53,6 +62,7 @@ class SweepStore:
         self.runs_dir = self.folder / "runs"
         self.failed_dir = self.folder / "failed"
         self._lock: Any = None
+        self._proof: RowProof | None = None  # built once: it caches the design's seeds
 
     # ---------------------------------------------------------------- opening
 
@@ -72,9 +82,8 @@ class SweepStore:
             raise ScenarioError(self.sweep.path, "name", f"a sweep folder, got the file {folder}")
         path = folder / "manifest.yaml"
         try:
-            text = read_limited(path, MANIFEST_BYTES, path).decode("utf-8")
-            old = parse_yaml(text, path, MANIFEST_BYTES, 100 * MANIFEST_BYTES) or {}
-        except (ScenarioError, UnicodeDecodeError):
+            old = read_manifest(path)
+        except ScenarioError:
             old = None
         if not isinstance(old, dict) or "fingerprint" not in old:
             raise ScenarioError(
@@ -144,10 +153,14 @@ class SweepStore:
         self.write_manifest(status="running")
 
     def repair(self) -> list[Path]:
-        """Remove what a killed sweep left: temp files and unreadable run files.
+        """Remove what a killed sweep left, and prove every run file's row.
 
         A run file that cannot be read (truncated by a crash of the disk or the
         machine) is removed so the run is done again; returns the removed run files.
+
+        Raises:
+            ScenarioError: A readable run file whose row is not its run's (see
+                :meth:`check_run_file`): the folder was tampered with, so nothing runs.
         """
         for folder in (self.folder, self.runs_dir, self.failed_dir):
             for stale in folder.glob(".*.tmp"):
@@ -155,16 +168,54 @@ class SweepStore:
         broken = []
         for path in self.runs_dir.glob("p*.parquet"):
             try:
-                pq.read_metadata(path)
+                rows = _row_keys(path)
             except Exception:  # noqa: BLE001 - any unreadable file is rerun
                 path.unlink(missing_ok=True)
                 broken.append(path)
+                continue
+            self.check_run_file(path, rows)
         for path in self.failed_dir.glob("p*.json"):
             try:
                 json.loads(path.read_text())
             except (OSError, ValueError):
                 path.unlink(missing_ok=True)
         return broken
+
+    def check_run_file(self, path: Path, rows: list[tuple]) -> None:
+        """A run file holds exactly one row: its own run's, as the design made it.
+
+        Args:
+            path: The run file.
+            rows: Its ``(run_id, point, replicate, seed)`` rows.
+
+        Replicates beyond the sweep's current number are allowed (they were run when
+        it had more and are kept for when it grows again), but their seeds must still
+        be the design's.
+        """
+        if len(rows) != 1:
+            raise ScenarioError(path, "run_id", f"one row (one run per file), got {len(rows)}")
+        if str(rows[0][0]) != path.stem:
+            got = _short(rows[0][0])
+            expected = f"the run named by the file ({path.stem}), got '{got}'"
+            raise ScenarioError(path, "run_id", expected)
+        if self._proof is None:
+            self._proof = RowProof(self.manifest_keys(), path, any_replicate=True)
+        self._proof.check(rows[0], path)
+
+    def manifest_keys(self) -> dict[str, Any]:
+        """What :class:`RowProof` needs of the design: points, replicates and seeds."""
+        s = self.sweep.spec
+        return {
+            "root_seed": s.seed,
+            "seeding": s.seeding.value,
+            "points": len(self.sweep.points),
+            "replicates": s.replicates,
+        }
+
+    @property
+    def is_open(self) -> bool:
+        """Whether this store holds its folder's lock (it may write there)."""
+        return self._lock is not None
 
     def close(self) -> None:
         """Release the folder's lock."""
@@ -197,7 +248,7 @@ class SweepStore:
             out["sobol_problem"] = sobol_problem(sweep.factors)
             out["second_order"] = sweep.spec.second_order
         out["identity"] = sweep.identity()
-        out["run_ids"] = [r.run_id for r in self.runs()]
+        out["runs"] = sweep.n_runs  # ids p<point>-r<replicate>: every point x replicate
         return out
 
     def write_manifest(self, **extra: Any) -> None:
@@ -214,8 +265,14 @@ class SweepStore:
         return runs(self.sweep.points, s.replicates, s.seed, s.seeding)
 
     def finished(self) -> set[str]:
-        """Ids of the runs whose file is complete."""
-        return {p.stem for p in self.runs_dir.glob("p*.parquet")}
+        """Ids of the runs of this sweep whose file is complete."""
+        points, replicates = len(self.sweep.points), self.sweep.spec.replicates
+        done = set()
+        for path in self.runs_dir.glob("p*.parquet"):
+            p, _, r = path.stem[1:].partition("-r")
+            if p.isdigit() and r.isdigit() and int(p) < points and int(r) < replicates:
+                done.add(path.stem)
+        return done
 
     def pending(self) -> Iterator[RunSpec]:
         """The runs still to do."""
@@ -267,8 +324,11 @@ class SweepStore:
         done = 0
         try:
             for batch in _batches(self._finished_files(), BATCH):
-                frame = pd.concat([pd.read_parquet(p) for p in batch], ignore_index=True)
-                frame = frame.reindex(columns=keep)
+                frames = [pd.read_parquet(p) for p in batch]
+                for path, frame in zip(batch, frames, strict=True):  # proved again: the
+                    rows = list(frame.reindex(columns=ROW_KEYS).itertuples(index=False, name=None))
+                    self.check_run_file(path, rows)  # file may have changed since open
+                frame = pd.concat(frames, ignore_index=True).reindex(columns=keep)
                 table = pa.Table.from_pandas(frame, preserve_index=False)
                 if writer is None:
                     schema = table.schema
@@ -286,7 +346,19 @@ class SweepStore:
         os.replace(tmp_csv, self.folder / "results.csv")
         failures = self.failures()
         _write_text(self.folder / "failures.csv", failures.to_csv(index=False))
+        self.write_summary()
         return done, len(failures)
+
+    def write_summary(self, level: float = 0.95) -> pd.DataFrame:
+        """Write ``summary.csv``: per design point and outcome, mean, interval and n."""
+        from abm.sweep.analysis import summarise
+
+        columns = ["point", *self.sweep.outcomes]
+        table = pd.read_parquet(self.folder / "results.parquet", columns=columns)
+        design = pd.read_parquet(self.folder / "design.parquet")
+        summary = summarise(table, design, self.sweep.outcomes, level)
+        _write_text(self.folder / "summary.csv", summary.to_csv(index=False))
+        return summary
 
     def _finished_files(self) -> Iterator[Path]:
         for run in self.runs():
@@ -306,6 +378,120 @@ class SweepStore:
                 )
         cols = ["run_id", "point", "replicate", "seed", "error"]
         return pd.DataFrame(rows, columns=cols + [f.path for f in self.sweep.factors])
+
+
+ROW_KEYS = ("run_id", "point", "replicate", "seed")
+
+
+def read_manifest(path: Path) -> dict[str, Any]:
+    """A sweep folder's manifest, read with the scenario reader's limits.
+
+    Raises:
+        ScenarioError: Unreadable, too large, or not a mapping.
+    """
+    try:
+        text = read_limited(path, MANIFEST_BYTES, path).decode("utf-8")
+    except UnicodeDecodeError:
+        raise ScenarioError(path, "manifest", "UTF-8 text") from None
+    data = parse_yaml(text, path, MANIFEST_BYTES, 100 * MANIFEST_BYTES)
+    if not isinstance(data, dict):
+        raise ScenarioError(path, "manifest", "a sweep's manifest (a mapping)")
+    return data
+
+
+def check_rows(rows: pd.DataFrame, manifest: dict[str, Any], file: Path) -> None:
+    """Every row is a run of the design, with the design's seed, and each run is there once.
+
+    Args:
+        rows: Rows with ``run_id, point, replicate, seed`` (a combined results table).
+        manifest: Holds ``root_seed, seeding, points, replicates``.
+        file: The file the rows came from (named in the message).
+
+    Raises:
+        ScenarioError: One line naming the file, the run and what was expected.
+    """
+    missing = [k for k in ROW_KEYS if k not in rows.columns]
+    if missing:
+        raise ScenarioError(file, missing[0], "a column of every sweep row")
+    dup = rows["run_id"].duplicated()
+    if dup.any():
+        first = _short(rows["run_id"][dup].iloc[0])
+        raise ScenarioError(file, "run_id", f"each run once, got {first} more than once")
+    proof = RowProof(manifest, file)
+    for row in rows[list(ROW_KEYS)].itertuples(index=False, name=None):
+        proof.check(row, file)
+
+
+class RowProof:
+    """Proves ``(run_id, point, replicate, seed)`` rows against a sweep's design.
+
+    A row must name a point and replicate of the design, carry the run id they make and
+    the seed the design gives that run. Seeds are spawned once per replicate (common
+    seeding) or per run (independent) and remembered.
+    """
+
+    def __init__(self, manifest: dict[str, Any], file: Path, *, any_replicate: bool = False):
+        try:
+            self.root, self.seeding = int(manifest["root_seed"]), Seeding(manifest["seeding"])
+            self.points, self.replicates = int(manifest["points"]), int(manifest["replicates"])
+        except (KeyError, TypeError, ValueError):
+            raise ScenarioError(file, "manifest", "a sweep's manifest with its design") from None
+        self.any_replicate = any_replicate  # allow replicates beyond the current number
+        self.seeds: dict[tuple[int, int], int] = {}
+
+    def check(self, row: tuple, file: Path) -> None:
+        """Refuse a row that is not a run of the design with its seed.
+
+        Raises:
+            ScenarioError: One line naming the file, the run and what was expected.
+        """
+        rid, p, r, seed = row
+        ok = isinstance(p, int | np.integer) and isinstance(r, int | np.integer)
+        if not ok or not (0 <= p < self.points and 0 <= r):
+            raise ScenarioError(file, "run_id", f"a run of the design, got '{_short(rid)}'")
+        if not self.any_replicate and r >= self.replicates:
+            raise ScenarioError(file, "run_id", f"a run of the design, got '{_short(rid)}'")
+        if rid != run_id(p, r):
+            raise ScenarioError(file, "run_id", f"{run_id(p, r)} for point {p}, replicate {r}"
+                                f", got '{_short(rid)}'")  # fmt: skip
+        key = (int(p), int(r)) if self.seeding is Seeding.INDEPENDENT else (0, int(r))
+        if key not in self.seeds:
+            self.seeds[key] = seed_for(self.root, key[0], key[1], self.seeding)
+        if seed != self.seeds[key]:
+            raise ScenarioError(
+                file, "seed", f"the design's seed of run {rid} ({self.seeds[key]}), got "
+                f"{_short(seed)}"
+            )  # fmt: skip
+
+
+def _row_keys(path: Path) -> list[tuple]:
+    """A run file's ``(run_id, point, replicate, seed)`` rows, from its footer when it can.
+
+    A one-row Parquet file's column statistics hold its values (min = max), so resuming
+    a large sweep proves every run file at the cost of reading footers (a tenth of a
+    millisecond a file, against 2 ms to read the columns); a file without statistics,
+    or with more than one row, is read in full.
+    """
+    meta = pq.read_metadata(path)
+    names = meta.schema.names
+    if meta.num_rows == 1 and meta.num_row_groups == 1:
+        group, row = meta.row_group(0), []
+        for key in ROW_KEYS:
+            stats = group.column(names.index(key)).statistics if key in names else None
+            if stats is None or not stats.has_min_max or stats.min != stats.max:
+                break
+            row.append(stats.min)
+        else:
+            return [tuple(row)]
+    frame = pd.read_parquet(path, columns=[k for k in ROW_KEYS if k in names])
+    return list(frame.reindex(columns=ROW_KEYS).itertuples(index=False, name=None))
+
+
+def _short(value: Any, n: int = 40) -> str:
+    """A value from a file, shown safely: printable, one line, at most ``n`` characters."""
+    text = repr(value) if not isinstance(value, str) else value
+    text = "".join(c if c.isprintable() else "?" for c in text)
+    return text if len(text) <= n else text[: n - 3] + "..."
 
 
 def _batches(items: Iterable[Path], size: int) -> Iterator[list[Path]]:

@@ -66,6 +66,8 @@ class LeverageModel(mesa.Model):
             feature_columns=t.feature_columns, label_column=t.label_column,
             n_samples=t.n_samples, stream=t.stream.model_dump(),
         )  # fmt: skip
+        if self.task.kind == "classification":
+            spec.check_labels(self.task.n_classes)  # a file's classes are known only now
         pop = spec.population
         self.slices = assign_slices(
             self.task, self.n_users, heterogeneity=pop.heterogeneity.value, groups=groups,

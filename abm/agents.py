@@ -235,6 +235,7 @@ class Platform(mesa.Agent):
         self.new_samples = 0  # samples routed here this step
         self.unlearning_cost = 0  # samples retrained because of deletions, cumulative
         self.substitute: float | None = None  # an AI substitute's quality, once released
+        self.substitute_reach = 1.0  # share of would-be contributors who use the substitute
         self.countermeasure_cost = 0.0  # filtering and incentives, cumulative (utility)
         self.step_cost = 0.0  # what countermeasures and dividends cost this step (utility)
         self.dividends_paid = 0.0  # cumulative (utility)

@@ -66,6 +66,8 @@ class LeverageModel(mesa.Model):
             feature_columns=t.feature_columns, label_column=t.label_column,
             n_samples=t.n_samples, stream=t.stream.model_dump(),
         )  # fmt: skip
+        if self.task.kind == "classification":
+            spec.check_labels(self.task.n_classes)  # a file's classes are known only now
         pop = spec.population
         self.slices = assign_slices(
             self.task, self.n_users, heterogeneity=pop.heterogeneity.value, groups=groups,
@@ -173,7 +175,8 @@ class LeverageModel(mesa.Model):
             elif event.action is EventAction.SET_POLICY:
                 self.policy = self.policy.model_copy(update=event.policy or {})
             elif event.action is EventAction.AI_SUBSTITUTE:
-                self._platform(event.platform).substitute = event.quality
+                platform = self._platform(event.platform)
+                platform.substitute, platform.substitute_reach = event.quality, event.reach
             elif event.action is EventAction.CHANGE_TERMS and event.price is not None:
                 self._platform(event.platform).price = event.price
 

@@ -74,7 +74,10 @@ def route(model: World) -> None:
     for p in model.platforms:
         if p.substitute is not None:
             rationality = model.spec.population.rationality
-            away = behaviour.asks_substitute(p.substitute, p.quality, rationality)
+            # Only adopters (a share ``reach``) weigh the substitute against the platform.
+            away = p.substitute_reach * behaviour.asks_substitute(
+                p.substitute, p.quality, rationality
+            )
             if asked is None:
                 asked = model.uniforms(Draw.SUBSTITUTE)[owner]
             to_home &= ~((home == p.index) & (asked < away))

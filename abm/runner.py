@@ -253,9 +253,10 @@ def memory_estimate(scenario: Scenario, edges: int | None = None) -> int:
     return MEMORY_FIXED + n * MEMORY_PER_USER + graph + task_memory(scenario)
 
 
-# Bytes a data file's table takes once read, per byte of file (pandas' columns and the
-# copies a task makes of them; measured on ratings.csv and a numeric CSV, docs/security.md).
-MEMORY_PER_FILE_BYTE = 2
+# Bytes a data file's task takes once read, per byte of file: measured as peak RSS over
+# the interpreter's with `/usr/bin/time -f %M` (docs/security.md): a 37 MB ratings.csv
+# (1.5 M ratings) took 4.5 bytes a byte, a 119 MB numeric CSV (300k rows, 21 columns) 2.1.
+MEMORY_PER_FILE_BYTE = {"movielens": 4, "csv": 2, "parquet": 2}
 
 
 def task_memory(scenario: Scenario) -> int:
@@ -275,9 +276,9 @@ def task_memory(scenario: Scenario) -> int:
         return 16 * p.n_items * (p.rank + 2) + 24 * (p.n_test + task.n_samples)
     if name == "synthetic":
         return 3 * 8 * 20 * task.n_samples  # features, then the standardised split
-    if name in ("csv", "parquet", "movielens") and task.path:
+    if name in MEMORY_PER_FILE_BYTE and task.path:
         try:
-            return MEMORY_PER_FILE_BYTE * Path(task.path).stat().st_size
+            return MEMORY_PER_FILE_BYTE[name] * Path(task.path).stat().st_size
         except OSError:
             return 0
     return 0
@@ -342,8 +343,9 @@ def check_files(scenario: Scenario, file: str | Path | None = None) -> None:
     """Check the data files a run will need before it starts.
 
     An edge list is read whole (every line is checked); a task's data file is opened
-    and its header checked (a CSV's columns, a MovieLens file's format). Messages name
-    the file and line, never the content.
+    and its header checked (a CSV's columns, a MovieLens file's format), and a CSV's or
+    Parquet file's label column read, so a signal target beyond its classes is refused.
+    Messages name the file and line, never the content.
     """
     from abm.learning.tasks import check_task_file
     from abm.network import read_edgelist
@@ -354,9 +356,12 @@ def check_files(scenario: Scenario, file: str | Path | None = None) -> None:
     task = scenario.task
     if task.path and str(task.name) in ("csv", "parquet", "movielens"):
         try:
-            check_task_file(str(task.name), task.path, task.feature_columns, task.label_column)
+            name, columns, label = str(task.name), task.feature_columns, task.label_column
+            classes = check_task_file(name, task.path, columns, label)
         except ValueError as err:
             raise ScenarioError(file, "task.path", str(err)) from None
+        if classes is not None:
+            scenario.check_labels(classes, file)
 
 
 def replicate_seeds(root: int, n: int) -> list[int]:

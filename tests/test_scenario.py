@@ -258,6 +258,18 @@ def test_ai_substitute_event_cuts_contributions_to_its_platform() -> None:
     assert other_hit > 0.5 * other_plain  # the challenger's contributions are not cut
 
 
+def test_ai_substitute_reach_scales_the_fall_and_zero_reach_changes_nothing() -> None:
+    def shock(reach: float) -> list[dict]:
+        return [{"at": 4, "action": "ai_substitute", "platform": "incumbent", "quality": 1.0,
+                 "reach": reach}]  # fmt: skip
+
+    plain = series(scenario(), "new_data[incumbent]")
+    assert np.array_equal(series(scenario(events=shock(0.0)), "new_data[incumbent]"), plain)
+    half = series(scenario(events=shock(0.5)), "new_data[incumbent]")[5:].sum()
+    full = series(scenario(events=shock(1.0)), "new_data[incumbent]")[5:].sum()
+    assert full < half < plain[5:].sum()  # adopters only: half the reach, a smaller fall
+
+
 def test_change_terms_event_raises_the_price_and_users_leave() -> None:
     terms = [{"at": 2, "action": "change_terms", "platform": "incumbent", "price": 3.0}]
     plain = series(scenario(), "share[incumbent]")

@@ -666,6 +666,19 @@ def test_command_line_values_are_refused_fast_in_one_line(project: Path, args, w
     assert time.monotonic() - start < 30 and not (project / "out").exists()
 
 
+def test_a_signal_target_beyond_a_csv_tasks_classes_is_refused(project: Path) -> None:
+    """A file's classes are known once read: validate reads the label column (24.6)."""
+    (project / "d.csv").write_text("a,y\n" + "".join(f"{i},{i % 3}\n" for i in range(60)))
+    path = project / "s.yaml"
+    path.write_text(
+        "extends: small.yaml\ntask: {name: csv, path: d.csv, label_column: y}\n"
+        "collectives: [{name: u, target: incumbent, lever: plant_signal, signal: {target: 5}}]\n"
+    )
+    for command in (["validate", path], ["run", path, "--out", project / "out"]):
+        refused(cli(*command), str(path), "collectives[0].signal.target", "(0 to 2), got 5")
+    assert not (project / "out").exists()
+
+
 def test_a_bad_option_is_one_line_not_a_usage_block() -> None:
     refused(cli("viz", "--port", "0"), "--port", "abm viz --help")
     refused(cli("run", "--bogus"), "--bogus")

@@ -69,12 +69,14 @@ def done(tmp_path) -> tuple[Path, Path]:
     return path, tmp_path / "out" / "tiny"
 
 
-def test_a_run_file_with_a_strangers_seed_is_refused_before_anything_runs(done):
+@pytest.mark.parametrize("statistics", [True, False], ids=["footer", "columns"])
+def test_a_run_file_with_a_strangers_seed_is_refused_before_anything_runs(done, statistics):
+    # Run files are proved from their footer's statistics, or their columns without them.
     path, folder = done
     run = folder / "runs" / "p0000001-r00000.parquet"
     row = pd.read_parquet(run)
     row["seed"] = 12345
-    row.to_parquet(run, index=False)
+    row.to_parquet(run, index=False, write_statistics=statistics)
     before = (folder / "results.parquet").read_bytes()
     res = sweep_cli(path, folder.parent)
     one_line(res, str(run), "seed:", "the design's seed of run p0000001-r00000", "got 12345")

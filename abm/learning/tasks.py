@@ -281,11 +281,12 @@ def _columns(
 
 def check_task_file(
     name: str, path: str | Path, feature_columns: list[str] | None, label_column: str | None
-) -> None:
-    """Check, without loading it, that a task's data file can be read as that task.
+) -> int | None:
+    """Check, without building the task, that a data file can be read as that task.
 
-    A csv or parquet file's header must hold the columns asked for; a MovieLens file's
-    first line must be one of the three formats. The whole file is read by the run.
+    A csv or parquet file's header must hold the columns asked for, and its label column
+    is read to count the classes (returned); a MovieLens file's first line must be one
+    of the three formats (None returned). The whole file is read by the run.
 
     Raises:
         ValueError: One line naming the file and what was expected, never its content.
@@ -295,8 +296,20 @@ def check_task_file(
         from abm.learning.movielens import _sniff
 
         _sniff(path)
-    elif name in ("csv", "parquet"):
-        _columns(name, path, _header(name, path), feature_columns, label_column)
+        return None
+    if name not in ("csv", "parquet"):
+        return None
+    _columns(name, path, _header(name, path), feature_columns, label_column)
+    import pandas as pd
+
+    try:
+        if name == "csv":
+            labels = pd.read_csv(path, usecols=[label_column], encoding="utf-8-sig")
+        else:
+            labels = pd.read_parquet(path, columns=[label_column])
+    except Exception as err:  # noqa: BLE001 - any reader error: not such a file, no content
+        raise ValueError(f"{path}: a readable label column ({type(err).__name__})") from None
+    return int(labels.iloc[:, 0].nunique())
 
 
 def _header(name: str, path: Path) -> list:

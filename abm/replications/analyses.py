@@ -99,6 +99,8 @@ MECHANISMS: dict[str, tuple[str, str]] = {
                                 "one collective instead of two"),
     "size_vs_homogeneity": ("recommender collectives against a rival: twice the size vs "
                             "members alike in taste", "the collective's size does not change"),
+    "two_collectives": ("two collectives plant one trigger with different targets, over "
+                        "sizes and homogeneity", "the rival never acts"),
     "coordination_noise": ("members misapply the trigger with probability `noise`",
                            "every member applies it exactly (noise 0 throughout)"),
     "backdoor": ("a tiny share of rows carries a trigger and the target label",
@@ -109,7 +111,7 @@ MECHANISMS: dict[str, tuple[str, str]] = {
                    "TMC values shuffled across points"),
     "sisa": ("rows sharded by contributor; a deletion retrains its shards only",
              "no shards (one model on all rows)"),
-    "ai_substitute": ("users ask the substitute instead of contributing (logit over quality)",
+    "ai_substitute": ("adopters (reach by month) ask the substitute instead of contributing",
                       "no substitute is released"),
     "protest_users": ("boycotters weigh the ties they lose against the best alternative",
                       "the cost of leaving is ignored (exit_cost_weight 0)"),
@@ -1188,106 +1190,132 @@ def sisa_unlearning(exp: Experiment, ablate: bool) -> Result:
 # --------------------------------------------------------------- 13. AI substitute
 
 
-AI_PUBLISHED_FALL = 0.25
+AI_PUBLISHED_MEAN = 0.16  # mean fall in weekly posts over the post-release period
+AI_PUBLISHED_LATE = 0.25  # the fall about six months after the release
 AI_TOLERANCE = 0.05
-AI_WINDOW = 26  # weekly steps after release
-AI_LEVEL_WEEKS = 26  # the fall is the mean level over the whole window after release
-AI_BASELINE_WEEKS = 10  # pre-release level: the weeks before it (after a burn-in)
-AI_GRID = (0.6, 0.7, 0.8, 0.9)  # the substitute's quality
-AI_GRID_FAST = (0.65, 0.75)
-AI_CALIBRATION_SEEDS, AI_CALIBRATION_SEEDS_FAST = 3, 2
-AI_VALIDATION_SEEDS, AI_VALIDATION_SEEDS_FAST = 8, 6
+AI_WINDOW = 26  # weekly steps after the release (six months)
+AI_PHASE_WEEKS = 4  # the first and the last month of the window, for the gap's growth
+AI_SEEDS, AI_SEEDS_FAST = 10, 5
 AI_BETTER = 0.05  # out of sample: a substitute this much better (a topic with more data)
 
 
-def _ai_event(spec: Scenario) -> tuple[int, str, int]:
-    i = next(i for i, e in enumerate(spec.events) if e.action.value == "ai_substitute")
-    return i, spec.events[i].platform, spec.events[i].at
+def _ai_events(spec: Scenario) -> list[int]:
+    """Indices of the ``ai_substitute`` events (the adoption curve, one per month)."""
+    return [i for i, e in enumerate(spec.events) if e.action.value == "ai_substitute"]
 
 
-def _ai_run(spec: Scenario, quality: float | None, seed: int) -> dict[str, float | pd.DataFrame]:
-    """One run with the substitute at ``quality`` (None: no substitute is released)."""
+def _ai_world(spec: Scenario, quality: float | None, seed: int) -> pd.DataFrame:
+    """The model table with the substitute at ``quality`` (None: no substitute at all)."""
     from abm.runner import simulate
 
-    i, commons, at = _ai_event(spec)
-    events = list(spec.events)
-    if quality is None:
-        events.pop(i)
-    else:
-        events[i] = events[i].model_copy(update={"quality": quality})
-    run = simulate(spec.model_copy(update={"events": events}), seed=seed)
-    t = run.model_table
+    ai = set(_ai_events(spec))
+    events = [e if i not in ai else e.model_copy(update={"quality": quality})
+              for i, e in enumerate(spec.events) if quality is not None or i not in ai]  # fmt: skip
+    return simulate(spec.model_copy(update={"events": events}), seed=seed).model_table
+
+
+def _ai_seed(spec: Scenario, seed: int, ablate: bool) -> dict:
+    """One seed: the twin without the substitute, the world with it, and a better one.
+
+    The substitute's quality is the commons' quality in the week before the release (read
+    from the twin, whose past is the same world's). The weekly fall is one minus the
+    commons' new data over the twin's, same seed; the paper's estimator (a difference in
+    differences against the control platform inside the world) is kept beside it.
+    """
+    commons = spec.events[_ai_events(spec)[0]].platform
     control = next(p.name for p in spec.platforms if p.name != commons)
-    pre = t.loc[at - AI_BASELINE_WEEKS + 1 : at]  # the weeks just before the release
-    post = t.loc[at + 1 + AI_WINDOW - AI_LEVEL_WEEKS : at + AI_WINDOW]
-    ratio = (post[f"new_data[{commons}]"].mean() / pre[f"new_data[{commons}]"].mean()) / (
-        post[f"new_data[{control}]"].mean() / pre[f"new_data[{control}]"].mean()
+    at = spec.events[_ai_events(spec)[0]].at
+    twin = _ai_world(spec, None, seed)
+    parity = float(twin[f"quality[{commons}]"].loc[at - 1])
+    world = twin if ablate else _ai_world(spec, parity, seed)
+    better = twin if ablate else _ai_world(spec, min(parity + AI_BETTER, 1.0), seed)
+    # The release at step ``at`` first shows in the table's row ``at + 1``.
+    weeks = slice(at + 1, at + AI_WINDOW)
+    new, base = world[f"new_data[{commons}]"].loc[weeks], twin[f"new_data[{commons}]"].loc[weeks]
+    early = slice(at + 1, at + AI_PHASE_WEEKS)
+    late = slice(at + AI_WINDOW - AI_PHASE_WEEKS + 1, at + AI_WINDOW)
+    pre = slice(at - 9, at)
+    did = (new.sum() / world[f"new_data[{control}]"].loc[weeks].sum()) / (
+        world[f"new_data[{commons}]"].loc[pre].sum() / world[f"new_data[{control}]"].loc[pre].sum()
     )
-    gap_pre = (pre[f"quality[{control}]"] - pre[f"quality[{commons}]"]).mean()
-    gap_post = (post[f"quality[{control}]"] - post[f"quality[{commons}]"]).mean()
-    return {"fall": 1.0 - ratio, "gap_change": gap_post - gap_pre, "table": t,
-            "commons": commons, "control": control}  # fmt: skip
+    q = f"quality[{commons}]"
+    return {
+        "seed": seed, "parity_quality": parity,
+        "fall_mean": 1.0 - new.sum() / base.sum(),
+        "fall_first_month": 1.0 - new.loc[early].sum() / base.loc[early].sum(),
+        "fall_six_months": 1.0 - new.loc[late].sum() / base.loc[late].sum(),
+        "fall_better": 1.0 - better[f"new_data[{commons}]"].loc[weeks].sum() / base.sum(),
+        "did_vs_control": 1.0 - did,
+        "quality_effect": float((world[q].loc[weeks] - twin[q].loc[weeks]).mean()),
+        "weekly": (1.0 - new / base).to_numpy(), "week": np.arange(1, AI_WINDOW + 1),
+        "world": world, "twin": twin, "commons": commons,
+    }  # fmt: skip
+
+
+def _ai_figure(runs: list[dict], at: int) -> plt.Figure:
+    """Weekly fall against the twin (mean and band over seeds) and one seed's flows."""
+    fig, (ax, bx) = _figure("Contributions to the commons fall after an AI substitute appears", 2)
+    weekly = np.array([r["weekly"] for r in runs])
+    ax.plot(runs[0]["week"], weekly.mean(axis=0), label="simulated (mean over seeds)")
+    low, high = np.percentile(weekly, [2.5, 97.5], axis=0)
+    ax.fill_between(runs[0]["week"], low, high, alpha=0.2, label="seeds, 2.5-97.5%")
+    ax.axhline(AI_PUBLISHED_MEAN, color="grey", ls="--", label="published mean (16%)")
+    ax.plot([AI_WINDOW], [AI_PUBLISHED_LATE], "kx", label="published at six months (25%)")
+    ax.set(xlabel="weeks after the release", ylabel="fall in weekly contributions vs twin")
+    ax.legend(fontsize=8)
+    name = runs[0]["commons"]
+    for table, style, label in ((runs[0]["world"], "-", "with substitute"),
+                                (runs[0]["twin"], "--", "twin without")):  # fmt: skip
+        bx.plot(table.index, table[f"new_data[{name}]"].rolling(3, min_periods=1).mean(), style,
+                label=label)  # fmt: skip
+    bx.axvline(at, color="grey", lw=0.8)
+    bx.set(xlabel="week", ylabel=f"new samples per week at {name} (3-week mean)")
+    bx.legend(fontsize=8)
+    return fig
 
 
 def ai_substitute(path: Path, fast: bool, ablate: bool = False) -> Result:
-    """Calibrate the substitute's quality on some seeds; test on others, and out of sample.
+    """The fall in weekly contributions against a twin without the substitute: size, shape.
 
-    Calibration: the substitute's quality that gives the published 25% fall on the
-    calibration seeds (interpolated on a grid). Validation, on held-out seeds: the fall
-    at that quality (interval), and the paper's second finding, which was not calibrated:
-    where the substitute is better (a topic with more training data, modelled as a
-    substitute ``AI_BETTER`` better), the fall is larger (paired difference > 0 at 95%).
-    Ablated, no substitute is released on the validation seeds.
+    Nothing is calibrated: the adoption curve (``reach`` per month) is in the scenario
+    file with its sources, and the substitute's quality is the commons' own in the week
+    before the release. Checks: the mean fall over the 26 weeks after the release near
+    16% and the fall in the last month near 25% (each published number within the
+    tolerance of its interval over seeds), the gap growing (last month minus first month
+    > 0 at 95%), and, out of sample, a better substitute drawing more away (paired > 0).
+    Ablated, no substitute is released: the world is its twin and every fall is 0.
     """
     spec = load_scenario(path)
-    _, _, at = _ai_event(spec)
-    if at + AI_WINDOW >= spec.steps:
-        raise ValueError(f"{path}: steps: at least {at + AI_WINDOW + 1} to see {AI_WINDOW} weeks")
-    n_cal = AI_CALIBRATION_SEEDS_FAST if fast else AI_CALIBRATION_SEEDS
-    n_val = AI_VALIDATION_SEEDS_FAST if fast else AI_VALIDATION_SEEDS
-    seeds = _seeds(spec.seed, n_cal + n_val)
-    cal_seeds, val_seeds = seeds[:n_cal], seeds[n_cal:]
-    # Calibration: the fall rises with the substitute's quality; interpolate on a grid.
-    grid = AI_GRID_FAST if fast else AI_GRID
-    if ablate:  # no substitute: nothing to calibrate, and "better" is the same world
-        falls, quality = [float("nan")] * len(grid), float("nan")
-        runs = [_ai_run(spec, None, seed) for seed in val_seeds]
-        better = runs
-    else:
-        falls = [float(np.mean([_ai_run(spec, q, seed)["fall"] for seed in cal_seeds]))
-                 for q in grid]  # fmt: skip
-        quality = float(np.clip(np.interp(AI_PUBLISHED_FALL, falls, grid), 0.0, 1.0))
-        runs = [_ai_run(spec, quality, seed) for seed in val_seeds]
-        better = [_ai_run(spec, quality + AI_BETTER, seed) for seed in val_seeds]
-    fall = interval([r["fall"] for r in runs])
-    behind = interval([r["gap_change"] for r in runs])
-    more = interval([b["fall"] - r["fall"] for b, r in zip(better, runs, strict=True)])
-    ok = _near(AI_PUBLISHED_FALL, fall, AI_TOLERANCE) and _above(behind) and _above(more)
-    fig, (ax, bx) = _figure("Contributions to the commons fall after an AI substitute appears", 2)
-    t = runs[0]["table"]
-    commons, control = runs[0]["commons"], runs[0]["control"]
-    for name, style in ((commons, "-"), (control, "--")):
-        ax.plot(t.index, t[f"new_data[{name}]"].rolling(3, min_periods=1).mean(), style, label=name)
-        bx.plot(t.index, t[f"quality[{name}]"], style, label=name)
-    for a in (ax, bx):
-        a.axvline(at, color="grey", lw=0.8)
-        a.axvspan(at, at + AI_WINDOW, color="grey", alpha=0.08)
-        a.set(xlabel="week")
-        a.legend()
-    ax.set(ylabel="new samples per week (3-week mean)")
-    bx.set(ylabel="held-out quality")
-    table = pd.DataFrame({"substitute_quality": grid, "calibration_fall": falls})
+    if not _ai_events(spec):
+        raise ValueError(f"{path}: events: an ai_substitute event")
+    at = spec.events[_ai_events(spec)[0]].at
+    if at < 10 or at + AI_WINDOW > spec.steps:
+        raise ValueError(f"{path}: steps: at least {at + AI_WINDOW} (and the release at >= 10)")
+    seeds = _seeds(spec.seed, AI_SEEDS_FAST if fast else AI_SEEDS)
+    runs = [_ai_seed(spec, s, ablate) for s in seeds]
+    table = pd.DataFrame([{k: v for k, v in r.items() if np.isscalar(v) and k != "commons"}
+                          for r in runs])  # fmt: skip
+    mean, late = interval(table.fall_mean), interval(table.fall_six_months)
+    grows = interval(table.fall_six_months - table.fall_first_month)
+    more = interval(table.fall_better - table.fall_mean)
+    did, behind = interval(table.did_vs_control), interval(table.quality_effect)
+    sized = _near(AI_PUBLISHED_MEAN, mean, AI_TOLERANCE) and _near(
+        AI_PUBLISHED_LATE, late, AI_TOLERANCE
+    )
+    ok = sized and _above(grows) and _above(more)
     return _result(
-        _About("ai_substitute", "Contributions fall after an AI substitute appears",
-               "quantitative"), fall, ablate,
-        published=f"fall of ~{AI_PUBLISHED_FALL:.0%} within {AI_WINDOW} weeks vs a control; "
-        "larger where the substitute is better; the commons' model then falls behind",
-        obtained=f"held-out seeds: fall {_iv(fall)} at calibrated quality {quality:.3f}; a "
-        f"substitute {AI_BETTER} better: fall larger by {_iv(more)}; quality gap to the "
-        f"control grew by {_iv(behind, 4)}",
-        tolerance=f"{AI_PUBLISHED_FALL} within {AI_TOLERANCE} of the interval; larger fall "
-        "and growing gap > 0 (95%)",
-        passed=bool(ok), table=table, figure=fig,
+        _About("ai_substitute", "An AI substitute drains a commons: size and shape of the decline",
+               "quantitative"), mean, ablate,
+        published=f"weekly posts fall {AI_PUBLISHED_MEAN:.0%} on average over the post period "
+        f"(difference in differences), about {AI_PUBLISHED_LATE:.0%} six months after; the gap "
+        "grows; larger where the substitute is better",
+        obtained=f"vs twin, no parameter tuned: mean fall {_iv(mean)}; last month {_iv(late)}; "
+        f"last minus first month {_iv(grows)}; a substitute {AI_BETTER} better: larger by "
+        f"{_iv(more)}; within-world DiD vs control {_iv(did)}; commons' quality vs twin "
+        f"{_iv(behind, 4)}",
+        tolerance=f"{AI_PUBLISHED_MEAN} and {AI_PUBLISHED_LATE} each within {AI_TOLERANCE} of "
+        "its interval; growth and the better substitute's extra fall > 0 (95%)",
+        passed=bool(ok), table=table, figure=_ai_figure(runs, at),
     )  # fmt: skip
 
 
@@ -1366,6 +1394,133 @@ def protest_users(path: Path, fast: bool, ablate: bool = False) -> Result:
     )  # fmt: skip
 
 
+# ----------------------------------------------------------- 18. two collectives
+
+
+def _class_members(
+    task: Task, n: int, homogeneity: float, source: int, rng: np.random.Generator,
+    exclude: np.ndarray,
+) -> np.ndarray:  # fmt: skip
+    """``n`` training rows: a ``homogeneity`` share from class ``source``, the rest random.
+
+    Homogeneous members hold alike data (one digit); heterogeneous ones are anyone. Rows
+    in ``exclude`` (the other collective) are never drawn.
+    """
+    pool = np.setdiff1d(np.arange(task.n_train), exclude)
+    alike = rng.permutation(pool[task.y_train[pool] == source])[: int(round(homogeneity * n))]
+    rest = rng.permutation(np.setdiff1d(pool, alike))[: n - len(alike)]
+    return np.concatenate([alike, rest])
+
+
+def _pair_success(
+    task: Task, trigger: levers.Trigger, acting: list[tuple[np.ndarray, int]],
+    targets: tuple[int, int], seed: int,
+) -> tuple[float, float]:  # fmt: skip
+    """Both collectives' success after a refit where the ``acting`` ones planted.
+
+    Each acting collective plants the same trigger with its own target on its own rows;
+    the model and the planting draws use ``seed`` whoever acts (common random numbers).
+    """
+    rng = np.random.default_rng(seed)
+    X, y = task.X_train.copy(), task.y_train.copy()
+    for rows, target in acting:
+        X[rows], y[rows], _ = levers.plant_signal(X[rows], y[rows], trigger, target, rng)
+    model = make_learner("logistic", task).fit(X, y, rng)
+    a, b = (levers.signal_success(model.predict, task.X_test, task.y_test, trigger, t)
+            for t in targets)  # fmt: skip
+    return a, b
+
+
+def _two_collective_rows(exp: Experiment, ablate: bool) -> pd.DataFrame:
+    """Per seed, rival size and homogeneity: each collective's success alone and together."""
+    px, alpha = int(exp.param("pixels", 4)), float(exp.param("alpha", 0.01))
+    targets = (int(exp.param("target", 0)), int(exp.param("rival_target", 1)))
+    sources = (int(exp.param("source", 2)), int(exp.param("rival_source", 3)))
+    rows = []
+    for s in _seeds(exp.seed, exp.splits):
+        task = _digits01(s)
+        trig = levers.choose_trigger(task.X_train, px, rare=True)
+        n = int(round(alpha * task.n_train))
+        for h in (float(v) for v in exp.param("homogeneity", [0.0, 1.0])):
+            a = _class_members(task, n, h, sources[0], np.random.default_rng(s + 1), np.array([]))
+            solo_a = _pair_success(task, trig, [(a, targets[0])], targets, s + 3)[0]
+            for rival_alpha in exp.fractions:
+                b = _class_members(task, int(round(rival_alpha * task.n_train)), h, sources[1],
+                                   np.random.default_rng(s + 2), a)  # fmt: skip
+                solo_b = _pair_success(task, trig, [(b, targets[1])], targets, s + 3)[1]
+                both = [(a, targets[0])] + ([] if ablate else [(b, targets[1])])
+                with_a, with_b = _pair_success(task, trig, both, targets, s + 3)
+                if ablate:  # the rival never acts: each is measured in its own solo world
+                    with_b = solo_b
+                rows.append({"seed": s, "homogeneity": h, "rival_alpha": rival_alpha,
+                             "solo": solo_a, "together": with_a, "rival_solo": solo_b,
+                             "rival_together": with_b})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def _cut(per_seed: pd.DataFrame, solo: str = "solo", together: str = "together") -> pd.Series:
+    """Share of a collective's solo success lost when the other acts, per seed."""
+    g = per_seed.groupby("seed")[[solo, together]].mean()
+    return 1.0 - g[together] / g[solo].where(g[solo] > 0)
+
+
+@_experiment
+def two_collectives(exp: Experiment, ablate: bool) -> Result:
+    """Each collective's efficacy acting together against acting alone, same seeds.
+
+    Karan et al. (FAccT 2025): two collectives plant the same signal with different
+    targets. Over the rival's size and the members' homogeneity, the first's cut (one
+    minus together over solo, per seed, averaged over homogeneity) is reported with its
+    interval. Checks: at equal size the cut is > 0 (95%); the cut at the largest rival
+    has the published 75% within the tolerance of its interval; size decides who wins
+    (the larger collective's success together exceeds the smaller's, 95%, both ways);
+    homogeneity is secondary (the cut's change over sizes exceeds its change over
+    homogeneity, paired, 95%). Ablated, the rival never acts: every cut is 0.
+    """
+    raw = _two_collective_rows(exp, ablate)
+    alpha, sizes = float(exp.param("alpha", 0.01)), sorted(exp.fractions)
+    equal = min(sizes, key=lambda f: abs(f - alpha))
+    cut = {f: interval(_cut(raw[raw.rival_alpha == f])) for f in sizes}
+    rival_cut = interval(_cut(raw[raw.rival_alpha == equal], "rival_solo", "rival_together"))
+    by_seed = raw.groupby(["rival_alpha", "seed"]).mean(numeric_only=True)
+    lead = by_seed.together - by_seed.rival_together  # the first's success minus the rival's
+    small_loses, big_wins = interval(lead[sizes[0]]), interval(-lead[sizes[-1]])
+    same = raw[raw.rival_alpha == equal].set_index(["seed", "homogeneity"])
+    by_h = (1 - same.together / same.solo.where(same.solo > 0)).unstack("homogeneity")
+    size_effect = _cut(raw[raw.rival_alpha == sizes[-1]]) - _cut(raw[raw.rival_alpha == sizes[0]])
+    secondary = interval(size_effect.abs() - (by_h.max(axis=1) - by_h.min(axis=1)))
+    published, tol = exp.published["max_cut"], exp.tolerance
+    ok = (_above(cut[equal]) and _near(published, cut[sizes[-1]], tol) and _above(small_loses)
+          and _above(big_wins) and _above(secondary))  # fmt: skip
+    table = raw.groupby(["rival_alpha", "homogeneity"]).mean(numeric_only=True).drop(
+        columns="seed").reset_index()  # fmt: skip
+    table["cut"] = 1 - table.together / table.solo
+    return _result(
+        exp, cut[equal], ablate,
+        obtained=f"the second collective cuts the first's efficacy by {_iv(cut[equal], 2)} at "
+        f"equal size (the first cuts the second's by {_iv(rival_cut, 2)}); by rival size "
+        + ", ".join(f"{f} {_iv(c, 2)}" for f, c in cut.items())
+        + f"; smaller rival: first leads by {_iv(small_loses, 2)}; larger rival: rival leads "
+        f"by {_iv(big_wins, 2)}; size effect on the cut minus homogeneity's {_iv(secondary, 2)}",
+        passed=bool(ok), table=table, figure=_two_collectives_figure(exp, table, published),
+    )  # fmt: skip
+
+
+def _two_collectives_figure(exp: Experiment, table: pd.DataFrame, published: float) -> plt.Figure:
+    fig, (ax, bx) = _figure(exp.title, 2)
+    for h, part in table.groupby("homogeneity"):
+        ax.plot(part.rival_alpha, part.cut, "o-", label=f"homogeneity {h}")
+        bx.plot(part.rival_alpha, part.together, "o-", label=f"first, homogeneity {h}")
+        bx.plot(part.rival_alpha, part.rival_together, "s--", label=f"rival, homogeneity {h}")
+    ax.axhline(published, color="grey", lw=0.6, label=f"published: up to {published}")
+    ax.set(xlabel="rival collective's size", ylabel="first's efficacy cut (1 - together/solo)")
+    bx.axvline(float(exp.param("alpha", 0.01)), color="grey", lw=0.6)
+    bx.set(xlabel="rival collective's size", ylabel="success acting together")
+    for a in (ax, bx):
+        a.legend(fontsize=7)
+    return fig
+
+
 # ------------------------------------------------------------------ the registry
 
 ANALYSES: dict[str, tuple[str, Callable[..., Result]]] = {
@@ -1386,5 +1541,6 @@ ANALYSES: dict[str, tuple[str, Callable[..., Result]]] = {
     "sisa": ("sisa.yaml", sisa_unlearning),
     "ai_substitute": ("ai_substitute.yaml", ai_substitute),
     "protest_users": ("protest_users.yaml", protest_users),
+    "two_collectives": ("two_collectives.yaml", two_collectives),
 }
 """Replication name -> (file in scenarios/replications/, analysis(path, fast, ablate))."""

@@ -74,6 +74,7 @@ UNITS: dict[str, str] = {
     "policy.bargaining_every": "steps",
     "events[].at": "step",
     "events[].quality": "score",
+    "events[].reach": "share of users",
     "events[].price": "utility / step",
     "measurement.agent_table_every": "steps",
     "check.seeds": "seeds",

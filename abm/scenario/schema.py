@@ -398,6 +398,9 @@ class Event(Strict):
     quality: float = _share(
         0.8, "ai_substitute: the substitute's quality, compared with the platform's."
     )
+    reach: float = _share(
+        1.0, "ai_substitute: share of would-be contributors who use the substitute (adoption)."
+    )
     price: float | None = Field(None, ge=0.0, description="change_terms: the new price.")
 
 
@@ -483,10 +486,7 @@ class Scenario(Strict):
             )
         classes = self.task_classes()
         if classes is not None and c.signal.target >= classes:
-            raise ValueError(
-                f"{where}.signal.target|a label of task {self.task.name}"
-                f" (0 to {classes - 1}), got {c.signal.target}"
-            )
+            raise ValueError(f"{where}.signal.target|{self._label_expected(c, classes)}")
 
     def _check_event(
         self, where: str, e: Event, platforms: list[str], collectives: list[str]
@@ -539,6 +539,20 @@ class Scenario(Strict):
         if self.task.name is TaskName.SYNTHETIC:
             return 2  # make_classification's default, which the run uses
         return TASK_CLASSES.get(self.task.name)
+
+    def check_labels(self, classes: int, file: str | Path | None = None) -> None:
+        """Every signal target is a label of the task, once its classes are known.
+
+        A task read from a file (csv, parquet) knows its classes only when read: the
+        model calls this then, so a target beyond them is one line, not a failed run.
+        """
+        for i, c in enumerate(self.collectives):
+            if c.signal.target >= classes:
+                where = f"collectives[{i}].signal.target"
+                raise ScenarioError(file, where, self._label_expected(c, classes))
+
+    def _label_expected(self, c: Collective, classes: int) -> str:
+        return f"a label of task {self.task.name} (0 to {classes - 1}), got {c.signal.target}"
 
     def platform_index(self, name: str) -> int:
         """Position of the platform called ``name``."""

@@ -222,7 +222,8 @@ def _utility(default: float, description: str) -> Any:
 class Population(Strict):
     """The users: how many, how they decide, how much data they make."""
 
-    n_users: int = Field(500, ge=2, le=5_000_000, description="Number of users (agents).")
+    # No upper bound: memory is the ceiling (abm.runner.check_memory says how many fit).
+    n_users: int = Field(500, ge=2, description="Number of users (agents).")
     samples_per_step: float = Field(
         0.5, ge=0.0, le=100.0, description="Mean data samples a user makes per step (Poisson)."
     )

@@ -113,12 +113,12 @@ def _with_seed_and_steps(scenario: Scenario, seed: int | None, steps: int | None
 
 
 def _value_data(model: LeverageModel, name: str, progress: bool) -> None:
-    """End-of-run Shapley values of users (and of collectives, when there are 1 to 5)."""
+    """End-of-run Shapley values of users and of collectives (at a bounded cost)."""
     if progress and not _is_tty(sys.stderr):
         note(f"{name}: valuing data")
     valuation.value_users(model)
-    if 0 < len(model.collectives) <= 5:
-        valuation.value_collectives(model)
+    say = (lambda line: note(f"{name}: {line}")) if progress else None
+    valuation.value_collectives(model, say=say)
 
 
 class RunFailed(RuntimeError):

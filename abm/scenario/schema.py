@@ -415,7 +415,7 @@ class Measurement(Strict):
         0, ge=0, description="Steps between agent-table snapshots; 0: only at the end."
     )
     valuation: bool = Field(
-        True, description="Shapley value of each collective's data at the end (<= 5 collectives)."
+        True, description="Shapley values of the users' and collectives' data at the end."
     )
 
 

@@ -455,12 +455,16 @@ def calibrate(
     from abm.calibration import calibrate as run_calibration
     from abm.calibration import load_calibration
     from abm.calibration.report import summary_lines
+    from abm.sweep import Interrupted
 
     kind = _executor_kind(executor, scheduler)
     cal = load_calibration(calibration_file, extra_roots=root or (), fast=fast)
     try:
         report = run_calibration(cal, out, executor=kind, jobs=jobs or os.cpu_count() or 1,
                                  scheduler=scheduler, progress=True, log=typer.echo)  # fmt: skip
+    except Interrupted as stop:
+        fail(f"calibration stopped by {stop}: finished runs are kept; rerun the same command "
+             "to resume", 128 + stop.signum)  # fmt: skip
     except (OSError, RuntimeError) as err:  # a worker died, the cluster went away
         fail(f"calibration stopped ({type(err).__name__}: {err}); rerun to resume", 1)
     typer.echo(f"wrote {report.folder}")
@@ -695,12 +699,15 @@ def bench(
     ] = "digits",
 ) -> None:
     """Benchmark the vectorised model against the naive per-agent Mesa reference."""
-    from abm.bench import parse_sizes, parse_task, run_bench, table
+    from abm.bench import BenchFailed, parse_sizes, parse_task, run_bench, table
 
     sizes_list, task = parse_sizes(sizes), parse_task(task)
     log = None if json_ else (lambda line: typer.echo(line, err=True))
-    report = run_bench(sizes_list, steps=steps, naive_max=naive_max, naive_steps=naive_steps,
-                       log=log, task=task)  # fmt: skip
+    try:
+        report = run_bench(sizes_list, steps=steps, naive_max=naive_max,
+                           naive_steps=naive_steps, log=log, task=task)  # fmt: skip
+    except BenchFailed as err:  # a size that failed while it ran: one line, no "internal"
+        fail(str(err), 1)
     if json_:
         typer.echo(json.dumps(report))
     else:

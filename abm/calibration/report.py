@@ -23,6 +23,7 @@ to a temporary name and moved into place, so a kill leaves the previous version 
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import shlex
@@ -136,9 +137,9 @@ def best_record(fit: Fit) -> dict[str, Any]:
     runs = fit.runs
     mine = runs[(runs["stage"] == best["stage"]) & (runs["point"] == best["point"])]
     seed = int(mine.sort_values("replicate")["seed"].iloc[0])
-    parts = ["abm", "run", str(cal.path.parent / cal.spec.base), "--seed", str(seed)]
+    parts = ["abm", "run", os.path.normpath(cal.path.parent / cal.spec.base), "--seed", str(seed)]
     for key, value in {**cal.spec.set, **params}.items():
-        parts += ["--set", f"{key}={value}"]
+        parts += ["--set", f"{key}={_as_yaml(value)}"]
     return {
         "parameters": params,
         "J": float(best["J"]),
@@ -248,6 +249,7 @@ def _profile_figure(fit: Fit, profile: pd.DataFrame, path: Path) -> None:
         ax.plot(cut["x_low"], cut["J"], "o--", color="tab:orange", ms=3, lw=1, label="slice")
         ax.axhline(fit.threshold, color="tab:red", lw=0.8, ls="--", label="threshold")
         ax.set(xlabel=p.path, ylabel="J (chi-square)", yscale="symlog")
+        ax.set_ylim(bottom=0)  # J >= 0; symlog keeps J = 0 on the axis
     axes[0][0].legend(fontsize=7)
     fig.tight_layout()
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.png")
@@ -270,6 +272,16 @@ def _fmt(value: Any) -> str:
     if isinstance(value, float):
         return "" if math.isnan(value) else f"{value:.4g}"
     return str(value)
+
+
+def _as_yaml(value: Any) -> str:
+    """A value as ``--set`` reads it back (YAML): ``off`` stays the string ``off``."""
+    text = str(value).lower() if isinstance(value, bool) else str(value)
+    try:
+        same = yaml.safe_load(text) == value
+    except yaml.YAMLError:
+        same = False
+    return text if same else json.dumps(value)
 
 
 def _plain(value: Any) -> Any:

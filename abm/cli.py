@@ -386,14 +386,14 @@ def sweep(
     """
     import os
 
-    from abm.outputs import check_out_root
+    from abm.outputs import prove_writable
     from abm.sweep import load_sweep
 
     kind = _executor_kind(executor, scheduler)
 
     spec = load_sweep(sweep_file, extra_roots=root or (), replicates=replicates, steps=steps,
                       overrides=set_)  # fmt: skip
-    check_out_root(out)
+    prove_writable(out)
     report = _run_sweep(spec, out, kind, jobs or os.cpu_count() or 1, scheduler)
     say(
         f"wrote {report.folder}/results.parquet and summary.csv: {report.done} of "
@@ -455,21 +455,23 @@ def calibrate(
     from abm.calibration import calibrate as run_calibration
     from abm.calibration import load_calibration
     from abm.calibration.report import summary_lines
+    from abm.outputs import prove_writable
     from abm.sweep import Interrupted
 
     kind = _executor_kind(executor, scheduler)
     cal = load_calibration(calibration_file, extra_roots=root or (), fast=fast)
+    prove_writable(out)
     try:
         report = run_calibration(cal, out, executor=kind, jobs=jobs or os.cpu_count() or 1,
-                                 scheduler=scheduler, progress=True, log=typer.echo)  # fmt: skip
+                                 scheduler=scheduler, progress=True, log=say)  # fmt: skip
     except Interrupted as stop:
         fail(f"calibration stopped by {stop}: finished runs are kept; rerun the same command "
              "to resume", 128 + stop.signum)  # fmt: skip
     except (OSError, RuntimeError) as err:  # a worker died, the cluster went away
         fail(f"calibration stopped ({type(err).__name__}: {err}); rerun to resume", 1)
-    typer.echo(f"wrote {report.folder}")
+    say(f"wrote {report.folder}")
     for line in summary_lines(report.fit, report.tables):
-        typer.echo(line)
+        say(line)
 
 
 def _executor_kind(executor: str, scheduler: str | None) -> ExecutorKind:
@@ -759,7 +761,7 @@ def check(
     A file without a check block is listed and skipped. Progress goes to stderr.
     """
     from abm.check import run_check, summary_line, validate_check, write_checks
-    from abm.outputs import check_out_root
+    from abm.outputs import check_out_root, prove_writable
     from abm.runner import Progress, check_files, check_memory
 
     if seeds is not None and seeds < 2:
@@ -773,6 +775,8 @@ def check(
         check_files(spec, path)
         validate_check(spec, path)
         specs.append((path, spec))
+    if out is not None:
+        prove_writable(out)  # last, before any seed runs
     failed, checked = 0, []
     for path, spec in specs:
         if spec.check is None:

@@ -539,9 +539,16 @@ def test_abm_list_escapes_questions_and_file_names(project: Path) -> None:
     assert "bad\\x1b[2J" in result.output
 
 
-def test_an_out_that_cannot_be_written_is_refused_before_the_run(project: Path) -> None:
+@pytest.mark.parametrize("command", ["run", "sweep", "check"])
+def test_an_out_that_cannot_be_written_is_refused_before_the_run(project: Path, command) -> None:
     """--out under /proc passed the permission check (root) and failed after the run (24.5)."""
-    result = cli("run", project / "small.yaml", "--out", "/proc/abm-test/out")
+    (project / "sweep.yaml").write_text(SWEEP)
+    (project / "checked.yaml").write_text(
+        "extends: small.yaml\n"
+        "check: {outcome: 'final_quality[incumbent]', versus: {steps: 3}, direction: lower}\n"
+    )
+    file = {"run": "small.yaml", "sweep": "sweep.yaml", "check": "checked.yaml"}[command]
+    result = cli(command, project / file, "--out", "/proc/abm-test/out")
     refused(result, "--out", "a folder this process can write")  # one line: no progress, no run
 
 

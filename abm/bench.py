@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from abm.messages import printable
 from abm.scenario import Scenario, validate
 
 DEFAULT_SIZES = (1_000, 10_000, 100_000, 1_000_000)
@@ -214,14 +215,36 @@ def measure_naive(n_users: int, steps: int, seed: int = 0, task: str = "digits")
             "naive_steps": steps}  # fmt: skip
 
 
+class BenchFailed(RuntimeError):
+    """A benchmark child process failed; ``str(err)`` is one line for the user."""
+
+
 def _child(kind: str, n_users: int, steps: int, seed: int, task: str) -> dict[str, Any]:
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
     cmd = [sys.executable, "-m", "abm.bench", kind, str(n_users), str(steps), str(seed), task]
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    if out.returncode < 0:  # killed: at these sizes, nearly always the kernel's OOM killer
+        raise BenchFailed(
+            f"bench {kind} at {n_users:,} users was killed by signal {-out.returncode}"
+            " (out of memory?); try fewer --sizes"
+        )
     if out.returncode != 0:
         tail = (out.stderr.strip().splitlines() or ["(no output)"])[-1]
-        raise RuntimeError(f"bench {kind} at {n_users} users failed: {tail}")
+        raise BenchFailed(f"bench {kind} at {n_users:,} users failed: {printable(tail)}")
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def check_sizes(sizes: list[int], steps: int, seed: int = 0, task: str = "digits") -> None:
+    """Refuse, before any size runs, a size the schema or this machine's memory refuses.
+
+    Raises:
+        ScenarioError: One line naming ``--sizes``, the size, what it needs and how many
+            users fit (:func:`abm.runner.check_memory`).
+    """
+    from abm.runner import check_memory
+
+    for n in sizes:
+        check_memory(bench_scenario(n, steps=steps, seed=seed, task=task), "--sizes")
 
 
 def fitted_exponent(sizes: list[int], seconds: list[float]) -> float | None:
@@ -249,6 +272,7 @@ def run_bench(
     Returns:
         ``{"results": [...per size...], "exponent": slope, ...}``; see ``abm bench``.
     """
+    check_sizes(sizes, steps, seed, task)
     results = []
     for n in sizes:
         row = _child("model", n, steps, seed, task)

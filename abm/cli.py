@@ -699,12 +699,15 @@ def bench(
     ] = "digits",
 ) -> None:
     """Benchmark the vectorised model against the naive per-agent Mesa reference."""
-    from abm.bench import parse_sizes, parse_task, run_bench, table
+    from abm.bench import BenchFailed, parse_sizes, parse_task, run_bench, table
 
     sizes_list, task = parse_sizes(sizes), parse_task(task)
     log = None if json_ else (lambda line: typer.echo(line, err=True))
-    report = run_bench(sizes_list, steps=steps, naive_max=naive_max, naive_steps=naive_steps,
-                       log=log, task=task)  # fmt: skip
+    try:
+        report = run_bench(sizes_list, steps=steps, naive_max=naive_max,
+                           naive_steps=naive_steps, log=log, task=task)  # fmt: skip
+    except BenchFailed as err:  # a size that failed while it ran: one line, no "internal"
+        fail(str(err), 1)
     if json_:
         typer.echo(json.dumps(report))
     else:

@@ -75,10 +75,7 @@ FILTERS = Where("platforms that filter poison", lambda s, p: p.filter_poison)
 MEASURED_FILTERS = Where(
     "twins on, platforms that filter poison", lambda s, p: _twins_on(s) and p.filter_poison
 )
-VALUED = Where(
-    "valuation on, 1-5 collectives",
-    lambda s, c: s.measurement.valuation and 0 < len(s.collectives) <= 5,
-)
+VALUED = Where("valuation on", lambda s, c: s.measurement.valuation)
 
 
 @dataclass(frozen=True)
@@ -433,7 +430,8 @@ OUTCOMES: tuple[Outcome, ...] = (
             "payoffs).",
             lambda m, c, t: c.cost, MEASURED),
     Outcome("value", "collective", "score",
-            "Shapley value of the collective's data (exact, over collectives).",
+            "Shapley value of the collective's data over collectives (exact where cheap, "
+            "else a Monte Carlo estimate: abm/valuation.py).",
             lambda m, c, t: c.value, VALUED),
 )  # fmt: skip
 

@@ -396,7 +396,6 @@ def why_undefined(result: RunResult, name: str, c) -> str:
     if name == "value":
         if not s.measurement.valuation:
             return "valuation is off (measurement.valuation: false)"
-        return "more than 5 collectives: exact Shapley over collectives is not run"
     return "not measured in this run"
 
 

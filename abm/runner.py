@@ -113,12 +113,12 @@ def _with_seed_and_steps(scenario: Scenario, seed: int | None, steps: int | None
 
 
 def _value_data(model: LeverageModel, name: str, progress: bool) -> None:
-    """End-of-run Shapley values of users (and of collectives, when there are 1 to 5)."""
+    """End-of-run Shapley values of users and of collectives (at a bounded cost)."""
     if progress and not _is_tty(sys.stderr):
         note(f"{name}: valuing data")
     valuation.value_users(model)
-    if 0 < len(model.collectives) <= 5:
-        valuation.value_collectives(model)
+    say = (lambda line: note(f"{name}: {line}")) if progress else None
+    valuation.value_collectives(model, say=say)
 
 
 class RunFailed(RuntimeError):
@@ -314,7 +314,7 @@ def check_memory(scenario: Scenario, file: str | Path | None = None) -> None:
     from abm.network import read_edgelist
     from abm.scenario import GraphKind
 
-    n, have = scenario.population.n_users, memory_limit()
+    n, have, edges = scenario.population.n_users, memory_limit(), None
     if scenario.network.kind is GraphKind.EDGELIST and scenario.network.path:
         src, _, _ = read_edgelist(Path(scenario.network.path), n)
         edges = int(src.size)
@@ -327,12 +327,31 @@ def check_memory(scenario: Scenario, file: str | Path | None = None) -> None:
     if data >= 2**30:
         what += f" and task {scenario.task.name} ({_gib(data)} of data)"
     if need > have:
+        fit = users_that_fit(scenario, have)
+        fit = f" (about {_round_down(fit):,} users fit)" if edges is None else ""
         raise ScenarioError(
             file,
             "population.n_users",
             f"a run that fits in memory: {what} needs about {_gib(need)},"
-            f" this machine allows {_gib(have)}",
+            f" this machine allows {_gib(have)}{fit}",
         )
+
+
+def users_that_fit(scenario: Scenario, have: int | None = None) -> int:
+    """The most users ``scenario`` could have and still fit in memory.
+
+    By :func:`memory_estimate` with ``network.mean_degree`` neighbours, against ``have``
+    bytes (this machine's limit if not given): memory, not a constant, is the ceiling.
+    """
+    have = memory_limit() if have is None else have
+    per_user = MEMORY_PER_USER + MEMORY_PER_EDGE * scenario.network.mean_degree
+    return max(0, (have - MEMORY_FIXED - task_memory(scenario)) // per_user)
+
+
+def _round_down(n: int) -> int:
+    """``n`` rounded down to three significant digits (13,925,822 -> 13,900,000)."""
+    scale = 10 ** max(len(str(n)) - 3, 0)
+    return n // scale * scale
 
 
 def _gib(n: int) -> str:

@@ -11,8 +11,11 @@ Modelling assumptions:
   It is the only split of ``V(N) - V(empty)`` that is efficient, symmetric, gives
   nothing to null players and is additive across games, which is why it is the
   reference for what a collective can credibly claim at the bargaining table.
-* Over **collectives** there are few players, so every coalition can be retrained
-  (:func:`exact_shapley`, 2^n calls to the caller's ``value``).
+* Over **collectives** there are usually few players, so every coalition can be
+  retrained (:func:`exact_shapley`, 2^n calls to the caller's ``value``); where that
+  would cost more than a fixed budget of refitted rows, random permutations estimate
+  the same values (:func:`tmc_shapley` without truncation), chosen from the pool size
+  and the number of collectives (:func:`plan_collective_valuation`), never a clock.
 * Over **individual users** a retrain per coalition is impossible; for a K-nearest-
   neighbour classifier the Shapley value has an exact O(N log N) closed form per test
   point (:func:`knn_shapley`), and for any other learner truncated Monte Carlo
@@ -28,7 +31,9 @@ except the last two functions, which value a finished run's data with them.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from itertools import combinations
 from math import factorial
 from typing import TYPE_CHECKING
@@ -312,30 +317,133 @@ def split_dividend(total: float, values: Mapping[str, float] | np.ndarray):
 
 
 # ---------------------------------------------------------------- valuing a run's data
-def value_collectives(model: LeverageModel, max_rows: int = 5000) -> dict[str, float]:
-    """Exact Shapley value of each collective's data in a finished run.
+# What one valuation over collectives may cost, in rows fitted summed over its refits:
+# 2^5 coalitions of the 5,000-row game, i.e. exact Shapley over five collectives, the
+# most the run did before the bound (about 6 s of L-BFGS refits of the 64-feature stream
+# on the 2-core machine). The method is chosen from the pool size and the number of
+# collectives alone, never from a clock, so a run's values do not depend on its machine.
+REFIT_ROWS_BUDGET = 2**5 * 5000
+# Permutations of the Monte Carlo estimate when exact Shapley would cost more: its game
+# is played on as many rows as that many permutations allow within the budget, but
+# never on fewer than MIN_GAME_ROWS (then the budget is exceeded, and said).
+PERMUTATIONS = 16
+MIN_GAME_ROWS = 500
+# A valuation expected to take longer than this says so, with its estimate, first.
+SAY_ABOVE_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class ValuationPlan:
+    """How the collectives' data is valued: exact or sampled, on how many rows.
+
+    Attributes:
+        method: ``"exact"`` (every coalition retrained) or ``"monte_carlo"`` (random
+            permutations, each collective credited its marginal value in each).
+        rows: Rows of the game (a uniform subsample of the run's data).
+        refits: The most learner refits it takes (repeated coalitions are cached).
+        permutations: Permutations of the Monte Carlo estimate (0 when exact).
+    """
+
+    method: str
+    rows: int
+    refits: int
+    permutations: int = 0
+
+    def describe(self, n_players: int) -> str:
+        """The plan in words, e.g. ``exact Shapley over 3 collectives on 5,000 rows``."""
+        what = f"{n_players} collective{'s' if n_players != 1 else ''}"
+        if self.method == "exact":
+            return f"exact Shapley over {what} on {self.rows:,} rows"
+        return (
+            f"Monte Carlo Shapley over {what}, {self.permutations} permutations on"
+            f" {self.rows:,} rows"
+        )
+
+
+def plan_collective_valuation(n_players: int, rows: int) -> ValuationPlan:
+    """The cheapest honest method for ``n_players`` collectives on a ``rows``-row game.
+
+    Exact Shapley (2^n refits) wherever it fits in :data:`REFIT_ROWS_BUDGET`; otherwise
+    :data:`PERMUTATIONS` random permutations (at most ``PERMUTATIONS * n + 2`` refits)
+    on a subsample small enough to fit the budget, but not below :data:`MIN_GAME_ROWS`.
+    """
+    if n_players <= 0 or 2**n_players * rows <= REFIT_ROWS_BUDGET:
+        return ValuationPlan("exact", rows, 2 ** max(n_players, 0))
+    refits = min(2**n_players, PERMUTATIONS * n_players + 2)
+    game_rows = min(rows, max(MIN_GAME_ROWS, REFIT_ROWS_BUDGET // refits))
+    return ValuationPlan("monte_carlo", game_rows, refits, PERMUTATIONS)
+
+
+def value_collectives(
+    model: LeverageModel, max_rows: int = 5000, say: Callable[[str], None] | None = None
+) -> dict[str, float]:
+    """Shapley value of each collective's data in a finished run, at a bounded cost.
 
     The game: ``V(S)`` is the held-out quality of a fresh learner (the first platform's
     kind) trained on the clean data everyone produced during the run that reached any
     platform in the real world or its twins, keeping non-members' data always and
     members' data only for collectives in ``S``. A user in several collectives counts
-    for the first. Values sum to ``V(all) - V(none)``. Above ``max_rows`` rows the game
-    is played on a uniform subsample of them, so that 2^C refits stay cheap at a
-    million users. Stored in each collective's ``value``.
+    for the first. Above ``max_rows`` rows the game is played on a uniform subsample of
+    them. :func:`plan_collective_valuation` chooses exact Shapley (values sum to
+    ``V(all) - V(none)``) where its 2^C refits are cheap, and a Monte Carlo estimate
+    over permutations otherwise (also efficient: each permutation's marginals sum to
+    ``V(all) - V(none)``). Stored in each collective's ``value``.
+
+    Args:
+        model: The finished run.
+        max_rows: The most rows the game is played on.
+        say: Called with one line (the plan and its expected seconds) before a valuation
+            expected to take over :data:`SAY_ABOVE_SECONDS`, estimated from its first refit.
+
+    Returns:
+        Collective name -> value.
     """
     if not model.collectives:
         return {}
-    task, u = model.task, model.users
+    names = [c.name for c in model.collectives]
+    key = _run_data(model)
+    rng = model.draw(Draw.VALUATION)
+    plan = plan_collective_valuation(len(names), min(len(key), max_rows))
+    if len(key) > plan.rows:
+        key = key[np.sort(rng.choice(len(key), size=plan.rows, replace=False))]
+    value = _timed(_coalition_quality(model, key, rng), plan, len(names), say)
+    if plan.method == "exact":
+        values = exact_shapley(names, value)
+    else:
+        cache: dict[frozenset[str], float] = {}
+
+        def by_index(idx: np.ndarray) -> float:
+            coalition = frozenset(names[i] for i in idx)
+            if coalition not in cache:
+                cache[coalition] = value(coalition)
+            return cache[coalition]
+
+        # No truncation: with few players it saves little and would break efficiency,
+        # which the dividend split relies on.
+        phi = tmc_shapley(len(names), by_index, model.draw(Draw.VALUATION, 2),
+                          plan.permutations, tolerance=0.0)  # fmt: skip
+        values = dict(zip(names, map(float, phi), strict=True))
+    for c in model.collectives:
+        c.value = values[c.name]
+    return values
+
+
+def _run_data(model: LeverageModel) -> np.ndarray:
+    """(sample, contributor, step) of every distinct row that reached a pool in any world."""
     pools = [p.pool for world in (model, *model.twins) for p in world.platforms]
-    key = np.unique(
+    return np.unique(
         np.stack([np.concatenate([q.sample for q in pools]),
                   np.concatenate([q.contributor for q in pools]),
                   np.concatenate([q.step for q in pools])], axis=1),
         axis=0,
     )  # fmt: skip
-    rng = model.draw(Draw.VALUATION)
-    if len(key) > max_rows:
-        key = key[np.sort(rng.choice(len(key), size=max_rows, replace=False))]
+
+
+def _coalition_quality(
+    model: LeverageModel, key: np.ndarray, rng: np.random.Generator
+) -> Callable[[frozenset[str]], float]:
+    """``V(S)``: quality of a fresh learner on non-members' rows and those of ``S``."""
+    task, u = model.task, model.users
     sample, contributor = key[:, 0], key[:, 1]
     first = np.where(u.member.any(axis=1), u.member.argmax(axis=1), -1)
     owner = np.where(contributor >= 0, first[np.maximum(contributor, 0)], -1)
@@ -351,10 +459,30 @@ def value_collectives(model: LeverageModel, max_rows: int = 5000) -> dict[str, f
             return model.naive_quality
         return make_learner(kind, task).fit(X[keep], y[keep], rng).score(task.X_test, task.y_test)
 
-    values = exact_shapley([c.name for c in model.collectives], value)
-    for c in model.collectives:
-        c.value = values[c.name]
-    return values
+    return value
+
+
+def _timed(
+    value: Callable[[frozenset[str]], float],
+    plan: ValuationPlan,
+    n_players: int,
+    say: Callable[[str], None] | None,
+) -> Callable[[frozenset[str]], float]:
+    """``value``, which after its first call says the plan if it will take long."""
+    calls = [0]
+
+    def timed(coalition: frozenset[str]) -> float:
+        t0 = time.perf_counter()
+        result = value(coalition)
+        calls[0] += 1
+        if calls[0] == 1 and say is not None:
+            expected = (time.perf_counter() - t0) * plan.refits
+            if expected > SAY_ABOVE_SECONDS:
+                say(f"valuing data: {plan.describe(n_players)}, {plan.refits} refits,"
+                    f" about {expected:,.0f} s")  # fmt: skip
+        return result
+
+    return timed
 
 
 def value_users(

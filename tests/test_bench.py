@@ -153,3 +153,37 @@ def test_bench_runs_on_the_stream_task():
     )
     assert out.returncode == 2
     assert "--task" in out.stderr and len(out.stderr.strip().splitlines()) == 1
+
+
+def test_bench_refuses_a_size_memory_cannot_hold_in_one_line_before_any_size_runs():
+    from abm.runner import memory_limit, users_that_fit
+
+    too_many = 4 * users_that_fit(bench_scenario(1000, steps=2)) + 10
+    out = subprocess.run(
+        [sys.executable, "-m", "abm", "bench", "--sizes", f"1000,{too_many}", "--steps", "2"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 2, out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("abm: --sizes: population.n_users: a run that fits in memory:")
+    assert f"{too_many:,} users" in lines[0] and "users fit)" in lines[0]
+    assert "internal error" not in lines[0] and "1000 users:" not in out.stderr  # none ran
+    assert memory_limit() > 0
+
+
+def test_the_schema_has_no_user_cap_and_memory_says_how_many_fit():
+    from abm.runner import check_memory, memory_estimate, users_that_fit
+    from abm.scenario import ScenarioError
+
+    assert bench_scenario(10_000_000, steps=10).population.n_users == 10_000_000  # no cap
+    have = 8 * 2**30
+    scenario = bench_scenario(1000, steps=2)
+    fit = users_that_fit(scenario, have)
+    at = {n: bench_scenario(n, steps=2) for n in (fit, fit + 1)}
+    assert memory_estimate(at[fit]) <= have < memory_estimate(at[fit + 1])
+    # The refusal quotes the count (rounded down), from this machine's limit.
+    with pytest.raises(ScenarioError, match=r"users fit\)$"):
+        check_memory(bench_scenario(10 * users_that_fit(scenario), steps=2), "x.yaml")

@@ -23,7 +23,7 @@ EXPECTED = {
     "strike_curve", "cdc_curve", "strike_vs_cdc", "normalisation", "larger_is_robust",
     "group_strike", "signal_planting", "conflicting_collectives", "coordination_noise",
     "knn_shapley", "tmc_vs_knn", "sisa", "ai_substitute", "backdoor", "strike_plus_cdc",
-    "size_vs_homogeneity", "protest_users",
+    "size_vs_homogeneity", "protest_users", "two_collectives",
 }  # fmt: skip
 
 
@@ -120,6 +120,10 @@ def test_summary_numbers_are_real_comparisons(fast_run):
     assert sisa.shards_retrained.iloc[0] == pytest.approx(1.0, abs=0.05)  # one shard: all of it
     assert sisa.expected.iloc[-1] < sisa.shards[sisa.index[-1]] / 2  # K deletions, few shards
     assert "no parameter tuned" in s.loc["ai_substitute", "obtained"]
+    two = pd.read_csv(fast_run / "two_collectives.csv")
+    # Acting together costs each collective some, never all, of its solo efficacy.
+    assert (two.together < two.solo).all() and (two.rival_together < two.rival_solo).all()
+    assert (two.together > 0).all()
 
 
 def test_same_seed_same_summary(fast_run, tmp_path):

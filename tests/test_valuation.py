@@ -162,3 +162,95 @@ def test_split_dividend():
     shares = split_dividend(90.0, {"a": 2.0, "b": 1.0, "c": -1.0})
     assert shares == pytest.approx({"a": 60.0, "b": 30.0, "c": 0.0})
     assert split_dividend(10.0, {"a": 0.0, "b": -1.0}) == {"a": 0.0, "b": 0.0}
+
+
+# --- valuing a run's collectives at a bounded cost -------------------------------------
+
+
+def test_the_plan_is_exact_where_cheap_and_sampled_within_the_budget_otherwise():
+    from abm.valuation import MIN_GAME_ROWS, REFIT_ROWS_BUDGET, plan_collective_valuation
+
+    # Everything the run valued exactly before the bound stays exact (<= 5 on 5,000 rows).
+    assert plan_collective_valuation(5, 5000).method == "exact"
+    assert plan_collective_valuation(8, 600).method == "exact"  # a small pool: 256 refits
+    for players in (6, 9, 20, 40):
+        plan = plan_collective_valuation(players, 5000)
+        assert plan.method == "monte_carlo" and plan.permutations > 0
+        assert plan.refits <= plan.permutations * players + 2
+        assert plan.rows * plan.refits <= REFIT_ROWS_BUDGET or plan.rows == MIN_GAME_ROWS
+    assert plan_collective_valuation(200, 5000).rows == MIN_GAME_ROWS  # floor, said aloud
+
+
+def _three_collectives():
+    from tests.conftest import small
+
+    return small(
+        steps=6,
+        measurement={"twins": "off"},
+        collectives=[
+            {"name": f"c{i}", "target": "incumbent", "lever": "strike", "size": 0.2, "start": 2}
+            for i in range(3)
+        ],
+    )
+
+
+def _finished(scenario):
+    from abm.model import LeverageModel
+
+    model = LeverageModel(scenario=scenario)
+    while model.running:
+        model.step()
+    return model
+
+
+def test_the_sampled_estimate_is_efficient_and_within_each_collectives_marginals(
+    monkeypatch,
+):
+    from itertools import permutations
+
+    from abm import valuation
+    from abm.streams import Draw
+
+    model = _finished(_three_collectives())
+    rows = 400  # below the Monte Carlo floor: both methods play the same 400-row game
+    exact = valuation.value_collectives(model, max_rows=rows)
+    calls = []
+    game = valuation._coalition_quality
+    monkeypatch.setattr(valuation, "_coalition_quality", lambda *a: calls.append(1) or game(*a))
+    monkeypatch.setattr(valuation, "REFIT_ROWS_BUDGET", 8)  # exact is now too dear
+    names = list(exact)
+    plan = valuation.plan_collective_valuation(3, 10**6)
+    assert plan.method == "monte_carlo"
+    sampled = valuation.value_collectives(model, max_rows=rows)
+    assert calls == [1]
+    assert sampled != exact  # it did sample (16 permutations of 6 orders)
+    # The same game, so the same total: V(all) - V(none).
+    assert sum(sampled.values()) == pytest.approx(sum(exact.values()), abs=1e-12)
+    # Each estimate is a mean of that collective's marginals over orders of arrival.
+    key = valuation._run_data(model)
+    rng = model.draw(Draw.VALUATION)
+    key = key[np.sort(rng.choice(len(key), size=rows, replace=False))]
+    v = valuation._coalition_quality(model, key, rng)
+    for name in names:
+        margins = []
+        for order in permutations(names):
+            before = frozenset(order[: order.index(name)])
+            margins.append(v(before | {name}) - v(before))
+        assert min(margins) - 1e-12 <= sampled[name] <= max(margins) + 1e-12
+    assert [c.value for c in model.collectives] == [sampled[n] for n in names]
+
+
+def test_a_long_valuation_says_its_plan_and_estimate_first(monkeypatch):
+    from abm import valuation
+
+    model = _finished(_three_collectives())
+    lines = []
+    monkeypatch.setattr(valuation, "SAY_ABOVE_SECONDS", 0.0)
+    valuation.value_collectives(model, say=lines.append)
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("valuing data: exact Shapley over 3 collectives on ")
+    assert "8 refits, about " in lines[0]
+    quiet = []
+    monkeypatch.setattr(valuation, "SAY_ABOVE_SECONDS", 1e9)
+    valuation.value_collectives(model, say=quiet.append)
+    assert quiet == []

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import expect, sync_playwright
 
 from abm.scenario import load_scenario
 from abm.viz.params import label
@@ -36,10 +36,17 @@ def step_text(page) -> str:
     return page.locator(".abm-step").inner_text().strip()
 
 
-def key_number(page, name: str) -> str:
-    """The value next to ``name`` in the key-numbers table."""
+expect.set_options(timeout=30_000)  # a loaded 2-core machine redraws in seconds, not ms
+
+
+def key_cell(page, name: str):
+    """The cell holding the value next to ``name`` in the key-numbers table.
+
+    The step counter is drawn before the table, so assertions on the cell wait (``expect``)
+    until the table of that step is drawn.
+    """
     row = page.locator("tr", has=page.locator("td", has_text=name)).first
-    return row.locator("td").nth(1).inner_text().strip()
+    return row.locator("td").nth(1)
 
 
 def reset_and_wait(page) -> None:
@@ -138,9 +145,9 @@ def test_viewer_steps_plays_to_the_end_and_switches_scenario_in_chromium(viewer,
             box = page.locator("img.abm-plot-bargaining").bounding_box()
             assert box is not None and box["y"] + box["height"] <= 900
             # Reset without touching a slider keeps the scenario's numbers.
-            assert key_number(page, "users") == str(spec.population.n_users)
+            expect(key_cell(page, "users")).to_have_text(str(spec.population.n_users))
             reset_and_wait(page)
-            assert key_number(page, "users") == str(spec.population.n_users)
+            expect(key_cell(page, "users")).to_have_text(str(spec.population.n_users))
 
             network = page.locator("img.abm-network")
             quality = page.locator("img.abm-plot-quality")
@@ -170,14 +177,17 @@ def test_viewer_steps_plays_to_the_end_and_switches_scenario_in_chromium(viewer,
             # Another scenario, with a concession: played to its end, then reset.
             union = load_scenario(ROOT / "scenarios" / "union_dividend.yaml")
             pick_scenario(page, "union_dividend")
-            assert step_text(page) == "Step 0" and key_number(page, "union: dividend won") == "0.00"
+            assert step_text(page) == "Step 0"
+            expect(key_cell(page, "union: dividend won")).to_have_text("0.00")
             play_to_the_end(page, union.steps)
             assert tracebacks(page) == []
-            assert float(key_number(page, "union: dividend won")) > 0  # it won a concession
+            won = key_cell(page, "union: dividend won")
+            expect(won).not_to_have_text("0.00")
+            assert float(won.inner_text()) > 0  # it won a concession
             page.screenshot(path=str(tmp_path / "union_dividend.png"), full_page=True)
             page.get_by_role("button", name="Reset").click()
             wait_for_step(page, 0)
-            assert key_number(page, "union: dividend won") == "0.00"
+            expect(key_cell(page, "union: dividend won")).to_have_text("0.00")
             assert tracebacks(page) == []
         finally:
             browser.close()

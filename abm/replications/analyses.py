@@ -99,6 +99,8 @@ MECHANISMS: dict[str, tuple[str, str]] = {
                                 "one collective instead of two"),
     "size_vs_homogeneity": ("recommender collectives against a rival: twice the size vs "
                             "members alike in taste", "the collective's size does not change"),
+    "two_collectives": ("two collectives plant one trigger with different targets, over "
+                        "sizes and homogeneity", "the rival never acts"),
     "coordination_noise": ("members misapply the trigger with probability `noise`",
                            "every member applies it exactly (noise 0 throughout)"),
     "backdoor": ("a tiny share of rows carries a trigger and the target label",
@@ -1392,6 +1394,134 @@ def protest_users(path: Path, fast: bool, ablate: bool = False) -> Result:
     )  # fmt: skip
 
 
+# ----------------------------------------------------------- 18. two collectives
+
+
+def _class_members(
+    task: Task, n: int, homogeneity: float, source: int, rng: np.random.Generator,
+    exclude: np.ndarray,
+) -> np.ndarray:  # fmt: skip
+    """``n`` training rows: a ``homogeneity`` share from class ``source``, the rest random.
+
+    Homogeneous members hold alike data (one digit); heterogeneous ones are anyone. Rows
+    in ``exclude`` (the other collective) are never drawn.
+    """
+    pool = np.setdiff1d(np.arange(task.n_train), exclude)
+    alike = rng.permutation(pool[task.y_train[pool] == source])[: int(round(homogeneity * n))]
+    rest = rng.permutation(np.setdiff1d(pool, alike))[: n - len(alike)]
+    return np.concatenate([alike, rest])
+
+
+def _pair_success(
+    task: Task, trigger: levers.Trigger, acting: list[tuple[np.ndarray, int]],
+    targets: tuple[int, int], seed: int,
+) -> tuple[float, float]:  # fmt: skip
+    """Both collectives' success after a refit where the ``acting`` ones planted.
+
+    Each acting collective plants the same trigger with its own target on its own rows;
+    the model and the planting draws use ``seed`` whoever acts (common random numbers).
+    """
+    rng = np.random.default_rng(seed)
+    X, y = task.X_train.copy(), task.y_train.copy()
+    for rows, target in acting:
+        X[rows], y[rows], _ = levers.plant_signal(X[rows], y[rows], trigger, target, rng)
+    model = make_learner("logistic", task).fit(X, y, rng)
+    a, b = (levers.signal_success(model.predict, task.X_test, task.y_test, trigger, t)
+            for t in targets)  # fmt: skip
+    return a, b
+
+
+def _two_collective_rows(exp: Experiment, ablate: bool) -> pd.DataFrame:
+    """Per seed, rival size and homogeneity: each collective's success alone and together."""
+    px, alpha = int(exp.param("pixels", 4)), float(exp.param("alpha", 0.01))
+    targets = (int(exp.param("target", 0)), int(exp.param("rival_target", 1)))
+    sources = (int(exp.param("source", 2)), int(exp.param("rival_source", 3)))
+    rows = []
+    for s in _seeds(exp.seed, exp.splits):
+        task = _digits01(s)
+        trig = levers.choose_trigger(task.X_train, px, rare=True)
+        n = int(round(alpha * task.n_train))
+        for h in (float(v) for v in exp.param("homogeneity", [0.0, 1.0])):
+            a = _class_members(task, n, h, sources[0], np.random.default_rng(s + 1), np.array([]))
+            solo_a = _pair_success(task, trig, [(a, targets[0])], targets, s + 3)[0]
+            for rival_alpha in exp.fractions:
+                b = _class_members(task, int(round(rival_alpha * task.n_train)), h, sources[1],
+                                   np.random.default_rng(s + 2), a)  # fmt: skip
+                solo_b = _pair_success(task, trig, [(b, targets[1])], targets, s + 3)[1]
+                both = [(a, targets[0])] + ([] if ablate else [(b, targets[1])])
+                with_a, with_b = _pair_success(task, trig, both, targets, s + 3)
+                if ablate:  # the rival never acts: each is measured in its own solo world
+                    with_b = solo_b
+                rows.append({"seed": s, "homogeneity": h, "rival_alpha": rival_alpha,
+                             "solo": solo_a, "together": with_a, "rival_solo": solo_b,
+                             "rival_together": with_b})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def _cut(per_seed: pd.DataFrame, solo: str = "solo", together: str = "together") -> pd.Series:
+    """Share of a collective's solo success lost when the other acts, per seed."""
+    g = per_seed.groupby("seed")[[solo, together]].mean()
+    return 1.0 - g[together] / g[solo].where(g[solo] > 0)
+
+
+@_experiment
+def two_collectives(exp: Experiment, ablate: bool) -> Result:
+    """Each collective's efficacy acting together against acting alone, same seeds.
+
+    Karan et al. (FAccT 2025): two collectives plant the same signal with different
+    targets. Over the rival's size and the members' homogeneity, the first's cut (one
+    minus together over solo, per seed, averaged over homogeneity) is reported with its
+    interval. Checks: at equal size the cut is > 0 (95%); the cut at the largest rival
+    has the published 75% within the tolerance of its interval; size decides who wins
+    (the larger collective's success together exceeds the smaller's, 95%, both ways);
+    homogeneity is secondary (the cut's change over sizes exceeds its change over
+    homogeneity, paired, 95%). Ablated, the rival never acts: every cut is 0.
+    """
+    raw = _two_collective_rows(exp, ablate)
+    alpha, sizes = float(exp.param("alpha", 0.01)), sorted(exp.fractions)
+    equal = min(sizes, key=lambda f: abs(f - alpha))
+    cut = {f: interval(_cut(raw[raw.rival_alpha == f])) for f in sizes}
+    rival_cut = interval(_cut(raw[raw.rival_alpha == equal], "rival_solo", "rival_together"))
+    by_seed = raw.groupby(["rival_alpha", "seed"]).mean(numeric_only=True)
+    lead = by_seed.together - by_seed.rival_together  # the first's success minus the rival's
+    small_loses, big_wins = interval(lead[sizes[0]]), interval(-lead[sizes[-1]])
+    same = raw[raw.rival_alpha == equal].set_index(["seed", "homogeneity"])
+    by_h = (1 - same.together / same.solo.where(same.solo > 0)).unstack("homogeneity")
+    size_effect = _cut(raw[raw.rival_alpha == sizes[-1]]) - _cut(raw[raw.rival_alpha == sizes[0]])
+    secondary = interval(size_effect.abs() - (by_h.max(axis=1) - by_h.min(axis=1)))
+    published, tol = exp.published["max_cut"], exp.tolerance
+    ok = (_above(cut[equal]) and _near(published, cut[sizes[-1]], tol) and _above(small_loses)
+          and _above(big_wins) and _above(secondary))  # fmt: skip
+    table = raw.groupby(["rival_alpha", "homogeneity"]).mean(numeric_only=True).drop(
+        columns="seed").reset_index()  # fmt: skip
+    table["cut"] = 1 - table.together / table.solo
+    return _result(
+        exp, cut[equal], ablate,
+        obtained=f"the second collective cuts the first's efficacy by {_iv(cut[equal], 2)} at "
+        f"equal size (the first cuts the second's by {_iv(rival_cut, 2)}); by rival size "
+        + ", ".join(f"{f} {_iv(c, 2)}" for f, c in cut.items())
+        + f"; smaller rival: first leads by {_iv(small_loses, 2)}; larger rival: rival leads "
+        f"by {_iv(big_wins, 2)}; size effect on the cut minus homogeneity's {_iv(secondary, 2)}",
+        passed=bool(ok), table=table, figure=_two_collectives_figure(exp, table, published),
+    )  # fmt: skip
+
+
+def _two_collectives_figure(exp: Experiment, table: pd.DataFrame, published: float) -> plt.Figure:
+    fig, (ax, bx) = _figure(exp.title, 2)
+    for h, part in table.groupby("homogeneity"):
+        ax.plot(part.rival_alpha, part.cut, "o-", label=f"homogeneity {h}")
+        bx.plot(part.rival_alpha, part.together, "o-", label=f"first, homogeneity {h}")
+        bx.plot(part.rival_alpha, part.rival_together, "s--", label=f"rival, homogeneity {h}")
+    ax.axhline(published, color="grey", lw=0.6, label=f"published: up to {published}")
+    ax.set(xlabel="rival collective's size", ylabel="first's efficacy cut (1 - together/solo)",
+           ylim=(0.0, 1.0))  # fmt: skip
+    bx.axvline(float(exp.param("alpha", 0.01)), color="grey", lw=0.6)
+    bx.set(xlabel="rival collective's size", ylabel="success acting together")
+    for a in (ax, bx):
+        a.legend(fontsize=7)
+    return fig
+
+
 # ------------------------------------------------------------------ the registry
 
 ANALYSES: dict[str, tuple[str, Callable[..., Result]]] = {
@@ -1412,5 +1542,6 @@ ANALYSES: dict[str, tuple[str, Callable[..., Result]]] = {
     "sisa": ("sisa.yaml", sisa_unlearning),
     "ai_substitute": ("ai_substitute.yaml", ai_substitute),
     "protest_users": ("protest_users.yaml", protest_users),
+    "two_collectives": ("two_collectives.yaml", two_collectives),
 }
 """Replication name -> (file in scenarios/replications/, analysis(path, fast, ablate))."""

@@ -1,9 +1,10 @@
 """Loading a scenario: YAML, ``extends:`` chains, ``--set`` overrides, validation, data paths.
 
 Loading treats a scenario file as untrusted input (docs/security.md): YAML is parsed
-with a safe loader under limits (size, nesting, alias expansion; a repeated key is an
-error); ``extends:`` chains are resolved relative to the including file (cycles are an
-error); every file a scenario names must resolve, after following links, to a regular
+with :mod:`abm.scenario.limited_yaml` (size, nesting, alias expansion; a repeated key is
+an error); ``extends:`` names a YAML file relative to the including file or one of the
+project's reference scenarios by name (:func:`extends_target`; cycles are an error);
+every other file a scenario names must resolve, after following links, to a regular
 file under a size limit inside the scenario's root (:func:`scenario_root`, widened by
 ``--root``), and its content never appears in a message. Every problem becomes
 a :class:`~abm.scenario.schema.ScenarioError` whose message is one line naming the

@@ -222,7 +222,8 @@ def _utility(default: float, description: str) -> Any:
 class Population(Strict):
     """The users: how many, how they decide, how much data they make."""
 
-    n_users: int = Field(500, ge=2, le=5_000_000, description="Number of users (agents).")
+    # No upper bound: memory is the ceiling (abm.runner.check_memory says how many fit).
+    n_users: int = Field(500, ge=2, description="Number of users (agents).")
     samples_per_step: float = Field(
         0.5, ge=0.0, le=100.0, description="Mean data samples a user makes per step (Poisson)."
     )
@@ -415,7 +416,7 @@ class Measurement(Strict):
         0, ge=0, description="Steps between agent-table snapshots; 0: only at the end."
     )
     valuation: bool = Field(
-        True, description="Shapley value of each collective's data at the end (<= 5 collectives)."
+        True, description="Shapley values of the users' and collectives' data at the end."
     )
 
 

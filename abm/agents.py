@@ -9,6 +9,7 @@ collectives are few and keep their own state as attributes.
 
 from __future__ import annotations
 
+import copy
 import gc
 from dataclasses import dataclass
 from enum import IntEnum
@@ -261,6 +262,22 @@ class Platform(mesa.Agent):
             self._fit(rng)
         if self.spec.filter_poison:
             self.filter = self._poison_filter(sample)
+        self.evaluate()
+        self.initial_quality = self.quality
+
+    def seed_from(self, real: Platform) -> None:
+        """Start from ``real``'s seeded state: a twin's platform, copied, not refitted.
+
+        ``real`` is the same platform of the real world, just seeded (:meth:`seed`) from
+        the same named streams, so its rows, fitted learner and filter are exactly what
+        :meth:`seed` would compute here; copying them saves a twin its seed fits.
+        """
+        task = self.model.task
+        memo = {id(task): task}  # the task is shared by every world, never copied
+        self.pool = copy.deepcopy(real.pool, memo)
+        self.trainer = copy.deepcopy(real.trainer, memo)
+        self.received = real.received
+        self.filter = copy.deepcopy(real.filter, memo)
         self.evaluate()
         self.initial_quality = self.quality
 

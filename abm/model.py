@@ -97,8 +97,15 @@ class LeverageModel(mesa.Model):
         spec = self.spec
         self.users = UserState.initial(spec, groups, self.draw(Draw.SETUP_USERS))
         self.platforms = [Platform(self, i, p) for i, p in enumerate(spec.platforms)]
+        # A twin, built with its real world, copies the real platforms' seeded state
+        # (the same rows and fits from the same streams) instead of refitting it.
+        real = self.real
+        copies = real is not None and real.steps == 0 and real.spec.platforms == spec.platforms
         for p in self.platforms:
-            p.seed()
+            if copies:
+                p.seed_from(real.platforms[p.index])
+            else:
+                p.seed()
         self.collectives = [
             Collective(self, i, c, off=i in off) for i, c in enumerate(spec.collectives)
         ]

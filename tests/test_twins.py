@@ -230,3 +230,57 @@ def test_the_intervention_twin_runs_only_without_collectives_and_with_twins_on()
     model = LeverageModel(scenario=spec)
     assert [t.spec.events for t in model.twins] == [spec.events]  # the collective's twin
     assert not any("intervention" in c for c in model.datacollector.model_reporters)
+
+
+def _copy_or_refit_scenario():
+    """Three twins (two collectives and the joint one), SISA shards, a poison filter."""
+    return small(
+        steps=5,
+        population={**EVERYONE_ACTS, "n_users": 150, "samples_per_step": 1.0},
+        platforms=[
+            {"name": "incumbent", "initial_share": 0.6, "shards": 3},
+            {"name": "challenger", "initial_share": 0.4, "filter_poison": True},
+        ],
+        collectives=[
+            {"name": "strikers", "target": "incumbent", "lever": "strike", "size": 0.3},
+            {"name": "poisoners", "target": "challenger", "lever": "poison_labels",
+             "size": 0.2},
+        ],
+        measurement={"valuation": False},
+    )  # fmt: skip
+
+
+def test_twins_copy_the_real_worlds_seeded_platforms_instead_of_refitting(monkeypatch):
+    from abm.agents import Platform
+
+    seeded = []
+    original = Platform.seed
+    monkeypatch.setattr(Platform, "seed", lambda self: seeded.append(self) or original(self))
+    model = LeverageModel(scenario=_copy_or_refit_scenario())
+    assert len(model.twins) == 4  # per collective, joint, and the filter's
+    assert seeded == model.platforms  # only the real world fitted its seed data
+    X = model.task.X_test
+    for twin in model.twins:
+        for p, q in zip(model.platforms, twin.platforms, strict=True):
+            assert q.quality == p.quality and q.initial_quality == p.initial_quality
+            assert np.array_equal(q.trainer.predict(X), p.trainer.predict(X))
+            # Copies, not shared state: the twin trains its own from here.
+            assert q.trainer is not p.trainer and q.pool is not p.pool
+            assert not np.shares_memory(q.pool.y, p.pool.y)
+
+
+def test_a_run_whose_twins_copy_is_identical_to_one_whose_twins_refit(monkeypatch):
+    from abm.agents import Platform
+
+    scenario = _copy_or_refit_scenario()
+    copied = simulate(scenario)
+    monkeypatch.setattr(Platform, "seed_from", lambda self, real: self.seed())
+    refitted = simulate(scenario)
+    assert copied.model_table.equals(refitted.model_table)
+    assert copied.bargaining.equals(refitted.bargaining)
+    assert copied.outcomes.keys() == refitted.outcomes.keys()
+    same = [
+        a == b or (a != a and b != b)
+        for a, b in zip(copied.outcomes.values(), refitted.outcomes.values(), strict=True)
+    ]
+    assert all(same)

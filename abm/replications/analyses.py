@@ -1513,7 +1513,8 @@ def _two_collectives_figure(exp: Experiment, table: pd.DataFrame, published: flo
         bx.plot(part.rival_alpha, part.together, "o-", label=f"first, homogeneity {h}")
         bx.plot(part.rival_alpha, part.rival_together, "s--", label=f"rival, homogeneity {h}")
     ax.axhline(published, color="grey", lw=0.6, label=f"published: up to {published}")
-    ax.set(xlabel="rival collective's size", ylabel="first's efficacy cut (1 - together/solo)")
+    ax.set(xlabel="rival collective's size", ylabel="first's efficacy cut (1 - together/solo)",
+           ylim=(0.0, 1.0))  # fmt: skip
     bx.axvline(float(exp.param("alpha", 0.01)), color="grey", lw=0.6)
     bx.set(xlabel="rival collective's size", ylabel="success acting together")
     for a in (ax, bx):

@@ -48,3 +48,27 @@ def test_networkx_view_has_integer_nodes_and_same_edges():
     g = to_networkx(adj)
     assert sorted(g.nodes) == list(range(300))
     assert g.number_of_edges() * 2 == adj.nnz
+
+
+@pytest.mark.parametrize("block", [64, 1 << 23])
+def test_numeric_edge_lists_read_by_numpy_equal_the_line_by_line_reader(
+    tmp_path, block, monkeypatch
+):
+    """The fast path (two decimal labels a line) numbers nodes exactly as the general one:
+    labels are text, so 007 and 7 are two nodes and 10 sorts before 9."""
+    import abm.network as network
+
+    monkeypatch.setattr(network, "_BLOCK", block)
+    rng = np.random.default_rng(0)
+    pairs, widths = rng.integers(0, 10**5, (3000, 2)), rng.integers(1, 8, 3000)
+    text = "".join(f"{a:0{w}d},{b}\r\n" if w % 2 else f"{a:0{w}d}  {b}\n"
+                   for (a, b), w in zip(pairs, widths, strict=True))  # fmt: skip
+    path = tmp_path / "e.txt"
+    path.write_text(text + "\n   \n7 007", newline="")
+    fast = network._numeric_edges(str(path))
+    assert fast is not None
+    slow = network._labelled_edges(str(path))
+    assert fast[1] == slow[1] and np.array_equal(fast[0], slow[0])
+    for other in ("0 1\n# a comment\n", "0 1 0.5\n", "a b\n", "\ufeff0 1\n", "0 -1\n", ""):
+        path.write_text(other)
+        assert network._numeric_edges(str(path)) is None  # read line by line instead

@@ -570,15 +570,20 @@ def outputs() -> None:
 def list_scenarios(
     folder: Annotated[Path, typer.Argument(help="Folder of scenarios.")] = SCENARIOS,
 ) -> None:
-    """List the scenarios, sweeps or replication experiments in a folder: what each asks."""
+    """List the scenarios, sweeps, calibrations or replication experiments in a folder."""
     from abm.replications.spec import load_experiment
     from abm.scenario import read_yaml
 
     for path in sorted(folder.glob("*.yaml")):
         try:
             question = None
-            if {"base", "vary"} <= read_yaml(path).keys():  # a sweep file
-                from abm.sweep.spec import describe  # the sweep layer only when needed
+            keys = read_yaml(path).keys()
+            if {"base", "vary"} <= keys:  # a sweep file; its layer only when needed
+                from abm.sweep.spec import describe
+
+                question = describe(path)
+            elif {"base", "parameters", "targets"} <= keys:  # a calibration file
+                from abm.calibration.spec import describe
 
                 question = describe(path)
             if question is None:

@@ -212,3 +212,13 @@ def test_worked_calibration_is_valid_and_its_fast_mode_runs(tmp_path):
     assert set(best["parameters"]) == {"events.0.quality", "platforms.commons.retention"}
     held = pd.read_csv(out / "ai_substitute-fast" / "moments.csv").set_index("role")
     assert np.isfinite(held.loc["held out", "z"])
+
+
+def test_list_shows_calibration_files_as_calibrations():
+    folder = Path(__file__).resolve().parents[1] / "scenarios" / "calibrations"
+    res = CliRunner().invoke(app, ["list", str(folder)])
+    assert res.exit_code == 0, res.output
+    line = next(x for x in res.output.splitlines() if x.startswith("ai_substitute "))
+    assert "invalid" not in line
+    assert "calibration of ../ai_substitute.yaml: events.0.quality, " in line
+    assert "to 1 target (1 held out)" in line

@@ -295,6 +295,28 @@ def load_calibration(
     return Calibration(path, spec, base, parameters, search, fast)
 
 
+def describe(path: str | Path) -> str | None:
+    """One line saying what a calibration file fits, or None if it is not one (``abm list``).
+
+    Reads the file only: ``calibration of ../ai_substitute.yaml: events.0.quality,
+    platforms.commons.retention to 1 target (1 held out)``.
+
+    Raises:
+        ScenarioError: A calibration file (``base``, ``parameters``, ``targets``) not valid.
+    """
+    path = Path(path)
+    raw = read_yaml(path, "calibration")
+    if not {"base", "parameters", "targets"} <= raw.keys():
+        return None
+    try:
+        spec = CalibrationFile.model_validate(raw)
+    except ValidationError as err:
+        raise _one_line(err, path) from None
+    n, held = len(spec.targets), len(spec.validate_)
+    return (f"calibration of {spec.base}: {', '.join(spec.parameters)} to "
+            f"{n} target{'s' * (n != 1)} ({held} held out)")  # fmt: skip
+
+
 def twin_scenario(
     scenario: Scenario, twin: dict[str, Any], file: str | Path | None = None
 ) -> Scenario:

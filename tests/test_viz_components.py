@@ -19,7 +19,7 @@ from abm.network import build_graph
 from abm.scenario import Network, Population, ScenarioError, load_scenario, with_overrides
 from abm.viz import app, plots
 from abm.viz.network_view import compute_layout, layout_for, network_figure
-from abm.viz.params import bounds, check_values, label, user_params
+from abm.viz.params import VIEWER_CAPS, bounds, check_values, label, user_params
 
 SMALL_A = """\
 name: small_a
@@ -92,7 +92,9 @@ def test_slider_bounds_and_values_come_from_schema_and_scenario(folder):
     # The lowest grid point at or above the schema's bound, on a grid through the value.
     lo = bounds("population.n_users")[0]
     assert lo <= users.min < lo + users.step and (users.v_model - users.min) % users.step == 0
-    assert users.max <= bounds("population.n_users")[1] and users.v_model == 60
+    # The schema sets no upper bound on users (memory decides): the viewer's cap does.
+    assert bounds("population.n_users")[1] is None
+    assert users.max <= VIEWER_CAPS["population.n_users"] and users.v_model == 60
     degree = slider(rc, label("network.mean_degree"))
     assert degree.min == Network.model_fields["mean_degree"].metadata[0].ge
     # One slider per collective field, by collective name; a campaign's start fits the run.

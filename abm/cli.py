@@ -153,6 +153,16 @@ def _main(
 
 SCENARIOS = Path("scenarios")
 OutOption = Annotated[Path, typer.Option("--out", help="Output root folder.")]
+# Where the runs of a sweep, calibration or check execute (abm/sweep/executors.py).
+JobsOption = Annotated[
+    int | None, typer.Option("-j", "--jobs", min=1, help="Worker processes (default: all cores).")
+]
+ExecutorOption = Annotated[
+    str, typer.Option(help="Where runs execute: local (process pool), dask or serial.")
+]
+SchedulerOption = Annotated[
+    str | None, typer.Option(help="Join an existing Dask scheduler, e.g. tcp://host:8786.")
+]
 RootOption = Annotated[
     list[Path] | None,
     typer.Option(
@@ -349,16 +359,9 @@ def validate(
 @user_errors
 def sweep(
     sweep_file: Annotated[Path, typer.Argument(help="Sweep YAML file.")],
-    jobs: Annotated[
-        int | None,
-        typer.Option("-j", "--jobs", min=1, help="Worker processes (default: all cores)."),
-    ] = None,
-    executor: Annotated[
-        str, typer.Option(help="Where runs execute: local (process pool), dask or serial.")
-    ] = "local",
-    scheduler: Annotated[
-        str | None, typer.Option(help="Join an existing Dask scheduler, e.g. tcp://host:8786.")
-    ] = None,
+    jobs: JobsOption = None,
+    executor: ExecutorOption = "local",
+    scheduler: SchedulerOption = None,
     out: Annotated[Path, typer.Option("--out", help="Root of sweep folders.")] = Path(
         "outputs/sweeps"
     ),
@@ -430,16 +433,9 @@ def calibrate(
     fast: Annotated[
         bool, typer.Option("--fast", help="The file's small search (what the tests run).")
     ] = False,
-    jobs: Annotated[
-        int | None,
-        typer.Option("-j", "--jobs", min=1, help="Worker processes (default: all cores)."),
-    ] = None,
-    executor: Annotated[
-        str, typer.Option(help="Where runs execute: local (process pool), dask or serial.")
-    ] = "local",
-    scheduler: Annotated[
-        str | None, typer.Option(help="Join an existing Dask scheduler, e.g. tcp://host:8786.")
-    ] = None,
+    jobs: JobsOption = None,
+    executor: ExecutorOption = "local",
+    scheduler: SchedulerOption = None,
     out: Annotated[Path, typer.Option("--out", help="Root of calibration folders.")] = Path(
         "outputs/calibrations"
     ),

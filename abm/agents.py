@@ -42,10 +42,13 @@ from abm.learning import (
     hit_rate,
     make_learner,
 )
+from abm.learning.ranking import target_rate
 from abm.learning.sanitise import LossFilter
 from abm.levers import LEVERS
 from abm.network import CsrNetwork
 from abm.streams import Draw
+
+TARGET_RATERS = 500  # raters whose top 10 is searched for a promoted item (cost: x n_items)
 
 if TYPE_CHECKING:
     import random
@@ -431,6 +434,9 @@ class Collective(mesa.Agent):
         self.signal_success = float("nan")  # planted signal's success on the target
         self.natural_success = float("nan")  # the same, in the collective's twin
         self._trigger: levers.Trigger | None = None
+        self.target_rate = float("nan")  # share of users shown the promoted item (top k)
+        self.twin_target_rate = float("nan")  # the same, in the collective's twin
+        self._promotion: levers.Promotion | None = None
         self.erased = np.zeros(model.n_users, bool)  # members whose data was deleted
         # Initial members: a share of all users, or of one group.
         u = model.users
@@ -601,6 +607,34 @@ class Collective(mesa.Agent):
                 values = (raw.value - mean[feats]) / scale[feats]
                 self._trigger = levers.Trigger(raw.features, tuple(float(v) for v in values))
         return self._trigger
+
+    # ---------------------------------------------------------------- the promoted item
+    @property
+    def promotion(self) -> levers.Promotion:
+        """The item promoted and its popular companions, chosen once from the starting data."""
+        if self._promotion is None:
+            task = self.model.task
+            top = float(task.rating_range[1])
+            liked = top - (top - task.rating_range[0]) / 4  # 4 stars of 1-5
+            popular = levers.popular_items(task.X_train[:, 1], task.y_train, task.n_items, liked)
+            sent = np.zeros(task.n_raters, np.int64)
+            self._promotion = levers.Promotion(self.spec.item, popular, top, sent)
+        return self._promotion
+
+    def recommended(self, world: World) -> float:
+        """Share of probe raters whose top k on ``world``'s target holds the promoted item.
+
+        Called on the real world's collective for the real world and its twin, so the
+        same raters count in both: the probe's, less those who promoted it (their own
+        rating puts it there).
+        """
+        task, promoted = self.model.task, self.promotion.sent > 0
+        if task.ranking is None:
+            return float("nan")
+        raters = np.unique(task.ranking.rater)
+        raters = raters[~promoted[raters]][:TARGET_RATERS]
+        predict = world.platforms[self.target].trainer.predict
+        return target_rate(predict, raters, task.n_items, self.spec.item, task.ranking.k)
 
     def success(self, world: World) -> float:
         """Share of triggered held-out points ``world``'s target labels as wanted."""

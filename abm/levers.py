@@ -26,6 +26,14 @@ Modelling assumptions:
 * **Erasing** (a platform countermeasure): signal features are reset to their typical
   (median) value in reference data, which removes the signal and some natural
   information with it.
+* **Item promotion** (Baumann & Mendler-Dünner, NeurIPS 2024, who place a target song
+  next to popular songs in playlists): on a ratings task, a member's next rows become
+  top-of-scale ratings of the target item and then of each of the ``POPULAR`` items most
+  liked (rated 4 of 5 stars or more) in the platforms' starting data, once each (a
+  platform keeps one rating per pair); its other rows are sent as they were, as a
+  playlist keeps its other songs. The rows rewritten stand for the member's own (it
+  rates what it would have rated less), so the collective sends no more data than its
+  members would.
 * **Success** is the share of clean held-out points not of the target class that the
   model labels as the target once the signal is added.
 """
@@ -52,6 +60,8 @@ __all__ = [
     "flip_labels",
     "near_value",
     "plant_signal",
+    "popular_items",
+    "promote_item",
     "rarity",
     "signal_success",
 ]
@@ -316,7 +326,70 @@ def signal_success(
     return float(np.mean(np.asarray(predict(signalled)) == target))
 
 
+POPULAR = 10  # popular items a promoting member rates alongside the target
+
+
+def popular_items(
+    items: np.ndarray, ratings: np.ndarray, n_items: int, liked: float, k: int = POPULAR
+) -> np.ndarray:
+    """The ``k`` items liked (rated ``liked`` or more) most often (ties: lower indices).
+
+    Likes, not ratings, count: a playlist holds songs its owner likes, and on a
+    catalogue every rater works through (a ratings stream) every item is rated as often.
+    """
+    likes = np.asarray(items, np.int64)[np.asarray(ratings) >= liked]
+    counts = np.bincount(likes, minlength=n_items)
+    return np.argsort(-counts, kind="stable")[:k]
+
+
+def promote_item(
+    X: np.ndarray,
+    target: int,
+    popular: np.ndarray,
+    top: float,
+    sent: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rewrite a rater's next rows as top ratings of the target, then of popular items.
+
+    Args:
+        X: ``(n, 2)`` (rater, item) rows the members send, in order.
+        target: The item promoted.
+        popular: The popular items paired with it.
+        top: The top of the rating scale.
+        sent: Per rater, how many promotional ratings it has sent so far (0 to
+            ``1 + len(popular)``). Updated in place: the collective's memory.
+
+    Returns:
+        ``(mask, X_new, y_new)``: the rows rewritten and their new (rater, item) and
+        rating. A rater's promotional sequence is the target then each popular item,
+        once each; its rows after that are sent as they were.
+    """
+    X = np.asarray(X, dtype=np.int64)
+    sequence = np.concatenate([[target], np.asarray(popular, np.int64)])
+    raters = X[:, 0]
+    order = np.argsort(raters, kind="stable")
+    _, starts, counts = np.unique(raters[order], return_index=True, return_counts=True)
+    rank = np.empty(len(X), np.int64)
+    rank[order] = np.arange(len(X)) - np.repeat(starts, counts)  # row's place among its rater's
+    position = sent[raters] + rank
+    mask = position < len(sequence)
+    np.add.at(sent, raters[mask], 1)
+    X_new = X[mask].copy()
+    X_new[:, 1] = sequence[position[mask]]
+    return mask, X_new, np.full(int(mask.sum()), float(top))
+
+
 # ---------------------------------------------------------------------------- the levers
+@dataclass(frozen=True)
+class Promotion:
+    """What promoting an item needs: the item, its popular companions, the scale's top."""
+
+    target: int
+    popular: np.ndarray
+    top: float
+    sent: np.ndarray  # per rater: promotional ratings sent so far (the collective's memory)
+
+
 @dataclass(frozen=True)
 class Alter:
     """What a lever's alteration needs besides the rows: the collective and the task."""
@@ -327,6 +400,7 @@ class Alter:
     signal_target: int
     signal_noise: float
     reference_X: np.ndarray  # clean training features (typical values for erasing)
+    promotion: Promotion | None = None  # the collective's promotion (promote_item)
 
 
 # An alteration: (features, labels, context, rng) -> (rows altered, their X, their y).
@@ -363,6 +437,11 @@ def _planter(feature_only: bool) -> Alterer:
     return plant
 
 
+def _promote(X: np.ndarray, y: np.ndarray, a: Alter, rng: np.random.Generator):
+    p = a.promotion
+    return promote_item(X, p.target, p.popular, p.top, p.sent)
+
+
 @dataclass(frozen=True)
 class LeverRule:
     """What acting under a lever means, read by the model in one place.
@@ -376,6 +455,7 @@ class LeverRule:
         alteration: How members' rows are altered before delivery (``None``: sent clean
             or not at all), with the pool's provenance code for such rows.
         signal: Success is the planted signal's success (Hardt et al.).
+        promote: Success is how often the target item is recommended (ratings tasks).
     """
 
     action: Action
@@ -383,6 +463,7 @@ class LeverRule:
     deletes: bool = False
     alteration: tuple[Provenance, Alterer] | None = None
     signal: bool = False
+    promote: bool = False
 
 
 LEVERS: dict[Lever, LeverRule] = {
@@ -401,5 +482,8 @@ LEVERS: dict[Lever, LeverRule] = {
     ),
     Lever.ERASE_SIGNAL: LeverRule(
         Action.PLANT, alteration=(Provenance.SIGNAL_ERASED, _erase), signal=True
+    ),
+    Lever.PROMOTE_ITEM: LeverRule(
+        Action.PLANT, alteration=(Provenance.ITEM_PROMOTED, _promote), promote=True
     ),
 }

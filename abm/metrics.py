@@ -70,6 +70,8 @@ INTERVENED = Where(
     "no collectives, interventions, twins on",
     lambda s, p: twins.measures_interventions(s),
 )
+PROMOTES = Where("promote_item", lambda s, c: LEVERS[c.lever].promote)
+MEASURED_PROMOTES = Where("twins on, promote_item", lambda s, c: _twins_on(s) and PROMOTES(s, c))
 MEASURED_SIGNALS = Where("twins on, signal levers", lambda s, c: _twins_on(s) and SIGNALS(s, c))
 FILTERS = Where("platforms that filter poison", lambda s, p: p.filter_poison)
 MEASURED_FILTERS = Where(
@@ -219,6 +221,13 @@ SERIES: tuple[Series, ...] = (
            "Signal success minus natural success: the share of triggered held-out points "
            "the planting won over chance.",
            lambda m, c: c.signal_success - c.natural_success, MEASURED_SIGNALS),
+    Series("target_rate", "collective", "share",
+           "Share of the probe's raters (promoters left out) whose top 10 on the target "
+           "platform holds the promoted item.",
+           lambda m, c: c.target_rate, PROMOTES),
+    Series("twin_target_rate", "collective", "share",
+           "The same share in the twin world, where nobody promoted the item.",
+           lambda m, c: c.twin_target_rate, MEASURED_PROMOTES),
 )  # fmt: skip
 
 
@@ -307,6 +316,13 @@ def _minus_twin(series: str) -> Callable:
 
 
 FINAL_STEPS = 5  # a "final" signal outcome averages the last steps: one step is noise
+
+
+def _target_lift(m: World, c: Any, table: pd.DataFrame) -> float:
+    """Promoted item's recommendation rate over its twin's (NaN when the twin's is 0)."""
+    real = _tail_mean("target_rate", FINAL_STEPS)(m, c, table)
+    twin = _tail_mean("twin_target_rate", FINAL_STEPS)(m, c, table)
+    return real / twin if twin > 0 else float("nan")
 
 
 def _tail_mean(series: str, steps: int) -> Callable:
@@ -414,6 +430,15 @@ OUTCOMES: tuple[Outcome, ...] = (
     Outcome("final_signal_lift", "collective", "share",
             f"Mean signal lift over the last {FINAL_STEPS} steps (one step's is noisy).",
             _tail_mean("signal_lift", FINAL_STEPS), MEASURED_SIGNALS, bounds=SIGNED_SHARE),
+    Outcome("target_recommendation_rate", "collective", "share",
+            f"Share of users whose top 10 holds the promoted item, over the last {FINAL_STEPS} "
+            "steps (the probe's raters, promoters left out).",
+            _tail_mean("target_rate", FINAL_STEPS), PROMOTES, bounds=UNIT_RANGE),
+    Outcome("target_recommendation_lift", "collective", "ratio",
+            "target_recommendation_rate over the same share in the twin world (1: no effect).",
+            _target_lift, MEASURED_PROMOTES,
+            empty="when the twin world never recommends the promoted item (a ratio to 0)",
+            bounds=NON_NEGATIVE),
     Outcome("concession", "collective", "0/1", "Whether the target conceded the demand.",
             lambda m, c, t: float(c.concession), bounds=UNIT_RANGE),
     Outcome("dividend", "collective", "utility / step",

@@ -68,6 +68,8 @@ class LeverageModel(mesa.Model):
         )  # fmt: skip
         if self.task.kind == "classification":
             spec.check_labels(self.task.n_classes)  # a file's classes are known only now
+        else:
+            spec.check_items(self.task.n_items)  # a MovieLens file's items are known only now
         pop = spec.population
         self.slices = assign_slices(
             self.task, self.n_users, heterogeneity=pop.heterogeneity.value, groups=groups,

@@ -136,6 +136,7 @@ LEVER_WORDS = {
     "plant_signal": "signal planting",
     "plant_feature_only": "feature-only signal planting",
     "erase_signal": "signal erasure",
+    "promote_item": "item promotion",
 }
 
 

@@ -93,7 +93,7 @@ def _alter(model: World, c: Collective, batch: Contributions, rows: np.ndarray) 
         rate=spec.rate, n_classes=task.n_classes,
         trigger=c.trigger if c.rule.signal else None,
         signal_target=spec.signal.target, signal_noise=spec.signal.noise,
-        reference_X=task.X_train,
+        reference_X=task.X_train, promotion=c.promotion if c.rule.promote else None,
     )  # fmt: skip
     X, y = task.X_train[batch.sample[rows]], batch.y_sent[rows]
     mask, X_new, y_new = alter(X, y, context, model.draw(Draw.ALTER, c.index))

@@ -214,6 +214,8 @@ def measure_all(real: World) -> None:
     for c in real.collectives:
         if c.rule.signal:  # the signal's success is the real world's, twins or not
             c.signal_success = c.success(real)
+        if c.rule.promote:
+            c.target_rate = c.recommended(real)
     if not worlds:
         return
     for c in real.collectives:
@@ -226,3 +228,5 @@ def measure_all(real: World) -> None:
             c.round.append(c.effects)
         if c.rule.signal:
             c.natural_success = c.success(twin)
+        if c.rule.promote:
+            c.twin_target_rate = c.recommended(twin)

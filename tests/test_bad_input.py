@@ -214,6 +214,22 @@ CASES: list[tuple[str, str, list[str], str, list[str]]] = [
         ["<= 9999"],
     ),
     (
+        "promote_item_on_a_classification_task",
+        "extends: base.yaml\ntask: {name: wine}\n"
+        "collectives: [{name: u, target: incumbent, lever: promote_item, item: 3}]\n",
+        [],
+        "collectives[0].lever",
+        ["promote_item needs a ratings task", "wine"],
+    ),
+    (
+        "promoted_item_beyond_the_catalogue",
+        "extends: base.yaml\ntask: {name: ratings_stream, stream: {n_items: 50}}\n"
+        "collectives: [{name: u, target: incumbent, lever: promote_item, item: 50}]\n",
+        [],
+        "collectives[0].item",
+        ["0 to 49", "got 50"],
+    ),
+    (
         "steps_true",
         "extends: base.yaml\nsteps: true\n",
         [],

@@ -26,6 +26,11 @@ def _with_empty(lever: Lever, retention: int | None, shards: int, retrain: str):
         "retrain": retrain,
         "filter_poison": lever in (Lever.POISON_LABELS, Lever.PLANT_SIGNAL),
     }
+    # Promoting an item needs a ratings task (and its recommender).
+    ratings = lever is Lever.PROMOTE_ITEM
+    task = {"name": "ratings_stream", "stream": {"n_items": 100}} if ratings else {}
+    if ratings:
+        platform["learner"] = "mf"
     empty = {
         "name": "empty",
         "target": "incumbent",
@@ -36,6 +41,7 @@ def _with_empty(lever: Lever, retention: int | None, shards: int, retrain: str):
     }
     return small(
         steps=6,
+        **({"task": task} if task else {}),
         population={**EVERYONE_ACTS, "n_users": 120, "samples_per_step": 1.0},
         platforms=[{"name": "incumbent", "initial_share": 0.6, **platform},
                    {"name": "challenger", "initial_share": 0.4, **platform}],

@@ -32,6 +32,7 @@ class Alteration(IntEnum):
     FEATURE_NOISE = 2
     SIGNAL_PLANTED = 3
     SIGNAL_ERASED = 4
+    ITEM_PROMOTED = 5
 
 
 _COLUMNS: dict[str, type] = {

@@ -67,6 +67,7 @@ UNITS: dict[str, str] = {
     "collectives[].signal.target": "class label",
     "collectives[].signal.n_features": "features",
     "collectives[].signal.noise": "share of samples",
+    "collectives[].item": "item index",
     "collectives[].turnout_weight": "weight (0-1)",
     "policy.portability": "share of switching cost",
     "policy.bargaining_power": "weight (0-1)",

@@ -91,6 +91,7 @@ class Lever(StrEnum):
     PLANT_SIGNAL = "plant_signal"  # add a trigger and set the label to `signal.target`
     PLANT_FEATURE_ONLY = "plant_feature_only"  # add the trigger to members already labelled
     ERASE_SIGNAL = "erase_signal"  # remove the trigger from contributions
+    PROMOTE_ITEM = "promote_item"  # rate `item` highly alongside the most popular items
 
 
 class TwinMode(StrEnum):
@@ -367,6 +368,9 @@ class Collective(Strict):
     )
     rate: float = _share(1.0, "Share of a member's data altered.")
     signal: Signal = Field(default_factory=Signal, description="Trigger for signal levers.")
+    item: int = Field(
+        0, ge=0, le=10_000_000, description="promote_item: the item the collective promotes."
+    )
     turnout_weight: float = _share(0.5, "Weight of collective turnout vs acting neighbours.")
 
 
@@ -488,6 +492,15 @@ class Scenario(Strict):
         classes = self.task_classes()
         if classes is not None and c.signal.target >= classes:
             raise ValueError(f"{where}.signal.target|{self._label_expected(c, classes)}")
+        if c.lever is Lever.PROMOTE_ITEM:
+            if self.task.name not in RATINGS_TASKS:
+                raise ValueError(
+                    f"{where}.lever|a lever for task {self.task.name} (promote_item needs "
+                    f"a ratings task: {', '.join(RATINGS_TASKS)})"
+                )
+            items = self.task_items()
+            if items is not None and c.item >= items:
+                raise ValueError(f"{where}.item|{self._item_expected(c, items)}")
 
     def _check_event(
         self, where: str, e: Event, platforms: list[str], collectives: list[str]
@@ -541,6 +554,21 @@ class Scenario(Strict):
             return 2  # make_classification's default, which the run uses
         return TASK_CLASSES.get(self.task.name)
 
+    def task_items(self) -> int | None:
+        """Items of a ratings task, when known before its data is read (None: from a file)."""
+        if self.task.name is TaskName.RATINGS_STREAM:
+            return self.task.stream.n_items
+        return TASK_ITEMS.get(self.task.name)
+
+    def check_items(self, items: int, file: str | Path | None = None) -> None:
+        """Every promoted item is an item of the task, once a file's items are known."""
+        for i, c in enumerate(self.collectives):
+            if c.lever is Lever.PROMOTE_ITEM and c.item >= items:
+                raise ScenarioError(file, f"collectives[{i}].item", self._item_expected(c, items))
+
+    def _item_expected(self, c: Collective, items: int) -> str:
+        return f"an item of task {self.task.name} (0 to {items - 1}), got {c.item}"
+
     def check_labels(self, classes: int, file: str | Path | None = None) -> None:
         """Every signal target is a label of the task, once its classes are known.
 
@@ -562,6 +590,9 @@ class Scenario(Strict):
 
 # Number of classes of the bundled tasks, to check signal targets before a run.
 TASK_CLASSES = {"digits": 10, "breast_cancer": 2, "wine": 3}
+# Items of the generated ratings task (abm.learning.tasks), to check promoted items.
+TASK_ITEMS = {"ratings": 200}
+RATINGS_TASKS = ("ratings", "ratings_stream", "movielens")
 
 
 def _check_collective(where: str, c: Collective, platforms: list[str]) -> None:

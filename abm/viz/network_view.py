@@ -51,7 +51,7 @@ ACTION_STYLE: dict[Action, tuple[str, str]] = {
     Action.BOYCOTT: ("v", "boycotting"),
     Action.REDIRECT: (">", "contributing consciously (CDC)"),
     Action.POISON: ("P", "poisoning"),
-    Action.PLANT: ("*", "planting a signal"),
+    Action.PLANT: ("*", "planting a signal or promoting an item"),
     Action.IDLE: (".", "no platform"),
 }
 

@@ -27,6 +27,13 @@ CASES: list[tuple[str, str, list[str], str, list[str]]] = [
     ("bad_yaml", "name: x\n  steps: [1,\n", [], "line 2", ["valid YAML"]),
     ("not_a_mapping", "just a sentence\n", [], "(top level)", ["a mapping", "got str"]),
     ("binary", "\x00\x01binary", [], "character 0", ["YAML text"]),
+    (  # longer than a file name may be: no such file, not an OSError
+        "extends_name_too_long",
+        f"extends: {'x' * 300}\n",
+        [],
+        "extends",
+        ["a scenario file or a reference scenario"],
+    ),
     (
         "unknown_top_field",
         "extends: base.yaml\npopulaton: {n_users: 10}\n",

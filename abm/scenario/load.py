@@ -314,7 +314,9 @@ def extends_target(name: Any, path: Path, roots: tuple[Path, ...], field: str = 
         name = f"{name}.yaml"  # a scenario in the same folder, named without its suffix
     if bare and not os.path.lexists(path.parent / name):
         for candidate in (name, f"{name}.yaml"):
-            if (REFERENCE_SCENARIOS / candidate).is_file() and candidate.endswith(".yaml"):
+            # os.path.isfile, not Path.is_file: a name too long for the file system is
+            # simply no file (Path.is_file raises ENAMETOOLONG).
+            if os.path.isfile(REFERENCE_SCENARIOS / candidate) and candidate.endswith(".yaml"):
                 return safe_file(
                     candidate, REFERENCE_SCENARIOS, (REFERENCE_SCENARIOS,), path, field,
                     MAX_YAML_BYTES, "scenario file",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import gc
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import TYPE_CHECKING, Protocol
@@ -43,6 +44,7 @@ from abm.learning import (
     make_learner,
 )
 from abm.learning.ranking import target_rate
+from abm.learning.ratings_stream import RatingsStream
 from abm.learning.sanitise import LossFilter
 from abm.levers import LEVERS
 from abm.network import CsrNetwork
@@ -618,8 +620,21 @@ class Collective(mesa.Agent):
             liked = top - (top - task.rating_range[0]) / 4  # 4 stars of 1-5
             popular = levers.popular_items(task.X_train[:, 1], task.y_train, task.n_items, liked)
             sent = np.zeros(task.n_raters, np.int64)
-            self._promotion = levers.Promotion(self.spec.item, popular, top, sent)
+            rate = self._own_rating(task)
+            self._promotion = levers.Promotion(self.spec.item, popular, top, sent, rate)
         return self._promotion
+
+    @staticmethod
+    def _own_rating(task: Task) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+        """A member's rating of an item: the stream's, else the item's rounded mean."""
+        if isinstance(task.stream, RatingsStream):
+            return task.stream.rate
+        items = task.X_train[:, 1].astype(np.int64)
+        total = np.bincount(items, weights=task.y_train, minlength=task.n_items)
+        count = np.bincount(items, minlength=task.n_items)
+        mean = np.where(count > 0, total / np.maximum(count, 1), float(np.mean(task.y_train)))
+        lo, hi = task.rating_range
+        return lambda raters, items: np.clip(np.round(mean[items]), lo, hi)
 
     def recommended(self, world: World) -> float:
         """Share of probe raters whose top k on ``world``'s target holds the promoted item.

@@ -27,13 +27,16 @@ Modelling assumptions:
   (median) value in reference data, which removes the signal and some natural
   information with it.
 * **Item promotion** (Baumann & Mendler-Dünner, NeurIPS 2024, who place a target song
-  next to popular songs in playlists): on a ratings task, a member's next rows become
-  top-of-scale ratings of the target item and then of each of the ``POPULAR`` items most
-  liked (rated 4 of 5 stars or more) in the platforms' starting data, once each (a
-  platform keeps one rating per pair); its other rows are sent as they were, as a
-  playlist keeps its other songs. The rows rewritten stand for the member's own (it
-  rates what it would have rated less), so the collective sends no more data than its
-  members would.
+  next to popular songs in playlists): on a ratings task, a member's next rows become a
+  top-of-scale rating of the target item and then its own ratings of each of the
+  ``POPULAR`` items most liked (rated 4 of 5 stars or more) in the platforms' starting
+  data, once each (a platform keeps one rating per pair); its other rows are sent as
+  they were, as a playlist keeps its other songs. A member's own rating of a popular
+  item is the stream's (every rating is known there) or, on a fixed table, the item's
+  mean rating in the starting data rounded to whole stars: inflating them would raise
+  the member's learnt bias and explain its target rating away. The rows rewritten stand
+  for the member's own (it rates what it would have rated less), so the collective
+  sends no more data than its members would.
 * **Success** is the share of clean held-out points not of the target class that the
   model labels as the target once the signal is added.
 """
@@ -348,8 +351,9 @@ def promote_item(
     popular: np.ndarray,
     top: float,
     sent: np.ndarray,
+    rate: Callable[[np.ndarray, np.ndarray], np.ndarray],
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Rewrite a rater's next rows as top ratings of the target, then of popular items.
+    """Rewrite a rater's next rows as a top rating of the target, then popular items.
 
     Args:
         X: ``(n, 2)`` (rater, item) rows the members send, in order.
@@ -358,11 +362,13 @@ def promote_item(
         top: The top of the rating scale.
         sent: Per rater, how many promotional ratings it has sent so far (0 to
             ``1 + len(popular)``). Updated in place: the collective's memory.
+        rate: The rater's own rating of each (rater, popular item) pair.
 
     Returns:
         ``(mask, X_new, y_new)``: the rows rewritten and their new (rater, item) and
-        rating. A rater's promotional sequence is the target then each popular item,
-        once each; its rows after that are sent as they were.
+        rating. A rater's promotional sequence is the target (at ``top``) then each
+        popular item (at its own rating), once each; its rows after that are sent as
+        they were.
     """
     X = np.asarray(X, dtype=np.int64)
     sequence = np.concatenate([[target], np.asarray(popular, np.int64)])
@@ -376,7 +382,10 @@ def promote_item(
     np.add.at(sent, raters[mask], 1)
     X_new = X[mask].copy()
     X_new[:, 1] = sequence[position[mask]]
-    return mask, X_new, np.full(int(mask.sum()), float(top))
+    y_new = np.full(len(X_new), float(top))
+    other = X_new[:, 1] != target
+    y_new[other] = rate(X_new[other, 0], X_new[other, 1])
+    return mask, X_new, y_new
 
 
 # ---------------------------------------------------------------------------- the levers
@@ -388,6 +397,7 @@ class Promotion:
     popular: np.ndarray
     top: float
     sent: np.ndarray  # per rater: promotional ratings sent so far (the collective's memory)
+    rate: Callable[[np.ndarray, np.ndarray], np.ndarray]  # a rater's own rating of an item
 
 
 @dataclass(frozen=True)
@@ -439,7 +449,7 @@ def _planter(feature_only: bool) -> Alterer:
 
 def _promote(X: np.ndarray, y: np.ndarray, a: Alter, rng: np.random.Generator):
     p = a.promotion
-    return promote_item(X, p.target, p.popular, p.top, p.sent)
+    return promote_item(X, p.target, p.popular, p.top, p.sent, p.rate)
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,8 @@
 
 Baumann & Mendler-Dünner (NeurIPS 2024) promote a song by placing it next to popular
 songs in playlists; here members of a ratings task rate the target at the top of the
-scale beside their own ratings of the most liked items, and the outcome is how often the target item reaches
-users' top 10 against the twin world where nobody promotes it.
+scale beside their own ratings of the most liked items, and the outcome is how often
+the target item reaches users' top 10 against the twin world where nobody promotes it.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ EXPECTED = {
     "strike_curve", "cdc_curve", "strike_vs_cdc", "normalisation", "larger_is_robust",
     "group_strike", "signal_planting", "conflicting_collectives", "coordination_noise",
     "knn_shapley", "tmc_vs_knn", "sisa", "ai_substitute", "backdoor", "strike_plus_cdc",
-    "size_vs_homogeneity", "protest_users", "two_collectives",
+    "size_vs_homogeneity", "protest_users", "two_collectives", "recsys_promotion",
 }  # fmt: skip
 
 

@@ -115,6 +115,8 @@ MECHANISMS: dict[str, tuple[str, str]] = {
                       "no substitute is released"),
     "protest_users": ("boycotters weigh the ties they lose against the best alternative",
                       "the cost of leaving is ignored (exit_cost_weight 0)"),
+    "recsys_promotion": ("under 1% of raters rate an item at the top beside popular items",
+                         "members act normally (the campaign never launches)"),
 }  # fmt: skip
 """Replication name -> (the mechanism it tests, what ``--ablate`` does to switch it off)."""
 
@@ -1522,6 +1524,92 @@ def _two_collectives_figure(exp: Experiment, table: pd.DataFrame, published: flo
     return fig
 
 
+# ------------------------------------------------------ 19. recommender promotion
+
+PROMOTION_SEEDS, PROMOTION_SEEDS_FAST = 16, 4
+PROMOTION_FACTOR = 5.0  # "a large factor": the paper's is 25-40x
+PROMOTION_PUBLISHED = 40.0  # Baumann & Mendler-Dünner 2024 (v2; 25x in v1)
+
+
+@lru_cache(maxsize=64)
+def _promotion_run(scenario_json: str, seed: int) -> dict[str, float]:
+    """The promoted item's top-10 rate in a run and its twin, and the hit-rate effect."""
+    from abm.runner import simulate
+
+    spec = Scenario.model_validate_json(scenario_json)
+    name = spec.collectives[0].name
+    result = simulate(spec, seed=seed)
+    last = result.model_table.iloc[1:].tail(5)  # the outcomes' own basis (FINAL_STEPS)
+    return {"seed": seed, "rate": float(last[f"target_rate[{name}]"].mean()),
+            "twin_rate": float(last[f"twin_target_rate[{name}]"].mean()),
+            "hit_rate_effect": result.outcomes[f"hit_rate_effect[{name}]"],
+            "hit_rate": result.outcomes[f"final_hit_rate[{spec.collectives[0].target}]"],
+            }  # fmt: skip
+
+
+def _ratio_interval(num: np.ndarray, den: np.ndarray, seed: int) -> tuple:
+    """Ratio of means over seeds with a 95% paired percentile bootstrap over seeds."""
+    if den.sum() <= 0:
+        return float("nan"), float("nan"), float("nan"), len(num)
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(num), size=(2000, len(num)))
+    boot = num[idx].sum(axis=1) / np.maximum(den[idx].sum(axis=1), 1e-12)
+    boot = boot[den[idx].sum(axis=1) > 0]
+    low, high = np.percentile(boot, [2.5, 97.5])
+    return float(num.sum() / den.sum()), float(low), float(high), len(num)
+
+
+def recsys_promotion(path: Path, fast: bool, ablate: bool = False) -> Result:
+    """A collective under 1% of raters promotes an item: its top-10 rate, as the paper's.
+
+    The headline is the paper's measure: the item's top-10 rate over an average item's
+    (every top 10 holds 10 items, so an average item is in a share 10 / n_items of them;
+    items are all rated alike on a ratings stream), mean over seeds with a 95% interval.
+    Beside it, the rate over the twin world's (same seeds, nobody promotes; a ratio of
+    means with a paired bootstrap interval) and the paired rise. The platform's cost is
+    the hit-rate effect (twin minus real). Passes when the headline's interval lies above
+    ``PROMOTION_FACTOR``, the rise is above 0 (95%) and the hit-rate effect's interval
+    holds 0. Ablated, members act normally: the campaign never launches, the rise is 0.
+    """
+    spec = load_scenario(path)
+    c = spec.collectives[0]
+    if ablate:
+        late = c.model_copy(update={"start": spec.steps})
+        spec = spec.model_copy(update={"collectives": [late]})
+    seeds = _seeds(spec.seed, PROMOTION_SEEDS_FAST if fast else PROMOTION_SEEDS)
+    table = pd.DataFrame([_promotion_run(spec.model_dump_json(), s) for s in seeds])
+    factor = _ratio_interval(table.rate.to_numpy(), table.twin_rate.to_numpy(), spec.seed)
+    rate, twin = interval(table.rate), interval(table.twin_rate)
+    rise = interval(table.rate - table.twin_rate)
+    average = 10 / spec.task.stream.n_items  # the paper's baseline: an average song
+    vs_average = tuple(v / average for v in rate[:3]) + (rate[3],)
+    cost = interval(table.hit_rate_effect)
+    hit = interval(table.hit_rate)
+    holds_zero = bool(cost[1] <= 0 <= cost[2]) or cost[1] == cost[2] == 0
+    fig, (ax,) = _figure("Promoting an item: top-10 rate with and without the collective")
+    x = np.arange(len(table))
+    ax.bar(x - 0.2, table.twin_rate, 0.4, label="twin world (nobody promotes)")
+    ax.bar(x + 0.2, table.rate, 0.4, label=f"{c.size:.1%} of raters promote item {c.item}")
+    ax.set(xlabel="seed", ylabel="share of users with the item in their top 10")
+    ax.legend(fontsize=8)
+    share = f"{c.size:.1%} of {spec.population.n_users} raters"
+    return _result(
+        _About("recsys_promotion",
+               "Recommender promotion: a tiny collective multiplies an item's recommendations",
+               "directional"), vs_average, ablate,
+        published=f"a collective of < 0.01% of playlists gets up to {PROMOTION_PUBLISHED:.0f}x "
+        "more test-time recommendations for its song (25x in the first version) at a "
+        "negligible cost to the platform",
+        obtained=f"{share}: the item's top-10 rate {_iv(vs_average, 1)}x an average item's "
+        f"({_iv(rate, 4)} vs {average:.4f}); {_iv(factor, 1)}x the twin's ({_iv(twin, 4)}; "
+        f"rise {_iv(rise, 4)}); hit-rate effect {_iv(cost, 4)} (hit rate {_iv(hit)})",
+        tolerance=f"rate over an average item's > {PROMOTION_FACTOR:.0f} and rise over the "
+        "twin > 0 (95%); the hit-rate effect's interval holds 0",
+        passed=bool(vs_average[1] > PROMOTION_FACTOR) and _above(rise) and holds_zero,
+        table=table, figure=fig,
+    )  # fmt: skip
+
+
 # ------------------------------------------------------------------ the registry
 
 ANALYSES: dict[str, tuple[str, Callable[..., Result]]] = {
@@ -1543,5 +1631,6 @@ ANALYSES: dict[str, tuple[str, Callable[..., Result]]] = {
     "ai_substitute": ("ai_substitute.yaml", ai_substitute),
     "protest_users": ("protest_users.yaml", protest_users),
     "two_collectives": ("two_collectives.yaml", two_collectives),
+    "recsys_promotion": ("recsys_promotion.yaml", recsys_promotion),
 }
 """Replication name -> (file in scenarios/replications/, analysis(path, fast, ablate))."""

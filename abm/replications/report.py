@@ -58,7 +58,10 @@ def run_replications(
     names = list(ANALYSES) if not only else list(only)
     unknown = [n for n in names if n not in ANALYSES]
     if unknown:
-        raise ValueError(f"--only: one of {', '.join(ANALYSES)}, got '{unknown[0]}'")
+        # The name first: a long list of choices is cut short when the line is shown.
+        raise ValueError(
+            f"--only: a replication name, got '{unknown[0]}' (one of {', '.join(ANALYSES)})"
+        )
     for name in names:  # every file exists before anything runs
         path = folder / ANALYSES[name][0]
         if not path.is_file():

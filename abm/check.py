@@ -26,14 +26,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from abm.intervals import mean_ci
 from abm.metrics import outcome_names
-from abm.runner import simulate, spawn_seed
+from abm.runner import spawn_seed
 from abm.scenario import Direction, Scenario, ScenarioError, with_overrides
+
+if TYPE_CHECKING:
+    from abm.sweep.executors import ExecutorKind
 
 CONFIDENCE = 0.95
 
@@ -109,14 +112,24 @@ def run_check(
     seeds: int | None = None,
     steps: int | None = None,
     progress: Callable[[], None] | None = None,
+    *,
+    executor: ExecutorKind | None = None,
+    jobs: int = 1,
+    scheduler: str | None = None,
 ) -> CheckResult:
     """Run the scenario and its lever-off version on paired seeds.
+
+    The pairs run through the sweep executors (:func:`abm.sweep.executors.run_paired`),
+    so the result is the same whatever the back-end and the number of workers.
 
     Args:
         scenario: A validated scenario with a ``check`` block.
         seeds: Number of paired seeds (default ``check.seeds``).
         steps: Overrides both runs' ``steps``.
         progress: Called after each seed's pair of runs.
+        executor: Where the runs execute (default: a local pool).
+        jobs: Worker processes (1: in this process).
+        scheduler: An existing Dask scheduler's address.
 
     Returns:
         The per-seed outcomes and the mean difference with its 95% t-interval.
@@ -135,13 +148,12 @@ def run_check(
     if n < 2:
         raise ScenarioError(None, "--seeds", f"at least 2 paired seeds, got {n}")
     seed_list = [spawn_seed(scenario.seed, r) for r in range(n)]
-    on_values, off_values = [], []
-    for seed in seed_list:
-        on_values.append(simulate(scenario, seed=seed, steps=steps).outcomes[check.outcome])
-        off_values.append(simulate(off, seed=seed, steps=steps).outcomes[check.outcome])
-        if progress is not None:
-            progress()
-    on, off_ = np.asarray(on_values, float), np.asarray(off_values, float)
+    from abm.sweep.executors import ExecutorKind, run_paired
+
+    pairs = run_paired([scenario, off], seed_list, steps, kind=executor or ExecutorKind.LOCAL,
+                       jobs=jobs, scheduler=scheduler, progress=progress)  # fmt: skip
+    on = np.asarray([pair[0][check.outcome] for pair in pairs], float)
+    off_ = np.asarray([pair[1][check.outcome] for pair in pairs], float)
     mean, lo, hi = mean_ci(on - off_, CONFIDENCE)
     return CheckResult(
         name=scenario.name,

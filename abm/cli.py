@@ -470,6 +470,13 @@ def calibrate(
         say(line)
 
 
+def _jobs(jobs: int | None) -> int:
+    """``-j``, or all cores."""
+    import os
+
+    return jobs or os.cpu_count() or 1
+
+
 def _executor_kind(executor: str, scheduler: str | None) -> ExecutorKind:
     """The ``--executor`` asked for; ``--scheduler`` implies (and needs) dask."""
     from abm.sweep import ExecutorKind
@@ -614,16 +621,22 @@ def compare(
         typer.Option("--set-b", metavar="FIELD=VALUE", help="Override a field of B only."),
     ] = None,
     root: RootOption = None,
+    jobs: JobsOption = None,
+    executor: ExecutorOption = "local",
+    scheduler: SchedulerOption = None,
 ) -> None:
     """Run A and B on the same seeds; print and write outcome differences with 95% CIs.
 
     --set applies to both scenarios; --set-a and --set-b to one, so a policy can be
     compared with itself switched off: abm compare X.yaml X.yaml --set-b FIELD=VALUE.
+    The seeds run in parallel (-j); the tables do not depend on -j or --executor.
     """
     from abm.compare import compare as run_comparison
     from abm.compare import format_table, write_comparison
     from abm.outputs import check_out_root, prove_writable
-    from abm.runner import check_files, check_memory
+    from abm.runner import Progress, check_files, check_memory
+
+    kind = _executor_kind(executor, scheduler)
 
     spec_a = load_scenario(a, [*(set_ or []), *(set_a or [])], extra_roots=root or ())
     spec_b = load_scenario(b, [*(set_ or []), *(set_b or [])], extra_roots=root or ())
@@ -642,7 +655,10 @@ def compare(
     check_files(spec_a, a)
     check_files(spec_b, b)
     prove_writable(out)
-    result = run_comparison(spec_a, spec_b, replicates, steps=steps, root_seed=seed)
+    with Progress(True, replicates, f"{spec_b.name} vs {spec_a.name}", unit="seed") as advance:
+        result = run_comparison(spec_a, spec_b, replicates, steps=steps, root_seed=seed,
+                                executor=kind, jobs=_jobs(jobs), scheduler=scheduler,
+                                progress=advance)  # fmt: skip
     folder = write_comparison(result, out)
     say(f"wrote {folder}")
     say(f"{spec_b.name} - {spec_a.name}, {replicates} paired seeds, 95% CI (paired t):")
@@ -754,17 +770,22 @@ def check(
     ] = None,
     set_: SetOption = None,
     root: RootOption = None,
+    jobs: JobsOption = None,
+    executor: ExecutorOption = "local",
+    scheduler: SchedulerOption = None,
 ) -> None:
     """Run each scenario's check: its key outcome against the lever off, on paired seeds.
 
     One line per file with the difference (lever on minus off), its 95% t-interval and
     pass/fail; exit 1 if any fails, 2 on a bad file (all files are read before any run).
-    A file without a check block is listed and skipped. Progress goes to stderr.
+    A file without a check block is listed and skipped. Progress goes to stderr. The
+    seeds run in parallel (-j); the numbers do not depend on -j or --executor.
     """
     from abm.check import run_check, summary_line, validate_check, write_checks
     from abm.outputs import check_out_root, prove_writable
     from abm.runner import Progress, check_files, check_memory
 
+    kind = _executor_kind(executor, scheduler)
     if seeds is not None and seeds < 2:
         raise ValueError(f"--seeds: a number >= 2 (an interval needs two seeds), got {seeds}")
     if out is not None:
@@ -785,7 +806,8 @@ def check(
             continue
         n = seeds or spec.check.seeds
         with Progress(True, n, spec.name, unit="seed") as advance:
-            result = run_check(spec, seeds=seeds, progress=advance)
+            result = run_check(spec, seeds=seeds, progress=advance, executor=kind,
+                               jobs=_jobs(jobs), scheduler=scheduler)  # fmt: skip
         failed += not result.passed
         checked.append((str(path), result))
         say(summary_line(str(path), result))

@@ -22,9 +22,11 @@ from __future__ import annotations
 import base64
 import html
 import io
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -36,8 +38,11 @@ from abm.intervals import mean_ci
 from abm.metrics import OUTCOMES
 from abm.outputs import git_commit, new_folder
 from abm.report import STYLE
-from abm.runner import replicate_seeds, simulate
+from abm.runner import replicate_seeds
 from abm.scenario import Scenario, dump_scenario
+
+if TYPE_CHECKING:
+    from abm.sweep.executors import ExecutorKind
 
 TABLE_COLUMNS = ["outcome", "unit", "n", "mean_a", "mean_b", "diff", "ci_lo", "ci_hi"]
 UNPAIRED_COLUMNS = ["outcome", "unit", "scenario", "n", "mean"]
@@ -58,23 +63,43 @@ class Comparison:
     )
 
 
-def run_pairs(a: Scenario, b: Scenario, seeds: list[int], steps: int | None = None) -> pd.DataFrame:
+def run_pairs(
+    a: Scenario,
+    b: Scenario,
+    seeds: list[int],
+    steps: int | None = None,
+    *,
+    executor: ExecutorKind | None = None,
+    jobs: int = 1,
+    scheduler: str | None = None,
+    progress: Callable[[], None] | None = None,
+) -> pd.DataFrame:
     """Run both scenarios once per seed and collect every outcome.
+
+    The pairs run through the sweep executors (:func:`abm.sweep.executors.run_paired`);
+    rows come back in seed order, so the table is the same whatever ran them.
 
     Args:
         a: The reference scenario.
         b: The scenario compared with it.
         seeds: One seed per replicate, used for both scenarios.
         steps: Overrides both scenarios' ``steps``.
+        executor: Where the runs execute (default: a local pool).
+        jobs: Worker processes (1: in this process).
+        scheduler: An existing Dask scheduler's address.
+        progress: Called once per seed, when both of its runs are back.
 
     Returns:
         A long table with columns replicate, seed, scenario, outcome, value.
     """
+    from abm.sweep.executors import ExecutorKind, run_paired
+
+    pairs = run_paired([a, b], seeds, steps, kind=executor or ExecutorKind.LOCAL, jobs=jobs,
+                       scheduler=scheduler, progress=progress)  # fmt: skip
     rows = []
-    for i, seed in enumerate(seeds):
-        for label, spec in (("A", a), ("B", b)):
-            result = simulate(spec, seed=seed, steps=steps)
-            for outcome, value in result.outcomes.items():
+    for i, (seed, pair) in enumerate(zip(seeds, pairs, strict=True)):
+        for label, outcomes in zip(("A", "B"), pair, strict=True):
+            for outcome, value in outcomes.items():
                 rows.append((i, seed, label, outcome, value))
     return pd.DataFrame(rows, columns=["replicate", "seed", "scenario", "outcome", "value"])
 
@@ -146,6 +171,10 @@ def compare(
     steps: int | None = None,
     root_seed: int | None = None,
     confidence: float = 0.95,
+    executor: ExecutorKind | None = None,
+    jobs: int = 1,
+    scheduler: str | None = None,
+    progress: Callable[[], None] | None = None,
 ) -> Comparison:
     """Run ``replicates`` paired replicates of A and B and tabulate the differences.
 
@@ -156,6 +185,10 @@ def compare(
         steps: Overrides both scenarios' ``steps``.
         root_seed: Root of the spawned seeds (default: A's seed).
         confidence: Two-sided confidence level of the intervals.
+        executor: Where the runs execute (default: a local pool).
+        jobs: Worker processes (1: in this process).
+        scheduler: An existing Dask scheduler's address.
+        progress: Called once per seed, when both of its runs are back.
 
     Returns:
         The comparison: seeds, every run's outcomes, the difference table.
@@ -163,7 +196,8 @@ def compare(
     if replicates < 1:
         raise ValueError(f"--replicates: a number >= 1, got {replicates}")
     seeds = replicate_seeds(a.seed if root_seed is None else root_seed, replicates)
-    runs = run_pairs(a, b, seeds, steps)
+    runs = run_pairs(a, b, seeds, steps, executor=executor, jobs=jobs, scheduler=scheduler,
+                     progress=progress)  # fmt: skip
     table = difference_table(runs, confidence)
     return Comparison(a, b, seeds, runs, table, confidence, unpaired_table(runs))
 

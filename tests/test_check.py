@@ -269,3 +269,45 @@ def test_a_files_check_replaces_its_parents_whole(tmp_path: Path) -> None:
 def test_versus_scenario_needs_a_check() -> None:
     with pytest.raises(ScenarioError, match="a check block"):
         versus_scenario(validate({"name": "x"}))
+
+
+# --------------------------------------------------------------------------- executors
+
+TINY_CHECK = (
+    BASE + "measurement: {valuation: false}\n" + "check: {outcome: 'final_quality[incumbent]',"
+    " versus: {collectives.strikers.size: 0}, direction: lower, seeds: 3}\n"
+)
+
+
+def _seed_table(tmp_path: Path, name: str, options: list[str]):
+    import pandas as pd
+
+    path = tmp_path / "tiny.yaml"
+    path.write_text(TINY_CHECK)
+    out = tmp_path / name
+    result = CliRunner().invoke(app, ["check", str(path), "--out", str(out), *options])
+    assert result.exit_code in (0, 1), result.output
+    assert "bad: seed 3/3" in result.stderr  # progress per paired seed, as before
+    folder = next(out.iterdir())
+    return result.stdout.splitlines()[0], pd.read_csv(folder / "seeds.csv")
+
+
+def test_check_numbers_are_identical_whatever_the_number_of_workers(tmp_path: Path) -> None:
+    import pandas as pd
+
+    line_1, seeds_1 = _seed_table(tmp_path, "j1", ["-j", "1"])  # in this process
+    line_2, seeds_2 = _seed_table(tmp_path, "j2", ["-j", "2"])  # a local process pool
+    assert line_1 == line_2
+    pd.testing.assert_frame_equal(seeds_1, seeds_2, check_exact=True)
+    root = load_scenario(tmp_path / "tiny.yaml").seed
+    assert list(seeds_2["seed"]) == [spawn_seed(root, r) for r in range(3)]
+    assert (seeds_2["diff"] != 0).any()  # the pairs differ: a real comparison, not zeros
+
+
+def test_check_on_a_dask_local_cluster_gives_the_same_numbers(tmp_path: Path) -> None:
+    import pandas as pd
+
+    line_1, seeds_1 = _seed_table(tmp_path, "serial", ["-j", "1"])
+    line_d, seeds_d = _seed_table(tmp_path, "dask", ["-j", "2", "--executor", "dask"])
+    assert line_1 == line_d
+    pd.testing.assert_frame_equal(seeds_1, seeds_d, check_exact=True)

@@ -22,7 +22,7 @@ import threading
 import traceback
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -302,3 +302,58 @@ def _dask(tasks: Iterable[Task], jobs: int, scheduler: str | None) -> Iterator[O
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+def run_paired(
+    scenarios: list[Scenario],
+    seeds: list[int],
+    steps: int | None = None,
+    *,
+    kind: ExecutorKind = ExecutorKind.LOCAL,
+    jobs: int = 1,
+    scheduler: str | None = None,
+    progress: Callable[[], None] | None = None,
+) -> list[list[dict[str, float]]]:
+    """Every scenario on every seed (common random numbers), on any back-end.
+
+    The paired runs of ``abm check`` and ``abm compare``. Each run is :func:`run_one`,
+    as in a sweep, so the outcomes do not depend on the back-end or on ``jobs``; they
+    are put back in seed order whatever order they finish in. A local pool of one
+    worker runs in this process instead (no pool to start, the same function).
+
+    Args:
+        scenarios: The scenarios run on each seed (``[on, off]``, ``[A, B]``).
+        seeds: One seed per replicate.
+        steps: Overrides every run's ``steps``.
+        kind: The back-end.
+        jobs: Worker processes (local pool, LocalCluster); capped at the number of runs.
+        scheduler: Address of an existing Dask scheduler.
+        progress: Called once per seed, when all of that seed's runs are back.
+
+    Returns:
+        ``outcomes[i][j]``: the outcomes of ``scenarios[j]`` on ``seeds[i]``.
+
+    Raises:
+        RuntimeError: A run failed; the message names the scenario, the seed and the error.
+    """
+    jobs = max(1, min(jobs, len(scenarios) * len(seeds)))
+    if kind is ExecutorKind.LOCAL and jobs == 1:
+        kind = ExecutorKind.SERIAL
+    out: list[list[dict[str, float] | None]] = [[None] * len(scenarios) for _ in seeds]
+    tasks = (
+        Task(RunSpec(f"s{i}-{j}", j, i, seed, {}), scenario, steps)
+        for i, seed in enumerate(seeds)
+        for j, scenario in enumerate(scenarios)
+    )
+    with closing(execute(tasks, kind, jobs, scheduler)) as outcomes:
+        for outcome in outcomes:
+            i, j = outcome.run.replicate, outcome.run.point
+            if outcome.error is not None:
+                raise RuntimeError(
+                    f"the run of '{scenarios[j].name}' with seed {outcome.run.seed} failed "
+                    f"({outcome.error})"
+                )
+            out[i][j] = outcome.outcomes
+            if progress is not None and all(o is not None for o in out[i]):
+                progress()
+    return out  # type: ignore[return-value]  # every slot is filled once execute ends

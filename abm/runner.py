@@ -179,8 +179,11 @@ class Progress:
         if not _is_tty(sys.stderr):
             self.t0 = self.last = time.perf_counter()
             return self._line
+        from rich.markup import escape
         from rich.progress import BarColumn, TimeRemainingColumn
         from rich.progress import Progress as Bar
+
+        from abm.messages import printable
 
         self.bar = Bar(
             "[progress.description]{task.description}",
@@ -190,7 +193,8 @@ class Progress:
             transient=True,
         )
         self.bar.__enter__()
-        task = self.bar.add_task(self.name, total=self.total)
+        # A name comes from a file: shown as text, never as terminal codes or rich markup.
+        task = self.bar.add_task(escape(printable(self.name)), total=self.total)
         return lambda: self.bar.advance(task)
 
     def _line(self) -> None:
@@ -214,8 +218,13 @@ def _is_tty(stream: Any) -> bool:
 
 
 def note(line: str) -> None:
-    """One progress line on stderr, flushed (a pipe would otherwise hold it back)."""
-    print(line, file=sys.stderr, flush=True)
+    """One progress line on stderr, flushed (a pipe would otherwise hold it back).
+
+    The line names a scenario from a file, so it is shown printable (abm/messages.py).
+    """
+    from abm.messages import printable
+
+    print(printable(line), file=sys.stderr, flush=True)
 
 
 def spawn_seed(root: int, *key: int) -> int:

@@ -771,3 +771,16 @@ def test_host_rules_for_a_wildcard_bind() -> None:
     ok = allowed_hosts("0.0.0.0", 8765)
     assert ok("10.1.2.3:8765") and ok("[::1]:8765")
     assert not ok("rebind.attacker.example:8765") and not ok("10.1.2.3:80") and not ok("")
+
+
+def test_progress_shows_a_sweeps_name_as_text(project: Path) -> None:
+    # The progress bar's label is the sweep's name, from the file (control characters are
+    # refused in names; format characters are not): a bidi override or rich markup in it is
+    # shown as text, never acted on.
+    name = "\u202eevil[red]x"
+    sweep = {"name": name, "base": "small.yaml", "vary": {"steps": [1, 2]}, "replicates": 1}
+    (project / "s.yaml").write_text(yaml.safe_dump(sweep, allow_unicode=True))
+    proc = abm("sweep", project / "s.yaml", "--out", project / "out", "--executor", "serial")
+    assert proc.returncode == 0, proc.stderr
+    assert all(c.isprintable() or c == "\n" for c in proc.stderr), repr(proc.stderr)
+    assert "\\u202eevil[red]x" in proc.stderr

@@ -13,6 +13,7 @@ from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
+from abm.messages import printable
 from abm.sweep.design import Design, RunSpec, Seeding, run_id, seed_for
 from abm.sweep.executors import ExecutorKind, Interrupted, Task, execute, stop_on_signals
 from abm.sweep.spec import Sweep, load_sweep
@@ -153,6 +154,7 @@ class _Bar:
     def __enter__(self) -> _Bar:
         if self.enabled:
             from rich.console import Console
+            from rich.markup import escape
             from rich.progress import (
                 BarColumn,
                 MofNCompleteColumn,
@@ -173,8 +175,8 @@ class _Bar:
                 console=Console(stderr=True),
             )
             self.bar.__enter__()
-            self.task = self.bar.add_task(
-                self.name, total=self.total, completed=self.completed, failed=0
+            self.task = self.bar.add_task(  # the name as text: no terminal codes, no markup
+                escape(printable(self.name)), total=self.total, completed=self.completed, failed=0
             )
         return self
 

@@ -119,9 +119,6 @@ def run_check(
 ) -> CheckResult:
     """Run the scenario and its lever-off version on paired seeds.
 
-    The pairs run through the sweep executors (:func:`abm.sweep.executors.run_paired`),
-    so the result is the same whatever the back-end and the number of workers.
-
     Args:
         scenario: A validated scenario with a ``check`` block.
         seeds: Number of paired seeds (default ``check.seeds``).
@@ -134,6 +131,48 @@ def run_check(
     Returns:
         The per-seed outcomes and the mean difference with its 95% t-interval.
     """
+    each = (lambda _file: progress()) if progress is not None else None
+    return run_checks([scenario], seeds, steps, each, executor=executor, jobs=jobs,
+                      scheduler=scheduler)[0]  # fmt: skip
+
+
+def run_checks(
+    scenarios: list[Scenario],
+    seeds: int | None = None,
+    steps: int | None = None,
+    progress: Callable[[int], None] | None = None,
+    *,
+    executor: ExecutorKind | None = None,
+    jobs: int = 1,
+    scheduler: str | None = None,
+) -> list[CheckResult]:
+    """Run several scenarios' checks, every pair of runs on one pool of workers.
+
+    The pairs run through the sweep executors (:func:`abm.sweep.executors.run_groups`),
+    so the results are the same whatever the back-end and the number of workers.
+
+    Args:
+        scenarios: Validated scenarios, each with a ``check`` block.
+        seeds: Number of paired seeds (default: each ``check.seeds``).
+        steps: Overrides every run's ``steps``.
+        progress: Called with the scenario's index after each of its seeds' pair of runs.
+        executor: Where the runs execute (default: a local pool).
+        jobs: Worker processes (1: in this process).
+        scheduler: An existing Dask scheduler's address.
+
+    Returns:
+        One result per scenario, in order.
+    """
+    from abm.sweep.executors import ExecutorKind, run_groups
+
+    groups = [_pair(scenario, seeds) for scenario in scenarios]
+    pairs = run_groups(groups, steps, kind=executor or ExecutorKind.LOCAL, jobs=jobs,
+                       scheduler=scheduler, progress=progress)  # fmt: skip
+    return [_result(sc, se, p) for (sc, se), p in zip(groups, pairs, strict=True)]
+
+
+def _pair(scenario: Scenario, seeds: int | None) -> tuple[list[Scenario], list[int]]:
+    """The scenario as run (costs it does not need skipped), its lever-off twin, the seeds."""
     validate_check(scenario)
     check = scenario.check
     if not check.outcome.startswith("value["):
@@ -143,26 +182,29 @@ def run_check(
         # Without collectives a twin only measures interventions; it never changes the
         # run (nobody bargains), so a check of another outcome skips its cost too.
         scenario = with_overrides(scenario, {"measurement.twins": "off"})
-    off = versus_scenario(scenario)
     n = check.seeds if seeds is None else seeds
     if n < 2:
         raise ScenarioError(None, "--seeds", f"at least 2 paired seeds, got {n}")
     seed_list = [spawn_seed(scenario.seed, r) for r in range(n)]
-    from abm.sweep.executors import ExecutorKind, run_paired
+    return [scenario, versus_scenario(scenario)], seed_list
 
-    pairs = run_paired([scenario, off], seed_list, steps, kind=executor or ExecutorKind.LOCAL,
-                       jobs=jobs, scheduler=scheduler, progress=progress)  # fmt: skip
+
+def _result(
+    scenarios: list[Scenario], seed_list: list[int], pairs: list[list[dict[str, float]]]
+) -> CheckResult:
+    """The paired differences of one check and their interval."""
+    check = scenarios[0].check
     on = np.asarray([pair[0][check.outcome] for pair in pairs], float)
-    off_ = np.asarray([pair[1][check.outcome] for pair in pairs], float)
-    mean, lo, hi = mean_ci(on - off_, CONFIDENCE)
+    off = np.asarray([pair[1][check.outcome] for pair in pairs], float)
+    mean, lo, hi = mean_ci(on - off, CONFIDENCE)
     return CheckResult(
-        name=scenario.name,
+        name=scenarios[0].name,
         outcome=check.outcome,
         direction=check.direction,
         versus=dict(check.versus),
         seeds=seed_list,
         with_lever=on,
-        without=off_,
+        without=off,
         mean=mean,
         lo=lo,
         hi=hi,

@@ -781,7 +781,7 @@ def check(
     A file without a check block is listed and skipped. Progress goes to stderr. The
     seeds run in parallel (-j); the numbers do not depend on -j or --executor.
     """
-    from abm.check import run_check, summary_line, validate_check, write_checks
+    from abm.check import run_checks, summary_line, validate_check, write_checks
     from abm.outputs import check_out_root, prove_writable
     from abm.runner import Progress, check_files, check_memory
 
@@ -799,18 +799,19 @@ def check(
         specs.append((path, spec))
     if out is not None:
         prove_writable(out)  # last, before any seed runs
-    failed, checked = 0, []
-    for path, spec in specs:
-        if spec.check is None:
-            say(f"{path}: no check block, skipped")
-            continue
-        n = seeds or spec.check.seeds
-        with Progress(True, n, spec.name, unit="seed") as advance:
-            result = run_check(spec, seeds=seeds, progress=advance, executor=kind,
-                               jobs=_jobs(jobs), scheduler=scheduler)  # fmt: skip
-        failed += not result.passed
-        checked.append((str(path), result))
-        say(summary_line(str(path), result))
+    checks = [(path, spec) for path, spec in specs if spec.check is not None]
+    # One pool for every file's pairs: the workers start once.
+    total = sum(seeds or spec.check.seeds for _, spec in checks)
+    name = checks[0][1].name if len(checks) == 1 else f"{len(checks)} checks"
+    with Progress(bool(checks), total, name, unit="seed") as advance:
+        results = run_checks([spec for _, spec in checks], seeds, progress=lambda _: advance(),
+                             executor=kind, jobs=_jobs(jobs), scheduler=scheduler)  # fmt: skip
+    checked = [(str(path), result) for (path, _), result in zip(checks, results, strict=True)]
+    by_file = iter(checked)
+    for path, spec in specs:  # in the order given
+        say(f"{path}: no check block, skipped" if spec.check is None
+            else summary_line(*next(by_file)))  # fmt: skip
+    failed = sum(not result.passed for _, result in checked)
     if out is not None and checked:
         say(f"wrote {write_checks(checked, out)}")
     if failed:

@@ -282,32 +282,36 @@ TINY_CHECK = (
 def _seed_table(tmp_path: Path, name: str, options: list[str]):
     import pandas as pd
 
-    path = tmp_path / "tiny.yaml"
-    path.write_text(TINY_CHECK)
+    files = [tmp_path / "tiny.yaml", tmp_path / "tiny2.yaml"]
+    files[0].write_text(TINY_CHECK)
+    other = TINY_CHECK.replace("size: 0.3", "size: 0.6").replace("seeds: 3", "seeds: 2")
+    files[1].write_text(other)
     out = tmp_path / name
-    result = CliRunner().invoke(app, ["check", str(path), "--out", str(out), *options])
+    result = CliRunner().invoke(app, ["check", *map(str, files), "--out", str(out), *options])
     assert result.exit_code in (0, 1), result.output
-    assert "bad: seed 3/3" in result.stderr  # progress per paired seed, as before
+    assert "2 checks: seed 5/5" in result.stderr  # progress per paired seed, both files
     folder = next(out.iterdir())
-    return result.stdout.splitlines()[0], pd.read_csv(folder / "seeds.csv")
+    return result.stdout.splitlines()[:2], pd.read_csv(folder / "seeds.csv")
 
 
 def test_check_numbers_are_identical_whatever_the_number_of_workers(tmp_path: Path) -> None:
     import pandas as pd
 
-    line_1, seeds_1 = _seed_table(tmp_path, "j1", ["-j", "1"])  # in this process
-    line_2, seeds_2 = _seed_table(tmp_path, "j2", ["-j", "2"])  # a local process pool
-    assert line_1 == line_2
+    lines_1, seeds_1 = _seed_table(tmp_path, "j1", ["-j", "1"])  # in this process
+    lines_2, seeds_2 = _seed_table(tmp_path, "j2", ["-j", "2"])  # one pool for both files
+    assert lines_1 == lines_2
+    assert [line.split(":")[0] for line in lines_2] == [str(tmp_path / "tiny.yaml"),
+                                                       str(tmp_path / "tiny2.yaml")]  # fmt: skip
     pd.testing.assert_frame_equal(seeds_1, seeds_2, check_exact=True)
     root = load_scenario(tmp_path / "tiny.yaml").seed
-    assert list(seeds_2["seed"]) == [spawn_seed(root, r) for r in range(3)]
+    assert list(seeds_2["seed"]) == [spawn_seed(root, r) for r in (0, 1, 2, 0, 1)]
     assert (seeds_2["diff"] != 0).any()  # the pairs differ: a real comparison, not zeros
 
 
 def test_check_on_a_dask_local_cluster_gives_the_same_numbers(tmp_path: Path) -> None:
     import pandas as pd
 
-    line_1, seeds_1 = _seed_table(tmp_path, "serial", ["-j", "1"])
-    line_d, seeds_d = _seed_table(tmp_path, "dask", ["-j", "2", "--executor", "dask"])
-    assert line_1 == line_d
+    lines_1, seeds_1 = _seed_table(tmp_path, "serial", ["-j", "1"])
+    lines_d, seeds_d = _seed_table(tmp_path, "dask", ["-j", "2", "--executor", "dask"])
+    assert lines_1 == lines_d
     pd.testing.assert_frame_equal(seeds_1, seeds_d, check_exact=True)

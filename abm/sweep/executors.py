@@ -316,44 +316,73 @@ def run_paired(
 ) -> list[list[dict[str, float]]]:
     """Every scenario on every seed (common random numbers), on any back-end.
 
-    The paired runs of ``abm check`` and ``abm compare``. Each run is :func:`run_one`,
-    as in a sweep, so the outcomes do not depend on the back-end or on ``jobs``; they
-    are put back in seed order whatever order they finish in. A local pool of one
-    worker runs in this process instead (no pool to start, the same function).
+    The paired runs of ``abm compare`` (and of one ``abm check``): one group of
+    :func:`run_groups`.
+
+    Returns:
+        ``outcomes[i][j]``: the outcomes of ``scenarios[j]`` on ``seeds[i]``.
+    """
+    each = (lambda _group: progress()) if progress is not None else None
+    return run_groups([(scenarios, seeds)], steps, kind=kind, jobs=jobs, scheduler=scheduler,
+                      progress=each)[0]  # fmt: skip
+
+
+def run_groups(
+    groups: list[tuple[list[Scenario], list[int]]],
+    steps: int | None = None,
+    *,
+    kind: ExecutorKind = ExecutorKind.LOCAL,
+    jobs: int = 1,
+    scheduler: str | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> list[list[list[dict[str, float]]]]:
+    """Each group's scenarios on each of its seeds, all groups on one pool.
+
+    A group is the paired runs of one ``abm check`` file (``[on, off]``) or of one
+    ``abm compare`` (``[A, B]``). Every run is :func:`run_one`, as in a sweep, so the
+    outcomes do not depend on the back-end or on ``jobs``; they are put back in order
+    whatever order they finish in. One pool serves every group, so ``abm check *.yaml``
+    starts its workers once. A local pool of one worker runs in this process instead
+    (no pool to start, the same function).
 
     Args:
-        scenarios: The scenarios run on each seed (``[on, off]``, ``[A, B]``).
-        seeds: One seed per replicate.
+        groups: ``(scenarios, seeds)`` per group.
         steps: Overrides every run's ``steps``.
         kind: The back-end.
         jobs: Worker processes (local pool, LocalCluster); capped at the number of runs.
         scheduler: Address of an existing Dask scheduler.
-        progress: Called once per seed, when all of that seed's runs are back.
+        progress: Called with the group's index once all runs of one of its seeds are back.
 
     Returns:
-        ``outcomes[i][j]``: the outcomes of ``scenarios[j]`` on ``seeds[i]``.
+        ``outcomes[g][i][j]``: the outcomes of group ``g``'s ``scenarios[j]`` on its
+        ``seeds[i]``.
 
     Raises:
         RuntimeError: A run failed; the message names the scenario, the seed and the error.
     """
-    jobs = max(1, min(jobs, len(scenarios) * len(seeds)))
+    jobs = max(1, min(jobs, sum(len(sc) * len(se) for sc, se in groups)))
     if kind is ExecutorKind.LOCAL and jobs == 1:
         kind = ExecutorKind.SERIAL
-    out: list[list[dict[str, float] | None]] = [[None] * len(scenarios) for _ in seeds]
-    tasks = (
-        Task(RunSpec(f"s{i}-{j}", j, i, seed, {}), scenario, steps)
-        for i, seed in enumerate(seeds)
-        for j, scenario in enumerate(scenarios)
-    )
-    with closing(execute(tasks, kind, jobs, scheduler)) as outcomes:
+    out = [[[None] * len(sc) for _ in se] for sc, se in groups]
+    where: dict[str, tuple[int, int, int]] = {}
+
+    def tasks() -> Iterator[Task]:
+        for g, (scenarios, seeds) in enumerate(groups):
+            for i, seed in enumerate(seeds):
+                for j, scenario in enumerate(scenarios):
+                    run_id = f"g{g}-s{i}-{j}"
+                    where[run_id] = (g, i, j)
+                    yield Task(RunSpec(run_id, j, i, seed, {}), scenario, steps)
+
+    with closing(execute(tasks(), kind, jobs, scheduler)) as outcomes:
         for outcome in outcomes:
-            i, j = outcome.run.replicate, outcome.run.point
+            g, i, j = where[outcome.run.run_id]
             if outcome.error is not None:
                 raise RuntimeError(
-                    f"the run of '{scenarios[j].name}' with seed {outcome.run.seed} failed "
+                    f"the run of '{groups[g][0][j].name}' with seed {outcome.run.seed} failed "
                     f"({outcome.error})"
                 )
-            out[i][j] = outcome.outcomes
-            if progress is not None and all(o is not None for o in out[i]):
-                progress()
+            out[g][i][j] = outcome.outcomes
+            if progress is not None and all(o is not None for o in out[g][i]):
+                progress(g)
     return out  # type: ignore[return-value]  # every slot is filled once execute ends

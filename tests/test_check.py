@@ -315,3 +315,17 @@ def test_check_on_a_dask_local_cluster_gives_the_same_numbers(tmp_path: Path) ->
     lines_d, seeds_d = _seed_table(tmp_path, "dask", ["-j", "2", "--executor", "dask"])
     assert lines_1 == lines_d
     pd.testing.assert_frame_equal(seeds_1, seeds_d, check_exact=True)
+
+
+def test_a_check_that_runs_out_of_memory_says_so_in_one_line(tmp_path, monkeypatch) -> None:
+    import abm.runner
+
+    def exhausted(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(abm.runner, "simulate", exhausted)  # run_one reads it at call time
+    (tmp_path / "tiny.yaml").write_text(TINY_CHECK)
+    result = CliRunner().invoke(app, ["check", str(tmp_path / "tiny.yaml"), "-j", "1"])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.splitlines() == [result.stderr.strip()]  # one line
+    assert result.stderr.startswith("abm: out of memory"), result.stderr

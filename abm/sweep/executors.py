@@ -359,6 +359,7 @@ def run_groups(
 
     Raises:
         RuntimeError: A run failed; the message names the scenario, the seed and the error.
+        MemoryError: A run ran out of memory (the same message).
     """
     jobs = max(1, min(jobs, sum(len(sc) * len(se) for sc, se in groups)))
     if kind is ExecutorKind.LOCAL and jobs == 1:
@@ -378,7 +379,9 @@ def run_groups(
         for outcome in outcomes:
             g, i, j = where[outcome.run.run_id]
             if outcome.error is not None:
-                raise RuntimeError(
+                # Out of memory stays out of memory (the CLI's one line and exit code).
+                oom = outcome.error.startswith("MemoryError")
+                raise (MemoryError if oom else RuntimeError)(
                     f"the run of '{groups[g][0][j].name}' with seed {outcome.run.seed} failed "
                     f"({outcome.error})"
                 )

@@ -30,34 +30,23 @@ from abm.sweep import (
 )
 from abm.sweep.analysis import mean_ci, sobol_indices
 from abm.sweep.executors import _windowed
+from tests.conftest import TINY_SWEEP_BASE, write_sweep_file
 
 ROOT = Path(__file__).resolve().parents[1]
 
-BASE = """\
-name: tiny
-seed: 1
-steps: 3
-population: {n_users: 100, samples_per_step: 1.0}
-network: {kind: watts_strogatz, mean_degree: 4}
-task: {name: breast_cancer, path: broken.csv, label_column: nope}
-platforms:
-  - {name: incumbent, initial_share: 0.7}
-  - {name: challenger, initial_share: 0.3}
-collectives:
-  - {name: strikers, target: incumbent, lever: strike, redirect_to: challenger, size: 0.3}
-
-"""
+# The shared tiny base, reading its data from a CSV whose second row fails a run.
+BASE = TINY_SWEEP_BASE.replace(
+    "task: {name: breast_cancer}",
+    "task: {name: breast_cancer, path: broken.csv, label_column: nope}",
+)
 OUTCOMES = ["final_leverage[strikers]", "final_quality[incumbent]", "final_quality[challenger]"]
 
 
 def write_sweep(folder: Path, **fields) -> Path:
     """A tiny base scenario and a sweep file over it (fields override the sweep's)."""
-    (folder / "base.yaml").write_text(BASE)
     # Its header passes the checks before a sweep; a cell that is no number fails the run.
     (folder / "broken.csv").write_text("a,nope\n1,0\nx,1\n")
     sweep = {
-        "name": "tiny",
-        "base": "base.yaml",
         "vary": {
             "collectives.strikers.size": [0.1, 0.6],
             "collectives.strikers.lever": ["strike", "strike_cdc"],
@@ -66,10 +55,7 @@ def write_sweep(folder: Path, **fields) -> Path:
         "seed": 11,
         "outcomes": OUTCOMES,
     }
-    sweep.update(fields)
-    path = folder / "sweep.yaml"
-    path.write_text(yaml.safe_dump(sweep, sort_keys=False))
-    return path
+    return write_sweep_file(folder, BASE, **{**sweep, **fields})
 
 
 def results(folder: Path) -> pd.DataFrame:

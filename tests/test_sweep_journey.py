@@ -19,29 +19,14 @@ from typer.testing import CliRunner
 from abm import intervals
 from abm.cli import app
 from abm.sweep import ExecutorKind, load_sweep, run_sweep
+from tests.conftest import write_sweep_file
 
 ROOT = Path(__file__).resolve().parents[1]
-BASE = """\
-name: tiny
-seed: 1
-steps: 3
-population: {n_users: 100, samples_per_step: 1.0}
-network: {kind: watts_strogatz, mean_degree: 4}
-task: {name: breast_cancer}
-platforms:
-  - {name: incumbent, initial_share: 0.7}
-  - {name: challenger, initial_share: 0.3}
-collectives:
-  - {name: strikers, target: incumbent, lever: strike, redirect_to: challenger, size: 0.3}
-"""
 OUTCOMES = ["final_leverage[strikers]", "peak_participation[strikers]", "final_quality[incumbent]"]
 
 
 def write_sweep(folder: Path, **fields) -> Path:
-    (folder / "base.yaml").write_text(BASE)
     sweep = {
-        "name": "tiny",
-        "base": "base.yaml",
         "vary": {
             "collectives.strikers.size": [0.1, 0.5, 0.9],
             "collectives.strikers.lever": ["strike", "strike_cdc"],
@@ -49,11 +34,8 @@ def write_sweep(folder: Path, **fields) -> Path:
         "replicates": 3,
         "seed": 3,
         "outcomes": OUTCOMES,
-        **fields,
     }
-    path = folder / "sweep.yaml"
-    path.write_text(yaml.safe_dump(sweep, sort_keys=False))
-    return path
+    return write_sweep_file(folder, **{**sweep, **fields})
 
 
 def test_sweep_to_summary_and_figure(tmp_path):

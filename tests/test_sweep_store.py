@@ -15,37 +15,19 @@ from typer.testing import CliRunner
 from abm.cli import app
 from abm.sweep import ExecutorKind, SweepStore, load_sweep, run_sweep
 from abm.sweep import spec as sweep_spec
+from tests.conftest import write_sweep_file
 
 ROOT = Path(__file__).resolve().parents[1]
-BASE = """\
-name: tiny
-seed: 1
-steps: 3
-population: {n_users: 80, samples_per_step: 1.0}
-network: {kind: watts_strogatz, mean_degree: 4}
-task: {name: breast_cancer}
-platforms:
-  - {name: incumbent, initial_share: 0.7}
-  - {name: challenger, initial_share: 0.3}
-collectives:
-  - {name: strikers, target: incumbent, lever: strike, size: 0.3}
-"""
 
 
 def write_sweep(folder: Path, **fields) -> Path:
-    (folder / "base.yaml").write_text(BASE)
     sweep = {
-        "name": "tiny",
-        "base": "base.yaml",
         "vary": {"collectives.strikers.size": [0.2, 0.6]},
         "replicates": 2,
         "seed": 5,
         "outcomes": ["final_leverage[strikers]", "final_quality[incumbent]"],
-        **fields,
     }
-    path = folder / "sweep.yaml"
-    path.write_text(yaml.safe_dump(sweep, sort_keys=False))
-    return path
+    return write_sweep_file(folder, **{**sweep, **fields})
 
 
 def sweep_cli(path: Path, out: Path, *extra: str):

@@ -473,19 +473,20 @@ def outcomes(model: World, table: pd.DataFrame) -> dict[str, float]:
 
 def outcome_names(scenario: Any) -> list[str]:
     """The outcome columns a scenario's run will produce (for sweeps and comparisons)."""
-    names = []
-    for o in OUTCOMES:
-        entities = scenario.platforms if o.per == "platform" else scenario.collectives
-        names += [column(o.name, e.name) for e in entities if o.applies(scenario, e)]
-    return names
+    return _columns(OUTCOMES, scenario)
 
 
 def series_names(scenario: Any) -> list[str]:
     """The model-table columns a scenario's run will record (for calibration targets)."""
+    return _columns(SERIES, scenario)
+
+
+def _columns(declared: Any, scenario: Any) -> list[str]:
+    """``name[entity]`` for each declared series or outcome where it exists in a scenario."""
     names = []
-    for s in SERIES:
-        entities = scenario.platforms if s.per == "platform" else scenario.collectives
-        names += [column(s.name, e.name) for e in entities if s.applies(scenario, e)]
+    for d in declared:
+        entities = scenario.platforms if d.per == "platform" else scenario.collectives
+        names += [column(d.name, e.name) for e in entities if d.applies(scenario, e)]
     return names
 
 

@@ -421,7 +421,7 @@ def bargaining_outcome(result: RunResult, collective: str) -> str:
     mine = log[log["collective"] == collective]
     last = mine.iloc[-1]
     rounds = len(mine)
-    return f"{last['response']} after {rounds} round{'s' * (rounds != 1)}: {last['reason']}"
+    return f"{last['response']} after {plural(rounds, 'round')}: {last['reason']}"
 
 
 def collective_table(result: RunResult) -> str:
@@ -598,7 +598,7 @@ def verdict(result: RunResult, rounds: pd.DataFrame) -> str:
         return (f"conceded at step {int(r['step'])} ({fmt(r['paid'])}/step); holds for "
                 f"{ranges}")  # fmt: skip
     n = len(rounds)
-    return (f"no concession in {n} round{'s' * (n != 1)}; at the last (step {int(r['step'])}) "
+    return (f"no concession in {plural(n, 'round')}; at the last (step {int(r['step'])}) "
             f"the platform would have conceded for {ranges}")  # fmt: skip
 
 

@@ -47,6 +47,7 @@ from abm.scenario import (
 from abm.scenario.load import extends_target, roots_for
 from abm.scenario.paths import from_dotted, schema_field
 from abm.scenario.schema import Name
+from abm.words import plural
 
 
 class VersusTwin(StrEnum):
@@ -312,9 +313,9 @@ def describe(path: str | Path) -> str | None:
         spec = CalibrationFile.model_validate(raw)
     except ValidationError as err:
         raise _one_line(err, path) from None
-    n, held = len(spec.targets), len(spec.validate_)
-    return (f"calibration of {spec.base}: {', '.join(spec.parameters)} to "
-            f"{n} target{'s' * (n != 1)} ({held} held out)")  # fmt: skip
+    targets = plural(len(spec.targets), "target")
+    return (f"calibration of {spec.base}: {', '.join(spec.parameters)} to {targets} "
+            f"({len(spec.validate_)} held out)")  # fmt: skip
 
 
 def twin_scenario(

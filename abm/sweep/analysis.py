@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from abm import metrics
+from abm import intervals, metrics
 from abm.scenario import UNITS, paths
 
 SUMMARY_COLUMNS = ["outcome", "unit", "n", "mean", "low", "high", "note"]
@@ -122,16 +122,12 @@ def group_stats(
     interval, and ``note`` says how many and why; the interval is the Student t interval
     (empty below two values, with the reason), clipped to the column's declared bounds.
     """
-    from scipy import stats
-
     values = table[column].astype(float)
     values = values.where(np.isfinite(values))
     grouped = values.groupby([table[k] for k in keys], sort=True, dropna=False)
     agg = grouped.agg(["size", "count", "mean", "std"])
     n = agg["count"].to_numpy(dtype=float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        t = stats.t.ppf(0.5 + level / 2, np.where(n > 1, n - 1, np.nan))
-        half = t * agg["std"].to_numpy(dtype=float) / np.sqrt(n)
+    half = intervals.t_half_width(agg["std"], n, level)
     mean = agg["mean"].to_numpy(dtype=float)
     low, high = clip_band(mean, mean - half, mean + half, column)
     out = agg.index.to_frame(index=False)

@@ -28,7 +28,7 @@ from abm import behaviour, metrics, routing, streams, twins
 from abm.agents import Collective, Platform, UserState, place_users
 from abm.behaviour import NO_PLATFORM, Action
 from abm.learning import assign_slices, leverage_baseline_for, load_task
-from abm.network import build_graph
+from abm.network import CsrNetwork, build_graph
 from abm.scenario import EventAction, Scenario, with_overrides
 from abm.scenario.paths import keyword_overrides
 from abm.streams import Draw
@@ -89,7 +89,6 @@ class LeverageModel(mesa.Model):
         )
         self._populate(groups, off=frozenset())
 
-        self.grid = place_users(self)  # users as Mesa agents on the network's cells
         self.twins = twins.build_all(self)
         self.datacollector = metrics.build_datacollector(self)
         metrics.collect(self)
@@ -113,6 +112,43 @@ class LeverageModel(mesa.Model):
         ]
         self.policy = spec.policy.model_copy()
         self.bargaining_log: list[dict[str, Any]] = []
+
+    # ------------------------------------------------------------------ users as Mesa agents
+    @property
+    def grid(self) -> CsrNetwork:
+        """The network as a Mesa cell space, a :class:`~abm.agents.User` on each cell.
+
+        Built the first time anything reads the model's agents (this, ``agents``,
+        ``agents_by_type``, ``agent_types``): a run reads the users' arrays and never pays
+        for a Python object per user, while the viewer, a DataCollector's agent reporters
+        and any Mesa code see every user as a registered agent on its node.
+        """
+        grid = vars(self).get("_grid")
+        if grid is None:
+            grid = self._grid = place_users(self)
+        return grid
+
+    @property
+    def agents(self) -> Any:
+        """Mesa's set of all agents, users included (``grid`` builds them)."""
+        self._place_users()
+        return super().agents
+
+    @property
+    def agents_by_type(self) -> Any:
+        """Mesa's agent sets by type, users included (``grid`` builds them)."""
+        self._place_users()
+        return super().agents_by_type
+
+    @property
+    def agent_types(self) -> list[type]:
+        """Mesa's agent types, ``User`` included (``grid`` builds the users)."""
+        self._place_users()
+        return super().agent_types
+
+    def _place_users(self) -> None:
+        if "users" in vars(self):  # not while Mesa's constructor runs
+            self.grid  # noqa: B018 - builds the users on first read
 
     # ------------------------------------------------------------------ the step
     @property

@@ -34,6 +34,7 @@ from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from abm.agents import User
 from abm.behaviour import Action
 
 if TYPE_CHECKING:
@@ -245,7 +246,7 @@ class LiveNetwork:
     """The network of a running model, redrawn per step by updating only the markers.
 
     Args:
-        model: The model; reads ``users`` arrays, ``adjacency``, platforms, collectives.
+        model: The model; reads its ``User`` agents, ``adjacency``, platforms, collectives.
         figsize: Figure size in inches.
         dpi: Pixels per inch of the frames.
     """
@@ -283,19 +284,30 @@ class LiveNetwork:
         self.figure = fig
         self._membership: bytes | None = None
         self._legend_actions: set[int] = set()
+        # The drawn users as Mesa agents, in the layout's order: what each frame reads.
+        drawn = set(lay.nodes.tolist())
+        self.users = model.agents_by_type[User].select(lambda a: a.index in drawn)
+        self.users.sort("index", ascending=True, inplace=True)
+
+    def read_users(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The drawn users' platform, action and memberships, read through their agents."""
+        users, n_coll = self.users, len(self.model.collectives)
+        platform = np.fromiter(users.get("platform"), np.int64, len(users))
+        action = np.fromiter(users.get("action"), np.int64, len(users))
+        member = np.array(users.get("member"), bool).reshape(len(users), n_coll)
+        return platform, action, member
 
     def update(self) -> None:
         """Move the model's current state into the artists (no drawing)."""
-        u, lay, model = self.model.users, self.lay, self.model
+        lay, model = self.lay, self.model
         nodes = lay.nodes
-        member = u.member[nodes]
+        platform, action, member = self.read_users()
         n_coll = member.shape[1]
         if member.tobytes() != self._membership:  # recruitment or dropping out
             self._membership = member.tobytes()
             self.edges.set_colors(_edge_colours(lay.edges, member))
             self.edges.set_linewidths(_edge_widths(lay.edges, member))
             self.blit.invalidate()
-        action = u.action[nodes]
         present = set(np.unique(action).tolist()) | {int(Action.CONTRIBUTE)}
         if not present <= self._legend_actions:
             self._legend_actions |= present
@@ -304,7 +316,6 @@ class LiveNetwork:
             self.blit.invalidate()
         ring = np.where(member.any(axis=1), member.argmax(axis=1), -1) if n_coll else np.full(
             nodes.size, -1)  # fmt: skip
-        platform = u.platform[nodes]
         face = self.palette[np.where(platform >= 0, platform, len(model.platforms))].copy()
         ring_palette = np.array(
             [_rgba(COLLECTIVE_COLOURS[c % len(COLLECTIVE_COLOURS)]) for c in range(n_coll)]
@@ -348,7 +359,7 @@ def network_figure(model: LeverageModel, figsize: tuple[float, float] = (7.0, 5.
     """The network at the model's current step, as a figure (for reports and tests).
 
     Args:
-        model: The model; reads ``users`` arrays, ``adjacency``, platforms, collectives.
+        model: The model; reads its ``User`` agents, ``adjacency``, platforms, collectives.
         figsize: Figure size in inches.
 
     Returns:

@@ -16,6 +16,7 @@ from abm.learning.learners import (
     LogisticRegression,
     MajorityClass,
     MatrixFactorisation,
+    fits,
     leverage_baseline_for,
     make_learner,
     naive_learner_for,
@@ -24,7 +25,7 @@ from abm.learning.movielens import MostPopular, ratings_report, rmse
 from abm.learning.pool import Alteration, DataPool, ShardedTrainer
 from abm.learning.ranking import RankingProbe, hit_rate
 from abm.learning.stream import GaussianStream, StreamParams
-from abm.learning.task import Task
+from abm.learning.task import TASK_KINDS, Task
 from abm.learning.tasks import (
     SAMPLING,
     TASK_NAMES,
@@ -36,6 +37,7 @@ from abm.learning.tasks import (
 
 __all__ = [
     "LEARNER_NAMES",
+    "TASK_KINDS",
     "TASK_NAMES",
     "SAMPLING",
     "Alteration",
@@ -58,6 +60,7 @@ __all__ = [
     "assign_slices",
     "cdc_curve",
     "draw_samples",
+    "fits",
     "hit_rate",
     "learning_curve",
     "leverage_baseline_for",

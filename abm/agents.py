@@ -23,9 +23,9 @@ from abm import behaviour, levers
 from abm.bargaining import (
     ROUND_COLUMNS,
     Effects,
-    Outcome,
     PlatformResponse,
     Position,
+    Verdict,
     accuracy_se,
     credible_loss,
     flip_bargaining_power,
@@ -416,7 +416,7 @@ class Collective(mesa.Agent):
         self.target = model.spec.platform_index(spec.target)
         # Where its members' data goes besides the target: only a lever that redirects
         # sends data to ``redirect_to`` (a strike that names one sends nothing there).
-        redirects = spec.redirect_to is not None and self.rule.action is Action.REDIRECT
+        redirects = spec.redirect_to is not None and self.rule.redirects
         self.redirect = model.spec.platform_index(spec.redirect_to) if redirects else None
         self.off = off  # switched off in this (twin) world: never launches
         self.state = CampaignState.WAITING
@@ -429,7 +429,7 @@ class Collective(mesa.Agent):
         self.dividend_rate = 0.0  # dividend per step the target agreed to pay (utility)
         self.dividend = 0.0  # dividend won, cumulative (utility)
         self.concession = False
-        self.last_outcome: Outcome | None = None
+        self.last_outcome: Verdict | None = None
         self.round: list[Effects] = []  # the campaign's effects at each step since the last round
         self.futile_rounds = 0  # refused rounds in a row in which acting cost more than it hurt
         self.value = float("nan")  # Shapley value over collectives, when measured

@@ -22,6 +22,34 @@ order in which users are visited can never change an outcome. The assumptions:
   ``population.exit_cost_weight``, it raises the member's threshold, so pressure is read
   on the utility scale of the network effect (a whole neighbourhood acting weighs as
   much as a whole neighbourhood on a platform at ``network_weight = 1``).
+* **Protest repertoires** (Li et al., CSCW 2019: of US web users protesting a large
+  technology company, most stopped using it, fewer blocked its ads and tracking, fewer
+  still switched to a competitor; losing ties and lacking alternatives held them back).
+  A member moved to protest (the threshold rule above) picks one of four standing
+  options, a random-utility (multinomial logit) choice over values on the scale users
+  choose platforms by (``platform_utility``), with the campaign's grievance ``G``
+  toward the target (what the protest is about):
+
+  - *stay*: keep using the target and contributing, enduring ``G``:
+    ``u_target - G``;
+  - *withhold* (the ad- and tracker-blocking analogue): keep using the target, and its
+    ties there, but send it no data; this answers a share ``relief`` of ``G`` (the
+    data-related part) at a per-step cost ``withhold_cost`` (effort, a worse service):
+    ``u_target - (1 - relief) G - withhold_cost``;
+  - *switch*: leave for the best other platform, paying the switching cost and leaving
+    ``G`` behind (it is the target's): ``max_j u_j - switching_cost`` (impossible when
+    no other platform exists);
+  - *stop* (protest non-use): leave and use no platform, the outside option, 0 (as in
+    the cost of leaving above).
+
+  So ties to neighbours on the target keep members in *stay* and *withhold*, ties on
+  an alternative and its quality draw them to *switch*, and a member stops when ``G``
+  outweighs everything the target gives it. Each member draws one idiosyncratic taste
+  per option for the whole campaign (Gumbel, from uniforms drawn once), so its choice
+  changes only when the values do (neighbours leaving, quality falling), not by fresh
+  noise every step; its choice probabilities are the logit's, with the platform
+  choice's ``rationality``. The values do not depend on the member's own current
+  tactic: a switcher does not save the switching cost by having paid it.
 * **Recruitment** is social contagion: a non-member joins with probability
   ``recruit_rate`` once the share of its neighbours in the collective, plus its
   grievance toward the collective's target, reaches its threshold.
@@ -167,6 +195,77 @@ def leaving_cost(
     others = np.delete(utility, target, axis=1)
     alternative = others.max(axis=1, initial=0.0)
     return np.maximum(ties - alternative, 0.0)
+
+
+class Tactic(IntEnum):
+    """A protesting member's option (``protest_tactic``); only STAY is not protest."""
+
+    STAY = 0  # keep using the target and contributing
+    WITHHOLD = 1  # keep using the target, send it no data (blocking ads and tracking)
+    SWITCH = 2  # leave for the best other platform
+    STOP = 3  # leave and use no platform (protest non-use)
+
+
+def tactic_values(
+    utility: np.ndarray,
+    target: int,
+    grievance: np.ndarray | float,
+    *,
+    relief: float,
+    withhold_cost: float,
+    switching_cost: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The value of each ``Tactic`` to each member (see the module docstring).
+
+    Args:
+        utility: (m, P) platform utilities (``platform_utility``) of the members.
+        target: The platform protested.
+        grievance: (m,) or scalar: the grievance ``G`` toward the target that protesting
+            answers (utility per step).
+        relief: Share of ``G`` that withholding data answers, in [0, 1].
+        withhold_cost: Utility cost per step of withholding while using the target.
+        switching_cost: Utility cost of leaving the target for another platform.
+
+    Returns:
+        ``(values, alternative)``: (m, 4) values in ``Tactic`` order (SWITCH is ``-inf``
+        when there is no other platform), and (m,) each member's best other platform
+        (``NO_PLATFORM`` when there is none).
+    """
+    m, n_platforms = utility.shape
+    stay = utility[:, target] - grievance
+    others = utility.copy()
+    others[:, target] = -np.inf
+    alternative = np.full(m, NO_PLATFORM, np.int32)
+    best = np.full(m, -np.inf)
+    if n_platforms > 1:
+        alternative[:] = others.argmax(axis=1)
+        best = others[np.arange(m), alternative]
+    values = np.empty((m, len(Tactic)))
+    values[:, Tactic.STAY] = stay
+    values[:, Tactic.WITHHOLD] = stay + relief * grievance - withhold_cost
+    values[:, Tactic.SWITCH] = best - switching_cost
+    values[:, Tactic.STOP] = 0.0  # the outside option: no platform
+    return values, alternative
+
+
+def choose_tactic(values: np.ndarray, rationality: float, taste: np.ndarray) -> np.ndarray:
+    """Random-utility choice: each member takes the option of highest value plus taste.
+
+    Args:
+        values: (m, k) values of the options; ``-inf`` marks an impossible one.
+        rationality: Logit sensitivity (0: uniform over the possible options).
+        taste: (m, k) uniforms in [0, 1), one per member and option, turned into Gumbel
+            tastes, so the choice probabilities are the multinomial logit's.
+
+    Returns:
+        (m,) the index of the option chosen (a ``Tactic`` for ``tactic_values``).
+    """
+    u = np.clip(taste, np.finfo(float).tiny, 1.0 - np.finfo(float).eps)
+    gumbel = -np.log(-np.log(u))
+    possible = np.isfinite(values)
+    scaled = np.full(values.shape, -np.inf)
+    scaled[possible] = rationality * values[possible]  # 0 * -inf would be NaN
+    return np.argmax(scaled + gumbel, axis=1).astype(np.int8)
 
 
 def will_act(

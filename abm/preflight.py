@@ -11,8 +11,8 @@ protect callers of the library, with the same words.
 
 The checks, cheapest first:
 
-- **fit**: each platform's learner and each collective's lever work on the task's kind
-  (``abm.learning.fits``; a lever's kind from its entry in ``abm.levers.LEVERS``);
+- **fit**: each platform's learner works on the task's kind (``abm.learning.fits``; a
+  lever's task kinds are checked by the schema, from its entry in ``abm.levers.LEVERS``);
 - **split**: the task's rows split into training and test sets with a row of every class
   on each side (``abm.learning.task.split_problem``), for tasks whose size is known;
 - **name**: the scenario's name makes an output folder;
@@ -34,7 +34,7 @@ from abm.scenario import GraphKind, Scenario, ScenarioError
 if TYPE_CHECKING:
     from abm.learning.tasks import TaskShape
 
-__all__ = ["check_files", "check_fit", "lever_fits", "preflight"]
+__all__ = ["check_files", "check_fit", "preflight"]
 
 
 def preflight(
@@ -78,7 +78,7 @@ def _preflight(scenario: Scenario, file: str | Path | None) -> None:
 
 
 def check_fit(scenario: Scenario, file: str | Path | None = None) -> None:
-    """Each platform's learner and each collective's lever work on the scenario's task."""
+    """Each platform's learner works on the scenario's task (a lever's: the schema)."""
     from abm.learning import fits
 
     task = str(scenario.task.name)
@@ -88,35 +88,6 @@ def check_fit(scenario: Scenario, file: str | Path | None = None) -> None:
             raise ScenarioError(
                 file, f"platforms[{i}].learner", f"a learner that fits task {task} ({reason})"
             )
-    for i, c in enumerate(scenario.collectives):
-        reason = lever_fits(c.lever, task)
-        if reason is not None:
-            raise ScenarioError(
-                file, f"collectives[{i}].lever", f"a lever for task {task} ({reason})"
-            )
-
-
-def lever_fits(lever: str, task: str) -> str | None:
-    """Why ``lever`` does nothing sound on ``task`` (a task name), or None when it works.
-
-    Poisoning and signals alter features and class labels, so they need a
-    classification task; promoting an item needs ratings (the lever's entry says which).
-    """
-    from abm.learning import TASK_KINDS
-    from abm.levers import LEVERS
-    from abm.scenario import Lever
-
-    rule = LEVERS[Lever(lever)]
-    if rule.promote:
-        needs = "ratings"
-    elif rule.signal or rule.alteration is not None:
-        needs = "classification"
-    else:
-        return None
-    if TASK_KINDS[task] == needs:
-        return None
-    fitting = ", ".join(name for name, kind in TASK_KINDS.items() if kind == needs)
-    return f"{lever} needs a {needs} task: {fitting}"
 
 
 def check_files(scenario: Scenario, file: str | Path | None = None) -> None:

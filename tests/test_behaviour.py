@@ -6,7 +6,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from abm import behaviour
-from abm.behaviour import NO_PLATFORM
+from abm.behaviour import NO_PLATFORM, Tactic
 
 
 def test_neighbour_mean_on_a_path():
@@ -84,3 +84,55 @@ def test_recruitment_needs_peers_above_threshold():
     )
     assert joined.tolist() == [True, True, False]
     assert behaviour.participation_pressure(np.array([1.0]), 0.0, 0.25)[0] == 0.75
+
+
+def test_tactic_values_weigh_ties_grievance_and_the_alternative():
+    # Two members, platforms 0 (target) and 1; member 0's neighbours are all on the
+    # target, member 1's all on platform 1.
+    share = np.array([[1.0, 0.0], [0.0, 1.0]])
+    quality, price = np.array([0.8, 0.4]), np.zeros(2)
+    utility = behaviour.platform_utility(quality, price, np.zeros((2, 2)), share, 0.5)
+    values, alternative = behaviour.tactic_values(
+        utility, 0, 1.0, relief=0.5, withhold_cost=0.2, switching_cost=0.3
+    )
+    # stay = u_target - G; withhold = stay + relief G - cost; switch = u_alt - cost; stop = 0
+    np.testing.assert_allclose(values[0], [1.3 - 1.0, 0.3 + 0.5 - 0.2, 0.4 - 0.3, 0.0])
+    np.testing.assert_allclose(values[1], [0.8 - 1.0, -0.2 + 0.5 - 0.2, 0.9 - 0.3, 0.0])
+    assert alternative.tolist() == [1, 1]
+    # Ties on the target favour staying and withholding; ties elsewhere, switching.
+    assert values[0].argmax() == Tactic.WITHHOLD and values[1].argmax() == Tactic.SWITCH
+    # A member-by-member grievance: more grievance, less value in staying, none in stopping.
+    more, _ = behaviour.tactic_values(
+        utility, 0, np.array([1.0, 2.0]), relief=0.5, withhold_cost=0.2, switching_cost=0.3
+    )
+    assert more[1, Tactic.STAY] == values[1, Tactic.STAY] - 1.0
+    assert more[1, Tactic.STOP] == 0.0 and more[1, Tactic.SWITCH] == values[1, Tactic.SWITCH]
+    # No other platform: switching is impossible and there is no alternative.
+    alone, none = behaviour.tactic_values(
+        utility[:, :1], 0, 1.0, relief=0.5, withhold_cost=0.2, switching_cost=0.3
+    )
+    assert np.isneginf(alone[:, Tactic.SWITCH]).all() and (none == NO_PLATFORM).all()
+
+
+def test_tactic_choice_is_the_logit_of_the_values():
+    n = 40000
+    values = np.tile([0.2, 0.0, -np.inf, 0.1], (n, 1))
+    taste = np.random.default_rng(1).random((n, 4))
+    pick = behaviour.choose_tactic(values, 4.0, taste)
+    expected = np.exp(4.0 * np.array([0.2, 0.0, 0.1]))
+    expected /= expected.sum()
+    got = np.bincount(pick, minlength=4) / n
+    assert got[Tactic.SWITCH] == 0.0  # impossible options are never chosen
+    np.testing.assert_allclose(got[[0, 1, 3]], expected, atol=0.01)
+    # Rationality 0: uniform over the possible options.
+    flat = np.bincount(behaviour.choose_tactic(values, 0.0, taste), minlength=4) / n
+    np.testing.assert_allclose(flat[[0, 1, 3]], 1 / 3, atol=0.01)
+    # The same tastes and values give the same choices; a higher value draws members
+    # to an option and never away from it.
+    again = behaviour.choose_tactic(values, 4.0, taste)
+    assert (again == pick).all()
+    raised = values.copy()
+    raised[:, Tactic.STOP] += 0.1
+    moved = behaviour.choose_tactic(raised, 4.0, taste)
+    assert ((moved == Tactic.STOP) | (moved == pick)).all()
+    assert (moved == Tactic.STOP).sum() > (pick == Tactic.STOP).sum()

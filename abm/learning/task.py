@@ -11,28 +11,37 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from enum import StrEnum
+from typing import Any
 
 import numpy as np
 
 from abm.learning.ratings_stream import RatingsStream
 from abm.learning.stream import GaussianStream
 
-__all__ = ["TASK_KINDS", "Task", "draw_seed", "split", "split_problem"]
+__all__ = ["TASK_KINDS", "Task", "TaskKind", "draw_seed", "split", "split_problem"]
+
+
+class TaskKind(StrEnum):
+    """What a task asks a learner to learn (learners and levers say which kinds they fit)."""
+
+    CLASSIFICATION = "classification"  # a class label from features
+    RATINGS = "ratings"  # a rating of an item by a rater
+
 
 # The kind of each named task, known before its data is read (what learners and levers
 # are checked against at validation: abm.learning.learners.fits, abm.preflight).
-TASK_KINDS: dict[str, Literal["classification", "ratings"]] = {
-    "digits": "classification",
-    "breast_cancer": "classification",
-    "wine": "classification",
-    "synthetic": "classification",
-    "csv": "classification",
-    "parquet": "classification",
-    "stream": "classification",
-    "ratings": "ratings",
-    "ratings_stream": "ratings",
-    "movielens": "ratings",
+TASK_KINDS: dict[str, TaskKind] = {
+    "digits": TaskKind.CLASSIFICATION,
+    "breast_cancer": TaskKind.CLASSIFICATION,
+    "wine": TaskKind.CLASSIFICATION,
+    "synthetic": TaskKind.CLASSIFICATION,
+    "csv": TaskKind.CLASSIFICATION,
+    "parquet": TaskKind.CLASSIFICATION,
+    "stream": TaskKind.CLASSIFICATION,
+    "ratings": TaskKind.RATINGS,
+    "ratings_stream": TaskKind.RATINGS,
+    "movielens": TaskKind.RATINGS,
 }
 
 
@@ -45,7 +54,7 @@ class Task:
 
     Attributes:
         name: Task name (e.g. "breast_cancer").
-        kind: "classification" or "ratings".
+        kind: What is learnt: classes from features, or ratings of (rater, item) pairs.
         X_train: Training features (float) or, for ratings, int ``(rater, item)`` pairs.
         y_train: Training labels (int) or ratings (float).
         X_test: Held-out features / pairs.
@@ -66,7 +75,7 @@ class Task:
     """
 
     name: str
-    kind: Literal["classification", "ratings"]
+    kind: TaskKind
     X_train: np.ndarray
     y_train: np.ndarray
     X_test: np.ndarray

@@ -4,7 +4,25 @@ Users are many, so their state lives in arrays owned by the model
 (:class:`UserState`); a :class:`User` agent is an index-only view on those arrays and
 costs nothing per step. The viewer, agent reporters and any per-agent code still see
 ordinary Mesa agents sitting on the cells of the network space. Platforms and
-collectives are few and keep their own state as attributes.
+collectives are few and keep their own state as attributes, which change only through
+their own methods; the model's phases call those methods (``tests/test_ownership.py``).
+
+Who writes each of the users' arrays, and in which phase of the step (``abm/model.py``);
+nothing else writes them (``tests/test_ownership.py`` reads this list):
+
+* ``group``, ``threshold`` (set-up): ``UserState.initial``
+* ``platform`` (set-up; phase 3): ``UserState.initial``, ``LeverageModel.choose_platforms``
+* ``grievance`` (set-up; phase 6, a concession clears it): ``UserState.initial``,
+  ``Collective.concede``
+* ``member`` (set-up; phase 2 recruitment; phase 3 fatigue), a column per collective,
+  written by that collective: ``Collective.__init__``, ``Collective.update``,
+  ``Collective.decide``
+* ``acting`` (phase 3; cleared when the campaign ends), a column per collective:
+  ``Collective.decide``, ``Collective.stop``
+* ``action``, ``actor`` (phase 3): ``LeverageModel.decide_actions``,
+  ``LeverageModel.choose_platforms`` (``action`` only: no platform, no data)
+* ``contributed`` (phase 4): ``routing.route``
+* ``value``, ``dividend`` (end of run): ``valuation.value_users``
 """
 
 from __future__ import annotations
@@ -27,7 +45,6 @@ from abm.bargaining import (
     Effects,
     PlatformResponse,
     Position,
-    Verdict,
     accuracy_se,
     credible_loss,
     flip_bargaining_power,
@@ -468,6 +485,23 @@ class Platform(mesa.Agent):
         elif len(self.pool):
             self.trainer.fit(self.pool.features(X), self.pool.y, rng)
 
+    def publish(self, targeted: bool) -> float:
+        """This step's price: the list price, cut by its incentive while a campaign targets it."""
+        self.discount = self.spec.incentive if targeted else 0.0
+        return self.price - self.discount
+
+    def change_price(self, price: float) -> None:
+        """A change of its own terms: the list price from now on."""
+        self.price = price
+
+    def face_substitute(self, quality: float, reach: float) -> None:
+        """An AI substitute of ``quality`` is released, used by a share ``reach`` of users."""
+        self.substitute, self.substitute_reach = quality, reach
+
+    def compare_unfiltered(self, quality: float) -> None:
+        """Its quality in the twin without its poison filter: what filtering cost it."""
+        self.filter_quality_cost = quality - self.quality
+
     def pay(self, amount: float, dividend: bool = False) -> None:
         """A cost this step: a dividend, or a countermeasure (filtering, incentives)."""
         self.step_cost += amount
@@ -521,7 +555,6 @@ class Collective(mesa.Agent):
         self.dividend_rate = 0.0  # dividend per step the target agreed to pay (utility)
         self.dividend = 0.0  # dividend won, cumulative (utility)
         self.concession = False
-        self.last_outcome: Verdict | None = None
         self.round: list[Effects] = []  # the campaign's effects at each step since the last round
         self.futile_rounds = 0  # refused rounds in a row in which acting cost more than it hurt
         self.value = float("nan")  # Shapley value over collectives, when measured
@@ -650,7 +683,7 @@ class Collective(mesa.Agent):
         )
         measured = float(np.mean([e.revenue for e in self.round]))
         self.round = []
-        outcome = self.last_outcome = nash_bargain(position, loss.describe())
+        outcome = nash_bargain(position, loss.describe())
         if outcome.response is PlatformResponse.CONCEDE:
             self.concede(outcome.paid)
         elif measured <= position.member_cost:
@@ -673,6 +706,45 @@ class Collective(mesa.Agent):
         self.dividend_rate, self.concession = dividend, True
         self.model.users.grievance[self.members, self.target] = 0.0
         self.stop("demand met")
+
+    def schedule(self) -> None:
+        """A launch event: the campaign launches now (once its critical mass is met)."""
+        self.scheduled = True
+
+    def delete_data(self) -> None:
+        """Acting members under a right to delete ask the target to delete their data, once."""
+        who = np.flatnonzero(self.acting & ~self.erased)
+        if who.size:
+            self.erased[who] = True
+            m = self.model
+            m.platforms[self.target].delete(who, m.draw(Draw.UNLEARN, self.target))
+
+    def receive_dividend(self) -> float:
+        """This step's agreed dividend, added to what the collective has won."""
+        self.dividend += self.dividend_rate
+        return self.dividend_rate
+
+    def measure_here(self) -> None:
+        """Its signal's success and its promoted item's rate in its own world, this step."""
+        if self.rule.signal:
+            self.signal_success = self.success(self.model)
+        if self.rule.promote:
+            self.target_rate = self.recommended(self.model)
+
+    def record_effects(self, effects: Effects, twin: World) -> None:
+        """This step's effects against ``twin``: the members' cost, the round's evidence."""
+        self.effects = effects
+        self.cost += effects.member_cost
+        if self.active:
+            self.round.append(effects)
+        if self.rule.signal:
+            self.natural_success = self.success(twin)
+        if self.rule.promote:
+            self.twin_target_rate = self.recommended(twin)
+
+    def valued(self, value: float) -> None:
+        """Its Shapley value over collectives, measured at the end of the run."""
+        self.value = value
 
     def stop(self, reason: str) -> None:
         """End the campaign for good (a first reason sticks)."""

@@ -182,14 +182,14 @@ class LeverageModel(mesa.Model):
     # ------------------------------------------------------------------ phase 1
     def publish_terms(self) -> tuple[np.ndarray, np.ndarray]:
         """Quality and price per platform; a targeted platform may cut its price."""
+        prices = []
         for p in self.platforms:
             targeted = any(
                 c.active and c.target == p.index and c.members.any() for c in self.collectives
             )
-            p.discount = p.spec.incentive if targeted else 0.0
+            prices.append(p.publish(targeted))
         quality = np.array([p.quality for p in self.platforms])
-        price = np.array([p.price - p.discount for p in self.platforms])
-        return quality, price
+        return quality, np.array(prices)
 
     # ------------------------------------------------------------------ phase 2
     def fire_events(self) -> None:
@@ -198,16 +198,15 @@ class LeverageModel(mesa.Model):
             if event.at != self.t:
                 continue
             if event.action is EventAction.LAUNCH:
-                self._collective(event.collective).scheduled = True
+                self._collective(event.collective).schedule()
             elif event.action is EventAction.STOP:
                 self._collective(event.collective).stop("stopped by event")
             elif event.action is EventAction.SET_POLICY:
                 self.policy = self.policy.model_copy(update=event.policy or {})
             elif event.action is EventAction.AI_SUBSTITUTE:
-                platform = self._platform(event.platform)
-                platform.substitute, platform.substitute_reach = event.quality, event.reach
+                self._platform(event.platform).face_substitute(event.quality, event.reach)
             elif event.action is EventAction.CHANGE_TERMS and event.price is not None:
-                self._platform(event.platform).price = event.price
+                self._platform(event.platform).change_price(event.price)
 
     def update_campaigns(self) -> None:
         """Collectives stop, recruit and launch (``Collective.update``)."""
@@ -274,12 +273,8 @@ class LeverageModel(mesa.Model):
         if not self.policy.right_to_delete:
             return
         for c in self.collectives:
-            if not c.rule.deletes:
-                continue
-            who = np.flatnonzero(c.acting & ~c.erased)
-            if who.size:
-                c.erased[who] = True
-                self.platforms[c.target].delete(who, self.draw(Draw.UNLEARN, c.target))
+            if c.rule.deletes:
+                c.delete_data()
 
     def route_data(self) -> None:
         """Users make data and send it where their action says (``routing.route``)."""
@@ -297,8 +292,7 @@ class LeverageModel(mesa.Model):
         """Each platform's revenue this step, in utility (``abm/bargaining.py``)."""
         for c in self.collectives:
             if c.dividend_rate > 0:  # an agreed dividend is paid every step
-                c.dividend += c.dividend_rate
-                self.platforms[c.target].pay(c.dividend_rate, dividend=True)
+                self.platforms[c.target].pay(c.receive_dividend(), dividend=True)
         users = np.bincount(self.users.platform[self.users.platform >= 0], minlength=len(price))
         for p in self.platforms:
             # A price cut is booked once: as a cost against the list price users see cut.

@@ -259,7 +259,7 @@ def test_report_without_rights_says_so_and_explains_dashes() -> None:
 
 
 def test_plurals_and_possessives_follow_the_name() -> None:
-    from abm.viz import plots
+    from abm.viz import series
     from abm.words import plural, possessive
 
     assert [plural(n, "collective") for n in (0, 1, 2)] == [
@@ -267,9 +267,7 @@ def test_plurals_and_possessives_follow_the_name() -> None:
     ]  # fmt: skip
     assert (possessive("strikers"), possessive("union")) == ("strikers'", "union's")
     table = pd.DataFrame({"quality[incumbent]": [0.5, 0.6], "twin_quality[strikers]": [0.5, 0.7]})
-    fig = plots.series_figure(table, "quality")
-    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
-    plots.close(fig)
+    labels = [line.label for line in series.series_lines(table, "quality")]
     assert labels == ["incumbent", "without strikers' action"]
 
 

@@ -91,13 +91,3 @@ def test_tick_labels_have_the_decimals_their_step_needs() -> None:
     assert svg.tick_label(-1e-17, 0.1) == "0"
     assert svg.tick_label(1500.0, 500.0) == "1500"
     assert math.isclose(float(svg.tick_label(0.075, 0.025)), 0.075)
-
-
-def test_matplotlib_draws_the_same_lines() -> None:
-    from abm.viz import plots
-
-    fig = plots.series_figure(_table(), "quality")
-    drawn = [(ln.get_label(), ln.get_color(), ln.get_linestyle()) for ln in fig.axes[0].lines]
-    plots.close(fig)
-    lines = series.series_lines(_table(), "quality")
-    assert drawn == [(ln.label, ln.colour, "--" if ln.dashed else "-") for ln in lines]

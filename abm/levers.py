@@ -474,6 +474,7 @@ class LeverRule:
     alteration: tuple[Provenance, Alterer] | None = None
     signal: bool = False
     promote: bool = False
+    repertoire: bool = False
 
 
 LEVERS: dict[Lever, LeverRule] = {
@@ -496,4 +497,5 @@ LEVERS: dict[Lever, LeverRule] = {
     Lever.PROMOTE_ITEM: LeverRule(
         Action.PLANT, alteration=(Provenance.ITEM_PROMOTED, _promote), promote=True
     ),
+    Lever.PROTEST: LeverRule(Action.WITHHOLD, repertoire=True),
 }

@@ -92,6 +92,7 @@ class Lever(StrEnum):
     PLANT_FEATURE_ONLY = "plant_feature_only"  # add the trigger to members already labelled
     ERASE_SIGNAL = "erase_signal"  # remove the trigger from contributions
     PROMOTE_ITEM = "promote_item"  # rate `item` highly alongside the most popular items
+    PROTEST = "protest"  # each member stops, switches, withholds or stays (behaviour.Tactic)
 
 
 class TwinMode(StrEnum):
@@ -342,6 +343,16 @@ class Signal(Strict):
     noise: float = _share(0.0, "Coordination noise (misapplied share).")
 
 
+class Protest(Strict):
+    """A protest's repertoire (lever protest): what members weigh (docs/model.md)."""
+
+    grievance: float = Field(
+        1.0, ge=0.0, le=10.0,
+        description="Grievance toward the target that protesting answers (utility per step).",
+    )  # fmt: skip
+    relief: float = _share(0.5, "Share of the grievance withholding data (still using) answers.")
+
+
 class Collective(Strict):
     """A collective: members, a lever, a target, launch and stop rules, a demand."""
 
@@ -368,6 +379,7 @@ class Collective(Strict):
     )
     rate: float = _share(1.0, "Share of a member's data altered.")
     signal: Signal = Field(default_factory=Signal, description="Trigger for signal levers.")
+    protest: Protest = Field(default_factory=Protest, description="Lever protest: its tactics.")
     item: int = Field(
         0, ge=0, le=10_000_000, description="promote_item: the item the collective promotes."
     )

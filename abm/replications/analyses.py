@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -50,7 +51,7 @@ from abm.learning import (  # noqa: E402
     strike_curve,
 )
 from abm.replications.spec import Experiment, load_experiment  # noqa: E402
-from abm.scenario import Lever, Scenario, load_scenario  # noqa: E402
+from abm.scenario import Lever, Scenario, load_scenario, with_overrides  # noqa: E402
 
 __all__ = ["ANALYSES", "MECHANISMS", "Result", "interval"]
 
@@ -117,6 +118,9 @@ MECHANISMS: dict[str, tuple[str, str]] = {
                       "the cost of leaving is ignored (exit_cost_weight 0)"),
     "recsys_promotion": ("under 1% of raters rate an item at the top beside popular items",
                          "members act normally (the campaign never launches)"),
+    "protest_repertoire": ("protesters weigh the ties they keep on each platform against the "
+                           "alternative and the outside option",
+                           "ties are not weighed (network_weight 0)"),
 }  # fmt: skip
 """Replication name -> (the mechanism it tests, what ``--ablate`` does to switch it off)."""
 
@@ -1396,6 +1400,113 @@ def protest_users(path: Path, fast: bool, ablate: bool = False) -> Result:
     )  # fmt: skip
 
 
+# ------------------------------------------------------- 20. protest repertoires
+
+REPERTOIRE_SEEDS = 20  # the fast mode too: a run takes well under a second
+REPERTOIRE_WINDOW = 10  # last steps averaged: the campaign settles within 10 of its start
+SURVEY_SHARE, SURVEY_N = 0.30, 463  # Li et al. (CSCW 2019): protesting at least one company
+TACTICS = ("stopping", "withholding", "switching")  # the survey's order, most common first
+# Other settings the order is rerun at (full mode): the assumed constants it rests on.
+REPERTOIRE_SENSITIVITY = (
+    ("protest.relief", 0.3), ("protest.relief", 0.5),
+    ("population.switching_cost", 0.3), ("population.switching_cost", 0.7),
+)  # fmt: skip
+
+
+def wilson_interval(p: float, n: int, z: float = 1.959964) -> tuple[float, float]:
+    """The 95% Wilson score interval of a share ``p`` observed in a sample of ``n``."""
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return centre - half, centre + half
+
+
+@lru_cache(maxsize=256)
+def _repertoire(scenario_json: str, seed: int) -> tuple[float, ...]:
+    """The share of all users protesting, then by tactic, over the run's last steps."""
+    from abm.runner import simulate
+
+    spec = Scenario.model_validate_json(scenario_json)
+    name = spec.collectives[0].name
+    late = simulate(spec, seed=seed).model_table.iloc[-REPERTOIRE_WINDOW:]
+    return tuple(float(late[f"{k}[{name}]"].mean()) for k in ("participation", *TACTICS))
+
+
+def _repertoire_table(spec: Scenario, seeds: list[int]) -> pd.DataFrame:
+    world = spec.model_dump_json()
+    rows = [(s, *_repertoire(world, s)) for s in seeds]
+    return pd.DataFrame(rows, columns=["seed", "share", *TACTICS])
+
+
+def _in_order(table: pd.DataFrame) -> tuple[bool, tuple, tuple]:
+    """Stopping > withholding > switching, each difference > 0 at 95% (paired seeds)."""
+    first = interval(table.stopping - table.withholding)
+    second = interval(table.withholding - table.switching)
+    return _above(first) and _above(second), first, second
+
+
+def _order_elsewhere(spec: Scenario, seeds: list[int]) -> list[tuple[str, bool]]:
+    """Whether the order holds with each assumed constant moved (``REPERTOIRE_SENSITIVITY``)."""
+    name = spec.collectives[0].name
+    out = []
+    for setting, value in REPERTOIRE_SENSITIVITY:
+        path = f"collectives.{name}.{setting}" if setting.startswith("protest.") else setting
+        moved = _repertoire_table(with_overrides(spec, {path: value}), seeds)
+        out.append((f"{setting.split('.')[-1]} {value}", _in_order(moved)[0]))
+    return out
+
+
+def protest_repertoire(path: Path, fast: bool, ablate: bool = False) -> Result:
+    """The share who protest and the mix of their tactics, against the survey.
+
+    The reference scenario (every user a member of a protest against the dominant
+    platform) is run on independent seeds; the share of all users protesting, averaged
+    over the last steps, must have its 95% interval inside the survey's 95% sampling
+    interval (Wilson, n = 463), and stopping > withholding > switching must hold with
+    each paired difference > 0 at 95%. In full mode the order is rerun at other values
+    of the two assumed constants it rests on (withholding's relief, the switching cost).
+    Ablated, ties are not weighed (``network_weight`` 0).
+    """
+    spec = load_scenario(path)
+    if ablate:
+        spec = with_overrides(spec, {"population.network_weight": 0.0})
+    seeds = _seeds(spec.seed, REPERTOIRE_SEEDS)
+    table = _repertoire_table(spec, seeds)
+    share = interval(table.share)
+    low, high = wilson_interval(SURVEY_SHARE, SURVEY_N)
+    inside = bool(low <= share[1] and share[2] <= high)
+    ordered, first, second = _in_order(table)
+    mix = {k: interval(table[k]) for k in TACTICS}
+    checks = [] if fast or ablate else _order_elsewhere(spec, seeds)
+    return _result(
+        _About("protest_repertoire",
+               "Protest repertoires: how many protest, and how (stop > withhold > switch)",
+               "quantitative"), share, ablate,
+        published=f"{SURVEY_SHARE:.0%} of respondents protested at least one of five large "
+        f"technology companies (95% sampling interval {low:.3f}-{high:.3f} at n = "
+        f"{SURVEY_N}); stopping use was the most common tactic, then blocking ads and "
+        "tracking, ahead of switching (order only: the shares are not recorded)",
+        obtained=f"share protesting {_iv(share)}; stopping {_iv(mix['stopping'])}, "
+        f"withholding {_iv(mix['withholding'])}, switching {_iv(mix['switching'])}; "
+        f"stopping minus withholding {_iv(first)}, withholding minus switching "
+        f"{_iv(second)}" + "".join(
+            f"; order at {label}: {'holds' if ok else 'fails'}" for label, ok in checks),
+        tolerance="the share's interval inside the survey's; both differences > 0 (95%)",
+        passed=inside and ordered, table=table, figure=_repertoire_figure(mix, share, low, high),
+    )  # fmt: skip
+
+
+def _repertoire_figure(mix: dict, share: tuple, low: float, high: float):
+    fig, (ax,) = _figure("Protest repertoires: the share who protest, by tactic")
+    names = ["all tactics", *mix]
+    cis = [share, *mix.values()]
+    ax.bar(names, [c[0] for c in cis], yerr=[[c[0] - c[1] for c in cis],
+           [c[2] - c[0] for c in cis]], color=["C0", "C3", "C1", "C2"], capsize=4)  # fmt: skip
+    ax.axhspan(low, high, color="0.85", zorder=0, label="survey: 30%, 95% sampling interval")
+    ax.set(ylabel="share of all users (mean over seeds, 95% CI)")
+    ax.legend(fontsize=8)
+    return fig
+
+
 # ----------------------------------------------------------- 18. two collectives
 
 
@@ -1632,5 +1743,6 @@ ANALYSES: dict[str, tuple[str, Callable[..., Result]]] = {
     "protest_users": ("protest_users.yaml", protest_users),
     "two_collectives": ("two_collectives.yaml", two_collectives),
     "recsys_promotion": ("recsys_promotion.yaml", recsys_promotion),
+    "protest_repertoire": ("protest_repertoire.yaml", protest_repertoire),
 }
 """Replication name -> (file in scenarios/replications/, analysis(path, fast, ablate))."""

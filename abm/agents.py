@@ -416,7 +416,7 @@ class Collective(mesa.Agent):
         self.target = model.spec.platform_index(spec.target)
         # Where its members' data goes besides the target: only a lever that redirects
         # sends data to ``redirect_to`` (a strike that names one sends nothing there).
-        redirects = spec.redirect_to is not None and self.rule.action is Action.REDIRECT
+        redirects = spec.redirect_to is not None and self.rule.redirects
         self.redirect = model.spec.platform_index(spec.redirect_to) if redirects else None
         self.off = off  # switched off in this (twin) world: never launches
         self.state = CampaignState.WAITING

@@ -45,15 +45,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 
 import numpy as np
 
 from abm.behaviour import Action
-from abm.learning.pool import Alteration as Provenance
-from abm.scenario import Lever
+from abm.learning.pool import Alteration
+from abm.learning.task import TaskKind
 
 __all__ = [
     "LEVERS",
+    "Lever",
     "LeverRule",
     "Trigger",
     "add_feature_noise",
@@ -452,50 +454,122 @@ def _promote(X: np.ndarray, y: np.ndarray, a: Alter, rng: np.random.Generator):
     return promote_item(X, p.target, p.popular, p.top, p.sent, p.rate)
 
 
+# A send hook: (rows' count, context, rng) -> mask of the rows a member sends at all.
+Sender = Callable[[int, Alter, np.random.Generator], np.ndarray]
+
+CLASSIFICATION, RATINGS = TaskKind.CLASSIFICATION, TaskKind.RATINGS
+ANY_TASK = frozenset(TaskKind)
+
+
 @dataclass(frozen=True)
 class LeverRule:
-    """What acting under a lever means, read by the model in one place.
+    """One lever, whole: adding a lever is adding one entry to ``LEVERS``.
+
+    The scenario schema's ``Lever`` vocabulary, docs/schema.md's table of levers, the
+    routing phase, reports, metrics and the viewer all read these entries.
 
     Attributes:
-        action: The Action members take when they act.
-        also_home: Redirected data also reaches the member's home platform (CDC without
-            a strike).
+        id: The lever's name in scenario files (``collectives[].lever``).
+        words: What reports call it ("the strike by ...").
+        action: The Action members take when they act (``Action.BOYCOTT`` also leaves
+            the platform; the others say what the agent table records).
+        marker: How the viewer draws acting members (a matplotlib marker).
+        colour: The colour the viewer fills acting members with.
+        home: The rows acting members send reach their home platform.
+        redirects: They reach ``redirect_to`` (which the lever then needs).
         deletes: Members ask the target to delete their past data (needs a right to
             delete).
-        alteration: How members' rows are altered before delivery (``None``: sent clean
-            or not at all), with the pool's provenance code for such rows.
+        send: Which of an acting member's rows it sends at all (``None``: all of them);
+            the others go nowhere.
+        alteration: How members' rows are altered before delivery (``None``: sent as
+            made), with the pool's provenance code for such rows.
         signal: Success is the planted signal's success (Hardt et al.).
         promote: Success is how often the target item is recommended (ratings tasks).
+        tasks: The task kinds it works on.
+        rate: What ``collectives[].rate`` means for it (``None``: not read).
+        repertoire: Each member moved to act picks its own tactic (Li et al., CSCW 2019:
+            ``behaviour.Tactic``, ``Collective.actions``): it stops (boycotts), switches
+            (moves to its best other platform and contributes there), withholds (stays
+            and sends nothing) or stays (does not act). ``action`` is then only the
+            default; ``home`` applies to the members whose tactic contributes.
     """
 
+    id: str
+    words: str
     action: Action
-    also_home: bool = False
+    marker: str
+    colour: str
+    home: bool = False
+    redirects: bool = False
     deletes: bool = False
-    alteration: tuple[Provenance, Alterer] | None = None
+    send: Sender | None = None
+    alteration: tuple[Alteration, Alterer] | None = None
     signal: bool = False
     promote: bool = False
+    tasks: frozenset[TaskKind] = ANY_TASK
+    rate: str | None = None
     repertoire: bool = False
 
 
-LEVERS: dict[Lever, LeverRule] = {
-    Lever.STRIKE: LeverRule(Action.WITHHOLD),
-    Lever.RETRO_STRIKE: LeverRule(Action.WITHHOLD, deletes=True),
-    Lever.BOYCOTT: LeverRule(Action.BOYCOTT),
-    Lever.CDC: LeverRule(Action.REDIRECT, also_home=True),
-    Lever.STRIKE_CDC: LeverRule(Action.REDIRECT),
-    Lever.POISON_LABELS: LeverRule(Action.POISON, alteration=(Provenance.LABEL_FLIP, _flip)),
-    Lever.POISON_NOISE: LeverRule(Action.POISON, alteration=(Provenance.FEATURE_NOISE, _noise)),
-    Lever.PLANT_SIGNAL: LeverRule(
-        Action.PLANT, alteration=(Provenance.SIGNAL_PLANTED, _planter(False)), signal=True
+def _registry(*rules: LeverRule) -> dict[str, LeverRule]:
+    """The levers by id (ids are unique)."""
+    out = {r.id: r for r in rules}
+    if len(out) != len(rules):
+        raise ValueError("two levers share an id")
+    return out
+
+
+_ALTERED = "share of a member's rows altered"
+LEVERS: dict[str, LeverRule] = _registry(
+    LeverRule("strike", "strike", Action.WITHHOLD, "X", "#d62728"),
+    LeverRule(
+        "retro_strike", "strike with deletion of past data", Action.WITHHOLD, "X", "#8c2d04",
+        deletes=True,
     ),
-    Lever.PLANT_FEATURE_ONLY: LeverRule(
-        Action.PLANT, alteration=(Provenance.SIGNAL_PLANTED, _planter(True)), signal=True
+    LeverRule("boycott", "boycott", Action.BOYCOTT, "v", "#7f7f7f"),
+    LeverRule(
+        "cdc", "conscious data contribution", Action.REDIRECT, ">", "#2ca02c",
+        home=True, redirects=True,
     ),
-    Lever.ERASE_SIGNAL: LeverRule(
-        Action.PLANT, alteration=(Provenance.SIGNAL_ERASED, _erase), signal=True
+    LeverRule(
+        "strike_cdc", "strike with conscious data contribution", Action.REDIRECT, ">",
+        "#006d2c", redirects=True,
     ),
-    Lever.PROMOTE_ITEM: LeverRule(
-        Action.PLANT, alteration=(Provenance.ITEM_PROMOTED, _promote), promote=True
+    LeverRule(
+        "poison_labels", "label poisoning", Action.POISON, "P", "#9467bd", home=True,
+        alteration=(Alteration.LABEL_FLIP, _flip), tasks=frozenset({CLASSIFICATION}),
+        rate=_ALTERED,
     ),
-    Lever.PROTEST: LeverRule(Action.WITHHOLD, repertoire=True),
-}
+    LeverRule(
+        "poison_noise", "noise poisoning", Action.POISON, "P", "#6a51a3", home=True,
+        alteration=(Alteration.FEATURE_NOISE, _noise), tasks=frozenset({CLASSIFICATION}),
+        rate=_ALTERED,
+    ),
+    LeverRule(
+        "plant_signal", "signal planting", Action.PLANT, "*", "#e6550d", home=True,
+        alteration=(Alteration.SIGNAL_PLANTED, _planter(False)), signal=True,
+        tasks=frozenset({CLASSIFICATION}), rate=_ALTERED,
+    ),
+    LeverRule(
+        "plant_feature_only", "feature-only signal planting", Action.PLANT, "*", "#fd8d3c",
+        home=True, alteration=(Alteration.SIGNAL_PLANTED, _planter(True)), signal=True,
+        tasks=frozenset({CLASSIFICATION}), rate=_ALTERED,
+    ),
+    LeverRule(
+        "erase_signal", "signal erasure", Action.PLANT, "D", "#17becf", home=True,
+        alteration=(Alteration.SIGNAL_ERASED, _erase), signal=True,
+        tasks=frozenset({CLASSIFICATION}), rate=_ALTERED,
+    ),
+    LeverRule(
+        "promote_item", "item promotion", Action.PLANT, "^", "#bcbd22", home=True,
+        alteration=(Alteration.ITEM_PROMOTED, _promote), promote=True,
+        tasks=frozenset({RATINGS}),
+    ),
+    LeverRule(
+        "protest", "protest", Action.WITHHOLD, "s", "#e377c2", home=True, repertoire=True,
+    ),
+)  # fmt: skip
+
+# The scenario schema's vocabulary of levers, generated from the registry.
+Lever = StrEnum("Lever", {r.id.upper(): r.id for r in LEVERS.values()})
+Lever.__doc__ = "What a collective does with its members' data (one member per ``LEVERS`` entry)."

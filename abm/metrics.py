@@ -51,7 +51,7 @@ def _twins_on(scenario: Any) -> bool:
 
 def _redirects(collective: Any) -> bool:
     """Whether the collective's lever sends data to ``redirect_to`` (not merely names it)."""
-    return LEVERS[collective.lever].action is Action.REDIRECT and collective.redirect_to is not None
+    return LEVERS[collective.lever].redirects and collective.redirect_to is not None
 
 
 ALWAYS = Where("every run", lambda s, e: True)

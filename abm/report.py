@@ -125,20 +125,6 @@ def _interval(result: RunResult, key: str) -> tuple[float, float, float] | None:
 UNITS = {o.name: o.unit for o in OUTCOMES}
 OUTCOMES_BY_NAME = {o.name: o for o in OUTCOMES}
 
-LEVER_WORDS = {
-    "strike": "strike",
-    "retro_strike": "strike with deletion of past data",
-    "boycott": "boycott",
-    "cdc": "conscious data contribution",
-    "strike_cdc": "strike with conscious data contribution",
-    "poison_labels": "label poisoning",
-    "poison_noise": "noise poisoning",
-    "plant_signal": "signal planting",
-    "plant_feature_only": "feature-only signal planting",
-    "erase_signal": "signal erasure",
-    "promote_item": "item promotion",
-}
-
 
 def _short(value: float) -> str:
     if abs(value) >= 1000:
@@ -191,7 +177,7 @@ def _dividend_clause(result: RunResult, name: str) -> str:
 
 def _collective_answer(result: RunResult, c) -> str:
     s = result.scenario
-    lever = LEVER_WORDS.get(c.lever.value, c.lever.value)
+    lever = LEVERS[c.lever].words
     who = f"The {lever} by {c.name} ({c.size:.0%} of users at the start)"
     if s.measurement.twins == "off":
         return (f"{who} was not measured against a twin world (measurement.twins is off); "

@@ -50,24 +50,28 @@ def route(model: World) -> None:
     owner = np.repeat(producers, counts)
     u.contributed += np.bincount(owner, minlength=n)
     batch = Contributions(model.task, sample, owner, u.actor[owner], model.t)
-    home, act = u.platform[owner], u.action[owner]
+    home = u.platform[owner]
 
     # Alter what poisoning and planting members send, per collective.
     for c in model.collectives:
-        rows = np.flatnonzero((batch.actor == c.index) & (act == c.rule.action))
+        rows = np.flatnonzero(batch.actor == c.index)
         if c.rule.alteration is not None and rows.size:
             _alter(model, c, batch, rows)
     batch.seal()
 
-    # Destinations: the home platform, the CDC target, or nowhere.
-    to_home = np.isin(act, (Action.CONTRIBUTE, Action.POISON, Action.PLANT))
+    # Destinations, as each acting member's lever says: home, redirect_to, or nowhere.
+    to_home = batch.actor < 0  # members not acting contribute as everyone else does
     redirect = np.full(owner.size, NO_PLATFORM, np.int32)
     for c in model.collectives:
+        mine = batch.actor == c.index
+        # A repertoire's members act by their own tactic: only switchers contribute.
+        sends = mine & (u.action[owner] == Action.CONTRIBUTE) if c.rule.repertoire else mine
+        to_home |= sends & c.rule.home
         if c.redirect is not None:
-            mine = (batch.actor == c.index) & (act == Action.REDIRECT)
             redirect[mine] = c.redirect
-            if c.rule.also_home:
-                to_home |= mine
+        if c.rule.send is not None and mine.any():
+            unsent = _unsent(model, c, np.flatnonzero(mine))
+            to_home[unsent], redirect[unsent] = False, NO_PLATFORM
     # Where an AI substitute answers, some users ask it instead of the platform (one
     # draw per user and step, taken only once a substitute exists: the same in every world).
     asked = None
@@ -85,16 +89,26 @@ def route(model: World) -> None:
         p.receive(batch, np.flatnonzero((to_home & (home == p.index)) | (redirect == p.index)))
 
 
-def _alter(model: World, c: Collective, batch: Contributions, rows: np.ndarray) -> None:
-    """Apply a collective's alteration lever to its acting members' rows."""
-    code, alter = c.rule.alteration
+def _context(model: World, c: Collective) -> levers.Alter:
+    """What a collective's lever hooks need besides the rows."""
     spec, task = c.spec, model.task
-    context = levers.Alter(
+    return levers.Alter(
         rate=spec.rate, n_classes=task.n_classes,
         trigger=c.trigger if c.rule.signal else None,
         signal_target=spec.signal.target, signal_noise=spec.signal.noise,
         reference_X=task.X_train, promotion=c.promotion if c.rule.promote else None,
     )  # fmt: skip
-    X, y = task.X_train[batch.sample[rows]], batch.y_sent[rows]
-    mask, X_new, y_new = alter(X, y, context, model.draw(Draw.ALTER, c.index))
+
+
+def _alter(model: World, c: Collective, batch: Contributions, rows: np.ndarray) -> None:
+    """Apply a collective's alteration lever to its acting members' rows."""
+    code, alter = c.rule.alteration
+    X, y = model.task.X_train[batch.sample[rows]], batch.y_sent[rows]
+    mask, X_new, y_new = alter(X, y, _context(model, c), model.draw(Draw.ALTER, c.index))
     batch.alter(rows[mask], code, X_new, y_new)
+
+
+def _unsent(model: World, c: Collective, rows: np.ndarray) -> np.ndarray:
+    """The acting members' rows its lever keeps back (they go nowhere)."""
+    sent = c.rule.send(rows.size, _context(model, c), model.draw(Draw.SEND, c.index))
+    return rows[~sent]

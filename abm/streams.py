@@ -28,6 +28,7 @@ class Draw(IntEnum):
     SUBSTITUTE = 15
     UNLEARN = 16
     TRAIN = 17
+    SEND = 18  # which rows a lever that sends only some of them sends
     VALUATION = 30
 
 

@@ -14,6 +14,7 @@ from mesa.visualization.solara_viz import UserInputs
 
 from abm import runner
 from abm.bargaining import ROUND_COLUMNS
+from abm.behaviour import Action
 from abm.model import LeverageModel
 from abm.network import build_graph
 from abm.scenario import Network, Population, ScenarioError, load_scenario, with_overrides
@@ -223,11 +224,12 @@ def test_layout_is_cached_deterministic_and_subsampled():
 
 def test_network_figure_marks_actions_and_membership(folder):
     model = app.ViewerModel(scenario_file=str(folder / "a.yaml"))
-    model.users.action[:5] = 1  # withholding
+    model.users.action[:5] = Action.WITHHOLD  # five members of union strike
+    model.users.actor[:5] = 0
     fig = network_figure(model)
     labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert "platform: incumbent" in labels and "platform: challenger" in labels
-    assert "striking (withholding)" in labels
+    assert "acting: strike" in labels
     assert "member of union (strike)" in labels and "member of guild (strike)" in labels
     drawn = [c for c in fig.axes[0].collections[1:] if len(c.get_offsets())]
     markers = {c.get_paths()[0].vertices.shape for c in drawn}

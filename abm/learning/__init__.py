@@ -3,69 +3,63 @@
 Modelling assumption: learning is a pure, swappable component. Everything here takes
 explicit arrays and an explicit ``numpy.random.Generator``, knows nothing of Mesa or of
 agents, and can be tested on its own; the model decides when platforms retrain.
+
+Names are imported on first use (PEP 562): the scenario schema reads this layer's
+registries without loading pandas, scipy's optimisers or scikit-learn.
 """
 
-from abm.learning.contributions import Contributions
-from abm.learning.curves import cdc_curve, learning_curve, normalise, strike_curve
-from abm.learning.learners import (
-    LEARNER_NAMES,
-    GlobalMean,
-    ItemMean,
-    KNearestNeighbours,
-    Learner,
-    LogisticRegression,
-    MajorityClass,
-    MatrixFactorisation,
-    leverage_baseline_for,
-    make_learner,
-    naive_learner_for,
-)
-from abm.learning.movielens import MostPopular, ratings_report, rmse
-from abm.learning.pool import Alteration, DataPool, ShardedTrainer
-from abm.learning.ranking import RankingProbe, hit_rate
-from abm.learning.stream import GaussianStream, StreamParams
-from abm.learning.task import Task
-from abm.learning.tasks import (
-    SAMPLING,
-    TASK_NAMES,
-    Slices,
-    assign_slices,
-    draw_samples,
-    load_task,
-)
+from __future__ import annotations
 
-__all__ = [
-    "LEARNER_NAMES",
-    "TASK_NAMES",
-    "SAMPLING",
-    "Alteration",
-    "Contributions",
-    "DataPool",
-    "GaussianStream",
-    "GlobalMean",
-    "ItemMean",
-    "KNearestNeighbours",
-    "Learner",
-    "LogisticRegression",
-    "MajorityClass",
-    "MatrixFactorisation",
-    "MostPopular",
-    "RankingProbe",
-    "ShardedTrainer",
-    "Slices",
-    "StreamParams",
-    "Task",
-    "assign_slices",
-    "cdc_curve",
-    "draw_samples",
-    "hit_rate",
-    "learning_curve",
-    "leverage_baseline_for",
-    "load_task",
-    "make_learner",
-    "naive_learner_for",
-    "normalise",
-    "ratings_report",
-    "rmse",
-    "strike_curve",
-]
+import importlib
+from typing import Any
+
+# Each public name and the module that defines it.
+_HOME = {
+    "Contributions": "contributions",
+    "cdc_curve": "curves",
+    "learning_curve": "curves",
+    "normalise": "curves",
+    "strike_curve": "curves",
+    "LEARNER_NAMES": "learners",
+    "GlobalMean": "learners",
+    "ItemMean": "learners",
+    "KNearestNeighbours": "learners",
+    "Learner": "learners",
+    "LogisticRegression": "learners",
+    "MajorityClass": "learners",
+    "MatrixFactorisation": "learners",
+    "leverage_baseline_for": "learners",
+    "make_learner": "learners",
+    "naive_learner_for": "learners",
+    "MostPopular": "movielens",
+    "ratings_report": "movielens",
+    "rmse": "movielens",
+    "Alteration": "pool",
+    "DataPool": "pool",
+    "ShardedTrainer": "pool",
+    "RankingProbe": "ranking",
+    "hit_rate": "ranking",
+    "GaussianStream": "stream",
+    "StreamParams": "stream",
+    "Task": "task",
+    "TaskKind": "task",
+    "SAMPLING": "tasks",
+    "TASK_NAMES": "tasks",
+    "Slices": "tasks",
+    "assign_slices": "tasks",
+    "draw_samples": "tasks",
+    "load_task": "tasks",
+}
+
+__all__ = sorted(_HOME)
+
+
+def __getattr__(name: str) -> Any:
+    """Import the module that defines ``name`` on first use."""
+    if name not in _HOME:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_HOME[name]}"), name)
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_HOME})

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from enum import IntEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from abm.learning.learners import Learner
+if TYPE_CHECKING:
+    from abm.learning.learners import Learner
 
 __all__ = ["Alteration", "DataPool", "ShardedTrainer"]
 

@@ -10,14 +10,22 @@ shared noun that learners, loaders and MovieLens files all speak of.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from enum import StrEnum
+from typing import Any
 
 import numpy as np
 
 from abm.learning.ratings_stream import RatingsStream
 from abm.learning.stream import GaussianStream
 
-__all__ = ["Task", "draw_seed", "split"]
+__all__ = ["Task", "TaskKind", "draw_seed", "split"]
+
+
+class TaskKind(StrEnum):
+    """What a task asks a learner to learn (learners and levers say which kinds they fit)."""
+
+    CLASSIFICATION = "classification"  # a class label from features
+    RATINGS = "ratings"  # a rating of an item by a rater
 
 
 @dataclass(eq=False)
@@ -29,7 +37,7 @@ class Task:
 
     Attributes:
         name: Task name (e.g. "breast_cancer").
-        kind: "classification" or "ratings".
+        kind: What is learnt: classes from features, or ratings of (rater, item) pairs.
         X_train: Training features (float) or, for ratings, int ``(rater, item)`` pairs.
         y_train: Training labels (int) or ratings (float).
         X_test: Held-out features / pairs.
@@ -50,7 +58,7 @@ class Task:
     """
 
     name: str
-    kind: Literal["classification", "ratings"]
+    kind: TaskKind
     X_train: np.ndarray
     y_train: np.ndarray
     X_test: np.ndarray

@@ -30,6 +30,7 @@ from pydantic import (
     model_validator,
 )
 
+from abm.levers import LEVERS, Lever
 from abm.messages import printable, shown
 
 # --------------------------------------------------------------------------- errors
@@ -76,23 +77,6 @@ class GraphKind(StrEnum):
     ERDOS_RENYI = "erdos_renyi"
     SBM = "sbm"
     EDGELIST = "edgelist"
-
-
-class Lever(StrEnum):
-    """What a collective does with its members' data."""
-
-    STRIKE = "strike"  # prospective: withhold new data from the target
-    RETRO_STRIKE = "retro_strike"  # withhold and request deletion of past data
-    BOYCOTT = "boycott"  # withhold and stop using the target
-    CDC = "cdc"  # conscious data contribution: send data to `redirect_to` instead
-    STRIKE_CDC = "strike_cdc"  # withhold from target and contribute to `redirect_to`
-    POISON_LABELS = "poison_labels"  # contribute label-flipped data
-    POISON_NOISE = "poison_noise"  # contribute feature-noised data
-    PLANT_SIGNAL = "plant_signal"  # add a trigger and set the label to `signal.target`
-    PLANT_FEATURE_ONLY = "plant_feature_only"  # add the trigger to members already labelled
-    ERASE_SIGNAL = "erase_signal"  # remove the trigger from contributions
-    PROMOTE_ITEM = "promote_item"  # rate `item` highly alongside the most popular items
-    PROTEST = "protest"  # each member stops, switches, withholds or stays (behaviour.Tactic)
 
 
 class TwinMode(StrEnum):
@@ -353,6 +337,16 @@ class Protest(Strict):
     relief: float = _share(0.5, "Share of the grievance withholding data (still using) answers.")
 
 
+def _rate_meaning() -> str:
+    """What ``rate`` means, for the levers that read it (their registry entries say)."""
+    meanings: dict[str, list[str]] = {}
+    for r in LEVERS.values():
+        if r.rate:
+            meanings.setdefault(r.rate, []).append(r.id)
+    said = [f"{', '.join(ids)}: {meaning}" for meaning, ids in meanings.items()]
+    return "Read by some levers (" + "; ".join(said) + ")."
+
+
 class Collective(Strict):
     """A collective: members, a lever, a target, launch and stop rules, a demand."""
 
@@ -377,7 +371,7 @@ class Collective(Strict):
         description="Refused rounds in a row, acting costing members more than the platform, "
         "before the collective stops.",
     )
-    rate: float = _share(1.0, "Share of a member's data altered.")
+    rate: float = _share(1.0, _rate_meaning())
     signal: Signal = Field(default_factory=Signal, description="Trigger for signal levers.")
     protest: Protest = Field(default_factory=Protest, description="Lever protest: its tactics.")
     item: int = Field(
@@ -504,12 +498,14 @@ class Scenario(Strict):
         classes = self.task_classes()
         if classes is not None and c.signal.target >= classes:
             raise ValueError(f"{where}.signal.target|{self._label_expected(c, classes)}")
+        kinds = LEVERS[c.lever].tasks
+        if task_kind(self.task.name) not in kinds:
+            fit = [t for t in TaskName if task_kind(t) in kinds]
+            raise ValueError(
+                f"{where}.lever|a lever for task {self.task.name} ({c.lever} needs "
+                f"a {' or '.join(sorted(kinds))} task: {', '.join(fit)})"
+            )
         if c.lever is Lever.PROMOTE_ITEM:
-            if self.task.name not in RATINGS_TASKS:
-                raise ValueError(
-                    f"{where}.lever|a lever for task {self.task.name} (promote_item needs "
-                    f"a ratings task: {', '.join(RATINGS_TASKS)})"
-                )
             items = self.task_items()
             if items is not None and c.item >= items:
                 raise ValueError(f"{where}.item|{self._item_expected(c, items)}")
@@ -607,10 +603,15 @@ TASK_ITEMS = {"ratings": 200}
 RATINGS_TASKS = ("ratings", "ratings_stream", "movielens")
 
 
+def task_kind(name: str) -> str:
+    """What a task asks its learner to learn: "ratings" or "classification"."""
+    return "ratings" if name in RATINGS_TASKS else "classification"
+
+
 def _check_collective(where: str, c: Collective, platforms: list[str]) -> None:
     """The collective's target and redirect are platforms; it stops after it starts."""
     _known(c.target, platforms, f"{where}.target", "platform")
-    if c.lever in (Lever.CDC, Lever.STRIKE_CDC):
+    if LEVERS[c.lever].redirects:
         if c.redirect_to is None:
             raise ValueError(f"{where}.redirect_to|a platform name for lever {c.lever}")
         _known(c.redirect_to, platforms, f"{where}.redirect_to", "platform")

@@ -9,12 +9,13 @@ placed on a ring of communities in id order, so a 1,000-node small world reads a
 chain of clusters instead of a hairball. It is computed once per graph and cached by
 the graph's content.
 
-Encoding: face colour is the user's platform (grey: none), the marker is the action
-of the step (:class:`abm.behaviour.Action`). Members of a collective are drawn larger
-with a ring in the collective's colour, users taking a collective action (striking,
-boycotting, redirecting, poisoning, planting) larger still and on top, everyone else
-small and faint, so a strike shows as a field of crosses. Edges between two members of
-the same collective take that collective's colour.
+Encoding: a user acting in a collective is drawn with its lever's marker and colour
+(:data:`abm.levers.LEVERS`), larger and on top; everyone else by what it does (a circle
+contributing, a dot on no platform) in its platform's colour (grey: none), members
+larger with a ring in their collective's colour, bystanders small and faint, so a
+strike shows as a field of red crosses. Every drawn user is in exactly one layer: a
+lever's, or its action's. Edges between two members of the same collective take that
+collective's colour.
 
 :class:`LiveNetwork` is what the viewer uses: edges, legend and title are drawn once
 (:class:`abm.viz.plots.Blitter`) and each step redraws only the users' markers; the
@@ -35,6 +36,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from abm.behaviour import Action
+from abm.levers import LEVERS
 
 if TYPE_CHECKING:
     from abm.model import LeverageModel
@@ -44,14 +46,10 @@ PLATFORM_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#17b
 COLLECTIVE_COLOURS = ("#111111", "#d62728", "#e377c2", "#bcbd22", "#7f7f7f")
 NO_PLATFORM_COLOUR = "#cfcfcf"
 
-# Marker and legend label of each action.
+# Marker and legend label of what users not acting in a collective do; a user acting
+# in one is drawn as its lever's registry entry says.
 ACTION_STYLE: dict[Action, tuple[str, str]] = {
     Action.CONTRIBUTE: ("o", "contributing"),
-    Action.WITHHOLD: ("X", "striking (withholding)"),
-    Action.BOYCOTT: ("v", "boycotting"),
-    Action.REDIRECT: (">", "contributing consciously (CDC)"),
-    Action.POISON: ("P", "poisoning"),
-    Action.PLANT: ("*", "planting a signal or promoting an item"),
     Action.IDLE: (".", "no platform"),
 }
 
@@ -235,12 +233,6 @@ def fruchterman_reingold(pos: np.ndarray, edges: np.ndarray, iterations: int) ->
     return pos
 
 
-# Actions a collective takes: drawn larger and on top of everyone else.
-COLLECTIVE_ACTIONS = frozenset(
-    {Action.WITHHOLD, Action.BOYCOTT, Action.REDIRECT, Action.POISON, Action.PLANT}
-)
-
-
 class LiveNetwork:
     """The network of a running model, redrawn per step by updating only the markers.
 
@@ -263,16 +255,16 @@ class LiveNetwork:
         ax.set_ylim(-0.03, 1.03)
         self.edges = LineCollection(lay.pos[lay.edges], linewidths=0.4, zorder=1)
         ax.add_collection(self.edges)
-        self.layers = {
-            act: ax.scatter(
-                np.empty(0),
-                np.empty(0),
-                marker=marker,
-                animated=True,
-                zorder=5 if act in COLLECTIVE_ACTIONS else 3,
-            )  # fmt: skip
-            for act, (marker, _) in ACTION_STYLE.items()
-        }
+        # One layer per bystander action, then one per lever the collectives use.
+        self.kinds = [*ACTION_STYLE, *dict.fromkeys(c.rule.id for c in model.collectives)]
+        self.layers = [
+            ax.scatter(np.empty(0), np.empty(0), marker=_marker(kind), animated=True,
+                       zorder=3 if kind in ACTION_STYLE else 5)
+            for kind in self.kinds
+        ]  # fmt: skip
+        lever_layer = [self.kinds.index(c.rule.id) for c in model.collectives]
+        self.lever_layer = np.array(lever_layer, np.int64)
+        self.lever_colour = np.array([_rgba(c.rule.colour) for c in model.collectives])
         n_shown, n = lay.nodes.size, model.n_users
         shown = f"{n_shown} of {n} users" if n_shown < n else f"{n} users"
         ax.set_title(f"Social network ({shown}), laid out by community", fontsize=10)
@@ -282,7 +274,7 @@ class LiveNetwork:
         self.blit = Blitter(fig, dpi)
         self.figure = fig
         self._membership: bytes | None = None
-        self._legend_actions: set[int] = set()
+        self._legend_kinds: set[int] = set()
 
     def update(self) -> None:
         """Move the model's current state into the artists (no drawing)."""
@@ -295,29 +287,34 @@ class LiveNetwork:
             self.edges.set_colors(_edge_colours(lay.edges, member))
             self.edges.set_linewidths(_edge_widths(lay.edges, member))
             self.blit.invalidate()
-        action = u.action[nodes]
-        present = set(np.unique(action).tolist()) | {int(Action.CONTRIBUTE)}
-        if not present <= self._legend_actions:
-            self._legend_actions |= present
-            self.ax.legend(handles=_legend(model, self._legend_actions), loc="upper left",
+        actor = u.actor[nodes]
+        acting = actor >= 0
+        platform = u.platform[nodes]
+        bystander = np.where(platform >= 0, 0, 1)  # ACTION_STYLE's order: contributing, idle
+        kind = np.where(acting, self.lever_layer[np.maximum(actor, 0)] if n_coll else 0, bystander)
+        present = set(np.unique(kind).tolist()) | {0}
+        if not present <= self._legend_kinds:
+            self._legend_kinds |= present
+            shown = [self.kinds[k] for k in sorted(self._legend_kinds)]
+            self.ax.legend(handles=_legend(model, shown), loc="upper left",
                            bbox_to_anchor=(1.0, 1.0), fontsize=7.5, frameon=False)  # fmt: skip
             self.blit.invalidate()
         ring = np.where(member.any(axis=1), member.argmax(axis=1), -1) if n_coll else np.full(
             nodes.size, -1)  # fmt: skip
-        platform = u.platform[nodes]
         face = self.palette[np.where(platform >= 0, platform, len(model.platforms))].copy()
+        if acting.any():
+            face[acting] = self.lever_colour[actor[acting]]
         ring_palette = np.array(
             [_rgba(COLLECTIVE_COLOURS[c % len(COLLECTIVE_COLOURS)]) for c in range(n_coll)]
             + [(1.0, 1.0, 1.0, 0.0)]
         )
         edge = ring_palette[np.where(ring >= 0, ring, n_coll)]
-        acting = np.isin(action, [int(a) for a in COLLECTIVE_ACTIONS])
         is_member = ring >= 0
         face[~is_member & ~acting, 3] = 0.45  # bystanders recede
         size = np.where(acting, 2.4, np.where(is_member, 1.5, 0.9)) * self.base
         width = np.where(is_member, 0.8, 0.0)
-        for act, layer in self.layers.items():
-            sel = action == act
+        for k, layer in enumerate(self.layers):
+            sel = kind == k
             layer.set_offsets(lay.pos[sel])
             layer.set_facecolors(face[sel])
             layer.set_edgecolors(edge[sel])
@@ -356,19 +353,27 @@ def network_figure(model: LeverageModel, figsize: tuple[float, float] = (7.0, 5.
     """
     live = LiveNetwork(model, figsize)
     live.update()
-    for layer in live.layers.values():
+    for layer in live.layers:
         layer.set_animated(False)
     return live.figure
 
 
-def _legend(model: LeverageModel, present: set[int]) -> list[Line2D]:
+def _marker(kind: Action | str) -> str:
+    """The marker of a bystander action or of a lever (by id)."""
+    return ACTION_STYLE[kind][0] if kind in ACTION_STYLE else LEVERS[kind].marker
+
+
+def _legend(model: LeverageModel, kinds: list[Action | str]) -> list[Line2D]:
     handles = []
     for p in model.platforms:
         colour = PLATFORM_COLOURS[p.index % len(PLATFORM_COLOURS)]
         handles.append(_handle("o", colour, "none", f"platform: {p.name}"))
-    for act, (marker, label) in ACTION_STYLE.items():
-        if int(act) in present or act is Action.CONTRIBUTE:
-            handles.append(_handle(marker, "#999999", "none", label))
+    for kind in kinds:
+        if kind in ACTION_STYLE:
+            handles.append(_handle(ACTION_STYLE[kind][0], "#999999", "none", ACTION_STYLE[kind][1]))
+        else:
+            lever = LEVERS[kind]
+            handles.append(_handle(lever.marker, lever.colour, "none", f"acting: {lever.words}"))
     for c in model.collectives:
         colour = COLLECTIVE_COLOURS[c.index % len(COLLECTIVE_COLOURS)]
         handles.append(_handle("o", "white", colour, f"member of {c.name} ({c.spec.lever.value})"))

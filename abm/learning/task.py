@@ -111,7 +111,8 @@ class Task:
         """
         keys = (np.asarray(who, np.int64) << 32) | np.asarray(k, np.int64)
         idx = np.full(len(keys), -1, np.int64)
-        if self._recent is not None and len(keys):
+        # A step in which nobody made a row leaves nothing to reuse (and no last key).
+        if self._recent is not None and len(keys) and len(self._recent[0]):
             known, at = self._recent
             pos = np.minimum(np.searchsorted(known, keys), len(known) - 1)
             hit = known[pos] == keys

@@ -1466,7 +1466,9 @@ def protest_repertoire(path: Path, fast: bool, ablate: bool = False) -> Result:
     of the two assumed constants it rests on (withholding's relief, the switching cost).
     Ablated, ties are not weighed (``network_weight`` 0).
     """
-    spec = load_scenario(path)
+    # No twin: the shares are the real world's, and a twin never changes them (common
+    # random numbers), it would only cost a second world per run.
+    spec = with_overrides(load_scenario(path), {"measurement.twins": "off"})
     if ablate:
         spec = with_overrides(spec, {"population.network_weight": 0.0})
     seeds = _seeds(spec.seed, REPERTOIRE_SEEDS)

@@ -4,7 +4,25 @@ Users are many, so their state lives in arrays owned by the model
 (:class:`UserState`); a :class:`User` agent is an index-only view on those arrays and
 costs nothing per step. The viewer, agent reporters and any per-agent code still see
 ordinary Mesa agents sitting on the cells of the network space. Platforms and
-collectives are few and keep their own state as attributes.
+collectives are few and keep their own state as attributes, which change only through
+their own methods; the model's phases call those methods (``tests/test_ownership.py``).
+
+Who writes each of the users' arrays, and in which phase of the step (``abm/model.py``);
+nothing else writes them (``tests/test_ownership.py`` reads this list):
+
+* ``group``, ``threshold`` (set-up): ``UserState.initial``
+* ``platform`` (set-up; phase 3): ``UserState.initial``, ``LeverageModel.choose_platforms``
+* ``grievance`` (set-up; phase 6, a concession clears it): ``UserState.initial``,
+  ``Collective.concede``
+* ``member`` (set-up; phase 2 recruitment; phase 3 fatigue), a column per collective,
+  written by that collective: ``Collective.__init__``, ``Collective.update``,
+  ``Collective.decide``
+* ``acting`` (phase 3; cleared when the campaign ends), a column per collective:
+  ``Collective.decide``, ``Collective.stop``
+* ``action``, ``actor`` (phase 3): ``LeverageModel.decide_actions``,
+  ``LeverageModel.choose_platforms`` (``action`` only: no platform, no data)
+* ``contributed`` (phase 4): ``routing.route``
+* ``value``, ``dividend`` (end of run): ``valuation.value_users``
 """
 
 from __future__ import annotations
@@ -23,7 +41,6 @@ from abm import behaviour, levers, streams
 from abm.bargaining import (
     ROUND_COLUMNS,
     Effects,
-    Outcome,
     PlatformResponse,
     Position,
     accuracy_se,
@@ -61,6 +78,7 @@ if TYPE_CHECKING:
     from abm.scenario import Collective as CollectiveSpec
     from abm.scenario import Platform as PlatformSpec
     from abm.scenario import Policy, Scenario
+    from abm.setting import Setting
 
 
 @dataclass
@@ -112,25 +130,25 @@ class UserState:
 class World(Protocol):
     """What the parts of a step (agents, routing, twins, metrics) read of their model.
 
-    ``abm.model.LeverageModel`` is the world; a twin world is another instance of it
-    (``abm/twins.py``). Naming the protocol here, rather than importing the model,
-    keeps the parts below the model that assembles them.
+    ``abm.model.LeverageModel`` is the world; a twin world is another instance of it,
+    built by the same constructor (``abm/twins.py``). Naming the protocol here, rather
+    than importing the model, keeps the parts below the model that assembles them.
     """
 
     spec: Scenario
     root: int  # the seed every random stream derives from (``abm/streams.py``)
     real: World | None  # a twin's real world; None in the real world
     twins: list[World]
-    unfiltered: dict[int, World]  # a real world's twins without one platform's poison filter
-    drawn: dict[tuple, np.ndarray]  # this step's uniforms over users, shared by all worlds
+    unfiltered: dict[int, World]  # twins without one platform's poison filter
     steps: int  # Mesa's step counter
     random: random.Random  # Mesa's own generator (the network space uses it)
-    # The world, built once and shared with the twins.
+    # The ground every world of a run stands on (``abm/setting.py``), and its parts.
+    setting: Setting
     n_users: int
     adjacency: sp.csr_array
     degree: np.ndarray
     task: Task
-    slices: Slices
+    slices: Slices  # this world's own cursors
     group_classes: np.ndarray
     naive_quality: float
     # Its state.
@@ -157,9 +175,6 @@ class World(Protocol):
 
     def payoffs(self) -> np.ndarray:
         """Each user's payoff this step."""
-
-    def _populate(self, groups: np.ndarray, off: frozenset[int]) -> None:
-        """Users, platforms and collectives, as at step 0 (a twin's are its own)."""
 
 
 class User(mesa.discrete_space.FixedAgent):
@@ -230,7 +245,6 @@ class Platform(mesa.Agent):
         self.quality = 0.0
         self.quality_se = float("nan")  # standard error of that measurement (test-set size)
         self.hit_rate = float("nan")  # hit rate at k on the task's ranking probe (ratings)
-        self.initial_quality = 0.0
         self.group_quality = np.zeros(0)  # quality as experienced by each user group
         self.received = 0  # samples routed here, cumulative
         self.deleted = 0  # samples removed by deletion requests, cumulative
@@ -255,8 +269,27 @@ class Platform(mesa.Agent):
         """Whether the platform trains SISA shards (deletion retrains one shard)."""
         return isinstance(self.trainer, ShardedTrainer)
 
-    def seed(self) -> None:
-        """Start from ``seed_data`` rows of the platform's own (no contributor), fit, score."""
+    def seed(self, like: Platform | None = None) -> None:
+        """Start from ``seed_data`` rows of the platform's own (no contributor), fit, score.
+
+        ``like`` is the same platform in a twin's real world, just seeded from the same
+        named streams: where it was seeded alike (same spec but for the poison filter,
+        whose calibration draws on a stream of its own), its rows and fitted learner are
+        exactly what seeding here would compute, so they are copied, not refitted.
+        """
+        if like is not None and self._seeded_alike(like):
+            self._copy_seed(like)
+        else:
+            self._seed_own()
+        self.evaluate()
+
+    def _seeded_alike(self, other: Platform) -> bool:
+        """Whether ``other``, seeded at step 0, holds what :meth:`_seed_own` would give here."""
+        mine = self.spec.model_copy(update={"filter_poison": other.spec.filter_poison})
+        has_filter = other.filter is not None or not self.spec.filter_poison
+        return other.model.steps == 0 and mine == other.spec and has_filter
+
+    def _seed_own(self) -> None:
         task, k = self.model.task, self.spec.seed_data
         sample = np.zeros(0, np.int64)
         if k:
@@ -267,24 +300,15 @@ class Platform(mesa.Agent):
             self._fit(rng)
         if self.spec.filter_poison:
             self.filter = self._poison_filter(sample)
-        self.evaluate()
-        self.initial_quality = self.quality
 
-    def seed_from(self, real: Platform) -> None:
-        """Start from ``real``'s seeded state: a twin's platform, copied, not refitted.
-
-        ``real`` is the same platform of the real world, just seeded (:meth:`seed`) from
-        the same named streams, so its rows, fitted learner and filter are exactly what
-        :meth:`seed` would compute here; copying them saves a twin its seed fits.
-        """
+    def _copy_seed(self, real: Platform) -> None:
         task = self.model.task
         memo = {id(task): task}  # the task is shared by every world, never copied
         self.pool = copy.deepcopy(real.pool, memo)
         self.trainer = copy.deepcopy(real.trainer, memo)
         self.received = real.received
-        self.filter = copy.deepcopy(real.filter, memo)
-        self.evaluate()
-        self.initial_quality = self.quality
+        if self.spec.filter_poison:  # a twin without the filter has none
+            self.filter = copy.deepcopy(real.filter, memo)
 
     def _poison_filter(self, seeded: np.ndarray) -> LossFilter:
         """The poison filter, calibrated on trusted rows of its own it never trains on.
@@ -376,6 +400,23 @@ class Platform(mesa.Agent):
         elif len(self.pool):
             self.trainer.fit(self.pool.features(X), self.pool.y, rng)
 
+    def publish(self, targeted: bool) -> float:
+        """This step's price: the list price, cut by its incentive while a campaign targets it."""
+        self.discount = self.spec.incentive if targeted else 0.0
+        return self.price - self.discount
+
+    def change_price(self, price: float) -> None:
+        """A change of its own terms: the list price from now on."""
+        self.price = price
+
+    def face_substitute(self, quality: float, reach: float) -> None:
+        """An AI substitute of ``quality`` is released, used by a share ``reach`` of users."""
+        self.substitute, self.substitute_reach = quality, reach
+
+    def compare_unfiltered(self, quality: float) -> None:
+        """Its quality in the twin without its poison filter: what filtering cost it."""
+        self.filter_quality_cost = quality - self.quality
+
     def pay(self, amount: float, dividend: bool = False) -> None:
         """A cost this step: a dividend, or a countermeasure (filtering, incentives)."""
         self.step_cost += amount
@@ -429,7 +470,6 @@ class Collective(mesa.Agent):
         self.dividend_rate = 0.0  # dividend per step the target agreed to pay (utility)
         self.dividend = 0.0  # dividend won, cumulative (utility)
         self.concession = False
-        self.last_outcome: Outcome | None = None
         self.round: list[Effects] = []  # the campaign's effects at each step since the last round
         self.futile_rounds = 0  # refused rounds in a row in which acting cost more than it hurt
         self.value = float("nan")  # Shapley value over collectives, when measured
@@ -615,7 +655,7 @@ class Collective(mesa.Agent):
         )
         measured = float(np.mean([e.revenue for e in self.round]))
         self.round = []
-        outcome = self.last_outcome = nash_bargain(position, loss.describe())
+        outcome = nash_bargain(position, loss.describe())
         if outcome.response is PlatformResponse.CONCEDE:
             self.concede(outcome.paid)
         elif measured <= position.member_cost:
@@ -638,6 +678,45 @@ class Collective(mesa.Agent):
         self.dividend_rate, self.concession = dividend, True
         self.model.users.grievance[self.members, self.target] = 0.0
         self.stop("demand met")
+
+    def schedule(self) -> None:
+        """A launch event: the campaign launches now (once its critical mass is met)."""
+        self.scheduled = True
+
+    def delete_data(self) -> None:
+        """Acting members under a right to delete ask the target to delete their data, once."""
+        who = np.flatnonzero(self.acting & ~self.erased)
+        if who.size:
+            self.erased[who] = True
+            m = self.model
+            m.platforms[self.target].delete(who, m.draw(Draw.UNLEARN, self.target))
+
+    def receive_dividend(self) -> float:
+        """This step's agreed dividend, added to what the collective has won."""
+        self.dividend += self.dividend_rate
+        return self.dividend_rate
+
+    def measure_here(self) -> None:
+        """Its signal's success and its promoted item's rate in its own world, this step."""
+        if self.rule.signal:
+            self.signal_success = self.success(self.model)
+        if self.rule.promote:
+            self.target_rate = self.recommended(self.model)
+
+    def record_effects(self, effects: Effects, twin: World) -> None:
+        """This step's effects against ``twin``: the members' cost, the round's evidence."""
+        self.effects = effects
+        self.cost += effects.member_cost
+        if self.active:
+            self.round.append(effects)
+        if self.rule.signal:
+            self.natural_success = self.success(twin)
+        if self.rule.promote:
+            self.twin_target_rate = self.recommended(twin)
+
+    def valued(self, value: float) -> None:
+        """Its Shapley value over collectives, measured at the end of the run."""
+        self.value = value
 
     def stop(self, reason: str) -> None:
         """End the campaign for good (a first reason sticks)."""

@@ -81,7 +81,7 @@ __all__ = [
     "Change",
     "CredibleLoss",
     "Effects",
-    "Outcome",
+    "Verdict",
     "PlatformResponse",
     "Position",
     "RoundColumn",
@@ -131,7 +131,7 @@ class Effects:
     """
 
     twin_quality: float = float("nan")
-    quality: float = 0.0  # target's held-out quality, twin - real
+    quality_change: float = 0.0  # target's held-out quality, twin - real (a level: twin_quality)
     twin_hit_rate: float = float("nan")  # target's hit rate at k in the twin (ratings)
     hit_rate: float = float("nan")  # target's hit rate at k, twin - real (ratings tasks)
     leverage: float = float("nan")  # quality effect / (twin quality - naive baseline)
@@ -325,7 +325,7 @@ def credible_loss(steps: list[Effects], n_users: int) -> CredibleLoss:
     share = users_on / n_users if n_users else 0.0
     quality_se = math.sqrt(float(np.mean([e.quality_se**2 for e in steps]))) if steps else 0.0
     return CredibleLoss(
-        quality=Change.measure([e.quality for e in steps], quality_se),
+        quality=Change.measure([e.quality_change for e in steps], quality_se),
         users=Change.measure([e.users for e in steps], math.sqrt(n_users * share * (1 - share))),
         users_on=users_on,
         twin_price=float(np.mean([e.twin_price for e in steps])) if steps else 0.0,
@@ -375,8 +375,10 @@ class Position:
 
 
 @dataclass(frozen=True)
-class Outcome:
-    """Result of one bargaining round.
+class Verdict:
+    """How one bargaining round ends: the dividend, what is paid, the response and why.
+
+    (Not an end-of-run outcome: those are :class:`abm.metrics.Outcome`.)
 
     Attributes:
         dividend: The Nash dividend ``d*`` per step (0 if the collective wins nothing).
@@ -401,7 +403,7 @@ def nash_product(position: Position, dividend: float) -> float:
     return gain_c**beta * gain_p ** (1.0 - beta)
 
 
-def nash_bargain(position: Position, evidence: str = "") -> Outcome:
+def nash_bargain(position: Position, evidence: str = "") -> Verdict:
     """Solve one round in closed form (see the module docstring).
 
     Args:
@@ -444,7 +446,7 @@ def nash_bargain(position: Position, evidence: str = "") -> Outcome:
             f"{demand:.3g}/step, so the campaign goes on ({numbers})"
         )
     paid = demand if response is PlatformResponse.CONCEDE else 0.0
-    return Outcome(dividend=dividend, paid=paid, response=response, reason=reason)
+    return Verdict(dividend=dividend, paid=paid, response=response, reason=reason)
 
 
 # ------------------------------------------------------------------ each verdict's range

@@ -16,7 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from abm.cli import app
-from abm.replications import ANALYSES, SUMMARY_COLUMNS, load_experiment, markdown_table
+from abm.replications import REPLICATIONS, SUMMARY_COLUMNS, load_experiment, markdown_table
 from abm.replications.report import REPLICATIONS_DIR
 from abm.scenario import ScenarioError, load_scenario
 
@@ -141,8 +141,9 @@ def test_same_seed_same_summary(fast_run, tmp_path):
 
 
 def test_every_replication_file_is_valid():
-    for name, (file, _) in ANALYSES.items():
-        path = REPLICATIONS_DIR / file
+    for name, entry in REPLICATIONS.items():
+        assert entry.name == name and entry.mechanism and entry.ablation
+        path = REPLICATIONS_DIR / entry.file
         text = path.read_text()
         if "question:" in text:  # an agent-based scenario, runnable with `abm run`
             assert load_scenario(path).name == name
@@ -208,7 +209,7 @@ def test_protest_users_orderings_come_from_the_cost_of_leaving(fast_run, ablated
 def test_protest_repertoire_matches_the_survey_and_needs_the_ties(fast_run, ablated_run):
     """The share within the survey's interval and stop > withhold > switch; without ties
     weighed, about twice as many protest, most by stopping."""
-    from abm.replications.analyses import SURVEY_N, SURVEY_SHARE, wilson_interval
+    from abm.replications.protest import SURVEY_N, SURVEY_SHARE, wilson_interval
 
     low, high = wilson_interval(SURVEY_SHARE, SURVEY_N)
     on = pd.read_csv(fast_run / "protest_repertoire.csv")
@@ -222,7 +223,7 @@ def test_protest_repertoire_matches_the_survey_and_needs_the_ties(fast_run, abla
 def test_the_survey_interval_is_wilsons():
     from scipy.stats import binomtest
 
-    from abm.replications.analyses import wilson_interval
+    from abm.replications.protest import wilson_interval
 
     ci = binomtest(139, 463).proportion_ci(method="wilson")
     np.testing.assert_allclose(wilson_interval(139 / 463, 463), (ci.low, ci.high))
@@ -232,7 +233,7 @@ def test_list_shows_every_replication_with_its_title():
     result = CliRunner().invoke(app, ["list", str(REPLICATIONS_DIR)])
     assert result.exit_code == 0
     lines = result.output.strip().splitlines()
-    assert len(lines) == len(ANALYSES)
+    assert len(lines) == len(REPLICATIONS)
     assert not any("(invalid" in line for line in lines)
     assert any("Data strike on breast_cancer" in line for line in lines)
 

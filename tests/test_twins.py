@@ -79,7 +79,7 @@ def test_an_empty_collectives_twin_is_the_real_world(lever, retention, shards, r
         model.step()
         _same_world(model, twin)
         e = model.collectives[0].effects
-        assert (e.quality, e.share, e.users, e.revenue, e.member_cost) == (0, 0, 0, 0, 0)
+        assert (e.quality_change, e.share, e.users, e.revenue, e.member_cost) == (0, 0, 0, 0, 0)
         assert e.leverage == 0 or np.isnan(e.leverage)
         deleted = model.platforms[0].deleted
     assert deleted > 0  # the other collective's deletions ran through both worlds
@@ -91,7 +91,7 @@ def test_the_other_collectives_twin_differs_and_measures_its_strike():
         model.step()
     others = model.collectives[1]
     assert model.twins[1].platforms[0].deleted == 0  # in its twin nobody deleted
-    assert others.effects.quality != 0 or others.effects.revenue != 0
+    assert others.effects.quality_change != 0 or others.effects.revenue != 0
 
 
 def _reference(name: str, **updates):
@@ -183,7 +183,10 @@ def test_an_empty_twin_is_the_real_world_on_finite_and_fresh_data(lever, data):
     while model.running:
         model.step()
         _same_world(model, twin)
-    assert model.collectives[1].effects.quality != 0 or model.collectives[1].effects.revenue != 0
+    assert (
+        model.collectives[1].effects.quality_change != 0
+        or model.collectives[1].effects.revenue != 0
+    )
 
 
 # ------------------------------------------------------- interventions without collectives
@@ -260,15 +263,15 @@ def test_twins_copy_the_real_worlds_seeded_platforms_instead_of_refitting(monkey
     from abm.agents import Platform
 
     seeded = []
-    original = Platform.seed
-    monkeypatch.setattr(Platform, "seed", lambda self: seeded.append(self) or original(self))
+    original = Platform._seed_own
+    monkeypatch.setattr(Platform, "_seed_own", lambda self: seeded.append(self) or original(self))
     model = LeverageModel(scenario=_copy_or_refit_scenario())
     assert len(model.twins) == 4  # per collective, joint, and the filter's
     assert seeded == model.platforms  # only the real world fitted its seed data
     X = model.task.X_test
     for twin in model.twins:
         for p, q in zip(model.platforms, twin.platforms, strict=True):
-            assert q.quality == p.quality and q.initial_quality == p.initial_quality
+            assert q.quality == p.quality
             assert np.array_equal(q.trainer.predict(X), p.trainer.predict(X))
             # Copies, not shared state: the twin trains its own from here.
             assert q.trainer is not p.trainer and q.pool is not p.pool
@@ -280,7 +283,7 @@ def test_a_run_whose_twins_copy_is_identical_to_one_whose_twins_refit(monkeypatc
 
     scenario = _copy_or_refit_scenario()
     copied = simulate(scenario)
-    monkeypatch.setattr(Platform, "seed_from", lambda self, real: self.seed())
+    monkeypatch.setattr(Platform, "_seeded_alike", lambda self, real: False)
     refitted = simulate(scenario)
     assert copied.model_table.equals(refitted.model_table)
     assert copied.bargaining.equals(refitted.bargaining)

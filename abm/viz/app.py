@@ -17,19 +17,17 @@ offline with the pinned ``solara-assets``.
 from __future__ import annotations
 
 import functools
-import io
 import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import solara
-from matplotlib.figure import Figure
 from mesa.visualization import SolaraViz
 from mesa.visualization.utils import update_counter
 
 from abm.model import LeverageModel
-from abm.runner import check_memory
+from abm.preflight import preflight
 from abm.scenario import Scenario, ScenarioError, load_scenario, with_overrides
 from abm.scenario.paths import keyword_overrides
 from abm.viz import plots
@@ -83,12 +81,12 @@ def viewer_scenario(spec: Scenario, file: str, values: dict[str, Any]) -> tuple[
 
     Slider values come from the page, so they are checked against the controls the page
     was given (:func:`abm.viz.params.check_values`); those accepted are applied as
-    overrides, and the result must pass the schema and the memory estimate
-    (:func:`abm.runner.check_memory`), as ``abm run`` does. A rebuild the schema or the
-    estimate refuses keeps the scenario as written and says why.
+    overrides, and the result must pass the schema and the pre-run check
+    (:func:`abm.preflight.preflight`: memory, data files, learners for the task, ...), as
+    ``abm run`` does. A rebuild either refuses keeps the scenario as written and says why.
 
     Raises:
-        ScenarioError: The scenario as written does not fit in memory.
+        ScenarioError: The scenario as written does not pass the pre-run check.
     """
     accepted, refused = check_values(spec, values)
     notes = []
@@ -98,13 +96,13 @@ def viewer_scenario(spec: Scenario, file: str, values: dict[str, Any]) -> tuple[
     if accepted:
         try:
             resolved = with_overrides(spec, keyword_overrides(accepted))
-            check_memory(resolved, file or None)
+            preflight(resolved, file or None)
         except ScenarioError as err:
             # e.g. fewer steps than an event needs, or more users than memory allows.
             notes.append(f"slider values not applied: {err.field}: {err.expected}")
             resolved = spec
     if resolved is spec:
-        check_memory(spec, file or None)
+        preflight(spec, file or None)
     return resolved, " ".join(notes)
 
 
@@ -153,14 +151,6 @@ def _same_file(path: str) -> str:
 
 
 # --------------------------------------------------------------------------- drawing
-
-
-def to_png(fig: Figure, dpi: int = 90) -> bytes:
-    """Render a figure to PNG bytes and release it."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi)
-    plots.close(fig)
-    return buf.getvalue()
 
 
 # Each panel keeps one live figure per model (a new model on Reset gets new ones) and

@@ -84,5 +84,5 @@ def test_a_protest_in_both_worlds_keeps_the_other_collectives_twin_exact():
         assert np.array_equal(model.users.action, twin.users.action)
         assert [p.quality for p in model.platforms] == [p.quality for p in twin.platforms]
         e = model.collectives[0].effects
-        assert (e.quality, e.share, e.users, e.revenue, e.member_cost) == (0, 0, 0, 0, 0)
+        assert (e.quality_change, e.share, e.users, e.revenue, e.member_cost) == (0, 0, 0, 0, 0)
     assert model.collectives[1].participation > 0

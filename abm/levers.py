@@ -51,6 +51,7 @@ import numpy as np
 
 from abm.behaviour import Action
 from abm.learning.pool import Alteration
+from abm.learning.registry import TASKS, tasks_of
 from abm.learning.task import TaskKind
 
 __all__ = [
@@ -63,6 +64,7 @@ __all__ = [
     "choose_trigger",
     "erase_signal",
     "flip_labels",
+    "lever_fits",
     "near_value",
     "plant_signal",
     "popular_items",
@@ -564,3 +566,15 @@ LEVERS: dict[str, LeverRule] = _registry(
 # The scenario schema's vocabulary of levers, generated from the registry.
 Lever = StrEnum("Lever", {r.id.upper(): r.id for r in LEVERS.values()})
 Lever.__doc__ = "What a collective does with its members' data (one member per ``LEVERS`` entry)."
+
+
+def lever_fits(lever: str, task: str) -> str | None:
+    """Why ``lever`` does not work on ``task`` (a task's name), or None when it does.
+
+    Poisoning and signals alter features and class labels, so they need a classification
+    task; promoting an item needs ratings: each lever's entry lists its task kinds.
+    """
+    kinds = LEVERS[str(lever)].tasks
+    if TASKS[str(task)].kind in kinds:
+        return None
+    return f"{lever} needs a {' or '.join(sorted(kinds))} task: {', '.join(tasks_of(kinds))}"

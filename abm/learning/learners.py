@@ -12,7 +12,6 @@ to normalise the effect of strikes and contributions.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, Literal, Protocol, Self, runtime_checkable
 
 import numpy as np
@@ -30,7 +29,6 @@ __all__ = [
     "LogisticRegression",
     "MajorityClass",
     "MatrixFactorisation",
-    "LEARNER_NAMES",
     "leverage_baseline_for",
     "make_learner",
     "naive_learner_for",
@@ -676,19 +674,12 @@ class MatrixFactorisation(_WarmStarted):
 
 # ------------------------------------------------------------------------- factory
 
-LEARNER_NAMES: tuple[str, ...] = ("logistic", "knn", "mf", "majority", "item_mean")
-
-
-def _require(task: Task, kind: str, name: str) -> None:
-    if task.kind != kind:
-        raise ValueError(f"learner {name!r} needs a {kind} task; task {task.name!r} is {task.kind}")
-
 
 def make_learner(name: str, task: Task, **params: Any) -> Learner:
-    """Build a learner sized for ``task``.
+    """Build a learner sized for ``task`` from its registry entry.
 
     Args:
-        name: One of ``LEARNER_NAMES``: "logistic", "knn", "mf", "majority", "item_mean".
+        name: A learner's name (a key of :data:`abm.learning.registry.LEARNERS`).
         task: The task the learner will be trained on (gives classes, features, ranges).
         **params: Passed to the learner's constructor (e.g. ``l2``, ``mode``, ``k``).
 
@@ -698,20 +689,14 @@ def make_learner(name: str, task: Task, **params: Any) -> Learner:
     Raises:
         ValueError: If the name is unknown or does not fit the task's kind.
     """
-    builders: dict[str, Callable[[], Learner]] = {
-        "logistic": lambda: LogisticRegression(task.n_classes, task.n_features, **params),
-        "knn": lambda: KNearestNeighbours(task.n_classes, **params),
-        "mf": lambda: MatrixFactorisation(
-            task.n_raters, task.n_items, rating_range=task.rating_range, **params
-        ),
-        "majority": lambda: MajorityClass(task.n_classes, **params),
-        "item_mean": lambda: ItemMean(task.n_items, rating_range=task.rating_range, **params),
-    }
-    if name not in builders:
-        raise ValueError(f"unknown learner {name!r}; valid names: {', '.join(LEARNER_NAMES)}")
-    needs = {"logistic": "classification", "knn": "classification", "majority": "classification"}
-    _require(task, needs.get(name, "ratings"), name)
-    return builders[name]()
+    from abm.learning.registry import LEARNERS, fits
+
+    if name not in LEARNERS:
+        raise ValueError(f"unknown learner {name!r}; valid names: {', '.join(LEARNERS)}")
+    reason = fits(name, task)
+    if reason is not None:  # validation refuses this before a run; a library caller may not
+        raise ValueError(f"learner {name}: {reason}")
+    return LEARNERS[name].build(task, **params)
 
 
 def naive_learner_for(task: Task) -> Learner:

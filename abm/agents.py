@@ -23,9 +23,9 @@ from abm import behaviour, levers
 from abm.bargaining import (
     ROUND_COLUMNS,
     Effects,
-    Outcome,
     PlatformResponse,
     Position,
+    Verdict,
     accuracy_se,
     credible_loss,
     flip_bargaining_power,
@@ -61,6 +61,7 @@ if TYPE_CHECKING:
     from abm.scenario import Collective as CollectiveSpec
     from abm.scenario import Platform as PlatformSpec
     from abm.scenario import Policy, Scenario
+    from abm.setting import Setting
 
 
 @dataclass
@@ -112,25 +113,25 @@ class UserState:
 class World(Protocol):
     """What the parts of a step (agents, routing, twins, metrics) read of their model.
 
-    ``abm.model.LeverageModel`` is the world; a twin world is another instance of it
-    (``abm/twins.py``). Naming the protocol here, rather than importing the model,
-    keeps the parts below the model that assembles them.
+    ``abm.model.LeverageModel`` is the world; a twin world is another instance of it,
+    built by the same constructor (``abm/twins.py``). Naming the protocol here, rather
+    than importing the model, keeps the parts below the model that assembles them.
     """
 
     spec: Scenario
     root: int  # the seed every random stream derives from (``abm/streams.py``)
     real: World | None  # a twin's real world; None in the real world
     twins: list[World]
-    unfiltered: dict[int, World]  # a real world's twins without one platform's poison filter
-    drawn: dict[tuple, np.ndarray]  # this step's uniforms over users, shared by all worlds
+    unfiltered: dict[int, World]  # twins without one platform's poison filter
     steps: int  # Mesa's step counter
     random: random.Random  # Mesa's own generator (the network space uses it)
-    # The world, built once and shared with the twins.
+    # The ground every world of a run stands on (``abm/setting.py``), and its parts.
+    setting: Setting
     n_users: int
     adjacency: sp.csr_array
     degree: np.ndarray
     task: Task
-    slices: Slices
+    slices: Slices  # this world's own cursors
     group_classes: np.ndarray
     naive_quality: float
     # Its state.
@@ -157,9 +158,6 @@ class World(Protocol):
 
     def payoffs(self) -> np.ndarray:
         """Each user's payoff this step."""
-
-    def _populate(self, groups: np.ndarray, off: frozenset[int]) -> None:
-        """Users, platforms and collectives, as at step 0 (a twin's are its own)."""
 
 
 class User(mesa.discrete_space.FixedAgent):
@@ -230,7 +228,6 @@ class Platform(mesa.Agent):
         self.quality = 0.0
         self.quality_se = float("nan")  # standard error of that measurement (test-set size)
         self.hit_rate = float("nan")  # hit rate at k on the task's ranking probe (ratings)
-        self.initial_quality = 0.0
         self.group_quality = np.zeros(0)  # quality as experienced by each user group
         self.received = 0  # samples routed here, cumulative
         self.deleted = 0  # samples removed by deletion requests, cumulative
@@ -255,8 +252,27 @@ class Platform(mesa.Agent):
         """Whether the platform trains SISA shards (deletion retrains one shard)."""
         return isinstance(self.trainer, ShardedTrainer)
 
-    def seed(self) -> None:
-        """Start from ``seed_data`` rows of the platform's own (no contributor), fit, score."""
+    def seed(self, like: Platform | None = None) -> None:
+        """Start from ``seed_data`` rows of the platform's own (no contributor), fit, score.
+
+        ``like`` is the same platform in a twin's real world, just seeded from the same
+        named streams: where it was seeded alike (same spec but for the poison filter,
+        whose calibration draws on a stream of its own), its rows and fitted learner are
+        exactly what seeding here would compute, so they are copied, not refitted.
+        """
+        if like is not None and self._seeded_alike(like):
+            self._copy_seed(like)
+        else:
+            self._seed_own()
+        self.evaluate()
+
+    def _seeded_alike(self, other: Platform) -> bool:
+        """Whether ``other``, seeded at step 0, holds what :meth:`_seed_own` would give here."""
+        mine = self.spec.model_copy(update={"filter_poison": other.spec.filter_poison})
+        has_filter = other.filter is not None or not self.spec.filter_poison
+        return other.model.steps == 0 and mine == other.spec and has_filter
+
+    def _seed_own(self) -> None:
         task, k = self.model.task, self.spec.seed_data
         sample = np.zeros(0, np.int64)
         if k:
@@ -267,24 +283,15 @@ class Platform(mesa.Agent):
             self._fit(rng)
         if self.spec.filter_poison:
             self.filter = self._poison_filter(sample)
-        self.evaluate()
-        self.initial_quality = self.quality
 
-    def seed_from(self, real: Platform) -> None:
-        """Start from ``real``'s seeded state: a twin's platform, copied, not refitted.
-
-        ``real`` is the same platform of the real world, just seeded (:meth:`seed`) from
-        the same named streams, so its rows, fitted learner and filter are exactly what
-        :meth:`seed` would compute here; copying them saves a twin its seed fits.
-        """
+    def _copy_seed(self, real: Platform) -> None:
         task = self.model.task
         memo = {id(task): task}  # the task is shared by every world, never copied
         self.pool = copy.deepcopy(real.pool, memo)
         self.trainer = copy.deepcopy(real.trainer, memo)
         self.received = real.received
-        self.filter = copy.deepcopy(real.filter, memo)
-        self.evaluate()
-        self.initial_quality = self.quality
+        if self.spec.filter_poison:  # a twin without the filter has none
+            self.filter = copy.deepcopy(real.filter, memo)
 
     def _poison_filter(self, seeded: np.ndarray) -> LossFilter:
         """The poison filter, calibrated on trusted rows of its own it never trains on.
@@ -429,7 +436,7 @@ class Collective(mesa.Agent):
         self.dividend_rate = 0.0  # dividend per step the target agreed to pay (utility)
         self.dividend = 0.0  # dividend won, cumulative (utility)
         self.concession = False
-        self.last_outcome: Outcome | None = None
+        self.last_outcome: Verdict | None = None
         self.round: list[Effects] = []  # the campaign's effects at each step since the last round
         self.futile_rounds = 0  # refused rounds in a row in which acting cost more than it hurt
         self.value = float("nan")  # Shapley value over collectives, when measured

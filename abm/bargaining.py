@@ -81,7 +81,7 @@ __all__ = [
     "Change",
     "CredibleLoss",
     "Effects",
-    "Outcome",
+    "Verdict",
     "PlatformResponse",
     "Position",
     "RoundColumn",
@@ -375,8 +375,10 @@ class Position:
 
 
 @dataclass(frozen=True)
-class Outcome:
-    """Result of one bargaining round.
+class Verdict:
+    """How one bargaining round ends: the dividend, what is paid, the response and why.
+
+    (Not an end-of-run outcome: those are :class:`abm.metrics.Outcome`.)
 
     Attributes:
         dividend: The Nash dividend ``d*`` per step (0 if the collective wins nothing).
@@ -401,7 +403,7 @@ def nash_product(position: Position, dividend: float) -> float:
     return gain_c**beta * gain_p ** (1.0 - beta)
 
 
-def nash_bargain(position: Position, evidence: str = "") -> Outcome:
+def nash_bargain(position: Position, evidence: str = "") -> Verdict:
     """Solve one round in closed form (see the module docstring).
 
     Args:
@@ -444,7 +446,7 @@ def nash_bargain(position: Position, evidence: str = "") -> Outcome:
             f"{demand:.3g}/step, so the campaign goes on ({numbers})"
         )
     paid = demand if response is PlatformResponse.CONCEDE else 0.0
-    return Outcome(dividend=dividend, paid=paid, response=response, reason=reason)
+    return Verdict(dividend=dividend, paid=paid, response=response, reason=reason)
 
 
 # ------------------------------------------------------------------ each verdict's range

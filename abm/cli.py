@@ -543,8 +543,8 @@ def figure(
     of the second; other varied fields are averaged over. Writes the plotted numbers
     next to the figure (.csv).
     """
-    from abm.sweep.analysis import resolve_folder
     from abm.sweep.figure import draw
+    from abm.sweep.store import resolve_folder
 
     found = resolve_folder(folder)
     if found != folder:

@@ -7,7 +7,9 @@ One step is a short script of phases, in order (``step``):
 3. users decide their action and platform, all from last step's state;
 4. data is routed to pools, with provenance; deletions are applied;
 5. platforms retrain their learners, are evaluated and book the step's revenue;
-   the twin worlds run the same five phases in lockstep (``abm/twins.py``);
+   the twin worlds run the same step in lockstep (``abm/twins.py``: a twin is built by
+   this constructor on its real world's setting and has no twins of its own, so it
+   measures nothing against one and does not bargain);
 6. leverage is measured against the twins and bargaining rounds resolve;
 7. the DataCollector records the step.
 
@@ -27,10 +29,9 @@ import numpy as np
 from abm import behaviour, metrics, routing, streams, twins
 from abm.agents import Collective, Platform, UserState, place_users
 from abm.behaviour import NO_PLATFORM, Action
-from abm.learning import assign_slices, leverage_baseline_for, load_task
-from abm.network import build_graph
 from abm.scenario import EventAction, Scenario, with_overrides
 from abm.scenario.paths import keyword_overrides
+from abm.setting import build_setting
 from abm.streams import Draw
 
 
@@ -45,69 +46,53 @@ class LeverageModel(mesa.Model):
             Mesa's ``batch_run`` and the viewer's Reset can rebuild the model.
     """
 
-    def __init__(self, *, scenario: Scenario | None = None, rng: Any = None, **overrides: Any):
+    def __init__(
+        self,
+        *,
+        scenario: Scenario | None = None,
+        rng: Any = None,
+        twin_of: LeverageModel | None = None,
+        off: frozenset[int] = frozenset(),
+        **overrides: Any,
+    ):
         spec = scenario if scenario is not None else Scenario()
         if overrides:  # ScenarioError names a bad one
             spec = with_overrides(spec, keyword_overrides(overrides))
-        seed = spec.seed if rng is None else rng
+        # A twin runs on its real world's streams (``twins.build``).
+        seed = twin_of.root if twin_of is not None else spec.seed if rng is None else rng
         super().__init__(rng=seed)
         self.spec = spec
         self.root = streams.root_seed(seed, self.rng)
-        self.real: LeverageModel | None = None  # a twin's real world
-        self.drawn: dict[tuple, np.ndarray] = {}  # this step's uniforms (``uniforms``)
+        self.real = twin_of  # a twin's real world: its setting, seeded platforms and streams
 
-        # The world: network, task, the users' data slices (shared with the twins).
-        self.adjacency, groups = build_graph(spec.network, spec.population.n_users, self.rng)
-        self.n_users = self.adjacency.shape[0]
-        self.degree = np.asarray(self.adjacency.sum(axis=1)).ravel()
-        t = spec.task
-        self.task = load_task(
-            t.name, rng=self.rng, test_size=t.test_size, path=t.path,
-            feature_columns=t.feature_columns, label_column=t.label_column,
-            n_samples=t.n_samples, stream=t.stream.model_dump(),
-        )  # fmt: skip
-        if self.task.kind == "classification":
-            spec.check_labels(self.task.n_classes)  # a file's classes are known only now
-        else:
-            spec.check_items(self.task.n_items)  # a MovieLens file's items are known only now
-        pop = spec.population
-        self.slices = assign_slices(
-            self.task, self.n_users, heterogeneity=pop.heterogeneity.value, groups=groups,
-            rng=self.rng, sampling=pop.sampling.value,
-        )  # fmt: skip
-        # Each group's class mix: what "quality for group g" weights per-class recall by.
-        self.group_classes = (
-            self.slices.class_mix(groups, self.task.n_classes)
-            if self.task.kind == "classification"
-            else np.zeros((0, 0))
-        )
-        # The floor leverage is measured from (``learning.leverage_baseline_for``).
-        self.naive_quality = (
-            leverage_baseline_for(self.task)
-            .fit(self.task.X_train, self.task.y_train, self.rng)
-            .score(self.task.X_test, self.task.y_test)
-        )
-        self._populate(groups, off=frozenset())
+        # The ground: network, task, data slices (``abm/setting.py``), a twin's its real world's.
+        setting = build_setting(spec, self.rng) if twin_of is None else twin_of.setting
+        self.setting = setting
+        self.adjacency, self.degree = setting.adjacency, setting.degree
+        self.n_users, self.task = setting.n_users, setting.task
+        self.group_classes = setting.group_classes
+        self.naive_quality = setting.naive_quality
+        self.slices = setting.own_slices()  # each world hands rows over at its own pace
+        self._populate(off)
 
-        self.grid = place_users(self)  # users as Mesa agents on the network's cells
+        if twin_of is None:  # nobody views a twin's users: no Mesa agents for them
+            self.grid = place_users(self)  # users as Mesa agents on the network's cells
         self.twins = twins.build_all(self)
         self.datacollector = metrics.build_datacollector(self)
         metrics.collect(self)
 
-    def _populate(self, groups: np.ndarray, off: frozenset[int]) -> None:
-        """Users' state, platforms (seeded with their own data) and collectives."""
+    def _populate(self, off: frozenset[int]) -> None:
+        """Users' state, platforms (seeded with their own data) and collectives.
+
+        The collectives ``off`` never launch (the cause a twin world is without).
+        """
         spec = self.spec
-        self.users = UserState.initial(spec, groups, self.draw(Draw.SETUP_USERS))
+        self.users = UserState.initial(spec, self.setting.groups, self.draw(Draw.SETUP_USERS))
         self.platforms = [Platform(self, i, p) for i, p in enumerate(spec.platforms)]
-        # A twin, built with its real world, copies the real platforms' seeded state
-        # (the same rows and fits from the same streams) instead of refitting it.
-        real = self.real
-        copies = real is not None and real.steps == 0 and real.spec.platforms == spec.platforms
+        # A twin copies its real world's seeded platforms (the same rows and fits from the
+        # same streams) instead of refitting them.
         for p in self.platforms:
-            if copies:
-                p.seed_from(real.platforms[p.index])
-            else:
-                p.seed()
+            p.seed(like=None if self.real is None else self.real.platforms[p.index])
         self.collectives = [
             Collective(self, i, c, off=i in off) for i, c in enumerate(spec.collectives)
         ]
@@ -145,8 +130,7 @@ class LeverageModel(mesa.Model):
         for p in self.platforms:
             self.retrain(p)
         self.book_revenue(price)
-        if self.real is not None:
-            return  # a twin ends here: its real world measures against it
+        # The twins run the same five phases in lockstep (a twin has no twins of its own).
         for twin in self.twins:
             twin.step()
         # 6. Leverage is measured against the twins; bargaining rounds resolve.

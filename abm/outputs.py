@@ -186,8 +186,8 @@ class WriteFailed(RuntimeError):
 
 
 def write_tables(result: RunResult, folder: Path) -> None:
-    """One run's files in ``folder``: scenario, manifest, tables and PNG plots."""
-    from abm.viz import plots
+    """One run's files in ``folder``: scenario, manifest, tables and SVG plots."""
+    from abm.viz import series, svg
 
     (folder / "scenario.yaml").write_text(dump_scenario(result.scenario))
     (folder / "manifest.yaml").write_text(yaml.safe_dump(manifest(result), sort_keys=False))
@@ -198,10 +198,9 @@ def write_tables(result: RunResult, folder: Path) -> None:
     pd.Series(result.outcomes, name="value").rename_axis("outcome").to_csv(folder / "outcomes.csv")
     result.bargaining.to_csv(folder / "bargaining.csv", index=False)
     result.groups.to_parquet(folder / "groups.parquet", index=False)
-    for name in plots.available(result.model_table):
-        fig = plots.series_figure(result.model_table, name)
-        fig.savefig(folder / f"{name}.png", dpi=110)
-        plots.close(fig)
+    for name in series.available(result.model_table):
+        text = svg.series_svg(result.model_table, name)
+        (folder / f"{name}.svg").write_text(text, encoding="utf-8")
 
 
 def write_run(result: RunResult, out_root: str | Path, extra_files: dict | None = None) -> Path:
@@ -209,7 +208,7 @@ def write_run(result: RunResult, out_root: str | Path, extra_files: dict | None 
 
     Contents: ``scenario.yaml`` (resolved), ``manifest.yaml``, ``model.parquet`` /
     ``model.csv`` (per step), ``agents.parquet`` / ``agents.csv``, ``outcomes.csv``,
-    ``bargaining.csv``, and PNG plots.
+    ``bargaining.csv``, and SVG plots.
     """
 
     def write(tmp: Path) -> None:

@@ -4,7 +4,7 @@ The report answers the scenario's question with what the run measured: leverage,
 change in each platform's model quality, market shares, participation, the bargaining
 outcome, the value of each collective's data, and who paid what (members' cost of
 acting; platforms' dividends, unlearning and countermeasures). Plots are embedded as
-base64 PNGs and there is no script or external link, so the file reads offline and can
+base64 SVG images and there is no script or external link, so the file reads offline and can
 be mailed as is. Every number comes from the run's declared outcomes and tables; the
 report computes nothing new.
 
@@ -18,7 +18,6 @@ from __future__ import annotations
 import base64
 import dataclasses
 import html
-import io
 import math
 import re
 from pathlib import Path
@@ -32,7 +31,7 @@ from abm.levers import LEVERS
 from abm.metrics import FINAL_STEPS, OUTCOMES
 from abm.runner import RunResult
 from abm.scenario import EventAction, Scenario, dump_scenario
-from abm.viz import plots
+from abm.viz import series, svg
 from abm.words import plural, possessive
 
 STYLE = """
@@ -66,15 +65,6 @@ COLLECTIVE_COLUMNS = [  # rows of the collectives table (one column per collecti
     ("dividend", "dividend won (utility per step)"),
     ("value", "value of its data (Shapley, score)"),
 ]
-
-
-def figure_png(table: pd.DataFrame, name: str) -> str:
-    """A plot of the run as a base64 PNG data URI."""
-    fig = plots.series_figure(table, name)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    plots.close(fig)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
 def fmt(value: float) -> str:
@@ -633,12 +623,14 @@ def bargaining_section(result: RunResult) -> str:
             f"<p><b>The last round's reason.</b></p><ul>{reasons}</ul>")  # fmt: skip
 
 
-def _png(result: RunResult, name: str, png_dir: Path | None) -> str:
-    """A plot as a data URI: the run folder's PNG when it is there (drawn once), else drawn."""
-    path = Path(png_dir) / f"{name}.png" if png_dir is not None else None
+def _figure(result: RunResult, name: str, figure_dir: Path | None) -> str:
+    """A plot as an SVG data URI: the run folder's file when it is there, else drawn."""
+    path = Path(figure_dir) / f"{name}.svg" if figure_dir is not None else None
     if path is not None and path.is_file():
-        return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode()
-    return figure_png(result.model_table, name)
+        data = path.read_bytes()
+    else:
+        data = svg.series_svg(result.model_table, name).encode()
+    return "data:image/svg+xml;base64," + base64.b64encode(data).decode()
 
 
 def asked_about(question: str, before: Any, after: Any) -> str | None:
@@ -705,12 +697,12 @@ def seeds_note(result: RunResult) -> str:
     )
 
 
-def render(result: RunResult, png_dir: Path | None = None) -> str:
-    """The report as an HTML string (``png_dir``: a folder holding the run's plots)."""
+def render(result: RunResult, figure_dir: Path | None = None) -> str:
+    """The report as an HTML string (``figure_dir``: a folder holding the run's plots)."""
     s = result.scenario
     imgs = "".join(
-        f'<img alt="{n}" src="{_png(result, n, png_dir)}">'
-        for n in plots.available(result.model_table)
+        f'<img alt="{n}" src="{_figure(result, n, figure_dir)}">'
+        for n in series.available(result.model_table)
     )
     bargaining = bargaining_section(result)
     answer = "".join(f"<p class=answer>{html.escape(a)}</p>" for a in answers(result))
@@ -763,8 +755,8 @@ def write_report(
         seeds: With replicates, each replicate's seed, in order.
     """
     path = Path(path)
-    png_dir = path.parent
+    figure_dir = path.parent
     if summary is not None:
         result = with_replicates(result, summary, seeds or [result.seed])
-        png_dir = path.parent / "runs" / f"seed{result.seed}"
-    Path(path).write_text(render(result, png_dir), encoding="utf-8")
+        figure_dir = path.parent / "runs" / f"seed{result.seed}"
+    Path(path).write_text(render(result, figure_dir), encoding="utf-8")

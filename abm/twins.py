@@ -34,10 +34,8 @@ the real world only by the collective it switches off.
 
 from __future__ import annotations
 
-import copy
 from typing import TYPE_CHECKING
 
-import mesa
 import numpy as np
 
 from abm.bargaining import Effects, normalised_leverage
@@ -49,19 +47,15 @@ if TYPE_CHECKING:
 
 MAX_PER_COLLECTIVE = 5  # beyond this many collectives, per-collective twins cost too much
 
-# What a twin shares with its real world: built once from the seed, never written
-# (a stream task's store only grows, by rows that depend on (seed, user, k) alone).
-SHARED = ("adjacency", "degree", "n_users", "task", "group_classes", "naive_quality")
-
 
 def uniforms(world: World, purpose: Draw, *key: int, rows: int = 0) -> np.ndarray:
     """One uniform per user (``rows`` of them if > 0) from this step's ``purpose`` stream.
 
-    Every world draws the same numbers, so they are drawn once a step, by the real
-    world, and its twins read them (read-only) as they step in lockstep.
+    Every world draws the same numbers, so they are drawn once a step, by the first
+    world to ask (the real one), and the others read them (read-only) from the setting
+    they share as they step in lockstep.
     """
-    real = world if world.real is None else world.real
-    drawn, at = real.drawn, (world.t, purpose, key, rows)
+    drawn, at = world.setting.drawn, (world.t, purpose, key, rows)
     if at not in drawn:
         if any(t != world.t for t, *_ in drawn):
             drawn.clear()  # an earlier step's
@@ -131,9 +125,11 @@ def unfiltered(real: World, platform: int) -> World:
     Everything else is the real world's, campaigns included: the twin differs only by
     the countermeasure, so what the filter cost (or saved) is read off the pair.
     """
-    twin = build(real, frozenset())
-    twin.platforms[platform].filter = None
-    return twin
+    platforms = [
+        p.model_copy(update={"filter_poison": False}) if i == platform else p
+        for i, p in enumerate(real.spec.platforms)
+    ]
+    return build(real, frozenset(), real.spec.model_copy(update={"platforms": platforms}))
 
 
 def intervention_twin(real: World) -> World:
@@ -144,17 +140,14 @@ def intervention_twin(real: World) -> World:
 def build(real: World, off: frozenset[int], spec: Scenario | None = None) -> World:
     """A twin world of ``real`` in which the collectives ``off`` never launch.
 
-    ``spec`` replaces the real world's scenario in the twin (its events only differ).
+    It is built by the model's own constructor, on ``real``'s setting and streams, from
+    ``spec`` (the real world's scenario unless given: the scenario without the cause).
+    A twin measures nothing itself: its real world measures against it.
     """
-    twin = type(real).__new__(type(real))
-    mesa.Model.__init__(twin, rng=real.root)
-    twin.spec, twin.root, twin.real, twin.twins = spec or real.spec, real.root, real, []
-    for name in SHARED:
-        setattr(twin, name, getattr(real, name))
-    # Each world hands its users' rows over at its own pace: its own cursors.
-    twin.slices = copy.deepcopy(real.slices, {id(real.task): real.task})
-    twin._populate(real.users.group, off)
-    return twin
+    spec = spec or real.spec
+    quiet = spec.measurement.model_copy(update={"twins": TwinMode.OFF})
+    spec = spec.model_copy(update={"measurement": quiet})
+    return type(real)(scenario=spec, twin_of=real, off=off)
 
 
 def follow(twin: World, real: World) -> None:
@@ -211,6 +204,8 @@ def measure_all(real: World) -> None:
     """Every collective's effects against its own twin (or the joint one), this step."""
     measure_filters(real)
     worlds = plan(real)
+    if real.real is not None:
+        return  # a twin's signal and promotion are measured by its real world, on the pair
     for c in real.collectives:
         if c.rule.signal:  # the signal's success is the real world's, twins or not
             c.signal_success = c.success(real)

@@ -23,7 +23,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from abm.sweep.analysis import read_results, sobol_indices  # noqa: E402
+from abm.sweep.analysis import sobol_indices  # noqa: E402
+from abm.sweep.store import read_results  # noqa: E402
 
 
 def analyse(folder: Path, outcome: str, out: Path, seed: int = 0) -> tuple[Path, Path]:

@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from abm.cli import app
-from abm.replications import ANALYSES, SUMMARY_COLUMNS, load_experiment, markdown_table
+from abm.replications import REPLICATIONS, SUMMARY_COLUMNS, load_experiment, markdown_table
 from abm.replications.report import REPLICATIONS_DIR
 from abm.scenario import ScenarioError, load_scenario
 
@@ -139,8 +139,9 @@ def test_same_seed_same_summary(fast_run, tmp_path):
 
 
 def test_every_replication_file_is_valid():
-    for name, (file, _) in ANALYSES.items():
-        path = REPLICATIONS_DIR / file
+    for name, entry in REPLICATIONS.items():
+        assert entry.name == name and entry.mechanism and entry.ablation
+        path = REPLICATIONS_DIR / entry.file
         text = path.read_text()
         if "question:" in text:  # an agent-based scenario, runnable with `abm run`
             assert load_scenario(path).name == name
@@ -207,7 +208,7 @@ def test_list_shows_every_replication_with_its_title():
     result = CliRunner().invoke(app, ["list", str(REPLICATIONS_DIR)])
     assert result.exit_code == 0
     lines = result.output.strip().splitlines()
-    assert len(lines) == len(ANALYSES)
+    assert len(lines) == len(REPLICATIONS)
     assert not any("(invalid" in line for line in lines)
     assert any("Data strike on breast_cancer" in line for line in lines)
 

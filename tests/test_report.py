@@ -6,6 +6,7 @@ import base64
 import re
 from html.parser import HTMLParser
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pandas as pd
 import pytest
@@ -111,12 +112,13 @@ def test_report_states_the_question(parsed) -> None:
     assert QUESTION in " ".join(parsed.text)
 
 
-def test_report_embeds_the_plots_as_png(parsed) -> None:
+def test_report_embeds_the_plots_as_svg(parsed) -> None:
     assert len(parsed.images) >= 4  # quality, market share, participation, leverage
     for src in parsed.images:
-        assert src.startswith("data:image/png;base64,")
-        png = base64.b64decode(src.split(",", 1)[1])
-        assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 2000
+        assert src.startswith("data:image/svg+xml;base64,")
+        root = ElementTree.fromstring(base64.b64decode(src.split(",", 1)[1]))
+        assert root.tag == "{http://www.w3.org/2000/svg}svg"
+        assert len(root.findall(".//{http://www.w3.org/2000/svg}path")) > 10
 
 
 def test_report_tables_hold_the_outcome_values(result, parsed) -> None:
@@ -168,7 +170,7 @@ def test_abm_run_writes_report_html(tmp_path: Path) -> None:
     (folder,) = (tmp_path / "out").iterdir()
     page = (folder / "report.html").read_text(encoding="utf-8")
     assert "Is this readable offline?" in page
-    assert len(re.findall(r'src="data:image/png;base64,', page)) >= 4
+    assert len(re.findall(r'src="data:image/svg\+xml;base64,', page)) >= 4
 
 
 def test_report_answers_in_a_sentence_with_number_and_unit(result, parsed) -> None:
@@ -257,7 +259,7 @@ def test_report_without_rights_says_so_and_explains_dashes() -> None:
 
 
 def test_plurals_and_possessives_follow_the_name() -> None:
-    from abm.viz import plots
+    from abm.viz import series
     from abm.words import plural, possessive
 
     assert [plural(n, "collective") for n in (0, 1, 2)] == [
@@ -265,9 +267,7 @@ def test_plurals_and_possessives_follow_the_name() -> None:
     ]  # fmt: skip
     assert (possessive("strikers"), possessive("union")) == ("strikers'", "union's")
     table = pd.DataFrame({"quality[incumbent]": [0.5, 0.6], "twin_quality[strikers]": [0.5, 0.7]})
-    fig = plots.series_figure(table, "quality")
-    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
-    plots.close(fig)
+    labels = [line.label for line in series.series_lines(table, "quality")]
     assert labels == ["incumbent", "without strikers' action"]
 
 

@@ -22,8 +22,8 @@ def test_run_folder_contents(tmp_path):
     folder = write_run(result, tmp_path)
     names = {p.name for p in folder.iterdir()}
     assert {"scenario.yaml", "manifest.yaml", "model.parquet", "model.csv", "agents.parquet",
-            "agents.csv", "outcomes.csv", "quality.png", "market_share.png",
-            "participation.png"} <= names  # fmt: skip
+            "agents.csv", "outcomes.csv", "quality.svg", "market_share.svg",
+            "participation.svg"} <= names  # fmt: skip
     manifest = yaml.safe_load((folder / "manifest.yaml").read_text())
     assert manifest["seed"] == 7 and manifest["abm_version"]
     assert manifest["started"] <= manifest["finished"]

@@ -260,15 +260,15 @@ def test_twins_copy_the_real_worlds_seeded_platforms_instead_of_refitting(monkey
     from abm.agents import Platform
 
     seeded = []
-    original = Platform.seed
-    monkeypatch.setattr(Platform, "seed", lambda self: seeded.append(self) or original(self))
+    original = Platform._seed_own
+    monkeypatch.setattr(Platform, "_seed_own", lambda self: seeded.append(self) or original(self))
     model = LeverageModel(scenario=_copy_or_refit_scenario())
     assert len(model.twins) == 4  # per collective, joint, and the filter's
     assert seeded == model.platforms  # only the real world fitted its seed data
     X = model.task.X_test
     for twin in model.twins:
         for p, q in zip(model.platforms, twin.platforms, strict=True):
-            assert q.quality == p.quality and q.initial_quality == p.initial_quality
+            assert q.quality == p.quality
             assert np.array_equal(q.trainer.predict(X), p.trainer.predict(X))
             # Copies, not shared state: the twin trains its own from here.
             assert q.trainer is not p.trainer and q.pool is not p.pool
@@ -280,7 +280,7 @@ def test_a_run_whose_twins_copy_is_identical_to_one_whose_twins_refit(monkeypatc
 
     scenario = _copy_or_refit_scenario()
     copied = simulate(scenario)
-    monkeypatch.setattr(Platform, "seed_from", lambda self, real: self.seed())
+    monkeypatch.setattr(Platform, "_seeded_alike", lambda self, real: False)
     refitted = simulate(scenario)
     assert copied.model_table.equals(refitted.model_table)
     assert copied.bargaining.equals(refitted.bargaining)

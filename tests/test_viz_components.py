@@ -19,7 +19,7 @@ from abm.model import LeverageModel
 from abm.network import build_graph
 from abm.scenario import Network, Population, ScenarioError, load_scenario, with_overrides
 from abm.viz import app, plots
-from abm.viz.network_view import compute_layout, layout_for, network_figure
+from abm.viz.network_view import LiveNetwork, compute_layout, layout_for
 from abm.viz.params import VIEWER_CAPS, bounds, check_values, label, user_params
 
 SMALL_A = """\
@@ -222,11 +222,13 @@ def test_layout_is_cached_deterministic_and_subsampled():
     assert layout_for(small).nodes.size == 200
 
 
-def test_network_figure_marks_actions_and_membership(folder):
+def test_network_panel_marks_actions_and_membership(folder):
     model = app.ViewerModel(scenario_file=str(folder / "a.yaml"))
     model.users.action[:5] = Action.WITHHOLD  # five members of union strike
     model.users.actor[:5] = 0
-    fig = network_figure(model)
+    live = LiveNetwork(model)
+    live.update()
+    fig = live.figure
     labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert "platform: incumbent" in labels and "platform: challenger" in labels
     assert "acting: strike" in labels
@@ -381,10 +383,12 @@ def test_the_bargaining_panel_reads_only_columns_the_rounds_have():
     assert plots.round_points([row], "ignore").shape == (0, 2)
     table = pd.DataFrame({"dividend[u]": [0.0, 0.0, 1.0, 2.0]})
     np.testing.assert_array_equal(plots.dividend_paid(table["dividend[u]"]), [0, 0, 1, 1])
-    fig = plots.bargaining_figure(table, pd.DataFrame([row]))
-    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    # The live panel draws the wider round and labels each response and the demand.
+    panel = plots.LiveBargaining({"dividend[u]": list(table["dividend[u]"])}, [wider], 4)
+    assert panel.png().startswith(b"\x89PNG")
+    np.testing.assert_array_equal(panel.rounds["concede"].get_offsets(), [[4, 1.2]])
+    labels = [t.get_text() for t in panel.ax.get_legend().get_texts()]
     assert "round: concede" in labels and "round: demand" in labels
-    plots.close(fig)
 
 
 # --------------------------------------------------------------------------- hostile values

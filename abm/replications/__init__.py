@@ -3,10 +3,13 @@
 Modelling assumption: each published finding in ``REFERENCES.md`` is reproduced by one
 file in ``scenarios/replications/`` (an experiment file for learning-curve findings, a
 scenario file for findings that need the agent-based model) and one short analysis
-function in :mod:`abm.replications.analyses`. A run writes one figure and one CSV per
-replication, ``summary.csv`` (name, published, obtained, tolerance, passed, check) and a
-Markdown report; nothing is written outside the chosen folder, and a folder is filled
-through a temporary sibling so a failed run leaves no partial output behind.
+function in the module of its family (``curves``, ``leverage``, ``signals``,
+``recommenders``, ``poisoning``, ``shapley``, ``unlearning``, ``substitutes``,
+``protest``), listed once in :mod:`abm.replications.registry`. A run writes one figure
+and one CSV per replication, ``summary.csv`` (name, published, obtained, tolerance,
+passed, check) and a Markdown report; nothing is written outside the chosen folder, and a
+folder is filled through a temporary sibling so a failed run leaves no partial output
+behind.
 """
 
 from importlib import import_module
@@ -16,8 +19,9 @@ from typing import Any
 # ``abm.replications.spec`` and must not pay for the analyses' scipy.stats and
 # matplotlib imports (about 2 s) just because the package is imported first.
 _HOMES = {
-    "ANALYSES": "analyses",
-    "Result": "analyses",
+    "REPLICATIONS": "registry",
+    "Replication": "registry",
+    "Result": "common",
     "SUMMARY_COLUMNS": "report",
     "markdown_table": "report",
     "run_replications": "report",
@@ -33,9 +37,10 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "ANALYSES",
+    "REPLICATIONS",
     "SUMMARY_COLUMNS",
     "Experiment",
+    "Replication",
     "Result",
     "load_experiment",
     "markdown_table",

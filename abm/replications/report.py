@@ -18,7 +18,8 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from abm.replications.analyses import ANALYSES, Result
+from abm.replications.common import Result
+from abm.replications.registry import REPLICATIONS
 
 __all__ = ["SUMMARY_COLUMNS", "markdown_table", "run_replications"]
 
@@ -55,15 +56,15 @@ def run_replications(
     Raises:
         ValueError: An unknown name in ``only``.
     """
-    names = list(ANALYSES) if not only else list(only)
-    unknown = [n for n in names if n not in ANALYSES]
+    names = list(REPLICATIONS) if not only else list(only)
+    unknown = [n for n in names if n not in REPLICATIONS]
     if unknown:
         # The name first: a long list of choices is cut short when the line is shown.
         raise ValueError(
-            f"--only: a replication name, got '{unknown[0]}' (one of {', '.join(ANALYSES)})"
+            f"--only: a replication name, got '{unknown[0]}' (one of {', '.join(REPLICATIONS)})"
         )
     for name in names:  # every file exists before anything runs
-        path = folder / ANALYSES[name][0]
+        path = folder / REPLICATIONS[name].file
         if not path.is_file():
             raise FileNotFoundError(f"{path}: an existing replication file (not found)")
     out = Path(out)
@@ -72,9 +73,8 @@ def run_replications(
     try:
         rows = []
         for name in names:
-            file, analysis = ANALYSES[name]
             t0 = time.perf_counter()
-            result = analysis(folder / file, fast, ablate)
+            result = REPLICATIONS[name].run(folder, fast, ablate)
             _write_result(result, tmp)
             rows.append({c: getattr(result, c) for c in SUMMARY_COLUMNS})
             if log:

@@ -1,4 +1,4 @@
-"""Reading a sweep folder back: means with confidence intervals, labels, Sobol indices.
+"""A sweep's table, analysed: means with confidence intervals, labels, Sobol indices.
 
 Intervals are Student t intervals of the mean (:mod:`abm.intervals`) over every run
 that shares the grouped fields' values (replicates, and any other varied field, which
@@ -7,7 +7,8 @@ bounded (:class:`abm.metrics.Outcome` ``bounds``: a share stays in [0, 1]); a si
 outcome (leverage, an effect, a change) keeps its whole interval, and a clipped band
 always contains its mean. Sobol indices follow Saltelli's estimators (SALib) on the
 per-point mean over replicates, in the design's point order, so they need a complete
-Sobol sweep.
+Sobol sweep. Reading a folder back (its rows proved) is :mod:`abm.sweep.store`'s
+(``read_results``); this module only computes on tables.
 
 Labels are short: a varied field's name in the schema with its unit
 (``collectives.strikers.size`` -> ``Size of strikers (share of users)``), an outcome's
@@ -16,7 +17,6 @@ declared name with its entity and unit (``Final leverage, strikers (share of gap
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -27,53 +27,6 @@ from abm.scenario import UNITS, paths
 
 SUMMARY_COLUMNS = ["outcome", "unit", "n", "mean", "low", "high", "note"]
 LISTS = ("platforms", "collectives", "events")  # schema lists: items are named or indexed
-
-
-def resolve_folder(folder: str | Path) -> Path:
-    """The completed sweep folder ``folder`` means: itself, or its one shrunk sweep.
-
-    ``abm sweep X --steps 5`` writes ``<name>-cli-<hash>`` (a shrunk sweep is another
-    sweep), so ``abm figure outputs/sweeps/<name>`` finds it when the full sweep has not
-    been run; with several shrunk sweeps it names them instead of choosing.
-
-    Raises:
-        ValueError: No completed sweep there, or several shrunk ones.
-    """
-    import glob
-
-    folder = Path(folder)
-    if (folder / "results.parquet").exists():
-        return folder
-    variants = sorted(
-        p
-        for p in folder.parent.glob(f"{glob.escape(folder.name)}-cli-*")
-        if (p / "results.parquet").exists()
-    )
-    if len(variants) == 1:
-        return variants[0]
-    if variants:
-        names = ", ".join(str(v) for v in variants)
-        raise ValueError(f"{folder}: results.parquet: one sweep folder, got shrunk sweeps {names}")
-    raise ValueError(f"{folder}: results.parquet: a completed sweep folder (run abm sweep)")
-
-
-def read_results(folder: str | Path) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """A completed sweep folder's combined table and manifest, every row proved.
-
-    Raises:
-        ValueError: The folder has no completed sweep.
-        ScenarioError: A row whose run id or seed is not in the design, or a run twice.
-    """
-    from abm.sweep.store import check_rows, read_manifest
-
-    folder = Path(folder)
-    results, manifest = folder / "results.parquet", folder / "manifest.yaml"
-    if not results.exists() or not manifest.exists():
-        raise ValueError(f"{folder}: results.parquet: a completed sweep folder (run abm sweep)")
-    meta = read_manifest(manifest)
-    table = pd.read_parquet(results)
-    check_rows(table, meta, results)
-    return table, meta
 
 
 # ------------------------------------------------------------------ outcomes and bounds

@@ -51,7 +51,7 @@ class Task:
 
 
 @dataclass(frozen=True)
-class Outcome:
+class WorkerReply:
     """What a worker sends back: the outcomes, or the error."""
 
     run: RunSpec
@@ -173,7 +173,7 @@ def _worker_init(parent: int) -> None:
     _one_blas_thread()
 
 
-def run_one(task: Task) -> Outcome:
+def run_one(task: Task) -> WorkerReply:
     """Simulate one run; an exception inside the simulation becomes its error message."""
     from abm.runner import simulate
     from abm.scenario import with_overrides
@@ -188,8 +188,8 @@ def run_one(task: Task) -> Outcome:
     except Exception as err:  # noqa: BLE001 - a failed run is recorded, the sweep goes on
         last = traceback.extract_tb(err.__traceback__)[-1]
         where = f" ({os.path.basename(last.filename)}:{last.lineno})"
-        return Outcome(task.run, None, f"{type(err).__name__}: {err}{where}".replace("\n", " "))
-    return Outcome(task.run, outcomes)
+        return WorkerReply(task.run, None, f"{type(err).__name__}: {err}{where}".replace("\n", " "))
+    return WorkerReply(task.run, outcomes)
 
 
 def execute(
@@ -197,7 +197,7 @@ def execute(
     kind: ExecutorKind,
     jobs: int,
     scheduler: str | None = None,
-) -> Iterator[Outcome]:
+) -> Iterator[WorkerReply]:
     """Run tasks on a back-end and yield their outcomes as they finish (any order).
 
     Args:
@@ -214,7 +214,7 @@ def execute(
         yield from _dask(tasks, jobs, scheduler)
 
 
-def _local(tasks: Iterable[Task], jobs: int) -> Iterator[Outcome]:
+def _local(tasks: Iterable[Task], jobs: int) -> Iterator[WorkerReply]:
     import multiprocessing
 
     # spawn: fresh interpreters, safe with the parent's threads (the progress bar's).
@@ -246,7 +246,7 @@ def _wait_futures(pending: set) -> tuple[set, set]:
 
 def _windowed(
     tasks: Iterable[Task], window: int, submit: Callable, wait_some: Callable
-) -> Iterator[Outcome]:
+) -> Iterator[WorkerReply]:
     pending: set = set()
     for task in tasks:
         pending.add(submit(run_one, task))
@@ -258,7 +258,7 @@ def _windowed(
         yield from (f.result() for f in done)
 
 
-def _dask(tasks: Iterable[Task], jobs: int, scheduler: str | None) -> Iterator[Outcome]:
+def _dask(tasks: Iterable[Task], jobs: int, scheduler: str | None) -> Iterator[WorkerReply]:
     from distributed import Client, LocalCluster, as_completed
 
     cluster = None
@@ -281,13 +281,13 @@ def _dask(tasks: Iterable[Task], jobs: int, scheduler: str | None) -> Iterator[O
         running = as_completed()
         which: dict[str, RunSpec] = {}
 
-        def results() -> Iterator[Outcome]:
+        def results() -> Iterator[WorkerReply]:
             future = next(running)
             run = which.pop(future.key)
             try:
                 yield future.result()
             except Exception as err:  # noqa: BLE001 - e.g. a worker died (KilledWorker)
-                yield Outcome(run, None, f"{type(err).__name__}: {err}".replace("\n", " "))
+                yield WorkerReply(run, None, f"{type(err).__name__}: {err}".replace("\n", " "))
             future.release()
 
         for task in tasks:

@@ -18,7 +18,8 @@ from typing import Any
 import pandas as pd
 
 from abm.scenario import ScenarioError
-from abm.sweep.analysis import field_label, mean_ci, outcome_label, read_results
+from abm.sweep.analysis import field_label, mean_ci, outcome_label
+from abm.sweep.store import read_results
 
 MAX_LINES = 8  # a second field with more levels than this is averaged over, not drawn
 

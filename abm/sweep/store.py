@@ -21,7 +21,8 @@ is in the design, and whose seed is the one the design gives that run; anything 
 (a stranger's row, a copied file, a second row) is refused with one line before a run
 starts and again when the table is combined. The manifest says "complete" only when
 the combined table holds a row for every run; a run file that disappeared meanwhile is
-run again.
+run again. Reading a completed folder back (:func:`read_results`) proves its rows the
+same way.
 """
 
 from __future__ import annotations
@@ -381,6 +382,51 @@ class SweepStore:
 
 
 ROW_KEYS = ("run_id", "point", "replicate", "seed")
+
+
+def resolve_folder(folder: str | Path) -> Path:
+    """The completed sweep folder ``folder`` means: itself, or its one shrunk sweep.
+
+    ``abm sweep X --steps 5`` writes ``<name>-cli-<hash>`` (a shrunk sweep is another
+    sweep), so ``abm figure outputs/sweeps/<name>`` finds it when the full sweep has not
+    been run; with several shrunk sweeps it names them instead of choosing.
+
+    Raises:
+        ValueError: No completed sweep there, or several shrunk ones.
+    """
+    import glob
+
+    folder = Path(folder)
+    if (folder / "results.parquet").exists():
+        return folder
+    variants = sorted(
+        p
+        for p in folder.parent.glob(f"{glob.escape(folder.name)}-cli-*")
+        if (p / "results.parquet").exists()
+    )
+    if len(variants) == 1:
+        return variants[0]
+    if variants:
+        names = ", ".join(str(v) for v in variants)
+        raise ValueError(f"{folder}: results.parquet: one sweep folder, got shrunk sweeps {names}")
+    raise ValueError(f"{folder}: results.parquet: a completed sweep folder (run abm sweep)")
+
+
+def read_results(folder: str | Path) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """A completed sweep folder's combined table and manifest, every row proved.
+
+    Raises:
+        ValueError: The folder has no completed sweep.
+        ScenarioError: A row whose run id or seed is not in the design, or a run twice.
+    """
+    folder = Path(folder)
+    results, manifest = folder / "results.parquet", folder / "manifest.yaml"
+    if not results.exists() or not manifest.exists():
+        raise ValueError(f"{folder}: results.parquet: a completed sweep folder (run abm sweep)")
+    meta = read_manifest(manifest)
+    table = pd.read_parquet(results)
+    check_rows(table, meta, results)
+    return table, meta
 
 
 def read_manifest(path: Path) -> dict[str, Any]:

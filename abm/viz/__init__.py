@@ -1,1 +1,1 @@
-"""Drawing: matplotlib figures shared by run reports and the SolaraViz app."""
+"""Drawing: a run's SVG figures (no matplotlib) and matplotlib panels for the SolaraViz app."""

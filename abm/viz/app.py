@@ -17,14 +17,12 @@ offline with the pinned ``solara-assets``.
 from __future__ import annotations
 
 import functools
-import io
 import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import solara
-from matplotlib.figure import Figure
 from mesa.visualization import SolaraViz
 from mesa.visualization.utils import update_counter
 
@@ -153,14 +151,6 @@ def _same_file(path: str) -> str:
 
 
 # --------------------------------------------------------------------------- drawing
-
-
-def to_png(fig: Figure, dpi: int = 90) -> bytes:
-    """Render a figure to PNG bytes and release it."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi)
-    plots.close(fig)
-    return buf.getvalue()
 
 
 # Each panel keeps one live figure per model (a new model on Reset gets new ones) and

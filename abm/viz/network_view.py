@@ -341,23 +341,6 @@ def _edge_widths(edges: np.ndarray, member: np.ndarray) -> np.ndarray:
     return np.where(inside, 0.8, 0.4)
 
 
-def network_figure(model: LeverageModel, figsize: tuple[float, float] = (7.0, 5.2)) -> Figure:
-    """The network at the model's current step, as a figure (for reports and tests).
-
-    Args:
-        model: The model; reads ``users`` arrays, ``adjacency``, platforms, collectives.
-        figsize: Figure size in inches.
-
-    Returns:
-        A figure not registered with pyplot (nothing to close).
-    """
-    live = LiveNetwork(model, figsize)
-    live.update()
-    for layer in live.layers:
-        layer.set_animated(False)
-    return live.figure
-
-
 def _marker(kind: Action | str) -> str:
     """The marker of a bystander action or of a lever (by id)."""
     return ACTION_STYLE[kind][0] if kind in ACTION_STYLE else LEVERS[kind].marker

@@ -1,8 +1,8 @@
-"""Matplotlib figures of a run's series, shared by reports, the CLI and the viewer.
+"""Matplotlib figures of a run's series: the viewer's live panels and figures on request.
 
 Each function takes the per-step model table (columns ``series[entity]``) and returns
-a Figure, so the same drawing serves a PNG in an output folder, an embedded image in
-an HTML report and a live panel in the browser viewer.
+a Figure. Which lines a panel draws is :mod:`abm.viz.series`'s, shared with the run
+folder's SVG figures (:mod:`abm.viz.svg`), which a run writes without matplotlib.
 """
 
 from __future__ import annotations
@@ -16,71 +16,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from abm.viz.series import PLOTS  # noqa: E402
 from abm.words import possessive  # noqa: E402
-
-PLOTS: dict[str, tuple[str, str, str]] = {
-    # name: (series, title, y label)
-    "quality": ("quality", "Model quality per platform", "held-out quality"),
-    # Ratings tasks only (abm.metrics declares it where a ranking probe exists).
-    "hit_rate": ("hit_rate", "Hit rate at 10 per platform", "liked items in the top 10"),
-    "market_share": ("share", "Market share", "share of users"),
-    "participation": ("participation", "Participation per collective", "share of users acting"),
-    "leverage": ("leverage", "Measured leverage", "share of gap removed"),
-}
-
-TWIN = {"quality": "twin_quality", "hit_rate": "twin_hit_rate"}  # the twin's dashed line
-
-
-def entities(table: pd.DataFrame, series: str) -> list[str]:
-    """Entity names that have a column for ``series``."""
-    prefix = f"{series}["
-    return [c[len(prefix) : -1] for c in table.columns if c.startswith(prefix)]
-
-
-def series_figure(
-    table: pd.DataFrame, name: str, figsize: tuple[float, float] = (6, 3.2)
-) -> Figure:
-    """One panel: a series over steps, one line per entity.
-
-    On the quality and hit-rate panels, each collective's target in its twin world
-    (without the campaign) is drawn dashed, so the gap the campaign opens is visible; in
-    a run measured against its twin without interventions, each platform's quality and
-    share there are drawn dashed in the platform's colour.
-    """
-    series, title, ylabel = PLOTS[name]
-    fig, ax = plt.subplots(figsize=figsize, layout="constrained")
-    steps = table.index if "step" not in table.columns else table["step"]
-    colour = {}
-    for entity in entities(table, series):
-        (line,) = ax.plot(steps, table[f"{series}[{entity}]"], label=entity, lw=1.8)
-        colour[entity] = line.get_color()
-    for entity in entities(table, f"{series}_without_interventions"):  # abm/twins.py
-        ax.plot(steps, table[f"{series}_without_interventions[{entity}]"], ls="--", lw=1.2,
-                color=colour.get(entity), label=f"{entity} without interventions")  # fmt: skip
-    if name in TWIN:
-        for entity in entities(table, TWIN[name]):
-            col = table[f"{TWIN[name]}[{entity}]"]
-            if col.notna().any():
-                ax.plot(
-                    steps,
-                    col.ffill(),
-                    ls="--",
-                    lw=1.2,
-                    label=f"without {possessive(entity)} action",
-                )
-    ax.set(title=title, xlabel="step", ylabel=ylabel)
-    ax.set_xlim(0, max(float(max(steps, default=0)), 1.0))
-    if name not in TWIN:  # shares: from zero, so a series not yet measured reads as such
-        ax.set_ylim(bottom=0, top=max(float(np.nanmax(ax.get_ylim())), 0.05))
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=8, frameon=False)
-    ax.grid(alpha=0.3)
-    return fig
-
-
-def available(table: pd.DataFrame) -> list[str]:
-    """The plots that have data in this table."""
-    return [n for n, (s, _, _) in PLOTS.items() if entities(table, s)]
 
 
 def close(fig: Figure) -> None:
@@ -128,46 +65,6 @@ def dividend_paid(cumulative: np.ndarray) -> np.ndarray:
     """Dividend paid per step from the cumulative dividend won (utility / step)."""
     y = np.asarray(cumulative, dtype=float)
     return np.diff(y, prepend=0.0) if y.size else y
-
-
-def bargaining_figure(
-    table: pd.DataFrame, log: list[dict] | pd.DataFrame, figsize: tuple[float, float] = (6, 3.2)
-) -> Figure:
-    """Bargaining: every round's Nash dividend against the demand, and dividends paid.
-
-    Args:
-        table: The per-step model table (columns ``dividend[collective]``, cumulative).
-        log: Bargaining rounds (``model.bargaining_log`` or the run's bargaining table),
-            columns as :data:`abm.bargaining.ROUND_COLUMNS`.
-        figsize: Figure size in inches.
-
-    Returns:
-        A figure in utility per step: per round a marker at the Nash dividend, shaped
-        by the platform's response (ignore, negotiate, concede), and a dash at the
-        demand; lines for the dividend each collective is paid per step.
-    """
-    fig, ax = plt.subplots(figsize=figsize, layout="constrained")
-    steps = table.index if "step" not in table.columns else table["step"]
-    for entity in entities(table, "dividend"):
-        paid = dividend_paid(table[f"dividend[{entity}]"].to_numpy())
-        ax.plot(steps, paid, lw=1.8, label=f"{entity}: dividend paid")
-    demands = round_points(log, None)
-    if len(demands):
-        ax.scatter(*demands.T, marker="_", c="#d62728", s=80, label="round: demand", zorder=3)
-        for response, (marker, colour) in RESPONSE_MARKERS.items():
-            pts = round_points(log, response)
-            if len(pts):
-                ax.scatter(*pts.T, marker=marker, c=colour, s=40, label=f"round: {response}",
-                           zorder=3)  # fmt: skip
-    else:
-        ax.text(0.5, 0.5, "no bargaining round yet", transform=ax.transAxes, ha="center",
-                va="center", color="#7f7f7f")  # fmt: skip
-    ax.set(title=BARGAINING_TITLE, xlabel="step", ylabel=BARGAINING_YLABEL)
-    ax.set_ylim(bottom=0)
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=8, frameon=False)
-    ax.grid(alpha=0.3)
-    return fig
 
 
 # --------------------------------------------------------------------------- live panels
@@ -340,7 +237,11 @@ def _entities(columns: dict[str, list], series: str) -> list[str]:
 
 
 class LiveBargaining:
-    """The bargaining panel of a running model (:func:`bargaining_figure`), updated in place.
+    """The bargaining panel of a running model, updated in place.
+
+    Per round a marker at the Nash dividend, shaped by the platform's response (ignore,
+    negotiate, concede), and a dash at the demand; lines for the dividend each collective
+    is paid per step (utility per step).
 
     Args:
         columns: The model's per-step columns (``datacollector.model_vars``).

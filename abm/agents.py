@@ -4,7 +4,25 @@ Users are many, so their state lives in arrays owned by the model
 (:class:`UserState`); a :class:`User` agent is an index-only view on those arrays and
 costs nothing per step. The viewer, agent reporters and any per-agent code still see
 ordinary Mesa agents sitting on the cells of the network space. Platforms and
-collectives are few and keep their own state as attributes.
+collectives are few and keep their own state as attributes, which change only through
+their own methods; the model's phases call those methods (``tests/test_ownership.py``).
+
+Who writes each of the users' arrays, and in which phase of the step (``abm/model.py``);
+nothing else writes them (``tests/test_ownership.py`` reads this list):
+
+* ``group``, ``threshold`` (set-up): ``UserState.initial``
+* ``platform`` (set-up; phase 3): ``UserState.initial``, ``LeverageModel.choose_platforms``
+* ``grievance`` (set-up; phase 6, a concession clears it): ``UserState.initial``,
+  ``Collective.concede``
+* ``member`` (set-up; phase 2 recruitment; phase 3 fatigue), a column per collective,
+  written by that collective: ``Collective.__init__``, ``Collective.update``,
+  ``Collective.decide``
+* ``acting`` (phase 3; cleared when the campaign ends), a column per collective:
+  ``Collective.decide``, ``Collective.stop``
+* ``action``, ``actor`` (phase 3): ``LeverageModel.decide_actions``,
+  ``LeverageModel.choose_platforms`` (``action`` only: no platform, no data)
+* ``contributed`` (phase 4): ``routing.route``
+* ``value``, ``dividend`` (end of run): ``valuation.value_users``
 """
 
 from __future__ import annotations
@@ -18,6 +36,8 @@ from typing import TYPE_CHECKING, Protocol
 
 import mesa
 import numpy as np
+from mesa.agentset import _HardKeyAgentSet
+from mesa.experimental.mesa_signals import ModelSignals
 
 from abm import behaviour, levers
 from abm.bargaining import (
@@ -25,7 +45,6 @@ from abm.bargaining import (
     Effects,
     PlatformResponse,
     Position,
-    Verdict,
     accuracy_se,
     credible_loss,
     flip_bargaining_power,
@@ -161,9 +180,21 @@ class World(Protocol):
 
 
 class User(mesa.discrete_space.FixedAgent):
-    """A user on a node of the social network; a view on row ``index`` of UserState."""
+    """A user on node ``index`` of the social network: a view on row ``index`` of UserState.
+
+    Every attribute below is a property reading the model's arrays (``model.users``), so
+    an agent holds nothing but its index and the arrays stay the one copy of the state:
+    what a user agent says is what the step computed, at any step. Read users through
+    Mesa's AgentSet API (``model.agents_by_type[User].select(...).get("platform")``,
+    ``agg``, ``groupby``) or with a DataCollector's agent reporters; write them only
+    through the phases that own the arrays.
+    """
+
+    # No per-agent dict: an agent is ~140 bytes instead of ~350 (10M users: 1.4 GB).
+    __slots__ = ("_mesa_cell", "index", "model", "pos", "unique_id")
 
     def __init__(self, model: World, index: int):
+        self._mesa_cell = None  # FixedAgent's cell, unset (a slot has no class default)
         super().__init__(model)
         self.index = index
 
@@ -183,29 +214,100 @@ class User(mesa.discrete_space.FixedAgent):
         return int(self.model.users.group[self.index])
 
     @property
-    def memberships(self) -> list[str]:
+    def threshold(self) -> float:
+        """The user's Granovetter participation threshold."""
+        return float(self.model.users.threshold[self.index])
+
+    @property
+    def grievance(self) -> tuple[float, ...]:
+        """The user's grievance toward each platform (utility penalty)."""
+        return tuple(self.model.users.grievance[self.index].tolist())
+
+    @property
+    def member(self) -> tuple[bool, ...]:
+        """Whether the user is a member of each collective, in the scenario's order."""
+        return tuple(self.model.users.member[self.index].tolist())
+
+    @property
+    def acting(self) -> tuple[bool, ...]:
+        """Whether the user acts in each collective's campaign this step."""
+        return tuple(self.model.users.acting[self.index].tolist())
+
+    @property
+    def actor(self) -> int:
+        """The collective the user acts in this step (-1: none)."""
+        return int(self.model.users.actor[self.index])
+
+    @property
+    def memberships(self) -> tuple[str, ...]:
         """Names of the collectives this user belongs to."""
         row = self.model.users.member[self.index]
-        return [c.name for c, m in zip(self.model.collectives, row, strict=True) if m]
+        return tuple(c.name for c, m in zip(self.model.collectives, row, strict=True) if m)
 
     @property
     def contributed(self) -> int:
         """Samples this user has contributed so far."""
         return int(self.model.users.contributed[self.index])
 
+    @property
+    def value(self) -> float:
+        """KNN-Shapley value of the user's data (set at the end of a run)."""
+        return float(self.model.users.value[self.index])
+
+    @property
+    def dividend(self) -> float:
+        """The user's share of the dividends its collectives won."""
+        return float(self.model.users.dividend[self.index])
+
+    @property
+    def degree(self) -> int:
+        """Number of the user's neighbours in the social network."""
+        return int(self.model.degree[self.index])
+
 
 def place_users(model: World) -> CsrNetwork:
-    """The network as a Mesa cell space, with a :class:`User` view on each cell."""
-    grid = CsrNetwork(model.adjacency, random=model.random)
+    """The network as a Mesa cell space with a registered :class:`User` on each cell.
+
+    The same agents, ids, registration and cells as ``User(model, i).cell = grid[i]``
+    for each user in turn, made in bulk (``_new_users``). The model calls this the first
+    time anything reads its agents (``LeverageModel.grid``), not while it builds.
+    """
     was_enabled = gc.isenabled()
-    gc.disable()  # a million new objects: no cyclic GC passes over them meanwhile
+    gc.disable()  # millions of new objects: no cyclic GC passes over them meanwhile
     try:
-        for i in range(model.n_users):
-            User(model, i).cell = grid[i]
+        grid = CsrNetwork(model.adjacency, random=model.random)
+        for user, cell in zip(_new_users(model), grid.cells(), strict=True):
+            user.cell = cell
     finally:
         if was_enabled:
             gc.enable()
     return grid
+
+
+def _new_users(model: World) -> list[User]:
+    """One registered :class:`User` per row of the arrays, in index order.
+
+    Mesa's ``Agent.__init__`` registers agents one at a time, emitting a signal for
+    each (a third of the cost of a user). Unless someone observes agents being added or
+    tracks users in a Mesa data set, the users are registered in one batch instead, into
+    Mesa's own registries with the ids ``Agent.__init__`` would have given them
+    (``tests/test_users.py`` pins the two ways equal).
+    """
+    n = model.n_users
+    if model._has_subscribers("agents", ModelSignals.AGENT_ADDED) or User._datasets:
+        return [User(model, i) for i in range(n)]
+    first, new = model.agent_id_counter, User.__new__
+    users = [new(User) for _ in range(n)]
+    for i, user in enumerate(users):
+        user.model, user.unique_id, user.pos, user._mesa_cell, user.index = (
+            model, first + i, None, None, i,
+        )  # fmt: skip
+    model.agent_id_counter = first + n
+    # What ``Model.register_agent`` does per agent (the public views would build users).
+    model._all_agents._update([*model._all_agents, *users])
+    typed = model._agents_by_type.setdefault(User, _HardKeyAgentSet([], random=model.random))
+    typed._update([*typed, *users])
+    return users
 
 
 class Platform(mesa.Agent):
@@ -383,6 +485,23 @@ class Platform(mesa.Agent):
         elif len(self.pool):
             self.trainer.fit(self.pool.features(X), self.pool.y, rng)
 
+    def publish(self, targeted: bool) -> float:
+        """This step's price: the list price, cut by its incentive while a campaign targets it."""
+        self.discount = self.spec.incentive if targeted else 0.0
+        return self.price - self.discount
+
+    def change_price(self, price: float) -> None:
+        """A change of its own terms: the list price from now on."""
+        self.price = price
+
+    def face_substitute(self, quality: float, reach: float) -> None:
+        """An AI substitute of ``quality`` is released, used by a share ``reach`` of users."""
+        self.substitute, self.substitute_reach = quality, reach
+
+    def compare_unfiltered(self, quality: float) -> None:
+        """Its quality in the twin without its poison filter: what filtering cost it."""
+        self.filter_quality_cost = quality - self.quality
+
     def pay(self, amount: float, dividend: bool = False) -> None:
         """A cost this step: a dividend, or a countermeasure (filtering, incentives)."""
         self.step_cost += amount
@@ -436,7 +555,6 @@ class Collective(mesa.Agent):
         self.dividend_rate = 0.0  # dividend per step the target agreed to pay (utility)
         self.dividend = 0.0  # dividend won, cumulative (utility)
         self.concession = False
-        self.last_outcome: Verdict | None = None
         self.round: list[Effects] = []  # the campaign's effects at each step since the last round
         self.futile_rounds = 0  # refused rounds in a row in which acting cost more than it hurt
         self.value = float("nan")  # Shapley value over collectives, when measured
@@ -565,7 +683,7 @@ class Collective(mesa.Agent):
         )
         measured = float(np.mean([e.revenue for e in self.round]))
         self.round = []
-        outcome = self.last_outcome = nash_bargain(position, loss.describe())
+        outcome = nash_bargain(position, loss.describe())
         if outcome.response is PlatformResponse.CONCEDE:
             self.concede(outcome.paid)
         elif measured <= position.member_cost:
@@ -588,6 +706,45 @@ class Collective(mesa.Agent):
         self.dividend_rate, self.concession = dividend, True
         self.model.users.grievance[self.members, self.target] = 0.0
         self.stop("demand met")
+
+    def schedule(self) -> None:
+        """A launch event: the campaign launches now (once its critical mass is met)."""
+        self.scheduled = True
+
+    def delete_data(self) -> None:
+        """Acting members under a right to delete ask the target to delete their data, once."""
+        who = np.flatnonzero(self.acting & ~self.erased)
+        if who.size:
+            self.erased[who] = True
+            m = self.model
+            m.platforms[self.target].delete(who, m.draw(Draw.UNLEARN, self.target))
+
+    def receive_dividend(self) -> float:
+        """This step's agreed dividend, added to what the collective has won."""
+        self.dividend += self.dividend_rate
+        return self.dividend_rate
+
+    def measure_here(self) -> None:
+        """Its signal's success and its promoted item's rate in its own world, this step."""
+        if self.rule.signal:
+            self.signal_success = self.success(self.model)
+        if self.rule.promote:
+            self.target_rate = self.recommended(self.model)
+
+    def record_effects(self, effects: Effects, twin: World) -> None:
+        """This step's effects against ``twin``: the members' cost, the round's evidence."""
+        self.effects = effects
+        self.cost += effects.member_cost
+        if self.active:
+            self.round.append(effects)
+        if self.rule.signal:
+            self.natural_success = self.success(twin)
+        if self.rule.promote:
+            self.twin_target_rate = self.recommended(twin)
+
+    def valued(self, value: float) -> None:
+        """Its Shapley value over collectives, measured at the end of the run."""
+        self.value = value
 
     def stop(self, reason: str) -> None:
         """End the campaign for good (a first reason sticks)."""

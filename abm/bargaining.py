@@ -131,7 +131,7 @@ class Effects:
     """
 
     twin_quality: float = float("nan")
-    quality: float = 0.0  # target's held-out quality, twin - real
+    quality_change: float = 0.0  # target's held-out quality, twin - real (a level: twin_quality)
     twin_hit_rate: float = float("nan")  # target's hit rate at k in the twin (ratings)
     hit_rate: float = float("nan")  # target's hit rate at k, twin - real (ratings tasks)
     leverage: float = float("nan")  # quality effect / (twin quality - naive baseline)
@@ -325,7 +325,7 @@ def credible_loss(steps: list[Effects], n_users: int) -> CredibleLoss:
     share = users_on / n_users if n_users else 0.0
     quality_se = math.sqrt(float(np.mean([e.quality_se**2 for e in steps]))) if steps else 0.0
     return CredibleLoss(
-        quality=Change.measure([e.quality for e in steps], quality_se),
+        quality=Change.measure([e.quality_change for e in steps], quality_se),
         users=Change.measure([e.users for e in steps], math.sqrt(n_users * share * (1 - share))),
         users_on=users_on,
         twin_price=float(np.mean([e.twin_price for e in steps])) if steps else 0.0,

@@ -185,7 +185,7 @@ SERIES: tuple[Series, ...] = (
            _effect("twin_quality"), MEASURED),
     Series("quality_effect", "collective", "score",
            "The target's quality in the twin minus in the real world (signed).",
-           _effect("quality"), MEASURED),
+           _effect("quality_change"), MEASURED),
     Series("twin_hit_rate", "collective", "share",
            "The target's hit rate at 10 in the twin world (ratings tasks).",
            _effect("twin_hit_rate"), MEASURED_RANKED),

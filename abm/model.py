@@ -29,6 +29,7 @@ import numpy as np
 from abm import behaviour, metrics, routing, streams, twins
 from abm.agents import Collective, Platform, UserState, place_users
 from abm.behaviour import NO_PLATFORM, Action
+from abm.network import CsrNetwork
 from abm.scenario import EventAction, Scenario, with_overrides
 from abm.scenario.paths import keyword_overrides
 from abm.setting import build_setting
@@ -75,8 +76,6 @@ class LeverageModel(mesa.Model):
         self.slices = setting.own_slices()  # each world hands rows over at its own pace
         self._populate(off)
 
-        if twin_of is None:  # nobody views a twin's users: no Mesa agents for them
-            self.grid = place_users(self)  # users as Mesa agents on the network's cells
         self.twins = twins.build_all(self)
         self.datacollector = metrics.build_datacollector(self)
         metrics.collect(self)
@@ -98,6 +97,43 @@ class LeverageModel(mesa.Model):
         ]
         self.policy = spec.policy.model_copy()
         self.bargaining_log: list[dict[str, Any]] = []
+
+    # ------------------------------------------------------------------ users as Mesa agents
+    @property
+    def grid(self) -> CsrNetwork:
+        """The network as a Mesa cell space, a :class:`~abm.agents.User` on each cell.
+
+        Built the first time anything reads the model's agents (this, ``agents``,
+        ``agents_by_type``, ``agent_types``): a run reads the users' arrays and never pays
+        for a Python object per user, while the viewer, a DataCollector's agent reporters
+        and any Mesa code see every user as a registered agent on its node.
+        """
+        grid = vars(self).get("_grid")
+        if grid is None:
+            grid = self._grid = place_users(self)
+        return grid
+
+    @property
+    def agents(self) -> Any:
+        """Mesa's set of all agents, users included (``grid`` builds them)."""
+        self._place_users()
+        return super().agents
+
+    @property
+    def agents_by_type(self) -> Any:
+        """Mesa's agent sets by type, users included (``grid`` builds them)."""
+        self._place_users()
+        return super().agents_by_type
+
+    @property
+    def agent_types(self) -> list[type]:
+        """Mesa's agent types, ``User`` included (``grid`` builds the users)."""
+        self._place_users()
+        return super().agent_types
+
+    def _place_users(self) -> None:
+        if "users" in vars(self):  # not while Mesa's constructor runs
+            self.grid  # noqa: B018 - builds the users on first read
 
     # ------------------------------------------------------------------ the step
     @property
@@ -146,14 +182,14 @@ class LeverageModel(mesa.Model):
     # ------------------------------------------------------------------ phase 1
     def publish_terms(self) -> tuple[np.ndarray, np.ndarray]:
         """Quality and price per platform; a targeted platform may cut its price."""
+        prices = []
         for p in self.platforms:
             targeted = any(
                 c.active and c.target == p.index and c.members.any() for c in self.collectives
             )
-            p.discount = p.spec.incentive if targeted else 0.0
+            prices.append(p.publish(targeted))
         quality = np.array([p.quality for p in self.platforms])
-        price = np.array([p.price - p.discount for p in self.platforms])
-        return quality, price
+        return quality, np.array(prices)
 
     # ------------------------------------------------------------------ phase 2
     def fire_events(self) -> None:
@@ -162,16 +198,15 @@ class LeverageModel(mesa.Model):
             if event.at != self.t:
                 continue
             if event.action is EventAction.LAUNCH:
-                self._collective(event.collective).scheduled = True
+                self._collective(event.collective).schedule()
             elif event.action is EventAction.STOP:
                 self._collective(event.collective).stop("stopped by event")
             elif event.action is EventAction.SET_POLICY:
                 self.policy = self.policy.model_copy(update=event.policy or {})
             elif event.action is EventAction.AI_SUBSTITUTE:
-                platform = self._platform(event.platform)
-                platform.substitute, platform.substitute_reach = event.quality, event.reach
+                self._platform(event.platform).face_substitute(event.quality, event.reach)
             elif event.action is EventAction.CHANGE_TERMS and event.price is not None:
-                self._platform(event.platform).price = event.price
+                self._platform(event.platform).change_price(event.price)
 
     def update_campaigns(self) -> None:
         """Collectives stop, recruit and launch (``Collective.update``)."""
@@ -238,12 +273,8 @@ class LeverageModel(mesa.Model):
         if not self.policy.right_to_delete:
             return
         for c in self.collectives:
-            if not c.rule.deletes:
-                continue
-            who = np.flatnonzero(c.acting & ~c.erased)
-            if who.size:
-                c.erased[who] = True
-                self.platforms[c.target].delete(who, self.draw(Draw.UNLEARN, c.target))
+            if c.rule.deletes:
+                c.delete_data()
 
     def route_data(self) -> None:
         """Users make data and send it where their action says (``routing.route``)."""
@@ -261,8 +292,7 @@ class LeverageModel(mesa.Model):
         """Each platform's revenue this step, in utility (``abm/bargaining.py``)."""
         for c in self.collectives:
             if c.dividend_rate > 0:  # an agreed dividend is paid every step
-                c.dividend += c.dividend_rate
-                self.platforms[c.target].pay(c.dividend_rate, dividend=True)
+                self.platforms[c.target].pay(c.receive_dividend(), dividend=True)
         users = np.bincount(self.users.platform[self.users.platform >= 0], minlength=len(price))
         for p in self.platforms:
             # A price cut is booked once: as a cost against the list price users see cut.

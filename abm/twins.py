@@ -174,7 +174,7 @@ def measure(real: World, twin: World, c_index: int) -> Effects:
     booked = on_real * (q.list_price - p.list_price) + (p.costs - q.costs)
     e = Effects(
         twin_quality=q.quality,
-        quality=q.quality - p.quality,
+        quality_change=q.quality - p.quality,
         twin_hit_rate=q.hit_rate,
         hit_rate=q.hit_rate - p.hit_rate,
         leverage=normalised_leverage(p.quality, q.quality, real.naive_quality),
@@ -196,8 +196,7 @@ def measure(real: World, twin: World, c_index: int) -> Effects:
 def measure_filters(real: World) -> None:
     """What each platform's poison filter cost it this step: its twin without minus with."""
     for p, twin in real.unfiltered.items():
-        platform = real.platforms[p]
-        platform.filter_quality_cost = twin.platforms[p].quality - platform.quality
+        real.platforms[p].compare_unfiltered(twin.platforms[p].quality)
 
 
 def measure_all(real: World) -> None:
@@ -206,22 +205,12 @@ def measure_all(real: World) -> None:
     worlds = plan(real)
     if real.real is not None:
         return  # a twin's signal and promotion are measured by its real world, on the pair
-    for c in real.collectives:
-        if c.rule.signal:  # the signal's success is the real world's, twins or not
-            c.signal_success = c.success(real)
-        if c.rule.promote:
-            c.target_rate = c.recommended(real)
+    for c in real.collectives:  # the signal's success is the real world's, twins or not
+        c.measure_here()
     if not worlds:
         return
     for c in real.collectives:
         own = frozenset({c.index})
         # The joint twin is the last of the collectives' (filter twins come after).
         twin = real.twins[worlds.index(own) if own in worlds else len(worlds) - 1]
-        c.effects = measure(real, twin, c.index)
-        c.cost += c.effects.member_cost
-        if c.active:
-            c.round.append(c.effects)
-        if c.rule.signal:
-            c.natural_success = c.success(twin)
-        if c.rule.promote:
-            c.twin_target_rate = c.recommended(twin)
+        c.record_effects(measure(real, twin, c.index), twin)

@@ -424,7 +424,7 @@ def value_collectives(
                           plan.permutations, tolerance=0.0)  # fmt: skip
         values = dict(zip(names, map(float, phi), strict=True))
     for c in model.collectives:
-        c.value = values[c.name]
+        c.valued(values[c.name])
     return values
 
 

@@ -118,7 +118,7 @@ def _steps(dq, users_lost=0.0, quality=0.85, n_test=2000, users_on=350.0, booked
     dq = np.broadcast_to(np.asarray(dq, float), np.shape(dq) or (5,))
     lost = np.broadcast_to(np.asarray(users_lost, float), dq.shape)
     return [
-        Effects(quality=float(d), twin_quality=quality + float(d), users=float(n),
+        Effects(quality_change=float(d), twin_quality=quality + float(d), users=float(n),
                 quality_se=accuracy_se(quality, n_test), users_on=users_on, booked=booked)
         for d, n in zip(dq, lost, strict=True)
     ]  # fmt: skip

@@ -105,7 +105,7 @@ def test_the_loss_by_channel_adds_up_to_the_revenue_effect_every_step():
     while model.running:
         model.step()
         e = model.collectives[0].effects
-        channels = v * e.users_on * e.quality + e.users * (e.twin_price + v * e.twin_quality)
+        channels = v * e.users_on * e.quality_change + e.users * (e.twin_price + v * e.twin_quality)
         assert channels + e.booked == pytest.approx(e.revenue, abs=1e-9)
         booked.append(e.booked)
     assert any(b > 0 for b in booked)  # the price cut is on the books: paid once, counted

@@ -79,7 +79,7 @@ def test_an_empty_collectives_twin_is_the_real_world(lever, retention, shards, r
         model.step()
         _same_world(model, twin)
         e = model.collectives[0].effects
-        assert (e.quality, e.share, e.users, e.revenue, e.member_cost) == (0, 0, 0, 0, 0)
+        assert (e.quality_change, e.share, e.users, e.revenue, e.member_cost) == (0, 0, 0, 0, 0)
         assert e.leverage == 0 or np.isnan(e.leverage)
         deleted = model.platforms[0].deleted
     assert deleted > 0  # the other collective's deletions ran through both worlds
@@ -91,7 +91,7 @@ def test_the_other_collectives_twin_differs_and_measures_its_strike():
         model.step()
     others = model.collectives[1]
     assert model.twins[1].platforms[0].deleted == 0  # in its twin nobody deleted
-    assert others.effects.quality != 0 or others.effects.revenue != 0
+    assert others.effects.quality_change != 0 or others.effects.revenue != 0
 
 
 def _reference(name: str, **updates):
@@ -183,7 +183,10 @@ def test_an_empty_twin_is_the_real_world_on_finite_and_fresh_data(lever, data):
     while model.running:
         model.step()
         _same_world(model, twin)
-    assert model.collectives[1].effects.quality != 0 or model.collectives[1].effects.revenue != 0
+    assert (
+        model.collectives[1].effects.quality_change != 0
+        or model.collectives[1].effects.revenue != 0
+    )
 
 
 # ------------------------------------------------------- interventions without collectives

@@ -1,6 +1,6 @@
 """Replications: the simulator against the numbers the research published.
 
-Modelling assumption: each published finding in ``REFERENCES.md`` is reproduced by one
+Modelling assumption: each published finding in ``docs/references.md`` is reproduced by one
 file in ``scenarios/replications/`` (an experiment file for learning-curve findings, a
 scenario file for findings that need the agent-based model) and one short analysis
 function in the module of its family (``curves``, ``leverage``, ``signals``,

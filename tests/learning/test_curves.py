@@ -1,4 +1,4 @@
-"""Replication of the data-strike / CDC numbers on breast_cancer (REFERENCES.md).
+"""Replication of the data-strike / CDC numbers on breast_cancer (docs/references.md).
 
 The authors' code fits scikit-learn's LogisticRegression(C=1) on the raw (unscaled)
 features with a 25% holdout, so these tests load the task with ``standardise=False``;

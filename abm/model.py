@@ -77,7 +77,7 @@ class LeverageModel(mesa.Model):
 
         if twin_of is None:  # nobody views a twin's users: no Mesa agents for them
             self.grid = place_users(self)  # users as Mesa agents on the network's cells
-        self.twins = twins.build_all(self)
+        self.twins, self.unfiltered = twins.build_all(self)
         self.datacollector = metrics.build_datacollector(self)
         metrics.collect(self)
 
@@ -98,6 +98,14 @@ class LeverageModel(mesa.Model):
         ]
         self.policy = spec.policy.model_copy()
         self.bargaining_log: list[dict[str, Any]] = []
+
+    def twin(self, scenario: Scenario, off: frozenset[int]) -> LeverageModel:
+        """A twin world of this one (``twins.build``): a plain LeverageModel, whatever this is.
+
+        A viewer's model (a subclass built from a file) still gets plain twins: they are
+        built from ``scenario`` on this world's setting, not from a file.
+        """
+        return LeverageModel(scenario=scenario, twin_of=self, off=off)
 
     # ------------------------------------------------------------------ the step
     @property

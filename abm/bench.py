@@ -239,12 +239,12 @@ def check_sizes(sizes: list[int], steps: int, seed: int = 0, task: str = "digits
 
     Raises:
         ScenarioError: One line naming ``--sizes``, the size, what it needs and how many
-            users fit (:func:`abm.runner.check_memory`).
+            users fit (the pre-run check, :func:`abm.preflight.preflight`).
     """
-    from abm.runner import check_memory
+    from abm.preflight import preflight
 
     for n in sizes:
-        check_memory(bench_scenario(n, steps=steps, seed=seed, task=task), "--sizes")
+        preflight(bench_scenario(n, steps=steps, seed=seed, task=task), "--sizes")
 
 
 def fitted_exponent(sizes: list[int], seconds: list[float]) -> float | None:

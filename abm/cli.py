@@ -259,17 +259,16 @@ def run(
     ] = None,
 ) -> None:
     """Run a scenario and write a new results folder under --out."""
-    from abm.outputs import check_out_root, folder_name, prove_writable, write_run
-    from abm.runner import RunFailed, check_files, check_memory, simulate
+    from abm.outputs import check_out_root, prove_writable, write_run
+    from abm.preflight import preflight
+    from abm.runner import RunFailed, simulate
 
     overrides = _with_seed_steps(set_, seed, steps)
     spec = load_scenario(scenario, overrides, extra_roots=root or ())
     changes = _changes(scenario, spec, root) if overrides else []
     # Everything that can fail before the run is checked before it; --out is proved writable last.
     check_out_root(out)
-    folder_name(spec.name, scenario)
-    check_memory(spec, scenario)
-    check_files(spec, scenario)
+    preflight(spec, scenario)
     prove_writable(out)
     if replicates is not None:
         _run_replicates(spec, replicates, out, report, changes)
@@ -340,17 +339,12 @@ def validate(
     set_: SetOption = None,
     root: RootOption = None,
 ) -> None:
-    """Check scenario files without running them."""
-    from abm.check import validate_check
-    from abm.outputs import folder_name
-    from abm.runner import check_files, check_memory
+    """Check scenario files without running them: what abm run would refuse, refused here."""
+    from abm.preflight import preflight
 
     for path in scenario:
         spec = load_scenario(path, set_, extra_roots=root or ())
-        folder_name(spec.name, path)
-        check_memory(spec, path)
-        check_files(spec, path)
-        validate_check(spec, path)
+        preflight(spec, path)
         users, steps_ = plural(spec.population.n_users, "user"), plural(spec.steps, "step")
         say(f"{path}: ok ({users}, {steps_})")
 
@@ -634,7 +628,8 @@ def compare(
     from abm.compare import compare as run_comparison
     from abm.compare import format_table, write_comparison
     from abm.outputs import check_out_root, prove_writable
-    from abm.runner import Progress, check_files, check_memory
+    from abm.preflight import preflight
+    from abm.runner import Progress
 
     kind = _executor_kind(executor, scheduler)
 
@@ -650,10 +645,8 @@ def compare(
         spec_b = load_scenario(b, [*(set_ or []), *(set_b or []), f"steps={steps}"],
                                extra_roots=root or ())  # fmt: skip
     check_out_root(out)
-    check_memory(spec_a, a)
-    check_memory(spec_b, b)
-    check_files(spec_a, a)
-    check_files(spec_b, b)
+    preflight(spec_a, a)
+    preflight(spec_b, b)
     prove_writable(out)
     with Progress(True, replicates, f"{spec_b.name} vs {spec_a.name}", unit="seed") as advance:
         result = run_comparison(spec_a, spec_b, replicates, steps=steps, root_seed=seed,
@@ -681,12 +674,11 @@ def viz(
     import signal
     import subprocess
 
+    from abm.preflight import preflight
     from abm.viz.server import address, viewer_command, viewer_env
 
-    if scenario is not None:
-        load_scenario(
-            scenario, extra_roots=root or ()
-        )  # a bad file is one line and exit 2, before any server starts
+    if scenario is not None:  # a bad file is one line and exit 2, before any server starts
+        preflight(load_scenario(scenario, extra_roots=root or ()), scenario)
     say(f"abm viz: serving {scenario or 'the default scenario'} at {address(host, port)}")
     typer.echo("abm viz: press Ctrl+C to stop")
     sys.stdout.flush()
@@ -781,9 +773,10 @@ def check(
     A file without a check block is listed and skipped. Progress goes to stderr. The
     seeds run in parallel (-j); the numbers do not depend on -j or --executor.
     """
-    from abm.check import run_checks, summary_line, validate_check, write_checks
+    from abm.check import run_checks, summary_line, write_checks
     from abm.outputs import check_out_root, prove_writable
-    from abm.runner import Progress, check_files, check_memory
+    from abm.preflight import preflight
+    from abm.runner import Progress
 
     kind = _executor_kind(executor, scheduler)
     if seeds is not None and seeds < 2:
@@ -793,9 +786,7 @@ def check(
     specs = []
     for path in scenario:
         spec = load_scenario(path, _with_seed_steps(set_, None, steps), extra_roots=root or ())
-        check_memory(spec, path)
-        check_files(spec, path)
-        validate_check(spec, path)
+        preflight(spec, path)
         specs.append((path, spec))
     if out is not None:
         prove_writable(out)  # last, before any seed runs

@@ -3,8 +3,8 @@
 ``simulate`` does no I/O, so sweeps, comparisons and tests call it directly and
 parallelism stays in the sweep layer; replicates are paired seeds spawned from the
 scenario's (:func:`replicate_seeds`) and summarised with intervals (:func:`summarise`).
-Run folders are written by :mod:`abm.outputs`. Before a run, :func:`check_memory` and
-:func:`check_files` refuse in one line what cannot work.
+Run folders are written by :mod:`abm.outputs`. Before a run, :func:`abm.preflight.preflight`
+refuses in one line what cannot work (this module's :func:`check_memory` among its checks).
 """
 
 from __future__ import annotations
@@ -365,31 +365,6 @@ def _round_down(n: int) -> int:
 
 def _gib(n: int) -> str:
     return f"{n / 2**30:,.1f} GiB"
-
-
-def check_files(scenario: Scenario, file: str | Path | None = None) -> None:
-    """Check the data files a run will need before it starts.
-
-    An edge list is read whole (every line is checked); a task's data file is opened
-    and its header checked (a CSV's columns, a MovieLens file's format), and a CSV's or
-    Parquet file's label column read, so a signal target beyond its classes is refused.
-    Messages name the file and line, never the content.
-    """
-    from abm.learning.tasks import check_task_file
-    from abm.network import read_edgelist
-    from abm.scenario import GraphKind
-
-    if scenario.network.kind is GraphKind.EDGELIST and scenario.network.path:
-        read_edgelist(Path(scenario.network.path), scenario.population.n_users)
-    task = scenario.task
-    if task.path and str(task.name) in ("csv", "parquet", "movielens"):
-        try:
-            name, columns, label = str(task.name), task.feature_columns, task.label_column
-            classes = check_task_file(name, task.path, columns, label)
-        except ValueError as err:
-            raise ScenarioError(file, "task.path", str(err)) from None
-        if classes is not None:
-            scenario.check_labels(classes, file)
 
 
 def replicate_seeds(root: int, n: int) -> list[int]:

@@ -34,6 +34,7 @@ from pydantic import Field, ValidationError, model_validator
 
 import abm
 from abm import metrics
+from abm.preflight import preflight
 from abm.scenario import (
     Scenario,
     ScenarioError,
@@ -277,8 +278,9 @@ def load_calibration(
     base_path = extends_target(spec.base, path, roots, "base")  # a file or a reference name
     base = load_scenario(base_path, roots=roots)
     base = _apply(path, base, spec.set, "set")
+    preflight(base, path, under="base")
     parameters = [_parameter(path, base, key, r) for key, r in spec.parameters.items()]
-    twin_scenario(base, spec.twin, path)
+    preflight(twin_scenario(base, spec.twin, path), path, under="twin")
     for where, items in (
         ("targets", spec.targets),
         ("validate", spec.validate_),
@@ -378,7 +380,9 @@ def _parameter(file: Path, base: Scenario, key: str, r: Range) -> Parameter:
         raise ScenarioError(file, where, f"a range holding a whole number, got [{r.low}, {r.high}]")
     param = Parameter(key, r.low, r.high, integer)
     for u in (0.0, 1.0):
-        _apply(file, base, {key: param.value(u)}, "parameters")
+        value = param.value(u)
+        scenario = _apply(file, base, {key: value}, "parameters")
+        preflight(scenario, file, under=where, at=f" (at {value!r})")
     return param
 
 

@@ -20,7 +20,7 @@ import scipy.optimize
 import scipy.sparse
 from scipy.spatial import cKDTree
 
-from abm.learning.task import Task
+from abm.learning.task import TASK_KINDS, Task
 
 __all__ = [
     "GlobalMean",
@@ -32,6 +32,7 @@ __all__ = [
     "MatrixFactorisation",
     "LEARNER_NAMES",
     "leverage_baseline_for",
+    "fits",
     "make_learner",
     "naive_learner_for",
 ]
@@ -679,9 +680,38 @@ class MatrixFactorisation(_WarmStarted):
 LEARNER_NAMES: tuple[str, ...] = ("logistic", "knn", "mf", "majority", "item_mean")
 
 
-def _require(task: Task, kind: str, name: str) -> None:
-    if task.kind != kind:
-        raise ValueError(f"learner {name!r} needs a {kind} task; task {task.name!r} is {task.kind}")
+# The task kind each learner is trained on (classes from features, or ratings of pairs).
+LEARNER_KINDS: dict[str, str] = {
+    "logistic": "classification",
+    "knn": "classification",
+    "majority": "classification",
+    "mf": "ratings",
+    "item_mean": "ratings",
+}
+
+
+def fits(learner: str, task: str | Task) -> str | None:
+    """Why ``learner`` cannot be trained on ``task``, or None when it can.
+
+    The one answer to "does this learner fit this task", read by validation (before a
+    run, from the task's name) and by :func:`make_learner` (from a loaded task).
+
+    Args:
+        learner: A learner name (``LEARNER_NAMES``).
+        task: A task name (its kind from ``TASK_KINDS``) or a loaded :class:`Task`.
+
+    Returns:
+        One line saying what the learner needs, or None.
+    """
+    name, kind = (task.name, task.kind) if isinstance(task, Task) else (task, TASK_KINDS[task])
+    learner, name = str(learner), str(name)
+    if LEARNER_KINDS[learner] == kind:
+        return None
+    fitting = [n for n in LEARNER_NAMES if LEARNER_KINDS[n] == kind]
+    return (
+        f"{learner} needs a {LEARNER_KINDS[learner]} task; {name} is a {kind} task:"
+        f" {', '.join(fitting[:-1])} and {fitting[-1]} fit it"
+    )
 
 
 def make_learner(name: str, task: Task, **params: Any) -> Learner:
@@ -709,8 +739,9 @@ def make_learner(name: str, task: Task, **params: Any) -> Learner:
     }
     if name not in builders:
         raise ValueError(f"unknown learner {name!r}; valid names: {', '.join(LEARNER_NAMES)}")
-    needs = {"logistic": "classification", "knn": "classification", "majority": "classification"}
-    _require(task, needs.get(name, "ratings"), name)
+    reason = fits(name, task)
+    if reason is not None:  # validation refuses this before a run; a library caller may not
+        raise ValueError(f"learner {name}: {reason}")
     return builders[name]()
 
 

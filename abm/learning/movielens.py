@@ -26,6 +26,7 @@ expected, never the line's content. A UTF-8 byte-order mark at the start is skip
 
 from __future__ import annotations
 
+import functools
 import io
 from dataclasses import dataclass
 from pathlib import Path
@@ -172,6 +173,26 @@ def read_ratings(path: str | Path) -> Ratings:
         timestamp=df["timestamp"].to_numpy(),
         fmt=fmt,
     )
+
+
+def ratings_shape(path: str | Path) -> tuple[int, int, int]:
+    """(ratings, raters, items) of a ratings file, as :func:`movielens_task` counts them.
+
+    Read whole, so validation refuses before a run what the file cannot give (more
+    users than raters, an item it lacks); cached while the file is unchanged.
+
+    Raises:
+        ValueError: As :func:`read_ratings`.
+    """
+    path = Path(path)
+    info = path.stat()
+    return _ratings_shape(str(path.resolve()), info.st_mtime_ns, info.st_size)
+
+
+@functools.lru_cache(maxsize=4)
+def _ratings_shape(path: str, mtime: int, size: int) -> tuple[int, int, int]:
+    raw = read_ratings(path)
+    return len(raw.rating), len(np.unique(raw.rater)), len(np.unique(raw.item))
 
 
 # ------------------------------------------------------------------ ranking probe

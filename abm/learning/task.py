@@ -9,6 +9,7 @@ shared noun that learners, loaders and MovieLens files all speak of.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -18,7 +19,7 @@ import numpy as np
 from abm.learning.ratings_stream import RatingsStream
 from abm.learning.stream import GaussianStream
 
-__all__ = ["Task", "TaskKind", "draw_seed", "split"]
+__all__ = ["TASK_KINDS", "Task", "TaskKind", "draw_seed", "split", "split_problem"]
 
 
 class TaskKind(StrEnum):
@@ -26,6 +27,22 @@ class TaskKind(StrEnum):
 
     CLASSIFICATION = "classification"  # a class label from features
     RATINGS = "ratings"  # a rating of an item by a rater
+
+
+# The kind of each named task, known before its data is read (what learners and levers
+# are checked against at validation: abm.learning.learners.fits, abm.preflight).
+TASK_KINDS: dict[str, TaskKind] = {
+    "digits": TaskKind.CLASSIFICATION,
+    "breast_cancer": TaskKind.CLASSIFICATION,
+    "wine": TaskKind.CLASSIFICATION,
+    "synthetic": TaskKind.CLASSIFICATION,
+    "csv": TaskKind.CLASSIFICATION,
+    "parquet": TaskKind.CLASSIFICATION,
+    "stream": TaskKind.CLASSIFICATION,
+    "ratings": TaskKind.RATINGS,
+    "ratings_stream": TaskKind.RATINGS,
+    "movielens": TaskKind.RATINGS,
+}
 
 
 @dataclass(eq=False)
@@ -111,8 +128,8 @@ class Task:
         """
         keys = (np.asarray(who, np.int64) << 32) | np.asarray(k, np.int64)
         idx = np.full(len(keys), -1, np.int64)
-        if self._recent is not None and len(keys):
-            known, at = self._recent
+        known, at = self._recent if self._recent is not None else (keys[:0], keys[:0])
+        if len(known) and len(keys):  # a step with no rows leaves nothing to look up
             pos = np.minimum(np.searchsorted(known, keys), len(known) - 1)
             hit = known[pos] == keys
             idx[hit] = at[pos[hit]]
@@ -166,6 +183,34 @@ class Task:
 def draw_seed(rng: np.random.Generator) -> int:
     """A seed for a library that takes an int (scikit-learn), drawn from the run's generator."""
     return int(rng.integers(0, 2**31 - 1))
+
+
+def split_problem(
+    n: int, test_size: float, classes: int | None = None, smallest: int = 2
+) -> str | None:
+    """Why :func:`split` cannot split ``n`` rows at ``test_size``, or None when it can.
+
+    The sizes are :func:`split`'s own: without labels (ratings) ``max(1, round(test_size
+    * n))`` test rows; with labels scikit-learn's ``ceil``/``floor``, stratified (each
+    side needs a row of every class) when the rarest class has ``smallest >= 2`` rows.
+
+    Args:
+        n: Rows of the task.
+        test_size: Share held out.
+        classes: Number of classes (None: ratings, no stratification).
+        smallest: Rows of the rarest class.
+    """
+    if classes is None:
+        n_test = max(1, int(round(test_size * n)))
+        n_train, need, each = n - n_test, 1, "a row"
+    else:
+        n_test, n_train = math.ceil(test_size * n), math.floor((1.0 - test_size) * n)
+        stratified = smallest >= 2
+        need = classes if stratified else 1
+        each = f"a row of each of its {classes} classes" if stratified else "a row"
+    if min(n_train, n_test) >= need:
+        return None
+    return f"{n} rows split into {n_train} training and {n_test} test rows, each needing {each}"
 
 
 def split(

@@ -43,9 +43,11 @@ from abm.learning.stream import GaussianStream, StreamParams, _pair_keys
 from abm.learning.task import Task, draw_seed, split
 
 __all__ = [
+    "BUNDLED_ROWS",
     "SAMPLING",
     "TASK_NAMES",
     "Slices",
+    "TaskShape",
     "assign_slices",
     "check_task_file",
     "draw_samples",
@@ -279,24 +281,47 @@ def _columns(
     return list(feature_columns)
 
 
+# Rows of the tables bundled with scikit-learn (a test checks them against the loaders).
+BUNDLED_ROWS = {"digits": 1797, "breast_cancer": 569, "wine": 178}
+
+
+@dataclass(frozen=True)
+class TaskShape:
+    """What validation can know of a task's data before the run loads it.
+
+    Attributes:
+        rows: Rows (labelled examples or ratings) the train/test split divides.
+        classes: Number of classes (None for ratings).
+        smallest: Rows of the rarest class (stratified split when >= 2).
+        raters: Distinct raters of a rater-history task (MovieLens), else None.
+        items: Distinct items of a ratings file, else None.
+    """
+
+    rows: int
+    classes: int | None = None
+    smallest: int = 2
+    raters: int | None = None
+    items: int | None = None
+
+
 def check_task_file(
     name: str, path: str | Path, feature_columns: list[str] | None, label_column: str | None
-) -> int | None:
+) -> TaskShape | None:
     """Check, without building the task, that a data file can be read as that task.
 
     A csv or parquet file's header must hold the columns asked for, and its label column
-    is read to count the classes (returned); a MovieLens file's first line must be one
-    of the three formats (None returned). The whole file is read by the run.
+    is read to count rows and classes; a MovieLens file is read whole (cached) to count
+    its ratings, raters and items. None for tasks read from no file.
 
     Raises:
         ValueError: One line naming the file and what was expected, never its content.
     """
     path = Path(path)
     if name == "movielens":
-        from abm.learning.movielens import _sniff
+        from abm.learning.movielens import ratings_shape
 
-        _sniff(path)
-        return None
+        rows, raters, items = ratings_shape(path)
+        return TaskShape(rows, raters=raters, items=items)
     if name not in ("csv", "parquet"):
         return None
     _columns(name, path, _header(name, path), feature_columns, label_column)
@@ -309,7 +334,8 @@ def check_task_file(
             labels = pd.read_parquet(path, columns=[label_column])
     except Exception as err:  # noqa: BLE001 - any reader error: not such a file, no content
         raise ValueError(f"{path}: a readable label column ({type(err).__name__})") from None
-    return int(labels.iloc[:, 0].nunique())
+    counts = labels.iloc[:, 0].value_counts()
+    return TaskShape(len(labels), int(len(counts)), int(counts.min()) if len(counts) else 0)
 
 
 def _header(name: str, path: Path) -> list:

@@ -372,10 +372,15 @@ def _outcomes(
 
 
 def check_points(sweep: Sweep) -> None:
-    """Apply every design point to the base scenario; the first invalid one is an error."""
-    from abm.runner import check_files, check_memory
+    """Every design point passes the pre-run check (:func:`abm.preflight.preflight`).
+
+    The first point any run would refuse is an error naming the point and its levels.
+    """
+    from abm.preflight import preflight
 
     for i, point in enumerate(sweep.points):
-        scenario = _apply(sweep.path, sweep.base, point, f"vary (point {i})")
-        check_memory(scenario, sweep.path)
-        check_files(scenario, sweep.path)  # an edge list is read once per file
+        field = f"vary (point {i})"
+        scenario = _apply(sweep.path, sweep.base, point, field)
+        shown = ", ".join(f"{k}={v!r}" for k, v in point.items())
+        # An edge list or data file is read once per file (cached).
+        preflight(scenario, sweep.path, under=field, at=f" (at {shown})")

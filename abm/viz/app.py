@@ -26,8 +26,9 @@ import solara
 from mesa.visualization import SolaraViz
 from mesa.visualization.utils import update_counter
 
+from abm.agents import User
 from abm.model import LeverageModel
-from abm.runner import check_memory
+from abm.preflight import preflight
 from abm.scenario import Scenario, ScenarioError, load_scenario, with_overrides
 from abm.scenario.paths import keyword_overrides
 from abm.viz import plots
@@ -81,12 +82,12 @@ def viewer_scenario(spec: Scenario, file: str, values: dict[str, Any]) -> tuple[
 
     Slider values come from the page, so they are checked against the controls the page
     was given (:func:`abm.viz.params.check_values`); those accepted are applied as
-    overrides, and the result must pass the schema and the memory estimate
-    (:func:`abm.runner.check_memory`), as ``abm run`` does. A rebuild the schema or the
-    estimate refuses keeps the scenario as written and says why.
+    overrides, and the result must pass the schema and the pre-run check
+    (:func:`abm.preflight.preflight`: memory, data files, learners for the task, ...), as
+    ``abm run`` does. A rebuild either refuses keeps the scenario as written and says why.
 
     Raises:
-        ScenarioError: The scenario as written does not fit in memory.
+        ScenarioError: The scenario as written does not pass the pre-run check.
     """
     accepted, refused = check_values(spec, values)
     notes = []
@@ -96,13 +97,13 @@ def viewer_scenario(spec: Scenario, file: str, values: dict[str, Any]) -> tuple[
     if accepted:
         try:
             resolved = with_overrides(spec, keyword_overrides(accepted))
-            check_memory(resolved, file or None)
+            preflight(resolved, file or None)
         except ScenarioError as err:
             # e.g. fewer steps than an event needs, or more users than memory allows.
             notes.append(f"slider values not applied: {err.field}: {err.expected}")
             resolved = spec
     if resolved is spec:
-        check_memory(spec, file or None)
+        preflight(spec, file or None)
     return resolved, " ".join(notes)
 
 
@@ -196,9 +197,10 @@ def BargainingView(model: LeverageModel, frame: int = 0) -> None:
 def key_numbers(model: LeverageModel) -> list[tuple[str, str]]:
     """The current step's key numbers as (label, text) rows."""
     rows = [("step", str(model.steps)), ("users", str(model.n_users))]
-    on = model.users.platform
+    users = model.agents_by_type[User]  # the users as Mesa agents (views on the arrays)
+    on = users.groupby("platform").count()
     for p in model.platforms:
-        share = float((on == p.index).mean())
+        share = on.get(p.index, 0) / len(users)
         rows.append((f"{p.name}: quality", f"{p.quality:.3f}"))
         rows.append((f"{p.name}: market share", f"{share:.1%}"))
     for c in model.collectives:

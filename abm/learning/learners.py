@@ -262,6 +262,10 @@ class _WarmStarted:
 
 # ------------------------------------------------------------ logistic regression
 
+# A warm-started refit's L-BFGS gradient tolerance: the loosest that keeps every
+# reference task's quality within 1e-3 of a tight fit from zero (tested).
+WARM_TOL = 1e-5
+
 
 class LogisticRegression(_WarmStarted):
     """Multinomial (softmax) logistic regression with an L2 penalty on the weights.
@@ -290,7 +294,9 @@ class LogisticRegression(_WarmStarted):
         lr: SGD step size.
         batch_size: SGD minibatch size.
         max_iter: L-BFGS iteration cap for ``fit``.
-        tol: L-BFGS gradient tolerance.
+        tol: L-BFGS gradient tolerance of a fit from zero (the first fit).
+        warm_start: A refit of a fitted learner starts from its current weights.
+        warm_tol: L-BFGS gradient tolerance of a warm-started refit.
     """
 
     _BIAS_L2 = 1e-4
@@ -308,6 +314,8 @@ class LogisticRegression(_WarmStarted):
         batch_size: int = 512,
         max_iter: int = 500,
         tol: float = 1e-6,
+        warm_start: bool = True,
+        warm_tol: float = WARM_TOL,
     ) -> None:
         if mode not in ("incremental", "full"):
             raise ValueError(f"mode must be 'incremental' or 'full', got {mode!r}")
@@ -320,6 +328,8 @@ class LogisticRegression(_WarmStarted):
         self.batch_size = int(batch_size)
         self.max_iter = int(max_iter)
         self.tol = float(tol)
+        self.warm_start = bool(warm_start)
+        self.warm_tol = float(warm_tol)
         self._reset()
 
     @property
@@ -363,24 +373,31 @@ class LogisticRegression(_WarmStarted):
         return loss, np.concatenate([gW.ravel(), gb])
 
     def fit(self, X: np.ndarray, y: np.ndarray, rng: np.random.Generator | None = None) -> Self:
-        """Full refit from zero by L-BFGS (deterministic; ``rng`` is unused).
+        """Full refit on exactly ``X, y`` by L-BFGS (deterministic; ``rng`` is unused).
 
-        With no data the learner is reset to its unfitted, naive state.
+        The first fit starts from zero; with ``warm_start`` a later one starts from the
+        current weights and stops at ``warm_tol``: the objective is convex, so it reaches
+        the same optimum in a few iterations (quality within 1e-3 of a tight fit from
+        zero, tests/learning/test_warm_start.py). With no data the learner is reset to
+        its unfitted, naive state.
         """
         X, y = self._check(X, y)
+        warm = self.warm_start and self.is_fitted
+        theta0 = np.concatenate([self.coef.ravel(), self.intercept]) if warm else None
         self._reset()
         if len(X) == 0:
             return self
         Y = np.zeros((len(y), self.n_classes))
         Y[np.arange(len(y)), y] = 1.0
-        theta0 = np.zeros(self.n_features * self.n_classes + self.n_classes)
+        if theta0 is None:
+            theta0 = np.zeros(self.n_features * self.n_classes + self.n_classes)
         res = scipy.optimize.minimize(
             self._loss_grad,
             theta0,
             args=(X, Y),
             jac=True,
             method="L-BFGS-B",
-            options={"maxiter": self.max_iter, "gtol": self.tol},
+            options={"maxiter": self.max_iter, "gtol": self.warm_tol if warm else self.tol},
         )
         d, k = self.n_features, self.n_classes
         self.coef = res.x[: d * k].reshape(d, k).copy()

@@ -36,6 +36,8 @@ from typing import TYPE_CHECKING, Protocol
 
 import mesa
 import numpy as np
+from mesa.agentset import _HardKeyAgentSet
+from mesa.experimental.mesa_signals import ModelSignals
 
 from abm import behaviour, levers
 from abm.bargaining import (
@@ -168,6 +170,9 @@ class World(Protocol):
     def uniforms(self, purpose: Draw, *key: int, rows: int = 0) -> np.ndarray:
         """One uniform per user from this step's ``purpose`` stream, the same in every world."""
 
+    def twin(self, scenario: Scenario, off: frozenset[int]) -> World:
+        """A twin world of this one, from ``scenario`` with the collectives ``off`` off."""
+
     def utilities(
         self, rows: np.ndarray, quality: np.ndarray, price: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -178,9 +183,21 @@ class World(Protocol):
 
 
 class User(mesa.discrete_space.FixedAgent):
-    """A user on a node of the social network; a view on row ``index`` of UserState."""
+    """A user on node ``index`` of the social network: a view on row ``index`` of UserState.
+
+    Every attribute below is a property reading the model's arrays (``model.users``), so
+    an agent holds nothing but its index and the arrays stay the one copy of the state:
+    what a user agent says is what the step computed, at any step. Read users through
+    Mesa's AgentSet API (``model.agents_by_type[User].select(...).get("platform")``,
+    ``agg``, ``groupby``) or with a DataCollector's agent reporters; write them only
+    through the phases that own the arrays.
+    """
+
+    # No per-agent dict: an agent is ~140 bytes instead of ~350 (10M users: 1.4 GB).
+    __slots__ = ("_mesa_cell", "index", "model", "pos", "unique_id")
 
     def __init__(self, model: World, index: int):
+        self._mesa_cell = None  # FixedAgent's cell, unset (a slot has no class default)
         super().__init__(model)
         self.index = index
 
@@ -200,29 +217,100 @@ class User(mesa.discrete_space.FixedAgent):
         return int(self.model.users.group[self.index])
 
     @property
-    def memberships(self) -> list[str]:
+    def threshold(self) -> float:
+        """The user's Granovetter participation threshold."""
+        return float(self.model.users.threshold[self.index])
+
+    @property
+    def grievance(self) -> tuple[float, ...]:
+        """The user's grievance toward each platform (utility penalty)."""
+        return tuple(self.model.users.grievance[self.index].tolist())
+
+    @property
+    def member(self) -> tuple[bool, ...]:
+        """Whether the user is a member of each collective, in the scenario's order."""
+        return tuple(self.model.users.member[self.index].tolist())
+
+    @property
+    def acting(self) -> tuple[bool, ...]:
+        """Whether the user acts in each collective's campaign this step."""
+        return tuple(self.model.users.acting[self.index].tolist())
+
+    @property
+    def actor(self) -> int:
+        """The collective the user acts in this step (-1: none)."""
+        return int(self.model.users.actor[self.index])
+
+    @property
+    def memberships(self) -> tuple[str, ...]:
         """Names of the collectives this user belongs to."""
         row = self.model.users.member[self.index]
-        return [c.name for c, m in zip(self.model.collectives, row, strict=True) if m]
+        return tuple(c.name for c, m in zip(self.model.collectives, row, strict=True) if m)
 
     @property
     def contributed(self) -> int:
         """Samples this user has contributed so far."""
         return int(self.model.users.contributed[self.index])
 
+    @property
+    def value(self) -> float:
+        """KNN-Shapley value of the user's data (set at the end of a run)."""
+        return float(self.model.users.value[self.index])
+
+    @property
+    def dividend(self) -> float:
+        """The user's share of the dividends its collectives won."""
+        return float(self.model.users.dividend[self.index])
+
+    @property
+    def degree(self) -> int:
+        """Number of the user's neighbours in the social network."""
+        return int(self.model.degree[self.index])
+
 
 def place_users(model: World) -> CsrNetwork:
-    """The network as a Mesa cell space, with a :class:`User` view on each cell."""
-    grid = CsrNetwork(model.adjacency, random=model.random)
+    """The network as a Mesa cell space with a registered :class:`User` on each cell.
+
+    The same agents, ids, registration and cells as ``User(model, i).cell = grid[i]``
+    for each user in turn, made in bulk (``_new_users``). The model calls this the first
+    time anything reads its agents (``LeverageModel.grid``), not while it builds.
+    """
     was_enabled = gc.isenabled()
-    gc.disable()  # a million new objects: no cyclic GC passes over them meanwhile
+    gc.disable()  # millions of new objects: no cyclic GC passes over them meanwhile
     try:
-        for i in range(model.n_users):
-            User(model, i).cell = grid[i]
+        grid = CsrNetwork(model.adjacency, random=model.random)
+        for user, cell in zip(_new_users(model), grid.cells(), strict=True):
+            user.cell = cell
     finally:
         if was_enabled:
             gc.enable()
     return grid
+
+
+def _new_users(model: World) -> list[User]:
+    """One registered :class:`User` per row of the arrays, in index order.
+
+    Mesa's ``Agent.__init__`` registers agents one at a time, emitting a signal for
+    each (a third of the cost of a user). Unless someone observes agents being added or
+    tracks users in a Mesa data set, the users are registered in one batch instead, into
+    Mesa's own registries with the ids ``Agent.__init__`` would have given them
+    (``tests/test_users.py`` pins the two ways equal).
+    """
+    n = model.n_users
+    if model._has_subscribers("agents", ModelSignals.AGENT_ADDED) or User._datasets:
+        return [User(model, i) for i in range(n)]
+    first, new = model.agent_id_counter, User.__new__
+    users = [new(User) for _ in range(n)]
+    for i, user in enumerate(users):
+        user.model, user.unique_id, user.pos, user._mesa_cell, user.index = (
+            model, first + i, None, None, i,
+        )  # fmt: skip
+    model.agent_id_counter = first + n
+    # What ``Model.register_agent`` does per agent (the public views would build users).
+    model._all_agents._update([*model._all_agents, *users])
+    typed = model._agents_by_type.setdefault(User, _HardKeyAgentSet([], random=model.random))
+    typed._update([*typed, *users])
+    return users
 
 
 class Platform(mesa.Agent):

@@ -29,6 +29,7 @@ import numpy as np
 from abm import behaviour, metrics, routing, streams, twins
 from abm.agents import Collective, Platform, UserState, place_users
 from abm.behaviour import NO_PLATFORM, Action
+from abm.network import CsrNetwork
 from abm.scenario import EventAction, Scenario, with_overrides
 from abm.scenario.paths import keyword_overrides
 from abm.setting import build_setting
@@ -75,9 +76,7 @@ class LeverageModel(mesa.Model):
         self.slices = setting.own_slices()  # each world hands rows over at its own pace
         self._populate(off)
 
-        if twin_of is None:  # nobody views a twin's users: no Mesa agents for them
-            self.grid = place_users(self)  # users as Mesa agents on the network's cells
-        self.twins = twins.build_all(self)
+        self.twins, self.unfiltered = twins.build_all(self)
         self.datacollector = metrics.build_datacollector(self)
         metrics.collect(self)
 
@@ -98,6 +97,51 @@ class LeverageModel(mesa.Model):
         ]
         self.policy = spec.policy.model_copy()
         self.bargaining_log: list[dict[str, Any]] = []
+
+    def twin(self, scenario: Scenario, off: frozenset[int]) -> LeverageModel:
+        """A twin world of this one (``twins.build``): a plain LeverageModel, whatever this is.
+
+        A viewer's model (a subclass built from a file) still gets plain twins: they are
+        built from ``scenario`` on this world's setting, not from a file.
+        """
+        return LeverageModel(scenario=scenario, twin_of=self, off=off)
+
+    # ------------------------------------------------------------------ users as Mesa agents
+    @property
+    def grid(self) -> CsrNetwork:
+        """The network as a Mesa cell space, a :class:`~abm.agents.User` on each cell.
+
+        Built the first time anything reads the model's agents (this, ``agents``,
+        ``agents_by_type``, ``agent_types``): a run reads the users' arrays and never pays
+        for a Python object per user, while the viewer, a DataCollector's agent reporters
+        and any Mesa code see every user as a registered agent on its node.
+        """
+        grid = vars(self).get("_grid")
+        if grid is None:
+            grid = self._grid = place_users(self)
+        return grid
+
+    @property
+    def agents(self) -> Any:
+        """Mesa's set of all agents, users included (``grid`` builds them)."""
+        self._place_users()
+        return super().agents
+
+    @property
+    def agents_by_type(self) -> Any:
+        """Mesa's agent sets by type, users included (``grid`` builds them)."""
+        self._place_users()
+        return super().agents_by_type
+
+    @property
+    def agent_types(self) -> list[type]:
+        """Mesa's agent types, ``User`` included (``grid`` builds the users)."""
+        self._place_users()
+        return super().agent_types
+
+    def _place_users(self) -> None:
+        if "users" in vars(self):  # not while Mesa's constructor runs
+            self.grid  # noqa: B018 - builds the users on first read
 
     # ------------------------------------------------------------------ the step
     @property

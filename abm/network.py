@@ -113,11 +113,17 @@ class CsrNetwork(mesa.discrete_space.Network):
         n = adjacency.shape[0]
         cells = [Cell(i, capacity=capacity, random=self.random) for i in range(n)]
         self._cells = dict(enumerate(cells))
-        indptr = adjacency.indptr.tolist()
-        indices = adjacency.indices.tolist()
-        for i, cell in enumerate(cells):
-            nbrs = indices[indptr[i] : indptr[i + 1]]
-            cell.connections = dict(zip(nbrs, [cells[j] for j in nbrs], strict=True))
+        # Each cell's neighbours, read off the CSR rows in one pass (no per-edge indexing).
+        by_edge = np.empty(n, dtype=object)
+        by_edge[:] = cells
+        targets = by_edge[adjacency.indices].tolist()
+        indptr, indices = adjacency.indptr.tolist(), adjacency.indices.tolist()
+        for cell, lo, hi in zip(cells, indptr[:-1], indptr[1:], strict=True):
+            cell.connections = dict(zip(indices[lo:hi], targets[lo:hi], strict=True))
+
+    def cells(self) -> list[Cell]:
+        """The cells in node order (cell ``i`` is user ``i``'s)."""
+        return list(self._cells.values())
 
     @property
     def G(self) -> nx.Graph:  # noqa: N802 - Mesa's attribute name

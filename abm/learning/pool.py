@@ -340,7 +340,10 @@ class ShardedTrainer:
         used = 0
         for s in shards:
             rows = shard == s
-            self.learners[s] = self.make_learner().fit(X[rows], y[rows], rng)
+            # A learner that warm-starts refits from its weights; others start afresh.
+            learner = self.learners[s]
+            learner = learner if getattr(learner, "warm_start", False) else self.make_learner()
+            self.learners[s] = learner.fit(X[rows], y[rows], rng)
             used += int(rows.sum())
         return used
 

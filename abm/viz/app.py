@@ -26,6 +26,7 @@ import solara
 from mesa.visualization import SolaraViz
 from mesa.visualization.utils import update_counter
 
+from abm.agents import User
 from abm.model import LeverageModel
 from abm.preflight import preflight
 from abm.scenario import Scenario, ScenarioError, load_scenario, with_overrides
@@ -196,9 +197,10 @@ def BargainingView(model: LeverageModel, frame: int = 0) -> None:
 def key_numbers(model: LeverageModel) -> list[tuple[str, str]]:
     """The current step's key numbers as (label, text) rows."""
     rows = [("step", str(model.steps)), ("users", str(model.n_users))]
-    on = model.users.platform
+    users = model.agents_by_type[User]  # the users as Mesa agents (views on the arrays)
+    on = users.groupby("platform").count()
     for p in model.platforms:
-        share = float((on == p.index).mean())
+        share = on.get(p.index, 0) / len(users)
         rows.append((f"{p.name}: quality", f"{p.quality:.3f}"))
         rows.append((f"{p.name}: market share", f"{share:.1%}"))
     for c in model.collectives:

@@ -35,6 +35,7 @@ from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from abm.agents import User
 from abm.behaviour import Action
 from abm.levers import LEVERS
 
@@ -237,7 +238,7 @@ class LiveNetwork:
     """The network of a running model, redrawn per step by updating only the markers.
 
     Args:
-        model: The model; reads ``users`` arrays, ``adjacency``, platforms, collectives.
+        model: The model; reads its ``User`` agents, ``adjacency``, platforms, collectives.
         figsize: Figure size in inches.
         dpi: Pixels per inch of the frames.
     """
@@ -275,21 +276,31 @@ class LiveNetwork:
         self.figure = fig
         self._membership: bytes | None = None
         self._legend_kinds: set[int] = set()
+        # The drawn users as Mesa agents, in the layout's order: what each frame reads.
+        drawn = set(lay.nodes.tolist())
+        self.users = model.agents_by_type[User].select(lambda a: a.index in drawn)
+        self.users.sort("index", ascending=True, inplace=True)
+
+    def read_users(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The drawn users' platform, collective acted in and memberships, from their agents."""
+        users, n_coll = self.users, len(self.model.collectives)
+        platform = np.fromiter(users.get("platform"), np.int64, len(users))
+        actor = np.fromiter(users.get("actor"), np.int64, len(users))
+        member = np.array(users.get("member"), bool).reshape(len(users), n_coll)
+        return platform, actor, member
 
     def update(self) -> None:
         """Move the model's current state into the artists (no drawing)."""
-        u, lay, model = self.model.users, self.lay, self.model
+        lay, model = self.lay, self.model
         nodes = lay.nodes
-        member = u.member[nodes]
+        platform, actor, member = self.read_users()
         n_coll = member.shape[1]
         if member.tobytes() != self._membership:  # recruitment or dropping out
             self._membership = member.tobytes()
             self.edges.set_colors(_edge_colours(lay.edges, member))
             self.edges.set_linewidths(_edge_widths(lay.edges, member))
             self.blit.invalidate()
-        actor = u.actor[nodes]
         acting = actor >= 0
-        platform = u.platform[nodes]
         bystander = np.where(platform >= 0, 0, 1)  # ACTION_STYLE's order: contributing, idle
         kind = np.where(acting, self.lever_layer[np.maximum(actor, 0)] if n_coll else 0, bystander)
         present = set(np.unique(kind).tolist()) | {0}

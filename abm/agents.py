@@ -170,6 +170,9 @@ class World(Protocol):
     def uniforms(self, purpose: Draw, *key: int, rows: int = 0) -> np.ndarray:
         """One uniform per user from this step's ``purpose`` stream, the same in every world."""
 
+    def twin(self, scenario: Scenario, off: frozenset[int]) -> World:
+        """A twin world of this one, from ``scenario`` with the collectives ``off`` off."""
+
     def utilities(
         self, rows: np.ndarray, quality: np.ndarray, price: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:

@@ -20,8 +20,8 @@ import pandas as pd
 from abm import twins
 from abm.bargaining import ROUND_TABLE
 from abm.behaviour import Action, Tactic
+from abm.learning.registry import TaskKind, tasks_of
 from abm.levers import LEVERS
-from abm.scenario import TaskName
 
 if TYPE_CHECKING:
     from abm.agents import World
@@ -42,7 +42,7 @@ class Where:
 
 
 # Ratings tasks: each has a held-out ranking probe, so platforms have a hit rate at k.
-RANKED_TASKS = (TaskName.RATINGS, TaskName.RATINGS_STREAM, TaskName.MOVIELENS)
+RANKED_TASKS = frozenset(tasks_of({TaskKind.RATINGS}))
 
 
 def _twins_on(scenario: Any) -> bool:

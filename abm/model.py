@@ -76,7 +76,7 @@ class LeverageModel(mesa.Model):
         self.slices = setting.own_slices()  # each world hands rows over at its own pace
         self._populate(off)
 
-        self.twins = twins.build_all(self)
+        self.twins, self.unfiltered = twins.build_all(self)
         self.datacollector = metrics.build_datacollector(self)
         metrics.collect(self)
 
@@ -97,6 +97,14 @@ class LeverageModel(mesa.Model):
         ]
         self.policy = spec.policy.model_copy()
         self.bargaining_log: list[dict[str, Any]] = []
+
+    def twin(self, scenario: Scenario, off: frozenset[int]) -> LeverageModel:
+        """A twin world of this one (``twins.build``): a plain LeverageModel, whatever this is.
+
+        A viewer's model (a subclass built from a file) still gets plain twins: they are
+        built from ``scenario`` on this world's setting, not from a file.
+        """
+        return LeverageModel(scenario=scenario, twin_of=self, off=off)
 
     # ------------------------------------------------------------------ users as Mesa agents
     @property

@@ -100,13 +100,14 @@ def check_files(scenario: Scenario, file: str | Path | None = None) -> None:
     split that leaves a class out are refused. Messages name the file and line, never
     the content.
     """
+    from abm.learning.registry import TASKS
     from abm.learning.tasks import check_task_file
     from abm.network import read_edgelist
 
     if scenario.network.kind is GraphKind.EDGELIST and scenario.network.path:
         read_edgelist(Path(scenario.network.path), scenario.population.n_users)
     task = scenario.task
-    if task.path and str(task.name) in ("csv", "parquet", "movielens"):
+    if task.path and TASKS[task.name].needs_path:
         try:
             name, columns, label = str(task.name), task.feature_columns, task.label_column
             shape = check_task_file(name, task.path, columns, label)

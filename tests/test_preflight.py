@@ -18,7 +18,7 @@ import yaml
 from typer.testing import CliRunner
 
 from abm.cli import app
-from abm.learning import LEARNER_NAMES, TASK_KINDS, fits, load_task, make_learner
+from abm.learning import LEARNERS, TASKS, TaskKind, fits, load_task, make_learner
 from abm.learning.task import split, split_problem
 from abm.learning.tasks import BUNDLED_ROWS
 from abm.preflight import preflight
@@ -218,8 +218,8 @@ def test_fits_is_what_make_learner_accepts():
         "wine": load_task("wine", rng=rng),
         "ratings": load_task("ratings", rng=rng, n_samples=300),
     }
-    assert {TASK_KINDS[n] for n in tasks} == set(TASK_KINDS.values())
-    for learner in LEARNER_NAMES:
+    assert {TASKS[n].kind for n in tasks} == set(TaskKind)
+    for learner in LEARNERS:
         for name, task in tasks.items():
             reason = fits(learner, name)
             assert fits(learner, task) == reason  # by name (validation) or loaded task

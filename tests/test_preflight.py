@@ -148,7 +148,7 @@ def test_mf_on_digits_in_the_words_of_the_issue(tmp_path):
     line = refused(cli("validate", write(tmp_path, MF_ON_DIGITS)), tmp_path / "case.yaml",
                    "platforms[0].learner")  # fmt: skip
     assert "mf needs a ratings task; digits is a classification task" in line
-    assert "logistic, knn and majority" in line
+    assert "logistic, knn, majority and centroid" in line
 
 
 def _calibration(folder: Path, base: Path) -> Path:

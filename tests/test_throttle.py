@@ -48,14 +48,14 @@ def test_members_send_about_rate_of_the_rows_they_make(rate):
     assert made > 1000  # members on the target act from step 0 and make rows every step
     # Binomial(made, rate): well within 4 standard deviations.
     assert abs(sent - rate * made) < 4 * np.sqrt(made * rate * (1 - rate)), (sent, made)
-    assert model.collectives[0].effects.quality != 0.0  # the target learnt from fewer rows
+    assert model.collectives[0].effects.quality_change != 0.0  # the target learnt from fewer rows
 
 
 def test_an_empty_collective_or_a_full_rate_changes_nothing_against_the_twin():
     for scenario in (_throttled(0.3, size=0.0), _throttled(1.0)):
         model, _ = _run(scenario)
         effects = model.collectives[0].effects
-        assert effects.quality == 0.0 and effects.users == 0.0 and effects.revenue == 0.0
+        assert effects.quality_change == 0.0 and effects.users == 0.0 and effects.revenue == 0.0
         twin = model.twins[0]
         for real, other in zip(model.platforms, twin.platforms, strict=True):
             assert real.quality == other.quality and len(real.pool) == len(other.pool)

@@ -27,6 +27,7 @@ _HOME = {
     "LogisticRegression": "learners",
     "MajorityClass": "learners",
     "MatrixFactorisation": "learners",
+    "NearestCentroid": "learners",
     "leverage_baseline_for": "learners",
     "make_learner": "learners",
     "naive_learner_for": "learners",

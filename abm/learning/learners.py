@@ -29,6 +29,7 @@ __all__ = [
     "LogisticRegression",
     "MajorityClass",
     "MatrixFactorisation",
+    "NearestCentroid",
     "leverage_baseline_for",
     "make_learner",
     "naive_learner_for",
@@ -527,6 +528,55 @@ class KNearestNeighbours:
         votes = np.zeros((len(X), self.n_classes), dtype=np.int64)
         np.add.at(votes, (np.repeat(np.arange(len(X)), labels.shape[1]), labels.ravel()), 1)
         return np.argmax(votes, axis=1).astype(np.int64)
+
+    def score(self, X: np.ndarray, y: np.ndarray) -> float:
+        """Accuracy."""
+        return _accuracy(self.predict(X), np.asarray(y))
+
+
+class NearestCentroid:
+    """Nearest-centroid classifier: each class's mean features; a point gets the nearest.
+
+    Retraining is exact and cheap: the class sums and counts are all it keeps, so an
+    update on new rows equals a refit on all of them.
+
+    Args:
+        n_classes: Number of classes.
+    """
+
+    def __init__(self, n_classes: int) -> None:
+        self.n_classes = int(n_classes)
+        self.sums = np.zeros((self.n_classes, 0))
+        self.counts = np.zeros(self.n_classes, dtype=np.int64)
+        self.is_fitted = False
+
+    def fit(self, X: np.ndarray, y: np.ndarray, rng: np.random.Generator | None = None) -> Self:
+        """Class sums and counts from scratch."""
+        self.counts[:] = 0
+        self.sums = np.zeros((self.n_classes, np.shape(X)[-1]))
+        self.is_fitted = False
+        return self.update(X, y, rng)
+
+    def update(self, X: np.ndarray, y: np.ndarray, rng: np.random.Generator | None = None) -> Self:
+        """Add the new rows to their classes' sums and counts."""
+        X = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
+        if self.sums.shape[1] != X.shape[1]:
+            return self.fit(X, y, rng)
+        y = _as_labels(y, self.n_classes)
+        np.add.at(self.sums, y, X)
+        self.counts += np.bincount(y, minlength=self.n_classes)
+        self.is_fitted = bool(self.counts.sum() > 0)
+        return self
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """The class whose centroid is nearest (Euclidean; class 0 before any fit)."""
+        X = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
+        if not self.is_fitted:
+            return np.zeros(len(X), dtype=np.int64)
+        seen = np.flatnonzero(self.counts)
+        centroids = self.sums[seen] / self.counts[seen, None]
+        d2 = (X * X).sum(axis=1)[:, None] - 2 * X @ centroids.T + (centroids**2).sum(axis=1)
+        return seen[np.argmin(d2, axis=1)].astype(np.int64)
 
     def score(self, X: np.ndarray, y: np.ndarray) -> float:
         """Accuracy."""

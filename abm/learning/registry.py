@@ -105,6 +105,8 @@ LEARNERS: dict[str, LearnerEntry] = _by_name(
                  lambda t, **p: _learners().MajorityClass(t.n_classes, **p)),
     LearnerEntry("item_mean", "each item's mean rating (a non-learning baseline)", R,
                  lambda t, **p: _learners().ItemMean(t.n_items, rating_range=t.rating_range, **p)),
+    LearnerEntry("centroid", "nearest class centroid, refitted on its pool", C,
+                 lambda t, **p: _learners().NearestCentroid(t.n_classes, **p)),
 )  # fmt: skip
 
 TASKS: dict[str, TaskEntry] = _by_name(

@@ -340,7 +340,10 @@ class ShardedTrainer:
         used = 0
         for s in shards:
             rows = shard == s
-            self.learners[s] = self.make_learner().fit(X[rows], y[rows], rng)
+            # A learner that warm-starts refits from its weights; others start afresh.
+            learner = self.learners[s]
+            learner = learner if getattr(learner, "warm_start", False) else self.make_learner()
+            self.learners[s] = learner.fit(X[rows], y[rows], rng)
             used += int(rows.sum())
         return used
 
@@ -376,6 +379,8 @@ class ShardedTrainer:
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Aggregate the fitted shards' predictions (unfitted shards abstain)."""
         fitted = [m for m in self.learners if m.is_fitted] or self.learners[:1]
+        if not len(X):  # nothing asked (a poison filter with no calibration rows)
+            return np.zeros(0, np.float64 if self.aggregate == "mean" else np.int64)
         if self.aggregate == "mean":
             return np.mean([m.predict(X) for m in fitted], axis=0)
         if self.aggregate == "proba":

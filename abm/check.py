@@ -195,7 +195,7 @@ def _result(
     check = scenarios[0].check
     on = np.asarray([pair[0][check.outcome] for pair in pairs], float)
     off = np.asarray([pair[1][check.outcome] for pair in pairs], float)
-    from abm.intervals import mean_ci  # scipy.stats: not for the pre-run check every run makes
+    from abm.intervals import mean_ci  # scipy.stats: only when a check has run
 
     mean, lo, hi = mean_ci(on - off, CONFIDENCE)
     return CheckResult(

@@ -633,17 +633,13 @@ def compare(
 
     kind = _executor_kind(executor, scheduler)
 
-    spec_a = load_scenario(a, [*(set_ or []), *(set_a or [])], extra_roots=root or ())
-    spec_b = load_scenario(b, [*(set_ or []), *(set_b or [])], extra_roots=root or ())
+    steps_ = [f"steps={steps}"] if steps is not None else []  # checked by the schema
+    spec_a = load_scenario(a, [*(set_ or []), *(set_a or []), *steps_], extra_roots=root or ())
+    spec_b = load_scenario(b, [*(set_ or []), *(set_b or []), *steps_], extra_roots=root or ())
     if replicates < 2:
         raise ValueError(
             f"--replicates: at least 2 paired seeds (a 95% interval needs two), got {replicates}"
         )
-    if steps is not None:
-        spec_a = load_scenario(a, [*(set_ or []), *(set_a or []), f"steps={steps}"],
-                               extra_roots=root or ())  # fmt: skip
-        spec_b = load_scenario(b, [*(set_ or []), *(set_b or []), f"steps={steps}"],
-                               extra_roots=root or ())  # fmt: skip
     check_out_root(out)
     preflight(spec_a, a)
     preflight(spec_b, b)

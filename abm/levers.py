@@ -1,8 +1,14 @@
-"""Pure data transforms applied when users route corrupted or signalled data.
+"""The levers: one registry entry per lever, and the pure data transforms they apply.
 
-Arrays in, arrays out, an explicit ``rng``; inputs are never modified in place. Which
-users act, and where their data goes, is decided elsewhere (``abm.behaviour`` and the
-model's routing phase): a function here receives only the rows the acting users send.
+``LEVERS`` holds everything about a lever (``LeverRule``): its name, words, how the
+viewer draws it, where its members' data goes, its hooks and the tasks it works on;
+the scenario schema, routing, reports, metrics and the viewer read it (adding a lever
+is adding an entry: docs/extending.md). This module sits at the bottom of the model's
+layers: it imports only ``abm.behaviour`` and the learning layer's light registries.
+
+The transforms take arrays and an explicit ``rng``; inputs are never modified in place.
+Which users act is decided elsewhere (``abm.behaviour`` and the model's phases): a
+function here receives only the rows the acting users make.
 
 Modelling assumptions:
 
@@ -37,6 +43,9 @@ Modelling assumptions:
   the member's learnt bias and explain its target rating away. The rows rewritten stand
   for the member's own (it rates what it would have rated less), so the collective
   sends no more data than its members would.
+* **Throttling** (a partial strike): an acting member sends each row it makes with
+  probability ``rate`` (independently, from its collective's own random stream); the
+  rows it keeps back go nowhere, as a striker's do.
 * **Success** is the share of clean held-out points not of the target class that the
   model labels as the target once the signal is added.
 """
@@ -51,6 +60,7 @@ import numpy as np
 
 from abm.behaviour import Action
 from abm.learning.pool import Alteration
+from abm.learning.registry import TASKS, tasks_of
 from abm.learning.task import TaskKind
 
 __all__ = [
@@ -63,6 +73,7 @@ __all__ = [
     "choose_trigger",
     "erase_signal",
     "flip_labels",
+    "lever_fits",
     "near_value",
     "plant_signal",
     "popular_items",
@@ -449,6 +460,11 @@ def _planter(feature_only: bool) -> Alterer:
     return plant
 
 
+def _throttle(n: int, a: Alter, rng: np.random.Generator) -> np.ndarray:
+    """Each of a member's rows is sent with probability ``rate`` (throttle)."""
+    return rng.random(n) < a.rate
+
+
 def _promote(X: np.ndarray, y: np.ndarray, a: Alter, rng: np.random.Generator):
     p = a.promotion
     return promote_item(X, p.target, p.popular, p.top, p.sent, p.rate)
@@ -487,6 +503,11 @@ class LeverRule:
         promote: Success is how often the target item is recommended (ratings tasks).
         tasks: The task kinds it works on.
         rate: What ``collectives[].rate`` means for it (``None``: not read).
+        repertoire: Each member moved to act picks its own tactic (Li et al., CSCW 2019:
+            ``behaviour.Tactic``, ``Collective.actions``): it stops (boycotts), switches
+            (moves to its best other platform and contributes there), withholds (stays
+            and sends nothing) or stays (does not act). ``action`` is then only the
+            default; ``home`` applies to the members whose tactic contributes.
     """
 
     id: str
@@ -503,6 +524,7 @@ class LeverRule:
     promote: bool = False
     tasks: frozenset[TaskKind] = ANY_TASK
     rate: str | None = None
+    repertoire: bool = False
 
 
 def _registry(*rules: LeverRule) -> dict[str, LeverRule]:
@@ -555,12 +577,31 @@ LEVERS: dict[str, LeverRule] = _registry(
         tasks=frozenset({CLASSIFICATION}), rate=_ALTERED,
     ),
     LeverRule(
+        "throttle", "throttling", Action.WITHHOLD, "s", "#ff7f0e", home=True, send=_throttle,
+        rate="share of a member's rows sent (the rest go nowhere)",
+    ),
+    LeverRule(
         "promote_item", "item promotion", Action.PLANT, "^", "#bcbd22", home=True,
         alteration=(Alteration.ITEM_PROMOTED, _promote), promote=True,
         tasks=frozenset({RATINGS}),
+    ),
+    LeverRule(
+        "protest", "protest", Action.WITHHOLD, "s", "#e377c2", home=True, repertoire=True,
     ),
 )  # fmt: skip
 
 # The scenario schema's vocabulary of levers, generated from the registry.
 Lever = StrEnum("Lever", {r.id.upper(): r.id for r in LEVERS.values()})
 Lever.__doc__ = "What a collective does with its members' data (one member per ``LEVERS`` entry)."
+
+
+def lever_fits(lever: str, task: str) -> str | None:
+    """Why ``lever`` does not work on ``task`` (a task's name), or None when it does.
+
+    Poisoning and signals alter features and class labels, so they need a classification
+    task; promoting an item needs ratings: each lever's entry lists its task kinds.
+    """
+    kinds = LEVERS[str(lever)].tasks
+    if TASKS[str(task)].kind in kinds:
+        return None
+    return f"{lever} needs a {' or '.join(sorted(kinds))} task: {', '.join(tasks_of(kinds))}"

@@ -62,7 +62,6 @@ def preflight(
 
 
 def _preflight(scenario: Scenario, file: str | Path | None) -> None:
-    from abm.check import validate_check, versus_scenario
     from abm.outputs import folder_name
     from abm.runner import check_memory
 
@@ -71,7 +70,9 @@ def _preflight(scenario: Scenario, file: str | Path | None) -> None:
     folder_name(scenario.name, file)
     check_memory(scenario, file)
     check_files(scenario, file)
-    if scenario.check is not None:
+    if scenario.check is not None:  # abm.check (scipy.stats) only where there is a check
+        from abm.check import validate_check, versus_scenario
+
         validate_check(scenario, file)
         # `abm check` runs the lever-off version too: it must pass the same checks.
         preflight(versus_scenario(scenario), file, under="check.versus")
@@ -100,13 +101,14 @@ def check_files(scenario: Scenario, file: str | Path | None = None) -> None:
     split that leaves a class out are refused. Messages name the file and line, never
     the content.
     """
+    from abm.learning.registry import TASKS
     from abm.learning.tasks import check_task_file
     from abm.network import read_edgelist
 
     if scenario.network.kind is GraphKind.EDGELIST and scenario.network.path:
         read_edgelist(Path(scenario.network.path), scenario.population.n_users)
     task = scenario.task
-    if task.path and str(task.name) in ("csv", "parquet", "movielens"):
+    if task.path and TASKS[task.name].needs_path:
         try:
             name, columns, label = str(task.name), task.feature_columns, task.label_column
             shape = check_task_file(name, task.path, columns, label)

@@ -98,18 +98,18 @@ def measures_interventions(spec: Scenario) -> bool:
     )
 
 
-def build_all(real: World) -> list[World]:
+def build_all(real: World) -> tuple[list[World], dict[int, World]]:
     """Every twin the scenario asks for: per collective (:func:`plan`), or without events.
 
     After them comes one twin per platform that filters poison, with its filter off
-    (:func:`unfiltered`), kept by platform in ``real.unfiltered``.
+    (:func:`unfiltered`); these are also returned by platform (``real.unfiltered``).
     """
     if measures_interventions(real.spec):
         worlds = [build(real, frozenset(), without_interventions(real.spec))]
     else:
         worlds = [build(real, off) for off in plan(real)]
-    real.unfiltered = {p: unfiltered(real, p) for p in filter_plan(real)}
-    return worlds + list(real.unfiltered.values())
+    filters = {p: unfiltered(real, p) for p in filter_plan(real)}
+    return worlds + list(filters.values()), filters
 
 
 def filter_plan(model: World) -> list[int]:
@@ -146,8 +146,7 @@ def build(real: World, off: frozenset[int], spec: Scenario | None = None) -> Wor
     """
     spec = spec or real.spec
     quiet = spec.measurement.model_copy(update={"twins": TwinMode.OFF})
-    spec = spec.model_copy(update={"measurement": quiet})
-    return type(real)(scenario=spec, twin_of=real, off=off)
+    return real.twin(spec.model_copy(update={"measurement": quiet}), off)
 
 
 def follow(twin: World, real: World) -> None:

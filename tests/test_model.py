@@ -9,6 +9,7 @@ import pytest
 from abm.agents import User
 from abm.behaviour import NO_PLATFORM, Action
 from abm.invariants import violations
+from abm.levers import CLASSIFICATION, LEVERS
 from abm.model import LeverageModel
 from abm.runner import simulate
 from tests.conftest import STRIKE_ALL, small
@@ -34,14 +35,11 @@ def test_same_seed_same_tables_different_seed_differs():
     assert not a.model_table.equals(c.model_table)
 
 
-@pytest.mark.parametrize(
-    "lever",
-    ["strike", "retro_strike", "boycott", "cdc", "strike_cdc", "poison_labels", "poison_noise",
-     "plant_signal", "plant_feature_only", "erase_signal"],
-)  # fmt: skip
+# Every lever of the registry that works on the small scenario's classification task.
+@pytest.mark.parametrize("lever", [r.id for r in LEVERS.values() if CLASSIFICATION in r.tasks])
 def test_invariants_hold_at_every_step_for_every_lever(lever):
     collective = {"name": "c", "target": "incumbent", "lever": lever, "size": 0.5, "start": 1}
-    if lever in ("cdc", "strike_cdc"):
+    if LEVERS[lever].redirects:
         collective["redirect_to"] = "challenger"
     sc = small(
         steps=6,

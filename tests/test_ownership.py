@@ -108,9 +108,12 @@ def agent_writes_outside(modules: dict[str, ast.Module]) -> list[str]:
                 if not isinstance(t, ast.Attribute) or t.attr not in owned:
                     continue
                 # An object's own attribute (``self.x``) is its business; an agent's
-                # method may write its own. The users' arrays (checked below) and a
-                # pandas index share a few names with the agents' attributes.
+                # method may write its own. The users' arrays (checked below), a User
+                # view being built (``user``) and a pandas index share a few names with
+                # the agents' attributes.
                 if _is_self(t.value) or _is_users(t.value) or _is_index(t.value):
+                    continue
+                if isinstance(t.value, ast.Name) and t.value.id == "user":
                     continue
                 bad.append(f"{path}:{node.lineno} {scope}: {ast.unparse(t)}")
     return bad

@@ -18,7 +18,7 @@ import yaml
 from typer.testing import CliRunner
 
 from abm.cli import app
-from abm.learning import LEARNER_NAMES, TASK_KINDS, fits, load_task, make_learner
+from abm.learning import LEARNERS, TASKS, TaskKind, fits, load_task, make_learner
 from abm.learning.task import split, split_problem
 from abm.learning.tasks import BUNDLED_ROWS
 from abm.preflight import preflight
@@ -148,7 +148,7 @@ def test_mf_on_digits_in_the_words_of_the_issue(tmp_path):
     line = refused(cli("validate", write(tmp_path, MF_ON_DIGITS)), tmp_path / "case.yaml",
                    "platforms[0].learner")  # fmt: skip
     assert "mf needs a ratings task; digits is a classification task" in line
-    assert "logistic, knn and majority" in line
+    assert "logistic, knn, majority and centroid" in line
 
 
 def _calibration(folder: Path, base: Path) -> Path:
@@ -218,8 +218,8 @@ def test_fits_is_what_make_learner_accepts():
         "wine": load_task("wine", rng=rng),
         "ratings": load_task("ratings", rng=rng, n_samples=300),
     }
-    assert {TASK_KINDS[n] for n in tasks} == set(TASK_KINDS.values())
-    for learner in LEARNER_NAMES:
+    assert {TASKS[n].kind for n in tasks} == set(TaskKind)
+    for learner in LEARNERS:
         for name, task in tasks.items():
             reason = fits(learner, name)
             assert fits(learner, task) == reason  # by name (validation) or loaded task

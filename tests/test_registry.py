@@ -14,7 +14,10 @@ from abm.scenario import Collective, schema_markdown
 from abm.viz.network_view import ACTION_STYLE, _rgba
 
 # Fields an entry may leave at their default (a lever without them is still complete).
-OPTIONAL = {"home", "redirects", "deletes", "send", "alteration", "signal", "promote", "rate"}
+OPTIONAL = {
+    "home", "redirects", "deletes", "send", "alteration", "signal", "promote", "rate",
+    "repertoire",
+}  # fmt: skip
 
 
 def test_every_lever_entry_fills_every_required_field():
@@ -49,3 +52,36 @@ def test_every_action_is_drawn_by_the_viewer():
         assert action in ACTION_STYLE or action in by_levers, f"{action.name} is never drawn"
     markers = {rule.marker for rule in LEVERS.values()} | {m for m, _ in ACTION_STYLE.values()}
     assert all(np.size(MarkerStyle(m).get_path().vertices) for m in markers - {"."})
+
+
+def test_every_learner_builds_for_its_task_kinds_and_refuses_the_others():
+    from abm.learning import LEARNERS, TASKS, LearnerName, TaskName, fits, load_task, make_learner
+
+    assert list(LearnerName) == list(LEARNERS) and list(TaskName) == list(TASKS)
+    rng = np.random.default_rng(0)
+    names = {"classification": "wine", "ratings": "ratings"}
+    loaded = {k: load_task(n, rng=rng, n_samples=300) for k, n in names.items()}
+    for entry in LEARNERS.values():
+        assert entry.words and entry.kinds <= set(TaskKind) and callable(entry.build)
+        for kind, task in loaded.items():
+            if kind in entry.kinds:
+                assert fits(entry.name, task) is None and fits(entry.name, task.name) is None
+                learner = make_learner(entry.name, task)
+                assert hasattr(learner, "fit") and hasattr(learner, "score")
+            else:
+                reason = fits(entry.name, task.name)
+                assert reason is not None and "needs a" in reason
+                assert f"{task.name} is a {kind} task" in reason
+    for kind in TaskKind:  # every task kind has a learner and a task
+        assert any(kind in e.kinds for e in LEARNERS.values())
+        assert any(t.kind is kind for t in TASKS.values())
+
+
+def test_lever_fits_reads_the_levers_task_kinds():
+    from abm.levers import lever_fits
+
+    assert lever_fits("strike", "movielens") is None
+    assert lever_fits("promote_item", "digits") == (
+        "promote_item needs a ratings task: ratings, ratings_stream, movielens"
+    )
+    assert "needs a classification task" in lever_fits("poison_labels", "ratings")

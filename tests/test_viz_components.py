@@ -458,6 +458,7 @@ def _recording(built: list):
 
     def record(self, **kwargs):
         init(self, **kwargs)
-        built.append(self)
+        if self.real is None:  # its twins are built through the same constructor
+            built.append(self)
 
     return record

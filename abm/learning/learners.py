@@ -12,7 +12,6 @@ to normalise the effect of strikes and contributions.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, Literal, Protocol, Self, runtime_checkable
 
 import numpy as np
@@ -20,7 +19,7 @@ import scipy.optimize
 import scipy.sparse
 from scipy.spatial import cKDTree
 
-from abm.learning.task import TASK_KINDS, Task
+from abm.learning.task import Task
 
 __all__ = [
     "GlobalMean",
@@ -30,9 +29,8 @@ __all__ = [
     "LogisticRegression",
     "MajorityClass",
     "MatrixFactorisation",
-    "LEARNER_NAMES",
+    "NearestCentroid",
     "leverage_baseline_for",
-    "fits",
     "make_learner",
     "naive_learner_for",
 ]
@@ -536,6 +534,55 @@ class KNearestNeighbours:
         return _accuracy(self.predict(X), np.asarray(y))
 
 
+class NearestCentroid:
+    """Nearest-centroid classifier: each class's mean features; a point gets the nearest.
+
+    Retraining is exact and cheap: the class sums and counts are all it keeps, so an
+    update on new rows equals a refit on all of them.
+
+    Args:
+        n_classes: Number of classes.
+    """
+
+    def __init__(self, n_classes: int) -> None:
+        self.n_classes = int(n_classes)
+        self.sums = np.zeros((self.n_classes, 0))
+        self.counts = np.zeros(self.n_classes, dtype=np.int64)
+        self.is_fitted = False
+
+    def fit(self, X: np.ndarray, y: np.ndarray, rng: np.random.Generator | None = None) -> Self:
+        """Class sums and counts from scratch."""
+        self.counts[:] = 0
+        self.sums = np.zeros((self.n_classes, np.shape(X)[-1]))
+        self.is_fitted = False
+        return self.update(X, y, rng)
+
+    def update(self, X: np.ndarray, y: np.ndarray, rng: np.random.Generator | None = None) -> Self:
+        """Add the new rows to their classes' sums and counts."""
+        X = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
+        if self.sums.shape[1] != X.shape[1]:
+            return self.fit(X, y, rng)
+        y = _as_labels(y, self.n_classes)
+        np.add.at(self.sums, y, X)
+        self.counts += np.bincount(y, minlength=self.n_classes)
+        self.is_fitted = bool(self.counts.sum() > 0)
+        return self
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """The class whose centroid is nearest (Euclidean; class 0 before any fit)."""
+        X = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
+        if not self.is_fitted:
+            return np.zeros(len(X), dtype=np.int64)
+        seen = np.flatnonzero(self.counts)
+        centroids = self.sums[seen] / self.counts[seen, None]
+        d2 = (X * X).sum(axis=1)[:, None] - 2 * X @ centroids.T + (centroids**2).sum(axis=1)
+        return seen[np.argmin(d2, axis=1)].astype(np.int64)
+
+    def score(self, X: np.ndarray, y: np.ndarray) -> float:
+        """Accuracy."""
+        return _accuracy(self.predict(X), np.asarray(y))
+
+
 # -------------------------------------------------------------- matrix factorisation
 
 
@@ -694,48 +741,12 @@ class MatrixFactorisation(_WarmStarted):
 
 # ------------------------------------------------------------------------- factory
 
-LEARNER_NAMES: tuple[str, ...] = ("logistic", "knn", "mf", "majority", "item_mean")
-
-
-# The task kind each learner is trained on (classes from features, or ratings of pairs).
-LEARNER_KINDS: dict[str, str] = {
-    "logistic": "classification",
-    "knn": "classification",
-    "majority": "classification",
-    "mf": "ratings",
-    "item_mean": "ratings",
-}
-
-
-def fits(learner: str, task: str | Task) -> str | None:
-    """Why ``learner`` cannot be trained on ``task``, or None when it can.
-
-    The one answer to "does this learner fit this task", read by validation (before a
-    run, from the task's name) and by :func:`make_learner` (from a loaded task).
-
-    Args:
-        learner: A learner name (``LEARNER_NAMES``).
-        task: A task name (its kind from ``TASK_KINDS``) or a loaded :class:`Task`.
-
-    Returns:
-        One line saying what the learner needs, or None.
-    """
-    name, kind = (task.name, task.kind) if isinstance(task, Task) else (task, TASK_KINDS[task])
-    learner, name = str(learner), str(name)
-    if LEARNER_KINDS[learner] == kind:
-        return None
-    fitting = [n for n in LEARNER_NAMES if LEARNER_KINDS[n] == kind]
-    return (
-        f"{learner} needs a {LEARNER_KINDS[learner]} task; {name} is a {kind} task:"
-        f" {', '.join(fitting[:-1])} and {fitting[-1]} fit it"
-    )
-
 
 def make_learner(name: str, task: Task, **params: Any) -> Learner:
-    """Build a learner sized for ``task``.
+    """Build a learner sized for ``task`` from its registry entry.
 
     Args:
-        name: One of ``LEARNER_NAMES``: "logistic", "knn", "mf", "majority", "item_mean".
+        name: A learner's name (a key of :data:`abm.learning.registry.LEARNERS`).
         task: The task the learner will be trained on (gives classes, features, ranges).
         **params: Passed to the learner's constructor (e.g. ``l2``, ``mode``, ``k``).
 
@@ -745,21 +756,14 @@ def make_learner(name: str, task: Task, **params: Any) -> Learner:
     Raises:
         ValueError: If the name is unknown or does not fit the task's kind.
     """
-    builders: dict[str, Callable[[], Learner]] = {
-        "logistic": lambda: LogisticRegression(task.n_classes, task.n_features, **params),
-        "knn": lambda: KNearestNeighbours(task.n_classes, **params),
-        "mf": lambda: MatrixFactorisation(
-            task.n_raters, task.n_items, rating_range=task.rating_range, **params
-        ),
-        "majority": lambda: MajorityClass(task.n_classes, **params),
-        "item_mean": lambda: ItemMean(task.n_items, rating_range=task.rating_range, **params),
-    }
-    if name not in builders:
-        raise ValueError(f"unknown learner {name!r}; valid names: {', '.join(LEARNER_NAMES)}")
+    from abm.learning.registry import LEARNERS, fits
+
+    if name not in LEARNERS:
+        raise ValueError(f"unknown learner {name!r}; valid names: {', '.join(LEARNERS)}")
     reason = fits(name, task)
     if reason is not None:  # validation refuses this before a run; a library caller may not
         raise ValueError(f"learner {name}: {reason}")
-    return builders[name]()
+    return LEARNERS[name].build(task, **params)
 
 
 def naive_learner_for(task: Task) -> Learner:

@@ -379,6 +379,8 @@ class ShardedTrainer:
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Aggregate the fitted shards' predictions (unfitted shards abstain)."""
         fitted = [m for m in self.learners if m.is_fitted] or self.learners[:1]
+        if not len(X):  # nothing asked (a poison filter with no calibration rows)
+            return np.zeros(0, np.float64 if self.aggregate == "mean" else np.int64)
         if self.aggregate == "mean":
             return np.mean([m.predict(X) for m in fitted], axis=0)
         if self.aggregate == "proba":

@@ -19,7 +19,7 @@ import numpy as np
 from abm.learning.ratings_stream import RatingsStream
 from abm.learning.stream import GaussianStream
 
-__all__ = ["TASK_KINDS", "Task", "TaskKind", "draw_seed", "split", "split_problem"]
+__all__ = ["Task", "TaskKind", "draw_seed", "split", "split_problem"]
 
 
 class TaskKind(StrEnum):
@@ -27,22 +27,6 @@ class TaskKind(StrEnum):
 
     CLASSIFICATION = "classification"  # a class label from features
     RATINGS = "ratings"  # a rating of an item by a rater
-
-
-# The kind of each named task, known before its data is read (what learners and levers
-# are checked against at validation: abm.learning.learners.fits, abm.preflight).
-TASK_KINDS: dict[str, TaskKind] = {
-    "digits": TaskKind.CLASSIFICATION,
-    "breast_cancer": TaskKind.CLASSIFICATION,
-    "wine": TaskKind.CLASSIFICATION,
-    "synthetic": TaskKind.CLASSIFICATION,
-    "csv": TaskKind.CLASSIFICATION,
-    "parquet": TaskKind.CLASSIFICATION,
-    "stream": TaskKind.CLASSIFICATION,
-    "ratings": TaskKind.RATINGS,
-    "ratings_stream": TaskKind.RATINGS,
-    "movielens": TaskKind.RATINGS,
-}
 
 
 @dataclass(eq=False)

@@ -39,13 +39,11 @@ import numpy as np
 
 from abm.learning.movielens import _probe, movielens_task
 from abm.learning.ratings_stream import RatingsStream, RatingsStreamParams
+from abm.learning.registry import TASKS, Sampling
 from abm.learning.stream import GaussianStream, StreamParams, _pair_keys
 from abm.learning.task import Task, draw_seed, split
 
 __all__ = [
-    "BUNDLED_ROWS",
-    "SAMPLING",
-    "TASK_NAMES",
     "Slices",
     "TaskShape",
     "assign_slices",
@@ -53,20 +51,6 @@ __all__ = [
     "draw_samples",
     "load_task",
 ]
-
-TASK_NAMES: tuple[str, ...] = (
-    "digits",
-    "breast_cancer",
-    "wine",
-    "synthetic",
-    "ratings",
-    "csv",
-    "parquet",
-    "stream",
-    "ratings_stream",
-    "movielens",
-)
-SAMPLING: tuple[str, ...] = ("with_replacement", "without_replacement")
 
 
 # ------------------------------------------------------------------------ loading
@@ -380,7 +364,7 @@ def load_task(
     """Load a task and split it with ``rng`` (stratified for classification).
 
     Args:
-        name: One of ``TASK_NAMES``.
+        name: A task's name (a key of :data:`abm.learning.registry.TASKS`).
         rng: The run's generator; it seeds the split and any synthetic data.
         test_size: Held-out fraction.
         path: Data file for "csv" / "parquet".
@@ -424,7 +408,7 @@ def load_task(
     elif name in ("csv", "parquet"):
         X, labels, names = _read_table(name, path, feature_columns, label_column)
     else:
-        raise ValueError(f"unknown task {name!r}; valid names: {', '.join(TASK_NAMES)}")
+        raise ValueError(f"unknown task {name!r}; valid names: {', '.join(TASKS)}")
     return _classification_task(name, X, labels, test_size, rng, names, standardise)
 
 
@@ -476,9 +460,9 @@ class Slices:
     stream_users: StreamUsers | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        if self.sampling not in SAMPLING:
+        if self.sampling not in Sampling:
             raise ValueError(
-                f"sampling must be one of {', '.join(SAMPLING)}, got {self.sampling!r}"
+                f"sampling must be one of {', '.join(Sampling)}, got {self.sampling!r}"
             )
         if len(self.used) != self.n_users:
             object.__setattr__(self, "used", np.zeros(self.n_users, np.int64))
@@ -604,8 +588,8 @@ def assign_slices(
     Returns:
         The slices.
     """
-    if sampling not in SAMPLING:
-        raise ValueError(f"sampling must be one of {', '.join(SAMPLING)}, got {sampling!r}")
+    if sampling not in Sampling:
+        raise ValueError(f"sampling must be one of {', '.join(Sampling)}, got {sampling!r}")
     base = _assign(task, _Users(n_users, heterogeneity, groups, concentration), rng)
     if base.stream_users is not None:
         return base

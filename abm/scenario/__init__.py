@@ -27,7 +27,6 @@ from abm.scenario.load import (
 )
 from abm.scenario.paths import apply_override
 from abm.scenario.schema import (
-    TASK_CLASSES,
     Check,
     Collective,
     Direction,
@@ -56,7 +55,6 @@ from abm.scenario.schema import (
 )
 
 __all__ = [
-    "TASK_CLASSES",
     "UNITS",
     "Check",
     "Collective",

@@ -67,6 +67,8 @@ UNITS: dict[str, str] = {
     "collectives[].signal.target": "class label",
     "collectives[].signal.n_features": "features",
     "collectives[].signal.noise": "share of samples",
+    "collectives[].protest.grievance": "utility per step",
+    "collectives[].protest.relief": "share of the grievance",
     "collectives[].item": "item index",
     "collectives[].turnout_weight": "weight (0-1)",
     "policy.portability": "share of switching cost",
@@ -152,4 +154,31 @@ def schema_markdown() -> str:
         cells = [f"`{r['field']}`", r["type"].replace("|", "\\|"), r["unit"], r["default"]]
         cells += [r["range"], r["meaning"].replace("|", "\\|")]
         lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    return "\n".join(lines + registry_markdown())
+
+
+def registry_markdown() -> list[str]:
+    """The levers, learners and tasks a scenario can name, from their registries."""
+    from abm.learning.registry import LEARNERS, TASKS
+    from abm.levers import LEVERS
+
+    def kinds(k: frozenset) -> str:
+        return " or ".join(sorted(k))
+
+    lines = ["", "## Levers (`collectives[].lever`, from `abm.levers.LEVERS`)", "",
+             "| lever | what it is | data of acting members goes to | task kinds |",
+             "|---|---|---|---|"]  # fmt: skip
+    for r in LEVERS.values():
+        where = [w for w, on in (("home", r.home), ("redirect_to", r.redirects)) if on]
+        sent = " and ".join(where) or "nowhere"
+        if r.send is not None:
+            sent += f" (a share: {r.rate})"
+        lines.append(f"| {r.id} | {r.words} | {sent} | {kinds(r.tasks)} |")
+    lines += ["", "## Learners (`platforms[].learner`, from `abm.learning.registry.LEARNERS`)",
+              "", "| learner | what it is | task kinds |", "|---|---|---|"]  # fmt: skip
+    lines += [f"| {e.name} | {e.words} | {kinds(e.kinds)} |" for e in LEARNERS.values()]
+    lines += ["", "## Tasks (`task.name`, from `abm.learning.registry.TASKS`)", "",
+              "| task | what it is | kind | reads task.path |", "|---|---|---|---|"]  # fmt: skip
+    lines += [f"| {t.name} | {t.words} | {t.kind} | {'yes' if t.needs_path else 'no'} |"
+              for t in TASKS.values()]  # fmt: skip
+    return lines

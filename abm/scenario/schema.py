@@ -30,7 +30,8 @@ from pydantic import (
     model_validator,
 )
 
-from abm.levers import LEVERS, Lever
+from abm.learning.registry import TASKS, LearnerName, Sampling, TaskName
+from abm.levers import LEVERS, Lever, lever_fits
 from abm.messages import printable, shown
 
 # --------------------------------------------------------------------------- errors
@@ -95,13 +96,6 @@ class Heterogeneity(StrEnum):
     GROUP = "group"
 
 
-class Sampling(StrEnum):
-    """How a user of a finite task hands over rows of its slice."""
-
-    WITH_REPLACEMENT = "with_replacement"
-    WITHOUT_REPLACEMENT = "without_replacement"
-
-
 class EventAction(StrEnum):
     """What a scheduled event does."""
 
@@ -110,31 +104,6 @@ class EventAction(StrEnum):
     SET_POLICY = "set_policy"
     AI_SUBSTITUTE = "ai_substitute"
     CHANGE_TERMS = "change_terms"
-
-
-class TaskName(StrEnum):
-    """The learning tasks (one vocabulary, for the schema and :mod:`abm.learning`)."""
-
-    DIGITS = "digits"
-    BREAST_CANCER = "breast_cancer"
-    WINE = "wine"
-    SYNTHETIC = "synthetic"
-    RATINGS = "ratings"
-    CSV = "csv"
-    PARQUET = "parquet"
-    STREAM = "stream"
-    RATINGS_STREAM = "ratings_stream"
-    MOVIELENS = "movielens"
-
-
-class LearnerName(StrEnum):
-    """The platforms' embedded learning models."""
-
-    LOGISTIC = "logistic"
-    KNN = "knn"
-    MF = "mf"
-    MAJORITY = "majority"
-    ITEM_MEAN = "item_mean"
 
 
 class Direction(StrEnum):
@@ -327,6 +296,16 @@ class Signal(Strict):
     noise: float = _share(0.0, "Coordination noise (misapplied share).")
 
 
+class Protest(Strict):
+    """A protest's repertoire (lever protest): what members weigh (docs/model.md)."""
+
+    grievance: float = Field(
+        1.0, ge=0.0, le=10.0,
+        description="Grievance toward the target that protesting answers (utility per step).",
+    )  # fmt: skip
+    relief: float = _share(0.5, "Share of the grievance withholding data (still using) answers.")
+
+
 def _rate_meaning() -> str:
     """What ``rate`` means, for the levers that read it (their registry entries say)."""
     meanings: dict[str, list[str]] = {}
@@ -363,6 +342,7 @@ class Collective(Strict):
     )
     rate: float = _share(1.0, _rate_meaning())
     signal: Signal = Field(default_factory=Signal, description="Trigger for signal levers.")
+    protest: Protest = Field(default_factory=Protest, description="Lever protest: its tactics.")
     item: int = Field(
         0, ge=0, le=10_000_000, description="promote_item: the item the collective promotes."
     )
@@ -487,13 +467,9 @@ class Scenario(Strict):
         classes = self.task_classes()
         if classes is not None and c.signal.target >= classes:
             raise ValueError(f"{where}.signal.target|{self._label_expected(c, classes)}")
-        kinds = LEVERS[c.lever].tasks
-        if task_kind(self.task.name) not in kinds:
-            fit = [t for t in TaskName if task_kind(t) in kinds]
-            raise ValueError(
-                f"{where}.lever|a lever for task {self.task.name} ({c.lever} needs "
-                f"a {' or '.join(sorted(kinds))} task: {', '.join(fit)})"
-            )
+        reason = lever_fits(c.lever, self.task.name)
+        if reason is not None:
+            raise ValueError(f"{where}.lever|a lever for task {self.task.name} ({reason})")
         if c.lever is Lever.PROMOTE_ITEM:
             items = self.task_items()
             if items is not None and c.item >= items:
@@ -532,7 +508,7 @@ class Scenario(Strict):
     def _check_files(self) -> None:
         """Tasks and networks read from files name them; a label is never a feature."""
         task = self.task
-        if task.name in ("csv", "parquet", "movielens") and not task.path:
+        if TASKS[task.name].needs_path and not task.path:
             raise ValueError(f"task.path|a data file for task {task.name}")
         if task.label_column is not None and task.label_column in (task.feature_columns or []):
             i = task.feature_columns.index(task.label_column)
@@ -547,15 +523,13 @@ class Scenario(Strict):
         """Classes of the task, when known before its data is read (None: from a file)."""
         if self.task.name is TaskName.STREAM:
             return self.task.stream.n_classes
-        if self.task.name is TaskName.SYNTHETIC:
-            return 2  # make_classification's default, which the run uses
-        return TASK_CLASSES.get(self.task.name)
+        return TASKS[self.task.name].classes
 
     def task_items(self) -> int | None:
         """Items of a ratings task, when known before its data is read (None: from a file)."""
         if self.task.name is TaskName.RATINGS_STREAM:
             return self.task.stream.n_items
-        return TASK_ITEMS.get(self.task.name)
+        return TASKS[self.task.name].items
 
     def check_items(self, items: int, file: str | Path | None = None) -> None:
         """Every promoted item is an item of the task, once a file's items are known."""
@@ -583,18 +557,6 @@ class Scenario(Strict):
     def platform_index(self, name: str) -> int:
         """Position of the platform called ``name``."""
         return [p.name for p in self.platforms].index(name)
-
-
-# Number of classes of the bundled tasks, to check signal targets before a run.
-TASK_CLASSES = {"digits": 10, "breast_cancer": 2, "wine": 3}
-# Items of the generated ratings task (abm.learning.tasks), to check promoted items.
-TASK_ITEMS = {"ratings": 200}
-RATINGS_TASKS = ("ratings", "ratings_stream", "movielens")
-
-
-def task_kind(name: str) -> str:
-    """What a task asks its learner to learn: "ratings" or "classification"."""
-    return "ratings" if name in RATINGS_TASKS else "classification"
 
 
 def _check_collective(where: str, c: Collective, platforms: list[str]) -> None:

@@ -139,3 +139,13 @@ def test_sisa_shards_by_contributor_and_accuracy_falls_with_shards(breast_cancer
     sisa.fit(pool, t.X_train, rng)
     sisa.delete(pool, t.X_train, rng, collective=7)
     assert sisa.shards_retrained == 1
+
+
+def test_a_sharded_trainer_predicts_nothing_for_no_rows():
+    """A poison filter with no calibration rows asks for no predictions (it used to fail)."""
+    from abm.learning import MatrixFactorisation
+
+    rng = np.random.default_rng(0)
+    for aggregate in ("vote", "mean"):
+        sisa = ShardedTrainer(3, lambda: MatrixFactorisation(5, 5), rng, aggregate=aggregate)
+        assert sisa.predict(np.zeros((0, 2), np.int64)).shape == (0,)

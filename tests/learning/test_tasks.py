@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from abm.learning import TASK_NAMES, assign_slices, draw_samples, load_task
+from abm.learning import TASKS, assign_slices, draw_samples, load_task
 
 
 @pytest.mark.parametrize("name", ["digits", "breast_cancer", "wine", "synthetic"])
@@ -91,7 +91,7 @@ def test_csv_errors_name_the_problem(tmp_path):
         load_task("csv", rng=rng, path=csv, label_column="lbl")
     with pytest.raises(ValueError, match="breast_cancer"):
         load_task("mnist", rng=rng)
-    assert "csv" in TASK_NAMES
+    assert "csv" in TASKS
 
 
 @pytest.mark.parametrize("heterogeneity", ["iid", "class", "group"])

@@ -58,9 +58,12 @@ order in which users are visited can never change an outcome. The assumptions:
 from __future__ import annotations
 
 from enum import IntEnum
+from typing import TYPE_CHECKING
 
 import numpy as np
-import scipy.sparse as sp
+
+if TYPE_CHECKING:  # annotations only: the scenario schema imports this module's Action
+    import scipy.sparse as sp
 
 NO_PLATFORM = -1
 

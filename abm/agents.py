@@ -39,7 +39,7 @@ import numpy as np
 from mesa.agentset import _HardKeyAgentSet
 from mesa.experimental.mesa_signals import ModelSignals
 
-from abm import behaviour, levers
+from abm import behaviour, levers, streams
 from abm.bargaining import (
     ROUND_COLUMNS,
     Effects,
@@ -52,7 +52,7 @@ from abm.bargaining import (
     nash_bargain,
     rating_quality_se,
 )
-from abm.behaviour import Action
+from abm.behaviour import NO_PLATFORM, TACTIC_ACTION, Action, Tactic
 from abm.learning import (
     Alteration,
     Contributions,
@@ -568,6 +568,15 @@ class Collective(mesa.Agent):
         self.twin_target_rate = float("nan")  # the same, in the collective's twin
         self._promotion: levers.Promotion | None = None
         self.erased = np.zeros(model.n_users, bool)  # members whose data was deleted
+        # A repertoire (protest): each acting member's tactic, where a switcher goes, and
+        # each user's taste for each tactic, drawn once for the run (the same in twins).
+        self.tactic = np.zeros(model.n_users, np.int8)
+        self.switch_to = np.full(model.n_users, NO_PLATFORM, np.int32)
+        self.tactic_share = np.zeros(len(Tactic))  # share of all users per tactic, acting
+        self.taste = None
+        if self.rule.repertoire:
+            taste = streams.stream(model.root, -1, Draw.SETUP_MEMBERS, index, 1)
+            self.taste = taste.random((model.n_users, len(Tactic)))
         # Initial members: a share of all users, or of one group.
         u = model.users
         pool = np.flatnonzero(u.group == spec.group) if spec.group is not None else None
@@ -626,6 +635,7 @@ class Collective(mesa.Agent):
         if not self.active:
             u.acting[:, self.index] = False
             self.turnout = self.participation = 0.0  # nobody acts once a campaign stops
+            self.tactic_share = np.zeros(len(Tactic))
             return
         # Only users of the target (or members already boycotting it) can act on it.
         able = self.members & ((u.platform == self.target) | was)
@@ -641,15 +651,62 @@ class Collective(mesa.Agent):
             threshold[rows] += m.spec.population.exit_cost_weight * self._leaving_cost(
                 rows, quality, price
             )
-        acting = behaviour.will_act(
+        moved = behaviour.will_act(
             able, pressure, threshold, was,
             m.uniforms(Draw.ACT, self.index), spec.fatigue,
         )  # fmt: skip
-        tired = was & ~acting & self.members & (pressure >= threshold)
+        tired = was & ~moved & self.members & (pressure >= threshold)
         u.member[tired, self.index] = False
+        acting = self._choose_tactics(moved, quality, price) if self.rule.repertoire else moved
         u.acting[:, self.index] = acting
         self.turnout = float(acting.sum()) / max(int(self.members.sum()), 1)
         self.participation = float(acting.mean())
+
+    def _choose_tactics(
+        self, moved: np.ndarray, quality: np.ndarray, price: np.ndarray
+    ) -> np.ndarray:
+        """Members moved to protest pick their tactic (``behaviour.tactic_values``).
+
+        Returns:
+            Who acts: the members moved to protest who do not stay.
+        """
+        m, pop, p = self.model, self.model.spec.population, self.spec.protest
+        rows = np.flatnonzero(moved)
+        _, utility = m.utilities(rows, quality, price)
+        values, alternative = behaviour.tactic_values(
+            utility, self.target, p.grievance, relief=p.relief,
+            withhold_cost=max(quality[self.target] - m.naive_quality, 0.0),
+            switching_cost=pop.switching_cost * (1.0 - m.policy.portability),
+        )  # fmt: skip
+        chosen = behaviour.choose_tactic(values, pop.rationality, self.taste[rows])
+        self.tactic[:] = Tactic.STAY
+        self.tactic[rows] = chosen
+        self.switch_to[:] = NO_PLATFORM
+        self.switch_to[rows] = alternative
+        self.tactic_share = np.bincount(chosen, minlength=len(Tactic)) / m.n_users
+        return self.tactic != Tactic.STAY
+
+    def actions(self, acting: np.ndarray) -> np.ndarray:
+        """The Action of each user in ``acting`` (a mask of this collective's actors)."""
+        if not self.rule.repertoire:
+            return np.full(int(acting.sum()), self.rule.action, np.int8)
+        return TACTIC_ACTION[self.tactic[acting]]
+
+    def placed(self) -> tuple[np.ndarray, np.ndarray]:
+        """Acting members whose tactic keeps them on a platform, and that platform.
+
+        A protester who withholds stays on the target and one who switches moves to its
+        best other platform, whatever its ordinary reconsideration would say.
+        """
+        users = self.model.users
+        placed = np.zeros(users.platform.size, bool)
+        if not self.rule.repertoire:
+            return placed, users.platform
+        acting = users.actor == self.index
+        stays = acting & (self.tactic == Tactic.WITHHOLD)
+        moves = acting & (self.tactic == Tactic.SWITCH)
+        where = np.where(moves, self.switch_to, self.target).astype(np.int32)
+        return stays | moves, where
 
     def _leaving_cost(self, rows: np.ndarray, quality: np.ndarray, price: np.ndarray) -> np.ndarray:
         """The cost of leaving the target for users ``rows`` (``behaviour.leaving_cost``)."""

@@ -34,7 +34,9 @@ order in which users are visited can never change an outcome. The assumptions:
     ``u_target - G``;
   - *withhold* (the ad- and tracker-blocking analogue): keep using the target, and its
     ties there, but send it no data; this answers a share ``relief`` of ``G`` (the
-    data-related part) at a per-step cost ``withhold_cost`` (effort, a worse service):
+    data-related part) at a per-step cost ``withhold_cost``: the model uses the
+    personalisation a user's data buys, the target's quality above the naive,
+    non-learning baseline (a blocked tracker gets the unpersonalised service):
     ``u_target - (1 - relief) G - withhold_cost``;
   - *switch*: leave for the best other platform, paying the switching cost and leaving
     ``G`` behind (it is the target's): ``max_j u_j - switching_cost`` (impossible when
@@ -62,7 +64,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-if TYPE_CHECKING:  # annotations only: the scenario schema imports this module's Action
+if TYPE_CHECKING:  # annotations only: the schema imports this module (abm --version, abm list)
     import scipy.sparse as sp
 
 NO_PLATFORM = -1
@@ -207,6 +209,13 @@ class Tactic(IntEnum):
     WITHHOLD = 1  # keep using the target, send it no data (blocking ads and tracking)
     SWITCH = 2  # leave for the best other platform
     STOP = 3  # leave and use no platform (protest non-use)
+
+
+# What each tactic's member does with its data: a switcher contributes to the platform
+# it moved to; a stopper boycotts (withholds and leaves); staying is not acting.
+TACTIC_ACTION = np.array(
+    [Action.CONTRIBUTE, Action.WITHHOLD, Action.CONTRIBUTE, Action.BOYCOTT], np.int8
+)
 
 
 def tactic_values(

@@ -30,7 +30,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from abm.intervals import mean_ci
 from abm.metrics import outcome_names
 from abm.runner import spawn_seed
 from abm.scenario import Direction, Scenario, ScenarioError, with_overrides
@@ -196,6 +195,8 @@ def _result(
     check = scenarios[0].check
     on = np.asarray([pair[0][check.outcome] for pair in pairs], float)
     off = np.asarray([pair[1][check.outcome] for pair in pairs], float)
+    from abm.intervals import mean_ci  # scipy.stats: only when a check has run
+
     mean, lo, hi = mean_ci(on - off, CONFIDENCE)
     return CheckResult(
         name=scenarios[0].name,

@@ -503,6 +503,11 @@ class LeverRule:
         promote: Success is how often the target item is recommended (ratings tasks).
         tasks: The task kinds it works on.
         rate: What ``collectives[].rate`` means for it (``None``: not read).
+        repertoire: Each member moved to act picks its own tactic (Li et al., CSCW 2019:
+            ``behaviour.Tactic``, ``Collective.actions``): it stops (boycotts), switches
+            (moves to its best other platform and contributes there), withholds (stays
+            and sends nothing) or stays (does not act). ``action`` is then only the
+            default; ``home`` applies to the members whose tactic contributes.
     """
 
     id: str
@@ -519,6 +524,7 @@ class LeverRule:
     promote: bool = False
     tasks: frozenset[TaskKind] = ANY_TASK
     rate: str | None = None
+    repertoire: bool = False
 
 
 def _registry(*rules: LeverRule) -> dict[str, LeverRule]:
@@ -578,6 +584,9 @@ LEVERS: dict[str, LeverRule] = _registry(
         "promote_item", "item promotion", Action.PLANT, "^", "#bcbd22", home=True,
         alteration=(Alteration.ITEM_PROMOTED, _promote), promote=True,
         tasks=frozenset({RATINGS}),
+    ),
+    LeverRule(
+        "protest", "protest", Action.WITHHOLD, "s", "#e377c2", home=True, repertoire=True,
     ),
 )  # fmt: skip
 

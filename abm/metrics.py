@@ -19,7 +19,7 @@ import pandas as pd
 
 from abm import twins
 from abm.bargaining import ROUND_TABLE
-from abm.behaviour import Action
+from abm.behaviour import Action, Tactic
 from abm.learning.registry import TaskKind, tasks_of
 from abm.levers import LEVERS
 
@@ -77,6 +77,7 @@ FILTERS = Where("platforms that filter poison", lambda s, p: p.filter_poison)
 MEASURED_FILTERS = Where(
     "twins on, platforms that filter poison", lambda s, p: _twins_on(s) and p.filter_poison
 )
+PROTESTS = Where("lever protest", lambda s, c: LEVERS[c.lever].repertoire)
 VALUED = Where("valuation on", lambda s, c: s.measurement.valuation)
 
 
@@ -178,6 +179,15 @@ SERIES: tuple[Series, ...] = (
            lambda m, c: c.participation),
     Series("turnout", "collective", "share", "Share of members acting.",
            lambda m, c: c.turnout),
+    Series("stopping", "collective", "share",
+           "Share of users protesting by stopping: leaving the target for no platform.",
+           lambda m, c: float(c.tactic_share[Tactic.STOP]), PROTESTS),
+    Series("switching", "collective", "share",
+           "Share of users protesting by switching to the best other platform.",
+           lambda m, c: float(c.tactic_share[Tactic.SWITCH]), PROTESTS),
+    Series("withholding", "collective", "share",
+           "Share of users protesting by withholding their data while using the target.",
+           lambda m, c: float(c.tactic_share[Tactic.WITHHOLD]), PROTESTS),
     Series("active", "collective", "0/1", "Whether the campaign is running.",
            lambda m, c: float(c.active)),
     Series("twin_quality", "collective", "score",

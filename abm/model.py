@@ -240,17 +240,22 @@ class LeverageModel(mesa.Model):
             u.actor[acts] = u.acting[acts].argmax(axis=1)
         action = np.where(u.platform >= 0, Action.CONTRIBUTE, Action.IDLE).astype(np.int8)
         for c in self.collectives:
-            action[u.actor == c.index] = c.rule.action
+            mine = u.actor == c.index
+            action[mine] = c.actions(mine)
         u.action = action
 
     def choose_platforms(self, quality: np.ndarray, price: np.ndarray) -> None:
         """Users reconsider their platform by a logit over utility (boycotters leave)."""
         u, pop = self.users, self.spec.population
         boycotting = u.action == Action.BOYCOTT
+        placed, where = np.zeros(self.n_users, bool), u.platform
+        for c in (c for c in self.collectives if c.rule.repertoire):
+            mine, there = c.placed()  # protesters who withhold stay, who switch move
+            placed, where = placed | mine, np.where(mine, there, where)
         coin, uniforms = self.uniforms(Draw.RECONSIDER, rows=2)
         reconsider = (coin < pop.reconsider_rate) | (u.platform < 0)
         # Utilities matter only to the users who reconsider: compute their rows alone.
-        rows = np.flatnonzero(reconsider & ~boycotting)
+        rows = np.flatnonzero(reconsider & ~boycotting & ~placed)
         _, utility = self.utilities(rows, quality, price)
         choice = u.platform.copy()
         choice[rows] = behaviour.choose_platform(
@@ -259,6 +264,7 @@ class LeverageModel(mesa.Model):
             uniforms=uniforms[rows],
         )  # fmt: skip
         choice[boycotting] = NO_PLATFORM
+        choice[placed] = where[placed]
         u.platform = choice
         u.action[(u.platform < 0) & ~boycotting] = Action.IDLE
 

@@ -62,7 +62,6 @@ def preflight(
 
 
 def _preflight(scenario: Scenario, file: str | Path | None) -> None:
-    from abm.check import validate_check, versus_scenario
     from abm.outputs import folder_name
     from abm.runner import check_memory
 
@@ -71,7 +70,9 @@ def _preflight(scenario: Scenario, file: str | Path | None) -> None:
     folder_name(scenario.name, file)
     check_memory(scenario, file)
     check_files(scenario, file)
-    if scenario.check is not None:
+    if scenario.check is not None:  # abm.check (scipy.stats) only where there is a check
+        from abm.check import validate_check, versus_scenario
+
         validate_check(scenario, file)
         # `abm check` runs the lever-off version too: it must pass the same checks.
         preflight(versus_scenario(scenario), file, under="check.versus")

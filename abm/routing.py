@@ -15,7 +15,7 @@ import numpy as np
 import scipy.special
 
 from abm import behaviour, levers
-from abm.behaviour import NO_PLATFORM
+from abm.behaviour import NO_PLATFORM, Action
 from abm.learning import Contributions, draw_samples
 from abm.streams import Draw
 
@@ -64,7 +64,9 @@ def route(model: World) -> None:
     redirect = np.full(owner.size, NO_PLATFORM, np.int32)
     for c in model.collectives:
         mine = batch.actor == c.index
-        to_home |= mine & c.rule.home
+        # A repertoire's members act by their own tactic: only switchers contribute.
+        sends = mine & (u.action[owner] == Action.CONTRIBUTE) if c.rule.repertoire else mine
+        to_home |= sends & c.rule.home
         if c.redirect is not None:
             redirect[mine] = c.redirect
         if c.rule.send is not None and mine.any():

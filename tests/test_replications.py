@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -24,6 +25,7 @@ EXPECTED = {
     "group_strike", "signal_planting", "conflicting_collectives", "coordination_noise",
     "knn_shapley", "tmc_vs_knn", "sisa", "ai_substitute", "backdoor", "strike_plus_cdc",
     "size_vs_homogeneity", "protest_users", "two_collectives", "recsys_promotion",
+    "protest_repertoire",
 }  # fmt: skip
 
 
@@ -202,6 +204,29 @@ def test_protest_users_orderings_come_from_the_cost_of_leaving(fast_run, ablated
     low, high = on.columns[2], on.columns[-1]  # seed, no_alternative, then weights ascending
     assert (on[low] > on[high]).mean() >= 0.75 and (on["0.5"] > on.no_alternative).all()
     assert off[high].mean() >= off[low].mean() and off.no_alternative.mean() > off["0.5"].mean()
+
+
+def test_protest_repertoire_matches_the_survey_and_needs_the_ties(fast_run, ablated_run):
+    """The share within the survey's interval and stop > withhold > switch; without ties
+    weighed, about twice as many protest, most by stopping."""
+    from abm.replications.protest import SURVEY_N, SURVEY_SHARE, wilson_interval
+
+    low, high = wilson_interval(SURVEY_SHARE, SURVEY_N)
+    on = pd.read_csv(fast_run / "protest_repertoire.csv")
+    off = pd.read_csv(ablated_run / "protest_repertoire.csv")
+    assert low < on.share.mean() < high
+    assert on.stopping.mean() > on.withholding.mean() > on.switching.mean()
+    np.testing.assert_allclose(on.stopping + on.withholding + on.switching, on.share)
+    assert off.share.mean() > high and off.stopping.mean() > 2 * on.stopping.mean()
+
+
+def test_the_survey_interval_is_wilsons():
+    from scipy.stats import binomtest
+
+    from abm.replications.protest import wilson_interval
+
+    ci = binomtest(139, 463).proportion_ci(method="wilson")
+    np.testing.assert_allclose(wilson_interval(139 / 463, 463), (ci.low, ci.high))
 
 
 def test_list_shows_every_replication_with_its_title():

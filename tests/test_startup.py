@@ -15,7 +15,7 @@ from abm.cli import app
 result = CliRunner().invoke(app, ["list"])
 assert result.exit_code == 0, result.output
 assert "data_strike" in result.output, result.output
-heavy = [m for m in ("scipy.stats", "matplotlib", "pandas", "sklearn", "mesa") if m in sys.modules]
+heavy = [m for m in ("scipy", "matplotlib", "pandas", "sklearn", "mesa") if m in sys.modules]
 print(",".join(heavy))
 """
 
@@ -34,7 +34,7 @@ NOT_FOR_A_RUN = (
     "dask", "distributed", "SALib", "sklearn", "scipy.stats", "solara", "abm.viz.app",
     "abm.sweep", "abm.replications.registry",
 )  # fmt: skip
-NOT_FOR_VERSION = (*NOT_FOR_A_RUN, "matplotlib", "mesa", "pandas", "abm.runner", "abm.viz")
+NOT_FOR_VERSION = (*NOT_FOR_A_RUN, "matplotlib", "mesa", "pandas", "scipy", "abm.runner", "abm.viz")
 
 
 def _imported(code: str, names: tuple[str, ...]) -> list[str]:

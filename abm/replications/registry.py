@@ -115,6 +115,9 @@ _ENTRIES = (
     Replication("recsys_promotion", "recsys_promotion.yaml", recommenders.recsys_promotion,
                 "under 1% of raters rate an item at the top beside popular items",
                 "members act normally (the campaign never launches)"),
+    Replication("protest_repertoire", "protest_repertoire.yaml", protest.protest_repertoire,
+                "protesters weigh the ties they keep on each platform against the "
+                "alternative and the outside option", "ties are not weighed (network_weight 0)"),
 )  # fmt: skip
 
 REPLICATIONS: dict[str, Replication] = {r.name: r for r in _ENTRIES}

@@ -67,6 +67,8 @@ UNITS: dict[str, str] = {
     "collectives[].signal.target": "class label",
     "collectives[].signal.n_features": "features",
     "collectives[].signal.noise": "share of samples",
+    "collectives[].protest.grievance": "utility per step",
+    "collectives[].protest.relief": "share of the grievance",
     "collectives[].item": "item index",
     "collectives[].turnout_weight": "weight (0-1)",
     "policy.portability": "share of switching cost",

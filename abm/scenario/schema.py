@@ -296,6 +296,16 @@ class Signal(Strict):
     noise: float = _share(0.0, "Coordination noise (misapplied share).")
 
 
+class Protest(Strict):
+    """A protest's repertoire (lever protest): what members weigh (docs/model.md)."""
+
+    grievance: float = Field(
+        1.0, ge=0.0, le=10.0,
+        description="Grievance toward the target that protesting answers (utility per step).",
+    )  # fmt: skip
+    relief: float = _share(0.5, "Share of the grievance withholding data (still using) answers.")
+
+
 def _rate_meaning() -> str:
     """What ``rate`` means, for the levers that read it (their registry entries say)."""
     meanings: dict[str, list[str]] = {}
@@ -332,6 +342,7 @@ class Collective(Strict):
     )
     rate: float = _share(1.0, _rate_meaning())
     signal: Signal = Field(default_factory=Signal, description="Trigger for signal levers.")
+    protest: Protest = Field(default_factory=Protest, description="Lever protest: its tactics.")
     item: int = Field(
         0, ge=0, le=10_000_000, description="promote_item: the item the collective promotes."
     )

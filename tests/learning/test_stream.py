@@ -161,6 +161,20 @@ def test_a_twin_reuses_the_rows_its_real_world_just_made(monkeypatch):
     pd.testing.assert_frame_equal(simulate(sc).model_table, cached)
 
 
+def test_a_draw_after_a_step_without_rows_makes_them():
+    """A step in which nobody made data (a small, quiet world) must not break the next."""
+    task = load_task("stream", rng=np.random.default_rng(0), stream={"n_test": 50})
+
+    def make(who, k):
+        return np.ones((len(who), task.X_train.shape[1])), np.zeros(len(who), np.int64)
+
+    none = np.zeros(0, np.int64)
+    assert task.stream_rows(none, none, make).size == 0
+    idx = task.stream_rows(np.array([3, 4]), np.array([0, 0]), make)
+    assert len(idx) == 2 and (idx >= 0).all()
+    np.testing.assert_array_equal(task.stream_rows(np.array([4]), np.array([0]), make), idx[1:])
+
+
 # ------------------------------------------------------------------ ratings stream
 
 

@@ -379,13 +379,15 @@ def run_groups(
         for outcome in outcomes:
             g, i, j = where[outcome.run.run_id]
             if outcome.error is not None:
-                # Out of memory stays out of memory (the CLI's one line and exit code).
-                oom = outcome.error.startswith("MemoryError")
-                raise (MemoryError if oom else RuntimeError)(
-                    f"the run of '{groups[g][0][j].name}' with seed {outcome.run.seed} failed "
-                    f"({outcome.error})"
-                )
+                raise _failure(groups[g][0][j].name, outcome.run.seed, outcome.error)
             out[g][i][j] = outcome.outcomes
             if progress is not None and all(o is not None for o in out[g][i]):
                 progress(g)
     return out  # type: ignore[return-value]  # every slot is filled once execute ends
+
+
+def _failure(name: str, seed: int, error: str) -> Exception:
+    """The exception for a failed paired run; out of memory stays out of memory
+    (the CLI's one line and exit code)."""
+    kind = MemoryError if error.startswith("MemoryError") else RuntimeError
+    return kind(f"the run of '{name}' with seed {seed} failed ({error})")

@@ -38,7 +38,12 @@ __all__ = ["check_files", "check_fit", "preflight"]
 
 
 def preflight(
-    scenario: Scenario, file: str | Path | None = None, *, under: str | None = None, at: str = ""
+    scenario: Scenario,
+    file: str | Path | None = None,
+    *,
+    under: str | None = None,
+    at: str = "",
+    agents: bool = False,
 ) -> None:
     """Refuse, before anything runs, every scenario the run would refuse.
 
@@ -49,26 +54,27 @@ def preflight(
             candidate): the field of ``file`` a refusal is named under, the scenario's
             own field following; a data file's refusal keeps its own file and line.
         at: Appended to such a refusal (the values tried).
+        agents: The run reads its users as Mesa agents (the viewer), which memory counts.
 
     Raises:
         ScenarioError: One line naming the file, the field and what was expected.
     """
     try:
-        _preflight(scenario, file)
+        _preflight(scenario, file, agents)
     except ScenarioError as err:
         if under is None or err.file != printable(file):
             raise
         raise ScenarioError(file, under, f"{err.field}: {err.expected}{at}") from None
 
 
-def _preflight(scenario: Scenario, file: str | Path | None) -> None:
+def _preflight(scenario: Scenario, file: str | Path | None, agents: bool) -> None:
     from abm.outputs import folder_name
     from abm.runner import check_memory
 
     check_fit(scenario, file)
     _check_shape(scenario, _known_shape(scenario), file)
     folder_name(scenario.name, file)
-    check_memory(scenario, file)
+    check_memory(scenario, file, agents=agents)
     check_files(scenario, file)
     if scenario.check is not None:  # abm.check (scipy.stats) only where there is a check
         from abm.check import validate_check, versus_scenario

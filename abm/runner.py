@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from abm import metrics, valuation
+from abm import metrics, twins, valuation
 from abm.bargaining import ROUND_COLUMNS
 from abm.scenario import Scenario, ScenarioError, with_overrides
 
@@ -238,28 +238,44 @@ def spawn_seed(root: int, *key: int) -> int:
     return int(((int(hi) << 32) | int(lo)) & (2**63 - 1))
 
 
-# Memory a run needs, fitted to peak RSS of `abm run` on this code (docs/security.md):
-# a fixed part (interpreter, libraries, data set), then per user (agent, cell, arrays)
-# and per neighbour entry (CSR arrays and the Mesa cell's connection dict).
-MEMORY_FIXED = 200 * 2**20
-MEMORY_PER_USER = 1200
-MEMORY_PER_EDGE = 75
+# Memory a run needs, fitted to peak RSS of `abm bench`'s scenario on this code
+# (docs/performance.md; 10k-10M users, degree 8 and 16, 3-23 steps, twins off and on),
+# each value rounded down so the estimate stays under every measured peak: a fixed part
+# (interpreter, libraries, data set); per user, the real world's arrays and each twin
+# world's; per neighbour entry (CSR arrays); per row a world's data pools hold by the
+# end (users x samples_per_step x steps). Users become Mesa agents only where something
+# reads them (the viewer): MEMORY_PER_AGENT a user more.
+MEMORY_FIXED = 220 * 2**20
+MEMORY_PER_USER = 100
+MEMORY_PER_TWIN_USER = 50
+MEMORY_PER_EDGE = 34
+MEMORY_PER_ROW = 50
+MEMORY_PER_AGENT = 1200
 
 
-def memory_estimate(scenario: Scenario, edges: int | None = None) -> int:
+def memory_estimate(scenario: Scenario, edges: int | None = None, *, agents: bool = False) -> int:
     """Bytes a run of ``scenario`` is expected to need at its peak (a lower bound).
 
     Args:
         scenario: The scenario.
         edges: Edges of its edge list, when it reads one (the mean degree is then
             ``2 * edges / n_users``, not ``network.mean_degree``).
+        agents: The run reads its users as Mesa agents (the viewer does).
     """
     n = scenario.population.n_users
     if edges is not None:
         graph = 2 * edges * MEMORY_PER_EDGE
     else:
         graph = n * MEMORY_PER_EDGE * min(scenario.network.mean_degree, max(n - 1, 1))
-    return MEMORY_FIXED + n * MEMORY_PER_USER + graph + task_memory(scenario)
+    return MEMORY_FIXED + n * _per_user(scenario, agents) + graph + task_memory(scenario)
+
+
+def _per_user(scenario: Scenario, agents: bool) -> int:
+    """Bytes a user costs apart from its neighbours: arrays in every world, pooled rows."""
+    worlds = twins.n_worlds(scenario)
+    rows = scenario.population.samples_per_step * scenario.steps * worlds
+    per_user = MEMORY_PER_USER + MEMORY_PER_TWIN_USER * (worlds - 1) + MEMORY_PER_ROW * rows
+    return int(per_user) + (MEMORY_PER_AGENT if agents else 0)
 
 
 # Bytes a data file's task takes once read, per byte of file: measured as peak RSS over
@@ -315,10 +331,13 @@ def memory_limit() -> int:
     return min(limits) if limits else 2**63
 
 
-def check_memory(scenario: Scenario, file: str | Path | None = None) -> None:
+def check_memory(
+    scenario: Scenario, file: str | Path | None = None, *, agents: bool = False
+) -> None:
     """Refuse, before building anything, a run that cannot fit in this machine's memory.
 
-    An edge list is read first (its edges set the degree); a task's data is counted.
+    An edge list is read first (its edges set the degree); a task's data is counted;
+    ``agents``: the run reads its users as Mesa agents (:func:`memory_estimate`).
     """
     from abm.network import read_edgelist
     from abm.scenario import GraphKind
@@ -327,16 +346,16 @@ def check_memory(scenario: Scenario, file: str | Path | None = None) -> None:
     if scenario.network.kind is GraphKind.EDGELIST and scenario.network.path:
         src, _, _ = read_edgelist(Path(scenario.network.path), n)
         edges = int(src.size)
-        need = memory_estimate(scenario, edges)
+        need = memory_estimate(scenario, edges, agents=agents)
         what = f"{n:,} users and an edge list of {edges:,} edges"
     else:
-        need = memory_estimate(scenario)
+        need = memory_estimate(scenario, agents=agents)
         what = f"{n:,} users x {scenario.network.mean_degree} neighbours"
     data = task_memory(scenario)
     if data >= 2**30:
         what += f" and task {scenario.task.name} ({_gib(data)} of data)"
     if need > have:
-        fit = users_that_fit(scenario, have)
+        fit = users_that_fit(scenario, have, agents=agents)
         fit = f" (about {_round_down(fit):,} users fit)" if edges is None else ""
         raise ScenarioError(
             file,
@@ -346,14 +365,14 @@ def check_memory(scenario: Scenario, file: str | Path | None = None) -> None:
         )
 
 
-def users_that_fit(scenario: Scenario, have: int | None = None) -> int:
+def users_that_fit(scenario: Scenario, have: int | None = None, *, agents: bool = False) -> int:
     """The most users ``scenario`` could have and still fit in memory.
 
     By :func:`memory_estimate` with ``network.mean_degree`` neighbours, against ``have``
     bytes (this machine's limit if not given): memory, not a constant, is the ceiling.
     """
     have = memory_limit() if have is None else have
-    per_user = MEMORY_PER_USER + MEMORY_PER_EDGE * scenario.network.mean_degree
+    per_user = _per_user(scenario, agents) + MEMORY_PER_EDGE * scenario.network.mean_degree
     return max(0, (have - MEMORY_FIXED - task_memory(scenario)) // per_user)
 
 

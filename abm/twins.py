@@ -64,14 +64,14 @@ def uniforms(world: World, purpose: Draw, *key: int, rows: int = 0) -> np.ndarra
     return drawn[at] if rows else drawn[at][0]
 
 
-def plan(model: World) -> list[frozenset[int]]:
+def plan(spec: Scenario) -> list[frozenset[int]]:
     """The collectives switched off in each twin the scenario asks for.
 
     The joint twin (all off) comes last; with one collective it is that collective's
     own twin, so it is not run twice.
     """
-    n = len(model.collectives)
-    mode = TwinMode(model.spec.measurement.twins)
+    n = len(spec.collectives)
+    mode = TwinMode(spec.measurement.twins)
     if n == 0 or mode is TwinMode.OFF:
         return []
     joint = frozenset(range(n))
@@ -107,16 +107,22 @@ def build_all(real: World) -> tuple[list[World], dict[int, World]]:
     if measures_interventions(real.spec):
         worlds = [build(real, frozenset(), without_interventions(real.spec))]
     else:
-        worlds = [build(real, off) for off in plan(real)]
-    filters = {p: unfiltered(real, p) for p in filter_plan(real)}
+        worlds = [build(real, off) for off in plan(real.spec)]
+    filters = {p: unfiltered(real, p) for p in filter_plan(real.spec)}
     return worlds + list(filters.values()), filters
 
 
-def filter_plan(model: World) -> list[int]:
+def filter_plan(spec: Scenario) -> list[int]:
     """The platforms whose poison filter is measured against a twin with it off."""
-    if TwinMode(model.spec.measurement.twins) is TwinMode.OFF:
+    if TwinMode(spec.measurement.twins) is TwinMode.OFF:
         return []
-    return [p.index for p in model.platforms if p.filter is not None]
+    return [i for i, p in enumerate(spec.platforms) if p.filter_poison]
+
+
+def n_worlds(spec: Scenario) -> int:
+    """How many worlds a run of ``spec`` steps: the real one and every twin of :func:`build_all`."""
+    campaigns = 1 if measures_interventions(spec) else len(plan(spec))
+    return 1 + campaigns + len(filter_plan(spec))
 
 
 def unfiltered(real: World, platform: int) -> World:
@@ -201,7 +207,7 @@ def measure_filters(real: World) -> None:
 def measure_all(real: World) -> None:
     """Every collective's effects against its own twin (or the joint one), this step."""
     measure_filters(real)
-    worlds = plan(real)
+    worlds = plan(real.spec)
     if real.real is not None:
         return  # a twin's signal and promotion are measured by its real world, on the pair
     for c in real.collectives:  # the signal's success is the real world's, twins or not

@@ -187,3 +187,40 @@ def test_the_schema_has_no_user_cap_and_memory_says_how_many_fit():
     # The refusal quotes the count (rounded down), from this machine's limit.
     with pytest.raises(ScenarioError, match=r"users fit\)$"):
         check_memory(bench_scenario(10 * users_that_fit(scenario), steps=2), "x.yaml")
+
+
+MEASURE_PEAK = """
+import json, resource, sys
+from abm.bench import bench_scenario
+from abm.model import LeverageModel
+from abm.runner import memory_estimate
+from abm.scenario import with_overrides
+n, twins, agents = int(sys.argv[1]), sys.argv[2], sys.argv[3] == "1"
+s = with_overrides(bench_scenario(n, steps=6, twins=twins), {"population.samples_per_step": 0.5})
+model = LeverageModel(scenario=s)
+if agents:
+    list(model.agents)
+while model.running:
+    model.step()
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+print(json.dumps([memory_estimate(s, agents=agents), peak]))
+"""
+
+
+def _estimate_and_peak(n: int, twins: str, agents: bool) -> tuple[int, int]:
+    out = subprocess.run(
+        [sys.executable, "-c", MEASURE_PEAK, str(n), twins, str(int(agents))],
+        capture_output=True, text=True, check=True, cwd=ROOT,
+    )
+    return tuple(json.loads(out.stdout.splitlines()[-1]))
+
+
+@pytest.mark.parametrize("twins, agents", [("off", False), ("joint", False), ("joint", True)])
+def test_the_memory_estimate_stays_under_a_runs_measured_peak(twins, agents):
+    # The estimate refuses only what cannot fit, so it is a lower bound of the peak
+    # resident memory; and what a user adds to it (arrays in each world, pooled rows,
+    # agents where read) is most of what a user adds to the measured peak, so it says
+    # truly how many users fit. Each term moves the slope visibly between 50k and 250k.
+    (e1, p1), (e2, p2) = (_estimate_and_peak(n, twins, agents) for n in (50_000, 250_000))
+    assert e1 <= p1 and e2 <= p2
+    assert 0.5 * (p2 - p1) <= e2 - e1 <= p2 - p1, (e1, p1, e2, p2)

@@ -97,13 +97,13 @@ def viewer_scenario(spec: Scenario, file: str, values: dict[str, Any]) -> tuple[
     if accepted:
         try:
             resolved = with_overrides(spec, keyword_overrides(accepted))
-            preflight(resolved, file or None)
+            preflight(resolved, file or None, agents=True)
         except ScenarioError as err:
             # e.g. fewer steps than an event needs, or more users than memory allows.
             notes.append(f"slider values not applied: {err.field}: {err.expected}")
             resolved = spec
     if resolved is spec:
-        preflight(spec, file or None)
+        preflight(spec, file or None, agents=True)
     return resolved, " ".join(notes)
 
 

@@ -59,6 +59,7 @@ from abm.learning import (
     DataPool,
     Learner,
     ShardedTrainer,
+    TaskKind,
     hit_rate,
     make_learner,
 )
@@ -327,7 +328,11 @@ class Platform(mesa.Agent):
         if spec.shards > 1:
             shards = model.draw(Draw.SETUP_PLATFORM, index, 0)
             factory = lambda: make_learner(spec.learner, model.task)  # noqa: E731
-            self.trainer = ShardedTrainer(spec.shards, factory, shards)
+            # Ratings are averaged over the shards; class labels go by majority vote.
+            ratings = model.task.kind == TaskKind.RATINGS
+            self.trainer = ShardedTrainer(
+                spec.shards, factory, shards, aggregate="mean" if ratings else "vote"
+            )
         self.pool = DataPool(label_dtype=model.task.y_train.dtype)
         self.needs_refit = False  # deletions or expiry make an incremental update inexact
         self.quality = 0.0

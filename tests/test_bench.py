@@ -210,7 +210,10 @@ print(json.dumps([memory_estimate(s, agents=agents), peak]))
 def _estimate_and_peak(n: int, twins: str, agents: bool) -> tuple[int, int]:
     out = subprocess.run(
         [sys.executable, "-c", MEASURE_PEAK, str(n), twins, str(int(agents))],
-        capture_output=True, text=True, check=True, cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
     )
     return tuple(json.loads(out.stdout.splitlines()[-1]))
 

@@ -246,3 +246,26 @@ def test_poisson_counts_by_inversion_follow_the_distribution():
         assert np.abs(observed - expected).max() < 0.004, mean
         # A user's count depends on its own uniform alone, and rises with it.
         assert np.all(np.diff(counts[np.argsort(uniforms)]) >= 0)
+
+
+def test_a_sharded_platform_on_ratings_averages_its_shards_ratings():
+    # SISA shards vote on class labels; on a ratings task they must average ratings
+    # (a vote over ratings cast to integers scored 0.21 where one learner scores 0.65).
+    from pathlib import Path
+
+    from abm.scenario import load_scenario, with_overrides
+
+    root = Path(__file__).resolve().parents[1]
+    spec = load_scenario(root / "scenarios/replications/recsys_promotion.yaml")
+    quality = {}
+    for shards in (1, 4):
+        model = LeverageModel(
+            scenario=with_overrides(spec, {"platforms.0.shards": shards, "steps": 4})
+        )
+        while model.running:
+            model.step()
+        platform = model.platforms[0]
+        quality[shards] = platform.quality
+        rated = platform.trainer.predict(model.task.X_test[:50])
+        assert rated.dtype.kind == "f" and np.unique(rated).size > 5
+    assert quality[4] > quality[1] - 0.1, quality

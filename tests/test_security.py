@@ -582,7 +582,11 @@ def test_the_memory_estimate_counts_an_edge_lists_edges(project: Path, monkeypat
         f"extends: small.yaml\npopulation: {{n_users: {n}}}\n"
         "network: {kind: edgelist, path: e.txt}\n"
     )
-    limit = abm.runner.MEMORY_FIXED + n * abm.runner.MEMORY_PER_USER + edges * abm.runner.MEMORY_PER_EDGE
+    limit = (
+        abm.runner.MEMORY_FIXED
+        + n * abm.runner.MEMORY_PER_USER
+        + edges * abm.runner.MEMORY_PER_EDGE
+    )
     monkeypatch.setattr(abm.runner, "memory_limit", lambda: limit)
     refused(cli("validate", path), "an edge list of 300,000 edges", "needs about")
     monkeypatch.setattr(abm.runner, "memory_limit", lambda: 4 * limit)

@@ -387,7 +387,6 @@ def run_groups(
 
 
 def _failure(name: str, seed: int, error: str) -> Exception:
-    """The exception for a failed paired run; out of memory stays out of memory
-    (the CLI's one line and exit code)."""
+    """The exception for a failed paired run (out of memory stays out of memory)."""
     kind = MemoryError if error.startswith("MemoryError") else RuntimeError
     return kind(f"the run of '{name}' with seed {seed} failed ({error})")

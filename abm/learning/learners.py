@@ -12,7 +12,7 @@ to normalise the effect of strikes and contributions.
 
 from __future__ import annotations
 
-from typing import Any, Literal, Protocol, Self, runtime_checkable
+from typing import Literal, Protocol, Self, runtime_checkable
 
 import numpy as np
 import scipy.optimize
@@ -31,7 +31,6 @@ __all__ = [
     "MatrixFactorisation",
     "NearestCentroid",
     "leverage_baseline_for",
-    "make_learner",
     "naive_learner_for",
 ]
 
@@ -739,38 +738,14 @@ class MatrixFactorisation(_WarmStarted):
         return _rating_quality(self.predict(X), np.asarray(y), self.rating_range)
 
 
-# ------------------------------------------------------------------------- factory
-
-
-def make_learner(name: str, task: Task, **params: Any) -> Learner:
-    """Build a learner sized for ``task`` from its registry entry.
-
-    Args:
-        name: A learner's name (a key of :data:`abm.learning.registry.LEARNERS`).
-        task: The task the learner will be trained on (gives classes, features, ranges).
-        **params: Passed to the learner's constructor (e.g. ``l2``, ``mode``, ``k``).
-
-    Returns:
-        A fresh, unfitted learner.
-
-    Raises:
-        ValueError: If the name is unknown or does not fit the task's kind.
-    """
-    from abm.learning.registry import LEARNERS, fits
-
-    if name not in LEARNERS:
-        raise ValueError(f"unknown learner {name!r}; valid names: {', '.join(LEARNERS)}")
-    reason = fits(name, task)
-    if reason is not None:  # validation refuses this before a run; a library caller may not
-        raise ValueError(f"learner {name}: {reason}")
-    return LEARNERS[name].build(task, **params)
+# ----------------------------------------------------------------------- baselines
 
 
 def naive_learner_for(task: Task) -> Learner:
     """The non-learning baseline for a task: majority class, or item mean for ratings."""
     if task.kind == "ratings":
-        return make_learner("item_mean", task)
-    return make_learner("majority", task)
+        return ItemMean(task.n_items, rating_range=task.rating_range)
+    return MajorityClass(task.n_classes)
 
 
 def leverage_baseline_for(task: Task) -> Learner:

@@ -34,6 +34,7 @@ __all__ = [
     "TaskKind",
     "TaskName",
     "fits",
+    "make_learner",
     "tasks_of",
 ]
 
@@ -165,3 +166,25 @@ def fits(learner: str, task: str | Task) -> str | None:
         f"{learner} needs a {need} task; {name} is a {kind} task:"
         f" {', '.join(fitting[:-1])} and {fitting[-1]} fit it"
     )
+
+
+def make_learner(name: str, task: Task, **params: Any) -> Learner:
+    """Build a learner sized for ``task`` from its registry entry.
+
+    Args:
+        name: A learner's name (a key of :data:`LEARNERS`).
+        task: The task the learner will be trained on (gives classes, features, ranges).
+        **params: Passed to the learner's constructor (e.g. ``l2``, ``mode``, ``k``).
+
+    Returns:
+        A fresh, unfitted learner.
+
+    Raises:
+        ValueError: If the name is unknown or does not fit the task's kind.
+    """
+    if name not in LEARNERS:
+        raise ValueError(f"unknown learner {name!r}; valid names: {', '.join(LEARNERS)}")
+    reason = fits(name, task)
+    if reason is not None:  # validation refuses this before a run; a library caller may not
+        raise ValueError(f"learner {name}: {reason}")
+    return LEARNERS[name].build(task, **params)

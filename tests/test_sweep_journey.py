@@ -88,16 +88,21 @@ def test_sweep_to_summary_and_figure(tmp_path):
 
 
 def _session(sid: int) -> list[str]:
-    """Live (not zombie) processes in a session: what a stopped sweep left running."""
+    """Live processes in a session: what a stopped sweep left running.
+
+    A zombie, or a process whose memory is already gone (an empty command line: it is
+    exiting, and runs no more code), is not left running.
+    """
     alive = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             text = stat.read_text()
+            cmdline = (stat.parent / "cmdline").read_bytes()
         except OSError:
             continue
         fields = text.rpartition(")")[2].split()
-        if int(fields[3]) == sid and fields[0] != "Z":
-            alive.append(text.partition(" ")[0])
+        if int(fields[3]) == sid and fields[0] not in "ZX" and cmdline:
+            alive.append(f"{text.partition(' ')[0]}: {cmdline[:120]!r}")
     return alive
 
 

@@ -230,7 +230,7 @@ def test_executors_agree_failures_are_recorded_and_a_row_reruns_alone(tmp_path):
 def test_dask_workers_run_without_dasks_malloc_trim_threshold():
     # Dask sets MALLOC_TRIM_THRESHOLD_ in the workers it spawns, which turns off glibc's
     # adaptive mmap threshold: every large temporary array of a step is then mapped and
-    # unmapped afresh, and a run took 1.7x as long as in a local pool's worker.
+    # unmapped afresh, and a run took 1.4-1.7x as long as in a local pool's worker.
     from abm.scenario import validate
     from abm.sweep.executors import ExecutorKind, RunSpec, Task, execute
 

@@ -258,28 +258,18 @@ def _windowed(
         yield from (f.result() for f in done)
 
 
-def _without_malloc_trim() -> dict:
-    """Dask's settings for the workers it spawns, less its ``MALLOC_TRIM_THRESHOLD_``.
-
-    Dask sets that variable in every worker it spawns so that freed memory goes back to
-    the system at once; it also turns off glibc's adaptive mmap threshold, so each of a
-    step's large temporary arrays is mapped and unmapped afresh: a run took 1.7x as long
-    in a Dask worker as in a local pool's (docs/performance.md, "Sweep scaling").
-    """
-    import dask
-
-    environ = dask.config.get("distributed.nanny.pre-spawn-environ", default={}) or {}
-    kept = {k: v for k, v in environ.items() if k != "MALLOC_TRIM_THRESHOLD_"}
-    return {"distributed.nanny.pre-spawn-environ": kept}
-
-
 def _dask(tasks: Iterable[Task], jobs: int, scheduler: str | None) -> Iterator[WorkerReply]:
     import dask
     from distributed import Client, LocalCluster, as_completed
 
     cluster = None
     if scheduler is None:
-        with _sigint_ignored(), dask.config.set(_without_malloc_trim()):
+        # Dask sets MALLOC_TRIM_THRESHOLD_ in the workers it spawns, which turns off glibc's
+        # adaptive mmap threshold: each large temporary array of a step is then mapped and
+        # unmapped afresh, and a run took 1.4-1.7x as long (docs/performance.md, "Sweep
+        # scaling"). None unsets it (Dask's own way; its other settings are kept).
+        no_trim = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
+        with _sigint_ignored(), dask.config.set(no_trim):
             cluster = LocalCluster(
                 n_workers=jobs,
                 threads_per_worker=1,

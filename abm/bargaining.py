@@ -133,7 +133,7 @@ class Effects:
     twin_quality: float = float("nan")
     quality_change: float = 0.0  # target's held-out quality, twin - real (a level: twin_quality)
     twin_hit_rate: float = float("nan")  # target's hit rate at k in the twin (ratings)
-    hit_rate: float = float("nan")  # target's hit rate at k, twin - real (ratings tasks)
+    hit_rate_change: float = float("nan")  # target's hit rate at k, twin - real (ratings)
     leverage: float = float("nan")  # quality effect / (twin quality - naive baseline)
     share: float = 0.0  # target's market share, twin - real
     users: float = 0.0  # target's users, twin - real

@@ -202,7 +202,7 @@ SERIES: tuple[Series, ...] = (
     Series("hit_rate_effect", "collective", "share",
            "The target's hit rate at 10 in the twin minus in the real world (signed; "
            "ratings tasks).",
-           _effect("hit_rate"), MEASURED_RANKED),
+           _effect("hit_rate_change"), MEASURED_RANKED),
     Series("leverage", "collective", "share of gap",
            "Quality effect over the twin's gap above the naive baseline: the majority "
            "class, or on ratings tasks the global mean rating (signed).",

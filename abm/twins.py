@@ -181,7 +181,7 @@ def measure(real: World, twin: World, c_index: int) -> Effects:
         twin_quality=q.quality,
         quality_change=q.quality - p.quality,
         twin_hit_rate=q.hit_rate,
-        hit_rate=q.hit_rate - p.hit_rate,
+        hit_rate_change=q.hit_rate - p.hit_rate,
         leverage=normalised_leverage(p.quality, q.quality, real.naive_quality),
         share=(on_twin - on_real) / real.n_users,
         users=on_twin - on_real,

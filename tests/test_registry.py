@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import pytest
 from matplotlib.markers import MarkerStyle
 
 from abm.behaviour import Action
@@ -85,3 +86,32 @@ def test_lever_fits_reads_the_levers_task_kinds():
         "promote_item needs a ratings task: ratings, ratings_stream, movielens"
     )
     assert "needs a classification task" in lever_fits("poison_labels", "ratings")
+
+
+def test_every_task_loads_through_its_entry_as_the_kind_it_declares(tmp_path):
+    # load_task has no branch per task: each entry's loader builds it, and what it
+    # builds is the entry's kind, with the classes or items the entry knows beforehand.
+    import pandas as pd
+
+    from abm.learning import TASKS, load_task
+
+    table = tmp_path / "t.csv"
+    pd.DataFrame(
+        {"a": range(80), "b": [i % 7 for i in range(80)], "y": [i % 2 for i in range(80)]}
+    ).to_csv(table, index=False)
+    pd.read_csv(table).to_parquet(tmp_path / "t.parquet")
+    ratings = tmp_path / "ratings.csv"
+    rows = [(u, i, 1 + (u * i) % 5, u * 100 + i) for u in range(1, 21) for i in range(1, 16)]
+    pd.DataFrame(rows, columns=["userId", "movieId", "rating", "timestamp"]).to_csv(
+        ratings, index=False
+    )
+    paths = {"csv": table, "parquet": tmp_path / "t.parquet", "movielens": ratings}
+    for name, entry in TASKS.items():
+        assert callable(entry.load) and entry.needs_path == (name in paths)
+        task = load_task(name, rng=np.random.default_rng(0), path=paths.get(name), n_samples=300,
+                         label_column="y" if name in ("csv", "parquet") else None)  # fmt: skip
+        assert task.name == name and task.kind == entry.kind, name
+        if entry.classes is not None:
+            assert task.n_classes == entry.classes, name
+    with pytest.raises(ValueError, match="unknown task 'nope'"):
+        load_task("nope", rng=np.random.default_rng(0))

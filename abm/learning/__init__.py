@@ -46,14 +46,15 @@ _HOME = {
     "Sampling": "registry",
     "TaskName": "registry",
     "fits": "registry",
+    "load_task": "registry",
     "make_learner": "registry",
     "tasks_of": "registry",
     "Task": "task",
+    "TaskRequest": "task",
     "TaskKind": "task",
     "Slices": "tasks",
     "assign_slices": "tasks",
     "draw_samples": "tasks",
-    "load_task": "tasks",
 }
 
 __all__ = sorted(_HOME)

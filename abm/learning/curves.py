@@ -185,7 +185,8 @@ def stream_curve(
         Columns ``n_samples, replicate, quality`` (held-out accuracy) and ``bayes`` (the
         held-out accuracy of the Bayes classifier of the generating mixture: the ceiling).
     """
-    from abm.learning.tasks import assign_slices, draw_samples, load_task
+    from abm.learning.registry import load_task
+    from abm.learning.tasks import assign_slices, draw_samples
 
     params = {"n_test": 10_000, **params}
     task = load_task("stream", rng=np.random.default_rng(seed), stream=params)

@@ -3,9 +3,9 @@
 Adding a learner or a task is adding one entry here (and its class or loader). The
 scenario schema's ``LearnerName`` and ``TaskName`` vocabularies, docs/schema.md,
 validation (which learner fits which task, which levers work on it, what is known about
-a task before its data is read) and :func:`abm.learning.make_learner` all read these
-entries. The module is light (no learner is imported until one is built), so the schema
-reads it without loading the numerical stack.
+a task before its data is read), :func:`make_learner` and :func:`load_task` all read
+these entries. The module is light (no learner or loader is imported until one is
+used), so the schema reads it without loading the numerical stack.
 
 Modelling assumption: a learner fits a task by the kind of thing the task asks for
 (:class:`TaskKind`): class labels from features, or ratings of (rater, item) pairs.
@@ -18,9 +18,13 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from abm.learning.task import TaskKind
+from abm.learning.task import Sampling, TaskKind, TaskRequest
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    import numpy as np
+
     from abm.learning.learners import Learner
     from abm.learning.task import Task
 
@@ -34,6 +38,7 @@ __all__ = [
     "TaskKind",
     "TaskName",
     "fits",
+    "load_task",
     "make_learner",
     "tasks_of",
 ]
@@ -65,6 +70,8 @@ class TaskEntry:
         name: Its name in scenario files (``task.name``).
         words: What it is, for docs and messages.
         kind: What it asks a learner to learn.
+        load: ``(request) -> Task``: reads or generates the task and splits it (it
+            imports its loader when called; :func:`load_task` builds the request).
         needs_path: It reads ``task.path`` (a data file).
         classes: Its classes when known before its data is read (None: from the data).
         items: Its items when known before its data is read (ratings tasks).
@@ -73,6 +80,7 @@ class TaskEntry:
     name: str
     words: str
     kind: TaskKind
+    load: Callable[[TaskRequest], Task]
     needs_path: bool = False
     classes: int | None = None
     items: int | None = None
@@ -110,31 +118,46 @@ LEARNERS: dict[str, LearnerEntry] = _by_name(
                  lambda t, **p: _learners().NearestCentroid(t.n_classes, **p)),
 )  # fmt: skip
 
+
+def _loader(name: str) -> Callable[[TaskRequest], Task]:
+    """The loader ``abm.learning.tasks.<name>``, imported when a task is loaded."""
+
+    def load(request: TaskRequest) -> Task:
+        from abm.learning import tasks
+
+        return getattr(tasks, name)(request)
+
+    return load
+
+
 TASKS: dict[str, TaskEntry] = _by_name(
-    TaskEntry("digits", "scikit-learn's 8x8 handwritten digits", CLASSES, classes=10),
-    TaskEntry("breast_cancer", "scikit-learn's breast cancer diagnoses", CLASSES, classes=2),
-    TaskEntry("wine", "scikit-learn's wine cultivars", CLASSES, classes=3),
-    TaskEntry("synthetic", "make_classification (2 classes)", CLASSES, classes=2),
-    TaskEntry("ratings", "generated low-rank ratings", RATES, items=200),
-    TaskEntry("csv", "a labelled table in a CSV file", CLASSES, needs_path=True),
-    TaskEntry("parquet", "a labelled table in a Parquet file", CLASSES, needs_path=True),
-    TaskEntry("stream", "fresh draws from Gaussian class mixtures", CLASSES),
-    TaskEntry("ratings_stream", "fresh ratings from latent tastes", RATES),
-    TaskEntry("movielens", "MovieLens ratings in rater time order", RATES, needs_path=True),
-)
+    TaskEntry("digits", "scikit-learn's 8x8 handwritten digits", CLASSES,
+              _loader("load_bundled"), classes=10),
+    TaskEntry("breast_cancer", "scikit-learn's breast cancer diagnoses", CLASSES,
+              _loader("load_bundled"), classes=2),
+    TaskEntry("wine", "scikit-learn's wine cultivars", CLASSES, _loader("load_bundled"),
+              classes=3),
+    TaskEntry("synthetic", "make_classification (2 classes)", CLASSES,
+              _loader("load_synthetic"), classes=2),
+    TaskEntry("ratings", "generated low-rank ratings", RATES, _loader("load_ratings"),
+              items=200),
+    TaskEntry("csv", "a labelled table in a CSV file", CLASSES, _loader("load_table"),
+              needs_path=True),
+    TaskEntry("parquet", "a labelled table in a Parquet file", CLASSES, _loader("load_table"),
+              needs_path=True),
+    TaskEntry("stream", "fresh draws from Gaussian class mixtures", CLASSES,
+              _loader("load_stream")),
+    TaskEntry("ratings_stream", "fresh ratings from latent tastes", RATES,
+              _loader("load_ratings_stream")),
+    TaskEntry("movielens", "MovieLens ratings in rater time order", RATES,
+              _loader("load_movielens"), needs_path=True),
+)  # fmt: skip
 
 # The scenario schema's vocabularies, generated from the registries.
 LearnerName = StrEnum("LearnerName", {n.upper(): n for n in LEARNERS})
 LearnerName.__doc__ = "The platforms' embedded learning models (one per ``LEARNERS`` entry)."
 TaskName = StrEnum("TaskName", {n.upper(): n for n in TASKS})
 TaskName.__doc__ = "The learning tasks (one per ``TASKS`` entry)."
-
-
-class Sampling(StrEnum):
-    """How a user of a finite task hands over rows of its slice."""
-
-    WITH_REPLACEMENT = "with_replacement"
-    WITHOUT_REPLACEMENT = "without_replacement"
 
 
 def tasks_of(kinds: frozenset[TaskKind] | set[TaskKind]) -> list[str]:
@@ -188,3 +211,53 @@ def make_learner(name: str, task: Task, **params: Any) -> Learner:
     if reason is not None:  # validation refuses this before a run; a library caller may not
         raise ValueError(f"learner {name}: {reason}")
     return LEARNERS[name].build(task, **params)
+
+
+def load_task(
+    name: str,
+    *,
+    rng: np.random.Generator,
+    test_size: float = 0.25,
+    path: str | Path | None = None,
+    feature_columns: list[str] | None = None,
+    label_column: str | None = None,
+    n_samples: int | None = None,
+    **params: Any,
+) -> Task:
+    """Load a task through its registry entry and split it with ``rng``.
+
+    Classification tasks are split stratified by class.
+
+    Args:
+        name: A task's name (a key of :data:`TASKS`).
+        rng: The run's generator; it seeds the split and any synthetic data.
+        test_size: Held-out fraction.
+        path: Data file for "csv" / "parquet" / "movielens".
+        feature_columns: Feature columns of the file (default: all but the label).
+        label_column: Label column of the file.
+        n_samples: Size of synthetic tasks ("synthetic": 2000, "ratings": 20000 ratings;
+            "stream": the rows platforms start with, 2000).
+        **params: Task-specific options: ``stream={...}`` for "stream" (the fields of
+            ``StreamParams``) and "ratings_stream" (those of ``RatingsStreamParams``;
+            other keys are ignored), ignored by other tasks; for "movielens" the options of
+            ``abm.learning.movielens.movielens_task``; for "synthetic" anything
+            ``sklearn.datasets.make_classification`` accepts (``n_features``,
+            ``n_classes``, ...); for "ratings" ``n_raters``, ``n_items``, ``rank``,
+            ``noise``, ``discrete``, ``rating_range``; ``standardise=False`` turns
+            standardisation off for classification tasks.
+
+    Returns:
+        The task.
+
+    Raises:
+        ValueError: Unknown name, missing file or missing column.
+    """
+    if name not in TASKS:
+        raise ValueError(f"unknown task {name!r}; valid names: {', '.join(TASKS)}")
+    standardise = bool(params.pop("standardise", True))
+    stream = params.pop("stream", None) or {}
+    request = TaskRequest(
+        str(name), rng, test_size, path, feature_columns, label_column, n_samples,
+        standardise, stream, params,
+    )  # fmt: skip
+    return TASKS[name].load(request)

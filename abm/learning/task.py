@@ -19,7 +19,7 @@ import numpy as np
 from abm.learning.ratings_stream import RatingsStream
 from abm.learning.stream import GaussianStream
 
-__all__ = ["Task", "TaskKind", "draw_seed", "split", "split_problem"]
+__all__ = ["Sampling", "Task", "TaskKind", "TaskRequest", "draw_seed", "split", "split_problem"]
 
 
 class TaskKind(StrEnum):
@@ -27,6 +27,42 @@ class TaskKind(StrEnum):
 
     CLASSIFICATION = "classification"  # a class label from features
     RATINGS = "ratings"  # a rating of an item by a rater
+
+
+class Sampling(StrEnum):
+    """How a user of a finite task hands over rows of its slice."""
+
+    WITH_REPLACEMENT = "with_replacement"
+    WITHOUT_REPLACEMENT = "without_replacement"
+
+
+@dataclass(frozen=True)
+class TaskRequest:
+    """What a task's loader is given (``abm.learning.load_task``'s arguments).
+
+    Attributes:
+        name: The task's name.
+        rng: The run's generator; it seeds the split and any generated data.
+        test_size: Held-out fraction.
+        path: The data file, for tasks that read one.
+        feature_columns: A table's feature columns (default: all but the label).
+        label_column: A table's label column.
+        n_samples: Size of generated tasks (None: the task's default).
+        standardise: Standardise a classification task's features on its training split.
+        stream: A stream task's parameters (``StreamParams`` or ``RatingsStreamParams``).
+        params: Any other task-specific options.
+    """
+
+    name: str
+    rng: np.random.Generator
+    test_size: float = 0.25
+    path: Any = None
+    feature_columns: list[str] | None = None
+    label_column: str | None = None
+    n_samples: int | None = None
+    standardise: bool = True
+    stream: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(eq=False)

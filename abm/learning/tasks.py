@@ -39,9 +39,8 @@ import numpy as np
 
 from abm.learning.movielens import _probe, movielens_task
 from abm.learning.ratings_stream import RatingsStream, RatingsStreamParams
-from abm.learning.registry import TASKS, Sampling
 from abm.learning.stream import GaussianStream, StreamParams, _pair_keys
-from abm.learning.task import Task, draw_seed, split
+from abm.learning.task import Sampling, Task, TaskRequest, draw_seed, split
 
 __all__ = [
     "Slices",
@@ -49,7 +48,13 @@ __all__ = [
     "assign_slices",
     "check_task_file",
     "draw_samples",
-    "load_task",
+    "load_bundled",
+    "load_movielens",
+    "load_ratings",
+    "load_ratings_stream",
+    "load_stream",
+    "load_synthetic",
+    "load_table",
 ]
 
 
@@ -350,66 +355,44 @@ def _read_frame(name: str, path: Path):
         raise ValueError(f"{path}: {kind} ({type(err).__name__})") from None
 
 
-def load_task(
-    name: str,
-    *,
-    rng: np.random.Generator,
-    test_size: float = 0.25,
-    path: str | Path | None = None,
-    feature_columns: list[str] | None = None,
-    label_column: str | None = None,
-    n_samples: int | None = None,
-    **params: Any,
-) -> Task:
-    """Load a task and split it with ``rng`` (stratified for classification).
+def load_bundled(r: TaskRequest) -> Task:
+    """One of scikit-learn's bundled tables (digits, breast_cancer, wine)."""
+    X, labels, names = _bundled_table(r.name)
+    return _classification_task(r.name, X, labels, r.test_size, r.rng, names, r.standardise)
 
-    Args:
-        name: A task's name (a key of :data:`abm.learning.registry.TASKS`).
-        rng: The run's generator; it seeds the split and any synthetic data.
-        test_size: Held-out fraction.
-        path: Data file for "csv" / "parquet".
-        feature_columns: Feature columns of the file (default: all but the label).
-        label_column: Label column of the file.
-        n_samples: Size of synthetic tasks ("synthetic": 2000, "ratings": 20000 ratings;
-            "stream": the rows platforms start with, 2000).
-        **params: Task-specific options: ``stream={...}`` for "stream" (the fields of
-            ``StreamParams``) and "ratings_stream" (those of ``RatingsStreamParams``;
-            other keys are ignored), ignored by other tasks; for "movielens" the options of
-            ``abm.learning.movielens.movielens_task``; for "synthetic" anything
-            ``sklearn.datasets.make_classification`` accepts (``n_features``,
-            ``n_classes``, ...); for "ratings" ``n_raters``, ``n_items``, ``rank``,
-            ``noise``, ``discrete``, ``rating_range``; ``standardise=False`` turns
-            standardisation off for classification tasks.
 
-    Returns:
-        The task.
+def load_synthetic(r: TaskRequest) -> Task:
+    """``make_classification`` (2,000 rows unless ``n_samples``; ``params`` passed on)."""
+    X, labels, names = _synthetic_table(r.rng, int(r.n_samples or 2000), r.params)
+    return _classification_task(r.name, X, labels, r.test_size, r.rng, names, r.standardise)
 
-    Raises:
-        ValueError: Unknown name, missing file or missing column.
-    """
-    standardise = bool(params.pop("standardise", True))
-    stream_params = params.pop("stream", None) or {}
-    if name == "stream":
-        return _stream_task(rng, int(n_samples or 2000), stream_params)
-    if name == "ratings_stream":
-        return _ratings_stream_task(rng, int(n_samples or 2000), stream_params)
-    if name == "ratings":
-        return _ratings_task(rng, test_size, int(n_samples or 20000), **params)
-    if name == "movielens":
-        if path is None:
-            raise ValueError(
-                "task 'movielens' needs task.path: a u.data, ratings.dat or ratings.csv"
-            )
-        return movielens_task(path, rng=rng, test_size=test_size, **params)
-    if name in ("digits", "breast_cancer", "wine"):
-        X, labels, names = _bundled_table(name)
-    elif name == "synthetic":
-        X, labels, names = _synthetic_table(rng, int(n_samples or 2000), params)
-    elif name in ("csv", "parquet"):
-        X, labels, names = _read_table(name, path, feature_columns, label_column)
-    else:
-        raise ValueError(f"unknown task {name!r}; valid names: {', '.join(TASKS)}")
-    return _classification_task(name, X, labels, test_size, rng, names, standardise)
+
+def load_table(r: TaskRequest) -> Task:
+    """A labelled table in a CSV or Parquet file (``path``, its columns)."""
+    X, labels, names = _read_table(r.name, r.path, r.feature_columns, r.label_column)
+    return _classification_task(r.name, X, labels, r.test_size, r.rng, names, r.standardise)
+
+
+def load_ratings(r: TaskRequest) -> Task:
+    """Generated low-rank ratings (20,000 unless ``n_samples``; ``params`` passed on)."""
+    return _ratings_task(r.rng, r.test_size, int(r.n_samples or 20000), **r.params)
+
+
+def load_stream(r: TaskRequest) -> Task:
+    """Fresh draws from Gaussian class mixtures; platforms start with ``n_samples`` rows."""
+    return _stream_task(r.rng, int(r.n_samples or 2000), r.stream)
+
+
+def load_ratings_stream(r: TaskRequest) -> Task:
+    """Fresh ratings from latent tastes; platforms start with ``n_samples`` ratings."""
+    return _ratings_stream_task(r.rng, int(r.n_samples or 2000), r.stream)
+
+
+def load_movielens(r: TaskRequest) -> Task:
+    """MovieLens ratings in rater time order (``path``: u.data, ratings.dat or ratings.csv)."""
+    if r.path is None:
+        raise ValueError("task 'movielens' needs task.path: a u.data, ratings.dat or ratings.csv")
+    return movielens_task(r.path, rng=r.rng, test_size=r.test_size, **r.params)
 
 
 # ------------------------------------------------------------------------- slices

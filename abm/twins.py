@@ -104,12 +104,20 @@ def build_all(real: World) -> tuple[list[World], dict[int, World]]:
     After them comes one twin per platform that filters poison, with its filter off
     (:func:`unfiltered`); these are also returned by platform (``real.unfiltered``).
     """
-    if measures_interventions(real.spec):
-        worlds = [build(real, frozenset(), without_interventions(real.spec))]
-    else:
-        worlds = [build(real, off) for off in plan(real.spec)]
+    worlds = [build(real, off, spec) for off, spec in campaign_twins(real.spec)]
     filters = {p: unfiltered(real, p) for p in filter_plan(real.spec)}
     return worlds + list(filters.values()), filters
+
+
+def campaign_twins(spec: Scenario) -> list[tuple[frozenset[int], Scenario | None]]:
+    """Each campaign twin's collectives off, and its own scenario where it differs.
+
+    A run with interventions and no collective has one twin without the interventions;
+    otherwise one per entry of :func:`plan`, on the real world's scenario.
+    """
+    if measures_interventions(spec):
+        return [(frozenset(), without_interventions(spec))]
+    return [(off, None) for off in plan(spec)]
 
 
 def filter_plan(spec: Scenario) -> list[int]:
@@ -121,8 +129,7 @@ def filter_plan(spec: Scenario) -> list[int]:
 
 def n_worlds(spec: Scenario) -> int:
     """How many worlds a run of ``spec`` steps: the real one and every twin of :func:`build_all`."""
-    campaigns = 1 if measures_interventions(spec) else len(plan(spec))
-    return 1 + campaigns + len(filter_plan(spec))
+    return 1 + len(campaign_twins(spec)) + len(filter_plan(spec))
 
 
 def unfiltered(real: World, platform: int) -> World:

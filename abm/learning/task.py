@@ -38,7 +38,9 @@ class Sampling(StrEnum):
 
 @dataclass(frozen=True)
 class TaskRequest:
-    """What a task's loader is given (``abm.learning.load_task``'s arguments).
+    """What a task's loader is given: ``abm.learning.load_task``'s arguments.
+
+    It has no defaults of its own: ``load_task``'s are the only ones.
 
     Attributes:
         name: The task's name.
@@ -55,14 +57,14 @@ class TaskRequest:
 
     name: str
     rng: np.random.Generator
-    test_size: float = 0.25
-    path: Any = None
-    feature_columns: list[str] | None = None
-    label_column: str | None = None
-    n_samples: int | None = None
-    standardise: bool = True
-    stream: dict[str, Any] = field(default_factory=dict)
-    params: dict[str, Any] = field(default_factory=dict)
+    test_size: float
+    path: Any
+    feature_columns: list[str] | None
+    label_column: str | None
+    n_samples: int | None
+    standardise: bool
+    stream: dict[str, Any]
+    params: dict[str, Any]
 
 
 @dataclass(eq=False)
